@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Kakehashi",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KakehashiModel", targets: ["KakehashiModel"]),
+        .library(name: "KakehashiTraces", targets: ["KakehashiTraces"]),
+        .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(
+            name: "CMosquitto", pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"]), .brew(["mosquitto"])]),
+        .systemLibrary(
+            name: "CBlueZ", pkgConfig: "bluez",
+            providers: [.apt(["libbluetooth-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+
+        // Pure values: no I/O, no C.
+        .target(name: "KakehashiModel"),
+        // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
+        .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
+
+        .executableTarget(
+            name: "kakehashi-sim",
+            dependencies: [
+                "KakehashiModel", "KakehashiTraces",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "simulators/kakehashi-sim"),
+
+        .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel"]),
+        .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

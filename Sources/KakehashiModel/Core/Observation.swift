@@ -1,0 +1,140 @@
+/// One measured value of one attribute of one entity: the unit the hub stores exactly once per
+/// (tenant, entity, attribute, observedAt).
+///
+/// `observedAt` is the sensor's time and is never replaced by the arrival time, which is kept
+/// separately in ``receivedAt``.
+///
+/// ```swift
+/// let observation = try Observation(
+///     entityID: EntityID("urn:ngsi-ld:WaterObserved:kurume:3100000017"), attribute: "waterLevel",
+///     value: .quantity(Quantity(1.14, .metre)), observedAt: Timestamp(iso8601: "2026-06-01T03:07:00Z"))
+/// observation.key // (kurume, urn:…:3100000017, waterLevel, 2026-06-01T03:07:00.000Z)
+/// ```
+public struct Observation: Sendable, Hashable {
+    /// The value of an observation.
+    public enum Value: Sendable, Hashable {
+        /// A number with its unit.
+        case quantity(Quantity)
+        /// A number without a unit (a status code).
+        case number(Double)
+        /// A text (a status such as `Alert`).
+        case text(String)
+        /// A boolean (a congestion flag).
+        case boolean(Bool)
+    }
+
+    /// The identity of an observation for exactly-once storage.
+    public struct Key: Sendable, Hashable {
+        public let tenant: Tenant
+        public let entityID: EntityID
+        public let attribute: String
+        public let observedAt: Timestamp
+    }
+
+    /// The entity observed; it names the tenant and the entity type.
+    public let entityID: EntityID
+    /// The attribute observed, e.g. `waterLevel`.
+    public let attribute: String
+    /// The value.
+    public let value: Value
+    /// When the sensor measured.
+    public let observedAt: Timestamp
+    /// When Kakehashi first received it, if recorded.
+    public let receivedAt: Timestamp?
+    /// Where the entity was when observed, if known.
+    public let location: GeoPoint?
+    /// Where the value came from.
+    public let provenance: Provenance?
+
+    /// Validates an observation (attribute name, finite numbers, text length).
+    public init(
+        entityID: EntityID, attribute: String, value: Value, observedAt: Timestamp, receivedAt: Timestamp? = nil,
+        location: GeoPoint? = nil, provenance: Provenance? = nil
+    ) throws(ModelError) {
+        try NGSIEntity.checkAttributeName(attribute)
+        switch value {
+        case .number(let number): _ = try ModelLimits.checkFinite(number, field: attribute)
+        case .text(let text): _ = try ModelLimits.checkLength(text, field: attribute)
+        case .quantity, .boolean: break
+        }
+        self.entityID = entityID
+        self.attribute = attribute
+        self.value = value
+        self.observedAt = observedAt
+        self.receivedAt = receivedAt
+        self.location = location
+        self.provenance = provenance
+    }
+
+    /// The tenant that owns the observation.
+    public var tenant: Tenant { entityID.tenant }
+    /// The entity type.
+    public var entityType: String { entityID.type }
+    /// The exactly-once key.
+    public var key: Key { Key(tenant: tenant, entityID: entityID, attribute: attribute, observedAt: observedAt) }
+    /// The UN/CEFACT unit, for quantities.
+    public var unitCode: MeasurementUnit? {
+        if case .quantity(let quantity) = value { return quantity.unit }
+        return nil
+    }
+}
+
+/// Where an observation came from: the gateway and its source.
+public struct Provenance: Sendable, Hashable {
+    /// The kind of source.
+    public enum Source: Sendable, Hashable {
+        /// An MQTT topic on the edge broker.
+        case mqtt(topic: String)
+        /// A BLE adapter, e.g. `hci0`.
+        case ble(adapter: String)
+        /// A recorded trace replayed, by file name.
+        case replay(trace: String)
+        /// The hub's HTTP ingest path.
+        case http
+    }
+
+    /// The gateway that forwarded it; `nil` for HTTP ingest.
+    public let gateway: GatewayID?
+    /// The source within the gateway.
+    public let source: Source
+
+    /// Creates a provenance.
+    public init(gateway: GatewayID?, source: Source) {
+        self.gateway = gateway
+        self.source = source
+    }
+}
+
+extension NGSIEntity {
+    /// The entity's measured values as observations: every Property with an `observedAt` and a
+    /// scalar value. Static attributes (names, thresholds, addresses) have no `observedAt` and are
+    /// metadata, not observations.
+    public func observations(receivedAt: Timestamp? = nil, provenance: Provenance? = nil) -> [Observation] {
+        let location = try? self.location()
+        var result = [Observation]()
+        result.reserveCapacity(attributes.count)
+        for (name, attribute) in attributes {
+            guard case .property(let property) = attribute, let observedAt = property.observedAt else { continue }
+            let value: Observation.Value
+            switch property.value {
+            case .number(let number):
+                if let unit = property.unitCode, let quantity = try? Quantity(number, unit) {
+                    value = .quantity(quantity)
+                } else {
+                    value = .number(number)
+                }
+            case .text(let text): value = .text(text)
+            case .boolean(let flag): value = .boolean(flag)
+            case .dateTime, .list, .structured: continue
+            }
+            // Names and values were validated when the entity was built; this cannot fail.
+            if let observation = try? Observation(
+                entityID: id, attribute: name, value: value, observedAt: observedAt, receivedAt: receivedAt,
+                location: location, provenance: provenance) {
+                result.append(observation)
+            }
+        }
+        result.sort { $0.attribute < $1.attribute }
+        return result
+    }
+}

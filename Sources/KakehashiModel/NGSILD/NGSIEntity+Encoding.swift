@@ -1,0 +1,61 @@
+extension NGSIEntity {
+    /// The entity as NGSI-LD JSON in `form`; `@context` is written when ``context`` is not empty.
+    public func json(_ form: NGSIForm) -> JSONValue {
+        var members = [String: JSONValue](minimumCapacity: attributes.count + 3)
+        members["id"] = .string(id.rawValue)
+        members["type"] = .string(id.type)
+        if !context.isEmpty { members["@context"] = .array(context.map(JSONValue.string)) }
+        for (name, attribute) in attributes {
+            members[name] = form == .normalized ? Self.normalized(attribute) : Self.keyValue(attribute)
+        }
+        return .object(members)
+    }
+
+    /// Compact UTF-8 JSON of ``json(_:)``.
+    public func serialized(_ form: NGSIForm) -> [UInt8] { json(form).serialized() }
+
+    static func normalized(_ attribute: NGSIAttribute) -> JSONValue {
+        var members = [String: JSONValue](minimumCapacity: 4)
+        switch attribute {
+        case .property(let property):
+            members["type"] = "Property"
+            members["value"] = normalizedValue(property.value)
+            if let unit = property.unitCode { members["unitCode"] = .string(unit.code) }
+            if let observedAt = property.observedAt { members["observedAt"] = .string(observedAt.iso8601) }
+        case .relationship(let object, let observedAt):
+            members["type"] = "Relationship"
+            members["object"] = .string(object)
+            if let observedAt { members["observedAt"] = .string(observedAt.iso8601) }
+        case .geoProperty(let point, let observedAt):
+            members["type"] = "GeoProperty"
+            members["value"] = geoJSON(point)
+            if let observedAt { members["observedAt"] = .string(observedAt.iso8601) }
+        }
+        return .object(members)
+    }
+
+    static func keyValue(_ attribute: NGSIAttribute) -> JSONValue {
+        switch attribute {
+        case .property(let property):
+            if case .dateTime(let timestamp) = property.value { return .string(timestamp.iso8601) }
+            return normalizedValue(property.value)
+        case .relationship(let object, _): return .string(object)
+        case .geoProperty(let point, _): return geoJSON(point)
+        }
+    }
+
+    static func normalizedValue(_ value: PropertyValue) -> JSONValue {
+        switch value {
+        case .number(let number): .number(number)
+        case .text(let text): .string(text)
+        case .boolean(let flag): .bool(flag)
+        case .dateTime(let timestamp): .object(["@type": "DateTime", "@value": .string(timestamp.iso8601)])
+        case .list(let texts): .array(texts.map(JSONValue.string))
+        case .structured(let json): json
+        }
+    }
+
+    static func geoJSON(_ point: GeoPoint) -> JSONValue {
+        .object(["type": "Point", "coordinates": .array(point.geoJSONCoordinates.map(JSONValue.number))])
+    }
+}

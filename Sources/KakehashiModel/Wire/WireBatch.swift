@@ -1,0 +1,132 @@
+/// A batch of readings from a gateway's outbox to the hub, published at QoS 1 on
+/// `kakehashi/v1/<tenant>/<gateway>/obs`.
+///
+/// ```json
+/// {"v":1,"tenant":"kurume","gateway":"gw-01","entities":[
+///   {"seq":41,"entity":{"id":"urn:ngsi-ld:WaterObserved:kurume:3100000017","type":"WaterObserved",
+///                       "waterLevel":{"type":"Property","value":1.14,"unitCode":"MTR",
+///                                     "observedAt":"2026-06-01T03:07:00.000Z"}, …}}]}
+/// ```
+///
+/// Entities are NGSI-LD normalized fragments without `@context` (the type implies it). Each carries
+/// the sequence number the outbox gave the reading when it was committed: strictly increasing per
+/// gateway, and so strictly increasing within a batch. Every entity belongs to the batch's tenant.
+public struct WireBatch: Sendable, Hashable {
+    /// The wire format version this code writes and reads.
+    public static let version = 1
+
+    /// One reading in a batch.
+    public struct Entry: Sendable, Hashable {
+        /// The outbox sequence number (1...2⁵³−1).
+        public let sequence: UInt64
+        /// The entity fragment.
+        public let entity: NGSIEntity
+
+        /// Creates an entry.
+        public init(sequence: UInt64, entity: NGSIEntity) {
+            self.sequence = sequence
+            self.entity = entity
+        }
+    }
+
+    /// The largest sequence number (JSON numbers are exact up to 2⁵³).
+    public static let maxSequence: UInt64 = (1 << 53) - 1
+
+    /// The tenant of the gateway and of every entity.
+    public let tenant: Tenant
+    /// The gateway that sent the batch.
+    public let gateway: GatewayID
+    /// The readings, by increasing sequence.
+    public let entries: [Entry]
+
+    /// Validates a batch: 1...``ModelLimits/maxBatchEntries`` entries, sequences strictly
+    /// increasing in 1...``maxSequence``, every entity of `tenant`.
+    public init(tenant: Tenant, gateway: GatewayID, entries: [Entry]) throws(ModelError) {
+        guard !entries.isEmpty else { throw ModelError(field: "entities", .invalid("a batch holds at least one entity")) }
+        guard entries.count <= ModelLimits.maxBatchEntries else {
+            throw ModelError(field: "entities", .invalid("\(entries.count) entities exceed the batch limit of \(ModelLimits.maxBatchEntries)"))
+        }
+        var previous: UInt64 = 0
+        for (i, entry) in entries.enumerated() {
+            guard entry.sequence >= 1, entry.sequence <= Self.maxSequence else {
+                throw ModelError(field: "entities[\(i)].seq", .outOfRange(value: Double(entry.sequence), range: "1...\(Self.maxSequence)"))
+            }
+            guard entry.sequence > previous else {
+                throw ModelError(field: "entities[\(i)].seq", .invalid("sequence \(entry.sequence) does not follow \(previous): sequences must strictly increase"))
+            }
+            guard entry.entity.id.tenant == tenant else {
+                throw ModelError(field: "entities[\(i)].entity.id", .invalid("entity of tenant \(entry.entity.id.tenant) in a batch of tenant \(tenant)"))
+            }
+            previous = entry.sequence
+        }
+        self.tenant = tenant
+        self.gateway = gateway
+        self.entries = entries
+    }
+
+    /// The topic this batch is published on.
+    public var topic: WireTopic { WireTopic(tenant: tenant, gateway: gateway, kind: .observations) }
+
+    /// The batch as JSON.
+    public var json: JSONValue {
+        var list = [JSONValue]()
+        list.reserveCapacity(entries.count)
+        for entry in entries {
+            var entity = entry.entity
+            entity.context = []
+            list.append(.object(["seq": .number(Double(entry.sequence)), "entity": entity.json(.normalized)]))
+        }
+        return .object([
+            "v": .number(Double(Self.version)), "tenant": .string(tenant.name), "gateway": .string(gateway.rawValue),
+            "entities": .array(list),
+        ])
+    }
+
+    /// The MQTT payload: compact UTF-8 JSON.
+    public func payload() -> [UInt8] { json.serialized() }
+
+    /// Decodes and validates a payload.
+    public init(payload: some Collection<UInt8>) throws(ModelError) {
+        try self.init(json: JSONValue(parsing: payload))
+    }
+
+    /// Decodes and validates a batch from JSON; errors name the field, e.g.
+    /// `entities[3].entity.waterLevel.value: must be a finite number`.
+    public init(json: JSONValue) throws(ModelError) {
+        guard case .object(let members) = json else {
+            throw ModelError(field: "", .wrongType(expected: "a JSON object (a wire batch), not \(json.typeName)"))
+        }
+        guard let version = members["v"] else { throw ModelError(field: "v", .missing) }
+        guard case .number(let number) = version, number == Double(Self.version) else {
+            throw ModelError(field: "v", .invalid("unsupported wire version \(version.jsonText) (this hub reads version \(Self.version))"))
+        }
+        guard case .string(let tenantName)? = members["tenant"] else {
+            throw ModelError(field: "tenant", members["tenant"] == nil ? .missing : .wrongType(expected: "a string"))
+        }
+        guard case .string(let gatewayName)? = members["gateway"] else {
+            throw ModelError(field: "gateway", members["gateway"] == nil ? .missing : .wrongType(expected: "a string"))
+        }
+        guard let list = members["entities"] else { throw ModelError(field: "entities", .missing) }
+        guard case .array(let elements) = list else { throw ModelError(field: "entities", .wrongType(expected: "an array")) }
+        guard elements.count <= ModelLimits.maxBatchEntries else {
+            throw ModelError(field: "entities", .invalid("\(elements.count) entities exceed the batch limit of \(ModelLimits.maxBatchEntries)"))
+        }
+        var entries = [Entry]()
+        entries.reserveCapacity(elements.count)
+        for (i, element) in elements.enumerated() {
+            let path = "entities[\(i)]"
+            guard case .object(let entryMembers) = element else { throw ModelError(field: path, .wrongType(expected: "an object {seq, entity}")) }
+            guard let seqValue = entryMembers["seq"] else { throw ModelError(field: path + ".seq", .missing) }
+            guard case .number(let seq) = seqValue, seq == seq.rounded(), seq >= 1, seq <= Double(Self.maxSequence) else {
+                throw ModelError(field: path + ".seq", .invalid("\(seqValue.jsonText) is not a whole number in 1...\(Self.maxSequence)"))
+            }
+            guard let entityJSON = entryMembers["entity"] else { throw ModelError(field: path + ".entity", .missing) }
+            do {
+                entries.append(Entry(sequence: UInt64(seq), entity: try NGSIEntity(json: entityJSON, form: .normalized)))
+            } catch {
+                throw error.nested(under: path + ".entity")
+            }
+        }
+        try self.init(tenant: Tenant(tenantName), gateway: GatewayID(gatewayName), entries: entries)
+    }
+}
