@@ -29,6 +29,14 @@ public struct Observation: Sendable, Hashable {
         public let entityID: EntityID
         public let attribute: String
         public let observedAt: Timestamp
+
+        /// Creates a key.
+        public init(tenant: Tenant, entityID: EntityID, attribute: String, observedAt: Timestamp) {
+            self.tenant = tenant
+            self.entityID = entityID
+            self.attribute = attribute
+            self.observedAt = observedAt
+        }
     }
 
     /// The entity observed; it names the tenant and the entity type.

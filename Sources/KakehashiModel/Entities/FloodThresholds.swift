@@ -12,20 +12,30 @@ public struct FloodThresholds: Sendable, Hashable {
     /// Level at which flooding starts (氾濫開始水位), metres.
     public let dangerLevel: Double?
 
-    /// Validates the levels: finite, and in order start ≤ alert ≤ danger where present.
+    /// Validates the levels: each must be finite.
+    ///
+    /// Out-of-order levels are accepted, because published gauge metadata has them (MLIT gauge
+    /// 8500000172 lists its danger level above its flood-start level); ``inconsistencies`` names
+    /// them so configuration checks can report them.
     public init(observationStartLevel: Double? = nil, alertLevel: Double? = nil, dangerLevel: Double? = nil) throws(ModelError) {
         if let observationStartLevel { _ = try ModelLimits.checkFinite(observationStartLevel, field: "observationStartLevel") }
         if let alertLevel { _ = try ModelLimits.checkFinite(alertLevel, field: "alertLevel") }
         if let dangerLevel { _ = try ModelLimits.checkFinite(dangerLevel, field: "dangerLevel") }
-        if let alertLevel, let dangerLevel, alertLevel > dangerLevel {
-            throw ModelError(field: "alertLevel", .invalid("alert level \(alertLevel) m is above the danger level \(dangerLevel) m"))
-        }
-        if let observationStartLevel, let upper = alertLevel ?? dangerLevel, observationStartLevel > upper {
-            throw ModelError(field: "observationStartLevel", .invalid("observation-start level \(observationStartLevel) m is above the level \(upper) m that follows it"))
-        }
         self.observationStartLevel = observationStartLevel
         self.alertLevel = alertLevel
         self.dangerLevel = dangerLevel
+    }
+
+    /// Levels that are out of the order start ≤ alert ≤ danger, described for a person.
+    public var inconsistencies: [String] {
+        var found = [String]()
+        if let alertLevel, let dangerLevel, alertLevel > dangerLevel {
+            found.append("alert level \(alertLevel) m is above the danger level \(dangerLevel) m")
+        }
+        if let observationStartLevel, let next = alertLevel ?? dangerLevel, observationStartLevel > next {
+            found.append("observation-start level \(observationStartLevel) m is above the next level \(next) m")
+        }
+        return found
     }
 
     /// The status of `level` against these thresholds.
