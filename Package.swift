@@ -37,8 +37,11 @@ let package = Package(
             ],
             path: "simulators/kakehashi-sim"),
 
-        .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel"]),
-        .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel"]),
+        // Shared by test targets only: repository paths, the Smart Data Models schema check.
+        .target(name: "KakehashiTestSupport", dependencies: ["KakehashiModel"]),
+
+        .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
+        .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]
