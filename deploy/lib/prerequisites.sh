@@ -1,0 +1,58 @@
+# Shared by deploy/test and deploy/demo: install what Kakehashi needs when it is missing.
+# Sourced, not run. Every function is idempotent and quiet when nothing is missing.
+
+# Debian/Ubuntu packages: the C libraries of the system-library targets, the broker and clients.
+KAKEHASHI_APT_PACKAGES=(pkg-config libmosquitto-dev libbluetooth-dev libsqlite3-dev mosquitto mosquitto-clients)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else die "need root to run: $* (run as root or install sudo)"
+    fi
+}
+
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "${KAKEHASHI_APT_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get to install them"
+    log "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_swift() {
+    command -v swift >/dev/null 2>&1 || die "swift is not on PATH: install Swift 6.x from https://www.swift.org/install/linux/ and retry"
+}
+
+# Python with jsonschema (the Smart Data Models schema check of the tests). Exports KAKEHASHI_PYTHON.
+ensure_python_jsonschema() {
+    local python="${KAKEHASHI_PYTHON:-python3}"
+    if ! command -v "$python" >/dev/null 2>&1; then
+        ensure_apt_packages python3
+        python=python3
+    fi
+    local check='import jsonschema, rfc3339_validator'
+    if ! "$python" -c "$check" 2>/dev/null; then
+        log "installing Python jsonschema and rfc3339-validator"
+        "$python" -m pip install --quiet jsonschema rfc3339-validator 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages jsonschema rfc3339-validator 2>/dev/null \
+            || ensure_apt_packages python3-jsonschema python3-rfc3339-validator
+    fi
+    "$python" -c "$check" || die "$python cannot import jsonschema and rfc3339_validator"
+    export KAKEHASHI_PYTHON="$python"
+}
+
+# Fails when the build log holds a warning in this repository's own code.
+check_no_warnings() {
+    local logfile=$1 root
+    root=$(pwd)
+    if grep -E "^${root}/(Sources|Tests|simulators)/[^:]+:[0-9]+:[0-9]+: warning:" "$logfile" | sort -u; then
+        die "the build has warnings in Kakehashi's code (listed above); fix them"
+    fi
+}
