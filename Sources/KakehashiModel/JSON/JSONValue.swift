@@ -2,10 +2,11 @@ import FoundationEssentials
 
 /// A JSON document as a value, the common currency of NGSI-LD encoding and decoding.
 ///
-/// Decoding goes through Foundation's `JSONDecoder`; encoding through ``serialized()``, a direct
-/// writer that is several times faster than `JSONEncoder` on NGSI-LD entities (the gateway's hot
-/// path) and writes object keys in a stable order (`id`, `type`, then the rest sorted), so equal
-/// values give equal bytes.
+/// Parsing (``init(parsing:field:)``) and writing (``serialized()``) are direct byte-level code,
+/// several times faster than `JSONDecoder`/`JSONEncoder` on NGSI-LD entities (the gateway's and
+/// the hub's hot paths). Writing puts object keys in a stable order (`id`, `type`, then the rest
+/// sorted), so equal values give equal bytes. `Codable` conformance is kept for embedding a
+/// `JSONValue` in other Codable types.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -14,32 +15,19 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses UTF-8 JSON; errors are `.malformedJSON` on `field`.
+    /// Parses UTF-8 JSON (RFC 8259, strictly: no duplicate keys, finite numbers, valid UTF-8);
+    /// errors are `.malformedJSON` on `field` with the byte offset.
     public init(parsing data: some Collection<UInt8>, field: String = "") throws(ModelError) {
         do {
-            self = try JSONDecoder().decode(JSONValue.self, from: Data(data))
-        } catch let error as DecodingError {
-            throw ModelError(field: field, .malformedJSON(Self.describe(error)))
+            self = try JSONParser.parse(data)
         } catch {
-            throw ModelError(field: field, .malformedJSON("\(error)"))
+            throw ModelError(field: field, error.reason)
         }
     }
 
     /// Parses JSON text.
     public init(parsing text: String, field: String = "") throws(ModelError) {
         try self.init(parsing: Array(text.utf8), field: field)
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .dataCorrupted(let context):
-            if let underlying = context.underlyingError { return "\(context.debugDescription) (\(underlying))" }
-            return context.debugDescription
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context):
-            return context.debugDescription
-        @unknown default:
-            return "\(error)"
-        }
     }
 
     /// The members when this is an object.
