@@ -20,11 +20,7 @@ struct GeoPointTests {
 
     @Test(arguments: bad)
     func rejectsOutOfRange(latitude: Double, longitude: Double, message: String) {
-        #expect {
-            try GeoPoint(latitude: latitude, longitude: longitude)
-        } throws: { error in
-            "\(error)".hasPrefix(message)
-        }
+        expectModelError(messagePrefix: message, containing: message) { _ = try GeoPoint(latitude: latitude, longitude: longitude) }
     }
 
     @Test func geoJSONErrorsNameTheCoordinate() {

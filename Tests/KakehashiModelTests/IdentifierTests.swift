@@ -30,12 +30,7 @@ struct IdentifierTests {
 
     @Test(arguments: badIDs)
     func entityIDRejects(raw: String, reason: String) {
-        #expect {
-            try EntityID(raw)
-        } throws: { error in
-            let message = "\(error)"
-            return message.hasPrefix("id") && message.contains(reason)
-        }
+        expectModelError(field: "id", containing: reason) { _ = try EntityID(raw) }
     }
 
     @Test(arguments: ["kurume", "city-a", "a", "13-fukuoka", String(repeating: "a", count: 63)])

@@ -29,13 +29,8 @@ struct JSONParserTests {
 
     @Test(arguments: invalid)
     func rejectsWithPosition(text: String, why: String) {
-        #expect {
-            try JSONValue(parsing: text, field: "payload")
-        } throws: { error in
-            let message = "\(error)"
-            let ok = message.hasPrefix("payload: is not valid JSON: at byte ") && message.contains(why)
-            if !ok { Issue.record("\(text): \(message)") }
-            return ok
+        expectModelError(messagePrefix: "payload: is not valid JSON: at byte ", containing: why) {
+            _ = try JSONValue(parsing: text, field: "payload")
         }
     }
 

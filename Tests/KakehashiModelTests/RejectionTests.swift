@@ -54,13 +54,8 @@ struct RejectionTests {
 
     @Test(arguments: cases)
     func waterObservedRejects(_ c: Case) {
-        #expect {
-            try WaterObserved(json: JSONValue(parsing: c.json), form: c.form)
-        } throws: { error in
-            guard let error = error as? ModelError else { return false }
-            let ok = error.field == c.field && error.description.contains(c.why)
-            if !ok { Issue.record("\(c.name): got \(error)") }
-            return ok
+        expectModelError(field: c.field, containing: c.why) {
+            _ = try WaterObserved(json: JSONValue(parsing: c.json), form: c.form)
         }
     }
 
@@ -88,18 +83,13 @@ struct RejectionTests {
     func otherModelsReject(json: String, field: String, why: String) throws {
         let value = try JSONValue(parsing: json)
         let type = value["type"]?.stringValue ?? ""
-        #expect {
+        expectModelError(field: field, containing: why) {
             switch type {
             case "CrowdFlowObserved": _ = try CrowdFlowObserved(json: value, form: .keyValues)
             case "Device": _ = try BeaconDevice(json: value, form: .keyValues)
             case "DeviceMeasurement": _ = try DeviceMeasurement(json: value, form: .keyValues)
             default: _ = try Alert(json: value, form: .keyValues)
             }
-        } throws: { error in
-            guard let error = error as? ModelError else { return false }
-            let ok = error.field == field && error.description.contains(why)
-            if !ok { Issue.record("\(json): got \(error)") }
-            return ok
         }
     }
 

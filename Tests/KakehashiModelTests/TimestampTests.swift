@@ -49,12 +49,7 @@ struct TimestampTests {
 
     @Test(arguments: invalid)
     func rejectsMalformedWithReason(text: String, reason: String) {
-        #expect {
-            try Timestamp(iso8601: text, field: "when")
-        } throws: { error in
-            let message = "\(error)"
-            return message.hasPrefix("when") && message.contains(reason)
-        }
+        expectModelError(field: "when", containing: reason) { _ = try Timestamp(iso8601: text, field: "when") }
     }
 
     @Test func assumedOffsetAppliesOnlyWithoutZone() throws {

@@ -54,14 +54,7 @@ struct WireBatchTests {
 
     @Test(arguments: bad)
     func rejectsWithThePathOfTheFault(json: String, field: String, why: String) {
-        #expect {
-            try WireBatch(payload: Array(json.utf8))
-        } throws: { error in
-            guard let error = error as? ModelError else { return false }
-            let ok = error.field == field && error.description.contains(why)
-            if !ok { Issue.record("\(field): got \(error)") }
-            return ok
-        }
+        expectModelError(field: field, containing: why) { _ = try WireBatch(payload: Array(json.utf8)) }
     }
 
     @Test func batchSizeIsBounded() throws {
