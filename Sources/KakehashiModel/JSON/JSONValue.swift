@@ -1,12 +1,9 @@
-import FoundationEssentials
-
 /// A JSON document as a value, the common currency of NGSI-LD encoding and decoding.
 ///
 /// Parsing (``init(parsing:field:)``) and writing (``serialized()``) are direct byte-level code,
 /// several times faster than `JSONDecoder`/`JSONEncoder` on NGSI-LD entities (the gateway's and
 /// the hub's hot paths). Writing puts object keys in a stable order (`id`, `type`, then the rest
-/// sorted), so equal values give equal bytes. `Codable` conformance is kept for embedding a
-/// `JSONValue` in other Codable types.
+/// sorted), so equal values give equal bytes.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -68,37 +65,6 @@ public enum JSONValue: Sendable, Hashable {
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
-        }
-    }
-}
-
-extension JSONValue: Codable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
         }
     }
 }
