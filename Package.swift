@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "KakehashiModel", targets: ["KakehashiModel"]),
         .library(name: "KakehashiTraces", targets: ["KakehashiTraces"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
+        .executable(name: "kakehashi-bench", targets: ["kakehashi-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +40,10 @@ let package = Package(
 
         // Shared by test targets only: repository paths, the Smart Data Models schema check.
         .target(name: "KakehashiTestSupport", dependencies: ["KakehashiModel"]),
+
+        .executableTarget(
+            name: "kakehashi-bench",
+            dependencies: ["KakehashiModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
