@@ -7,11 +7,13 @@ let package = Package(
     products: [
         .library(name: "KakehashiModel", targets: ["KakehashiModel"]),
         .library(name: "KakehashiTraces", targets: ["KakehashiTraces"]),
+        .library(name: "KakehashiMQTT", targets: ["KakehashiMQTT"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
         .executable(name: "kakehashi-bench", targets: ["kakehashi-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -27,6 +29,8 @@ let package = Package(
 
         // Pure values: no I/O, no C.
         .target(name: "KakehashiModel"),
+        // Async MQTT client over libmosquitto: no domain types.
+        .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
         .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
 

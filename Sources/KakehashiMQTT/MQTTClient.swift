@@ -1,0 +1,219 @@
+import CMosquitto
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An MQTT client over libmosquitto that loses nothing it accepted.
+///
+/// - `connect()` returns once the broker accepted the connection (`subscribe` and `publish` start
+///   the connection too, if needed); afterwards the client
+///   reconnects by itself (exponential backoff with jitter) and re-establishes every subscription.
+/// - `publish` returns when the broker acknowledged the message (PUBACK for QoS 1, PUBCOMP for
+///   QoS 2; for QoS 0 when it was written). QoS 1/2 messages in flight when the connection drops are
+///   sent again after reconnecting; at most ``MQTTConfiguration/inflightWindow`` wait at once.
+/// - `subscribe` returns when the broker granted the subscription and delivers matching messages
+///   through a bounded buffer (see ``MQTTConfiguration/OverflowPolicy``).
+///
+/// ```swift
+/// let client = try MQTTClient(configuration: MQTTConfiguration(host: "127.0.0.1", clientID: "gw-01"))
+/// try await client.connect()
+/// let levels = try await client.subscribe("flood/+/level", qos: .atLeastOnce)
+/// try await client.publish("kakehashi/v1/kurume/gw-01/obs", payload: batch, qos: .atLeastOnce)
+/// await client.disconnect()
+/// ```
+public final class MQTTClient: Sendable {
+    let core: ClientCore
+
+    /// Creates a client; nothing touches the network until ``connect()``.
+    public init(configuration: MQTTConfiguration, logger: Logger = Logger(label: "kakehashi.mqtt")) throws(MQTTError) {
+        core = try ClientCore(configuration: configuration, logger: logger)
+    }
+
+    deinit {
+        core.requestStop()
+    }
+
+    /// The broker, `host:port`.
+    public var broker: String { core.broker }
+
+    /// Where the connection stands now.
+    public var state: ConnectionStateMachine.State { core.shared.withLock { $0.state } }
+
+    /// Counters since creation.
+    public var statistics: MQTTStatistics { core.shared.withLock { $0.statistics } }
+
+    /// Starts the client and returns once the broker accepted the connection.
+    ///
+    /// Network failures are retried with backoff (the broker may not be up yet); a refusal that
+    /// retrying cannot fix (bad credentials, not authorized, TLS failure) throws and stops the client.
+    public func connect() async throws(MQTTError) {
+        core.startThread()
+        try await waitUntilConnected()
+    }
+
+    /// Sends DISCONNECT after waiting up to `drainTimeout` for publishes in flight, then stops.
+    /// Subscriptions end; operations still waiting fail with `.stopped`.
+    public func disconnect(drainTimeout: Duration = .seconds(5)) async {
+        let deadline = ContinuousClock.now + drainTimeout
+        while ContinuousClock.now < deadline, core.shared.withLock({ !$0.pendingAcks.isEmpty && !$0.stopRequested }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        core.requestStop()
+        while core.shared.withLock({ shared in
+            if case .stopped = shared.state { return false }
+            return shared.threadStarted
+        }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Subscribes to `filter` (with `+` and `#` wildcards) and returns once the broker granted it.
+    ///
+    /// The subscription survives reconnections: it is renewed after every CONNACK.
+    public func subscribe(_ filter: String, qos: MQTTQoS) async throws(MQTTError) -> MQTTSubscription {
+        guard !filter.isEmpty, mosquitto_sub_topic_check(filter) == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError(.invalidArgument, operation: "subscribe to \(filter)", broker: broker,
+                            detail: "not a valid topic filter (wildcards must fill a whole level; # only last)")
+        }
+        core.startThread()
+        let subscription = MQTTSubscription(
+            filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy)
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let stopped = core.shared.withLock { shared -> Bool in
+                    if shared.stopRequested { return true }
+                    shared.subscriptions.append(subscription)
+                    shared.subscribeWaiters[ObjectIdentifier(subscription)] = continuation
+                    // Connected: the network thread subscribes now; otherwise at the next CONNACK.
+                    if case .connected = shared.state { shared.subscribeQueue.append(subscription) }
+                    return false
+                }
+                if stopped { continuation.resume(throwing: stoppedError("subscribe to \(filter)")) }
+            }
+        } catch {
+            core.shared.withLock { $0.subscriptions.removeAll { $0 === subscription } }
+            throw error as? MQTTError ?? stoppedError("subscribe to \(filter)")
+        }
+        return subscription
+    }
+
+    /// Publishes `payload` on `topic` and returns when the broker acknowledged it (QoS 1/2) or it
+    /// was written (QoS 0).
+    public func publish(
+        _ topic: String, payload: some Collection<UInt8>, qos: MQTTQoS, retain: Bool = false,
+        properties: MQTTMessageProperties? = nil
+    ) async throws(MQTTError) {
+        let bytes = Array(payload)
+        guard !topic.isEmpty, mosquitto_pub_topic_check(topic) == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError(.invalidArgument, operation: "publish to \(topic)", broker: broker,
+                            detail: "not a valid topic name (no wildcards, not empty)")
+        }
+        core.startThread()
+        await acquirePermit()
+        defer { releasePermit() }
+        while true {
+            if qos == .atMostOnce { try await waitUntilConnected() }
+            var mid: Int32 = 0
+            var list = properties.flatMap { core.configuration.protocolVersion == .v5 ? MQTTPropertyList.make($0) : nil }
+            let rc = bytes.withUnsafeBytes { buffer in
+                mosquitto_publish_v5(core.handle.pointer, &mid, topic, Int32(buffer.count), buffer.baseAddress, qos.rawValue, retain, list)
+            }
+            mosquitto_property_free_all(&list)
+            if rc == MOSQ_ERR_NO_CONN.rawValue && qos == .atMostOnce { continue }  // dropped: send after reconnecting
+            // For QoS 1/2, NO_CONN means libmosquitto queued the message; it is sent on reconnection.
+            guard rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_NO_CONN.rawValue else {
+                throw core.handle.error(rc, "publish to \(topic)")
+            }
+            try await awaitAcknowledgement(mid: UInt16(truncatingIfNeeded: mid), topic: topic)
+            core.shared.withLock { $0.statistics.messagesPublished += 1 }
+            return
+        }
+    }
+
+    // MARK: - Internals
+
+    private func stoppedError(_ operation: String) -> MQTTError {
+        MQTTError(.stopped, operation: operation, broker: broker, detail: "the client was stopped")
+    }
+
+    private func waitUntilConnected() async throws(MQTTError) {
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let outcome = core.shared.withLock { shared -> Result<Bool, MQTTError> in
+                    if case .connected = shared.state { return .success(true) }
+                    if case .stopped(let error) = shared.state, shared.threadStarted || error != nil {
+                        return .failure(error ?? stoppedError("connect"))
+                    }
+                    if shared.stopRequested { return .failure(stoppedError("connect")) }
+                    shared.connectWaiters.append(continuation)
+                    return .success(false)
+                }
+                switch outcome {
+                case .success(true): continuation.resume()
+                case .success(false): break
+                case .failure(let error): continuation.resume(throwing: error)
+                }
+            }
+        } catch {
+            throw error as? MQTTError ?? stoppedError("connect")
+        }
+    }
+
+    private func awaitAcknowledgement(mid: UInt16, topic: String) async throws(MQTTError) {
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let early = core.shared.withLock { shared -> Int32?? in
+                    if let reason = shared.earlyAcks.removeValue(forKey: mid) { return .some(reason) }
+                    if shared.stopRequested, case .stopped = shared.state { return .some(nil) }
+                    shared.pendingAcks[mid] = continuation
+                    return nil
+                }
+                switch early {
+                case .some(.some(let reason)) where reason >= 0x80:
+                    continuation.resume(throwing: MQTTError(
+                        .publishRejected(reasonCode: reason), operation: "publish to \(topic)", broker: broker, code: reason,
+                        detail: String(cString: mosquitto_reason_string(reason))))
+                case .some(.some): continuation.resume()
+                case .some(.none): continuation.resume(throwing: stoppedError("publish to \(topic)"))
+                case .none: break
+                }
+            }
+        } catch {
+            throw error as? MQTTError ?? stoppedError("publish to \(topic)")
+        }
+    }
+
+    private func acquirePermit() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = core.shared.withLock { shared -> Bool in
+                if shared.permits > 0 {
+                    shared.permits -= 1
+                    return true
+                }
+                shared.permitWaiters.append(continuation)
+                return false
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    private func releasePermit() {
+        let next = core.shared.withLock { shared -> CheckedContinuation<Void, Never>? in
+            if shared.permitWaiters.isEmpty {
+                shared.permits += 1
+                return nil
+            }
+            return shared.permitWaiters.removeFirst()
+        }
+        next?.resume()
+    }
+
+    /// Closes the socket without DISCONNECT, as a crash or a cut cable would (for tests of the
+    /// last will and of reconnection).
+    func simulateNetworkFailure() {
+        let fd = mosquitto_socket(core.handle.pointer)
+        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+}

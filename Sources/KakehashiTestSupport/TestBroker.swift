@@ -1,0 +1,233 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `mosquitto` for integration tests: its own directory, a generated configuration on a
+/// free loopback port, optional TLS (certificates made by `openssl` at test time), password file
+/// and ACL, and persistence so that restarts keep sessions.
+///
+/// ```swift
+/// let broker = try TestBroker(.init(users: ["gw-01": "secret"]))
+/// try broker.start()            // returns once it accepts TCP connections
+/// … broker.port …
+/// broker.stop()                 // SIGTERM by pid, waits for the exit
+/// ```
+public final class TestBroker: @unchecked Sendable {
+    /// How the listener is secured.
+    public enum TLSMode: Sendable {
+        case none
+        /// TLS with a server certificate; clients verify it with the test CA.
+        case serverCertificate
+        /// TLS and clients must present a certificate signed by the test CA.
+        case clientCertificateRequired
+    }
+
+    /// What to generate.
+    public struct Options: Sendable {
+        public var tls: TLSMode
+        /// Users of the password file; when not empty, anonymous clients are refused.
+        public var users: [String: String]
+        /// ACL file text (mosquitto syntax), if any.
+        public var acl: String?
+        /// Extra configuration lines.
+        public var extraConfiguration: [String]
+
+        public init(tls: TLSMode = .none, users: [String: String] = [:], acl: String? = nil, extraConfiguration: [String] = []) {
+            self.tls = tls
+            self.users = users
+            self.acl = acl
+            self.extraConfiguration = extraConfiguration
+        }
+    }
+
+    /// PEM files of the test PKI.
+    public struct Certificates: Sendable {
+        public let caFile: String
+        public let clientCertificateFile: String
+        public let clientKeyFile: String
+        /// A CA that signed nothing here, for "wrong CA" tests.
+        public let otherCAFile: String
+    }
+
+    public let host = "127.0.0.1"
+    public let port: Int
+    public let directory: URL
+    public let options: Options
+    public private(set) var certificates: Certificates?
+    private var process: Process?
+
+    /// Prepares the directory, configuration, password file, ACL and certificates.
+    public init(_ options: Options = Options()) throws {
+        self.options = options
+        port = try Self.freePort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kakehashi-broker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if options.tls != .none { certificates = try makeCertificates() }
+        try writeConfiguration()
+    }
+
+    deinit {
+        stop(signal: SIGKILL)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The broker's log so far (for failure messages).
+    public var log: String { (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? "" }
+
+    /// Starts mosquitto and waits (up to `timeout`) until it accepts TCP connections.
+    public func start(timeout: Duration = .seconds(10)) throws {
+        guard process == nil else { return }
+        let process = Process()
+        process.executableURL = try Self.which("mosquitto")
+        process.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: touch("stderr.log"))
+        try process.run()
+        self.process = process
+        let deadline = ContinuousClock.now + timeout
+        while !acceptsConnections() {
+            guard process.isRunning else {
+                self.process = nil
+                throw TestSupportError("mosquitto exited with \(process.terminationStatus) on start: \(log)")
+            }
+            guard ContinuousClock.now < deadline else { throw TestSupportError("mosquitto did not accept connections on port \(port) within \(timeout): \(log)") }
+            usleep(20_000)
+        }
+    }
+
+    /// Stops mosquitto by its pid with `signal` (SIGTERM saves its persistence file first) and
+    /// waits for it to exit.
+    public func stop(signal: Int32 = SIGTERM) {
+        guard let process else { return }
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// Whether a TCP connection to the port succeeds now.
+    public func acceptsConnections() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = Self.loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    // MARK: - Files
+
+    private func touch(_ name: String) throws -> URL {
+        let url = directory.appendingPathComponent(name)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        return url
+    }
+
+    private func writeConfiguration() throws {
+        var lines = [
+            "per_listener_settings false",
+            "listener \(port) \(host)",
+            "persistence true",
+            "persistence_location \(directory.path)/",
+            "log_dest file \(directory.appendingPathComponent("mosquitto.log").path)",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "max_queued_messages 200000",
+            "max_inflight_messages 0",
+        ]
+        if getuid() == 0 { lines.append("user root") }
+        if options.users.isEmpty {
+            lines.append("allow_anonymous true")
+        } else {
+            let passwords = directory.appendingPathComponent("passwords")
+            _ = FileManager.default.createFile(atPath: passwords.path, contents: nil)
+            for (user, password) in options.users.sorted(by: { $0.key < $1.key }) {
+                try Self.run("mosquitto_passwd", ["-b", passwords.path, user, password])
+            }
+            lines += ["allow_anonymous false", "password_file \(passwords.path)"]
+        }
+        if let acl = options.acl {
+            let url = directory.appendingPathComponent("acl")
+            try acl.write(to: url, atomically: true, encoding: .utf8)
+            lines.append("acl_file \(url.path)")
+        }
+        if options.tls != .none {
+            let d = directory.path
+            lines += ["cafile \(d)/ca.crt", "certfile \(d)/server.crt", "keyfile \(d)/server.key", "tls_version tlsv1.2"]
+            lines.append("require_certificate \(options.tls == .clientCertificateRequired)")
+        }
+        lines += options.extraConfiguration
+        try (lines.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
+    }
+
+    private func makeCertificates() throws -> Certificates {
+        let d = directory.path
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.run("openssl", ["req", "-x509"] + ec + ["-keyout", "\(d)/ca.key", "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Kakehashi Test CA"])
+        try Self.run("openssl", ["req", "-x509"] + ec + ["-keyout", "\(d)/other-ca.key", "-out", "\(d)/other-ca.crt", "-days", "2", "-subj", "/CN=Other CA"])
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: "\(d)/server.ext", atomically: true, encoding: .utf8)
+        for (name, subject, extensions) in [("server", "/CN=localhost", ["-extfile", "\(d)/server.ext"]), ("client", "/CN=kakehashi-test-client", [])] {
+            try Self.run("openssl", ["req"] + ec + ["-keyout", "\(d)/\(name).key", "-out", "\(d)/\(name).csr", "-subj", subject])
+            try Self.run("openssl", ["x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key",
+                                     "-CAcreateserial", "-out", "\(d)/\(name).crt", "-days", "2"] + extensions)
+        }
+        return Certificates(caFile: "\(d)/ca.crt", clientCertificateFile: "\(d)/client.crt", clientKeyFile: "\(d)/client.key", otherCAFile: "\(d)/other-ca.crt")
+    }
+
+    // MARK: - Helpers
+
+    static func which(_ program: String) throws -> URL {
+        for directory in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"] {
+            let url = URL(fileURLWithPath: directory).appendingPathComponent(program)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        throw TestSupportError("\(program) is not installed (deploy/test installs it)")
+    }
+
+    static func run(_ program: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = try which(program)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestSupportError("\(program) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+    }
+
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    /// A port that was free on 127.0.0.1 a moment ago (bound to port 0, then released).
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestSupportError("bind() failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// An error of the test-support code itself.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
