@@ -51,6 +51,7 @@ let package = Package(
 
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
+        .testTarget(name: "KakehashiMQTTTests", dependencies: ["KakehashiMQTT", "KakehashiTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

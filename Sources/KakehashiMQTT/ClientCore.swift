@@ -270,7 +270,10 @@ final class ClientCore: @unchecked Sendable {
         guard let targets = subackTargets.removeValue(forKey: UInt16(truncatingIfNeeded: mid)) else { return }
         let refused = grantedQoS.contains { $0 >= 0x80 }
         for subscription in targets {
-            let waiter = shared.withLock { $0.subscribeWaiters.removeValue(forKey: ObjectIdentifier(subscription)) }
+            let waiter = shared.withLock { shared in
+                if !refused { shared.statistics.subscriptionsGranted += 1 }
+                return shared.subscribeWaiters.removeValue(forKey: ObjectIdentifier(subscription))
+            }
             if refused {
                 logger.error("MQTT subscription to \(subscription.filter) refused by \(broker)")
                 waiter?.resume(throwing: MQTTError(.subscriptionRefused, operation: "subscribe to \(subscription.filter)", broker: broker,

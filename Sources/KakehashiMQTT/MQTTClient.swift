@@ -180,8 +180,11 @@ public final class MQTTClient: Sendable {
                 case .none: break
                 }
             }
+        } catch let error as MQTTError {
+            // The acknowledgement callback does not know the topic; name it here.
+            throw MQTTError(error.kind, operation: "publish to \(topic)", broker: error.broker, code: error.code, detail: error.detail)
         } catch {
-            throw error as? MQTTError ?? stoppedError("publish to \(topic)")
+            throw stoppedError("publish to \(topic)")
         }
     }
 

@@ -21,12 +21,8 @@ final class MosquittoHandle: @unchecked Sendable {
             throw MQTTError(.library, operation: "create client", broker: broker, detail: "mosquitto_new failed (out of memory or invalid client id)")
         }
         pointer = handle
-        do {
-            try configure(configuration)
-        } catch {
-            mosquitto_destroy(handle)
-            throw error
-        }
+        // If configuring throws, the object is fully initialized: deinit destroys the handle.
+        try configure(configuration)
     }
 
     deinit {

@@ -56,7 +56,7 @@ public final class TestBroker: @unchecked Sendable {
     public let directory: URL
     public let options: Options
     public private(set) var certificates: Certificates?
-    private var process: Process?
+    private var process: ChildProcess?
 
     /// Prepares the directory, configuration, password file, ACL and certificates.
     public init(_ options: Options = Options()) throws {
@@ -79,18 +79,15 @@ public final class TestBroker: @unchecked Sendable {
     /// Starts mosquitto and waits (up to `timeout`) until it accepts TCP connections.
     public func start(timeout: Duration = .seconds(10)) throws {
         guard process == nil else { return }
-        let process = Process()
-        process.executableURL = try Self.which("mosquitto")
-        process.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: touch("stderr.log"))
-        try process.run()
+        let process = try ChildProcess(
+            executable: try Self.which("mosquitto").path, arguments: ["-c", directory.appendingPathComponent("mosquitto.conf").path],
+            logFile: directory.appendingPathComponent("stderr.log").path)
         self.process = process
         let deadline = ContinuousClock.now + timeout
         while !acceptsConnections() {
             guard process.isRunning else {
                 self.process = nil
-                throw TestSupportError("mosquitto exited with \(process.terminationStatus) on start: \(log)")
+                throw TestSupportError("mosquitto exited with status \(process.wait()) on start: \(log)")
             }
             guard ContinuousClock.now < deadline else { throw TestSupportError("mosquitto did not accept connections on port \(port) within \(timeout): \(log)") }
             usleep(20_000)
@@ -101,8 +98,8 @@ public final class TestBroker: @unchecked Sendable {
     /// waits for it to exit.
     public func stop(signal: Int32 = SIGTERM) {
         guard let process else { return }
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        process.waitUntilExit()
+        process.signal(signal)
+        process.wait()
         self.process = nil
     }
 
@@ -118,12 +115,6 @@ public final class TestBroker: @unchecked Sendable {
     }
 
     // MARK: - Files
-
-    private func touch(_ name: String) throws -> URL {
-        let url = directory.appendingPathComponent(name)
-        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
-        return url
-    }
 
     private func writeConfiguration() throws {
         var lines = [

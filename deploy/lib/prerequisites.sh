@@ -2,7 +2,7 @@
 # Sourced, not run. Every function is idempotent and quiet when nothing is missing.
 
 # Debian/Ubuntu packages: the C libraries of the system-library targets, the broker and clients.
-KAKEHASHI_APT_PACKAGES=(pkg-config libmosquitto-dev libbluetooth-dev libsqlite3-dev mosquitto mosquitto-clients)
+KAKEHASHI_APT_PACKAGES=(pkg-config libmosquitto-dev libbluetooth-dev libsqlite3-dev mosquitto mosquitto-clients openssl)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -55,4 +55,9 @@ check_no_warnings() {
     if grep -E "^${root}/(Sources|Tests|simulators)/[^:]+:[0-9]+:[0-9]+: warning:" "$logfile" | sort -u; then
         die "the build has warnings in Kakehashi's code (listed above); fix them"
     fi
+}
+
+# Stops test brokers left behind by a test process that was killed before it could stop them.
+stop_stray_test_brokers() {
+    pkill -f "kakehashi-broker-[0-9A-F-]*/mosquitto.conf" 2>/dev/null || true
 }
