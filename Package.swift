@@ -45,9 +45,14 @@ let package = Package(
         // Shared by test targets only: repository paths, the Smart Data Models schema check.
         .target(name: "KakehashiTestSupport", dependencies: ["KakehashiModel"]),
 
+        // The benchmark's baseline: a minimal C loop over libmosquitto.
+        .target(name: "CMosquittoBaseline", dependencies: ["CMosquitto"]),
         .executableTarget(
             name: "kakehashi-bench",
-            dependencies: ["KakehashiModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "KakehashiModel", "KakehashiMQTT", "KakehashiTestSupport", "CMosquittoBaseline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),

@@ -23,6 +23,8 @@ final class ClientCore: @unchecked Sendable {
         var connectWaiters: [CheckedContinuation<Void, any Error>] = []
         var pendingAcks: [UInt16: CheckedContinuation<Void, any Error>] = [:]
         var earlyAcks: [UInt16: Int32] = [:]
+        /// QoS 0 publishes queued in libmosquitto: their window permit is returned once written.
+        var unwrittenQoS0: Set<UInt16> = []
         var subscriptions: [MQTTSubscription] = []
         var subscribeQueue: [MQTTSubscription] = []
         var subscribeWaiters: [ObjectIdentifier: CheckedContinuation<Void, any Error>] = [:]
@@ -34,6 +36,8 @@ final class ClientCore: @unchecked Sendable {
     }
 
     let shared: Mutex<Shared>
+    /// Set once the network thread was started (a lock-free check on every publish).
+    private let started = Atomic<Bool>(false)
     /// Wakes the network thread from a retry wait when the client stops.
     private let wake = ConditionVariable()
 
@@ -58,10 +62,12 @@ final class ClientCore: @unchecked Sendable {
 
     /// Starts the network thread once.
     func startThread() {
+        guard !started.load(ordering: .acquiring) else { return }
         let start = shared.withLock { shared -> Bool in
             defer { shared.threadStarted = true }
             return !shared.threadStarted && !shared.stopRequested
         }
+        started.store(true, ordering: .releasing)
         guard start else { return }
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
@@ -107,6 +113,7 @@ final class ClientCore: @unchecked Sendable {
                 drainSubscribeQueue()
                 let rc = mosquitto_loop(handle.pointer, 100, 1)
                 if rc != MOSQ_ERR_SUCCESS.rawValue {
+                    forgetUnwrittenQoS0()
                     perform(machine.handle(.connectionLost(handle.error(rc, "connection"))))
                 } else if case .awaitingConnack = machine.state, ConditionVariable.monotonicNanoseconds() > connackDeadline {
                     mosquitto_disconnect(handle.pointer)
@@ -252,11 +259,19 @@ final class ClientCore: @unchecked Sendable {
 
     func handlePublishAck(mid: Int32, reasonCode: Int32) {
         let key = UInt16(truncatingIfNeeded: mid)
-        let waiter = shared.withLock { shared -> CheckedContinuation<Void, any Error>? in
-            if let waiter = shared.pendingAcks.removeValue(forKey: key) { return waiter }
+        let (waiter, permit) = shared.withLock { shared -> (CheckedContinuation<Void, any Error>?, CheckedContinuation<Void, Never>??) in
+            if let waiter = shared.pendingAcks.removeValue(forKey: key) {
+                if reasonCode < 0x80 { shared.statistics.messagesPublished += 1 }
+                return (waiter, nil)
+            }
+            if shared.unwrittenQoS0.remove(key) != nil {
+                shared.statistics.messagesPublished += 1
+                return (nil, .some(Self.returnPermit(&shared)))
+            }
             shared.earlyAcks[key] = reasonCode
-            return nil
+            return (nil, nil)
         }
+        if case .some(let next?) = permit { next.resume() }
         guard let waiter else { return }
         if reasonCode >= 0x80 {
             waiter.resume(throwing: MQTTError(.publishRejected(reasonCode: reasonCode), operation: "publish", broker: broker,
@@ -264,6 +279,29 @@ final class ClientCore: @unchecked Sendable {
         } else {
             waiter.resume()
         }
+    }
+
+    /// Gives a window permit back (mutex held): to the first waiter, or to the pool.
+    static func returnPermit(_ shared: inout Shared) -> CheckedContinuation<Void, Never>? {
+        if shared.permitWaiters.isEmpty {
+            shared.permits += 1
+            return nil
+        }
+        return shared.permitWaiters.removeFirst()
+    }
+
+    /// QoS 0 messages not yet written when the connection drops are gone (at most once): return
+    /// their permits so the window does not shrink.
+    private func forgetUnwrittenQoS0() {
+        let waiters = shared.withLock { shared -> [CheckedContinuation<Void, Never>] in
+            var waiters = [CheckedContinuation<Void, Never>]()
+            for _ in shared.unwrittenQoS0 {
+                if let next = Self.returnPermit(&shared) { waiters.append(next) }
+            }
+            shared.unwrittenQoS0.removeAll()
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     func handleSuback(mid: Int32, grantedQoS: [Int32]) {

@@ -11,7 +11,7 @@ import Glibc
 ///   the connection too, if needed); afterwards the client
 ///   reconnects by itself (exponential backoff with jitter) and re-establishes every subscription.
 /// - `publish` returns when the broker acknowledged the message (PUBACK for QoS 1, PUBCOMP for
-///   QoS 2; for QoS 0 when it was written). QoS 1/2 messages in flight when the connection drops are
+///   QoS 2); a QoS 0 publish returns once queued, and counts against the window until written. QoS 1/2 messages in flight when the connection drops are
 ///   sent again after reconnecting; at most ``MQTTConfiguration/inflightWindow`` wait at once.
 /// - `subscribe` returns when the broker granted the subscription and delivers matching messages
 ///   through a bounded buffer (see ``MQTTConfiguration/OverflowPolicy``).
@@ -99,8 +99,8 @@ public final class MQTTClient: Sendable {
         return subscription
     }
 
-    /// Publishes `payload` on `topic` and returns when the broker acknowledged it (QoS 1/2) or it
-    /// was written (QoS 0).
+    /// Publishes `payload` on `topic` and returns when the broker acknowledged it (QoS 1/2), or
+    /// once queued (QoS 0; it holds a place in the window until written).
     public func publish(
         _ topic: String, payload: some Collection<UInt8>, qos: MQTTQoS, retain: Bool = false,
         properties: MQTTMessageProperties? = nil
@@ -112,7 +112,8 @@ public final class MQTTClient: Sendable {
         }
         core.startThread()
         await acquirePermit()
-        defer { releasePermit() }
+        var permitHeld = true
+        defer { if permitHeld { releasePermit() } }
         while true {
             if qos == .atMostOnce { try await waitUntilConnected() }
             var mid: Int32 = 0
@@ -126,8 +127,15 @@ public final class MQTTClient: Sendable {
             guard rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_NO_CONN.rawValue else {
                 throw core.handle.error(rc, "publish to \(topic)")
             }
-            try await awaitAcknowledgement(mid: UInt16(truncatingIfNeeded: mid), topic: topic)
-            core.shared.withLock { $0.statistics.messagesPublished += 1 }
+            let key = UInt16(truncatingIfNeeded: mid)
+            if qos == .atMostOnce {
+                // Nothing to wait for: the permit returns when libmosquitto has written the message,
+                // so the window still bounds what is queued.
+                permitHeld = false
+                handOverQoS0Permit(mid: key)
+                return
+            }
+            try await awaitAcknowledgement(mid: key, topic: topic)
             return
         }
     }
@@ -165,7 +173,10 @@ public final class MQTTClient: Sendable {
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let early = core.shared.withLock { shared -> Int32?? in
-                    if let reason = shared.earlyAcks.removeValue(forKey: mid) { return .some(reason) }
+                    if let reason = shared.earlyAcks.removeValue(forKey: mid) {
+                        if reason < 0x80 { shared.statistics.messagesPublished += 1 }
+                        return .some(reason)
+                    }
                     if shared.stopRequested, case .stopped = shared.state { return .some(nil) }
                     shared.pendingAcks[mid] = continuation
                     return nil
@@ -189,6 +200,13 @@ public final class MQTTClient: Sendable {
     }
 
     private func acquirePermit() async {
+        // Fast path without a continuation: a permit is free most of the time.
+        let granted = core.shared.withLock { shared -> Bool in
+            guard shared.permits > 0 else { return false }
+            shared.permits -= 1
+            return true
+        }
+        if granted { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = core.shared.withLock { shared -> Bool in
                 if shared.permits > 0 {
@@ -203,12 +221,19 @@ public final class MQTTClient: Sendable {
     }
 
     private func releasePermit() {
+        let next = core.shared.withLock { ClientCore.returnPermit(&$0) }
+        next?.resume()
+    }
+
+    /// Leaves a QoS 0 message's permit to the write callback (or returns it now if already written).
+    private func handOverQoS0Permit(mid: UInt16) {
         let next = core.shared.withLock { shared -> CheckedContinuation<Void, Never>? in
-            if shared.permitWaiters.isEmpty {
-                shared.permits += 1
-                return nil
+            if shared.earlyAcks.removeValue(forKey: mid) != nil {
+                shared.statistics.messagesPublished += 1
+                return ClientCore.returnPermit(&shared)
             }
-            return shared.permitWaiters.removeFirst()
+            shared.unwrittenQoS0.insert(mid)
+            return nil
         }
         next?.resume()
     }

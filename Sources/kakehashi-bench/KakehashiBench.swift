@@ -1,5 +1,4 @@
 import ArgumentParser
-import KakehashiModel
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +6,7 @@ import Glibc
 
 /// `kakehashi-bench`: Kakehashi's operations measured side by side with a baseline, in one run.
 @main
-struct KakehashiBench: ParsableCommand {
+struct KakehashiBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kakehashi-bench",
         abstract: "Measure Kakehashi side by side with its baselines and print a Markdown table.",
@@ -16,23 +15,40 @@ struct KakehashiBench: ParsableCommand {
     @Option(help: "Timed runs per scenario (the median is reported).")
     var repeats: Int = 7
 
-    @Option(help: "Operations per timed run.")
+    @Option(help: "Operations per timed run of the encoding scenarios.")
     var iterations: Int = 20_000
+
+    @Option(name: .customLong("qos0"), help: "QoS 0 messages per MQTT run.")
+    var qos0Messages: Int = 200_000
+
+    @Option(name: .customLong("qos1"), help: "QoS 1 messages per MQTT run.")
+    var qos1Messages: Int = 100_000
+
+    @Option(help: "Runs per MQTT scenario (each starts its own broker).")
+    var mqttRepeats: Int = 3
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, mqtt }
+
+    @Option(help: "Which scenarios: all, model, mqtt.")
+    var only: Scenario = .all
 
     func validate() throws {
         guard repeats >= 1, iterations >= 1 else { throw ValidationError("--repeats and --iterations must be at least 1") }
     }
 
-    func run() throws {
-        let rows = try ModelScenarios.run(repeats: repeats, iterations: iterations)
-        print("| Scenario | Kakehashi | Baseline | Baseline time | Ratio |")
-        print("| --- | --- | --- | --- | --- |")
-        for row in rows {
-            let ratio = row.baseline.median / row.kakehashi.median
-            print("| \(row.scenario) | \(row.kakehashi.microseconds) | \(row.baselineName) | \(row.baseline.microseconds) | \(Measurement.format(ratio))× faster |")
+    func run() async throws {
+        var rows = [BenchRow]()
+        if only != .mqtt {
+            rows += try ModelScenarios.run(repeats: repeats, iterations: iterations)
         }
+        if only != .model {
+            rows += try await MQTTScenarios.run(repeats: mqttRepeats, qos0: qos0Messages, qos1: qos1Messages)
+        }
+        print("| Scenario | Kakehashi | Baseline | Baseline figure | Kakehashi vs baseline |")
+        print("| --- | --- | --- | --- | --- |")
+        for row in rows { print(row.markdown) }
         print("")
-        print("Median of \(repeats) runs of \(iterations) operations each (min–max in brackets), \(machine()).")
+        print("Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a fresh local mosquitto; \(machine()).")
     }
 
     func machine() -> String {

@@ -28,13 +28,4 @@ struct Measurement {
         return Measurement(samples: samples)
     }
 
-    /// "12.3 µs (11.9–13.0)".
-    var microseconds: String {
-        "\(Self.format(median / 1000)) µs (\(Self.format(min / 1000))–\(Self.format(max / 1000)))"
-    }
-
-    static func format(_ value: Double) -> String {
-        let rounded = (value * 100).rounded() / 100
-        return value >= 100 ? String(Int(value.rounded())) : String(rounded)
-    }
 }

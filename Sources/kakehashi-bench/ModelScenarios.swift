@@ -4,13 +4,6 @@ import KakehashiModel
 /// NGSI-LD encoding and decoding of one WaterObserved entity (the storm trace's first reading):
 /// Kakehashi's writer and parser against Foundation's JSONEncoder/JSONDecoder on the same document.
 enum ModelScenarios {
-    struct Row {
-        let scenario: String
-        let kakehashi: Measurement
-        let baselineName: String
-        let baseline: Measurement
-    }
-
     /// The same normalized document as a Codable type, for the Foundation baseline.
     struct Attribute: Codable {
         var type: String
@@ -86,7 +79,7 @@ enum ModelScenarios {
             thresholds: FloodThresholds(observationStartLevel: 0.96, alertLevel: 1.47, dangerLevel: 2.39))
     }
 
-    static func run(repeats: Int, iterations: Int) throws -> [Row] {
+    static func run(repeats: Int, iterations: Int) throws -> [BenchRow] {
         let gauge = try sample()
         let bytes = gauge.ngsiEntity.serialized(.normalized)
         let decoder = JSONDecoder()
@@ -106,11 +99,12 @@ enum ModelScenarios {
         let decodeBaseline = try Measurement.run(repeats: repeats, iterations: iterations) {
             try decoder.decode(Entity.self, from: Data(bytes)).attributes.count
         }
+        func micro(_ m: Measurement) -> [Double] { m.samples.map { $0 / 1000 } }
         return [
-            Row(scenario: "Encode one WaterObserved to NGSI-LD normalized (\(bytes.count) B)", kakehashi: encode,
-                baselineName: "Foundation JSONEncoder", baseline: encodeBaseline),
-            Row(scenario: "Decode and validate one WaterObserved", kakehashi: decode,
-                baselineName: "Foundation JSONDecoder (no validation)", baseline: decodeBaseline),
+            BenchRow(scenario: "Encode one WaterObserved to NGSI-LD normalized (\(bytes.count) B)", kakehashi: micro(encode),
+                     baselineName: "Foundation JSONEncoder", baseline: micro(encodeBaseline), unit: "µs", higherIsBetter: false),
+            BenchRow(scenario: "Decode and validate one WaterObserved", kakehashi: micro(decode),
+                     baselineName: "Foundation JSONDecoder (no validation)", baseline: micro(decodeBaseline), unit: "µs", higherIsBetter: false),
         ]
     }
 }
