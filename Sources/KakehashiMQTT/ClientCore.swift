@@ -9,9 +9,10 @@ import Glibc
 /// The client's machinery: the libmosquitto handle, the network thread that runs the connection
 /// state machine, and the bookkeeping shared with callers (guarded by one mutex).
 ///
-/// Threads: the network thread runs `mosquitto_loop` and every libmosquitto callback; callers
-/// (Swift tasks) only queue work (`mosquitto_publish`, which libmosquitto makes thread-safe once
-/// `mosquitto_threaded_set` is on, and subscription commands taken by the network thread).
+/// Threads: only the network thread calls libmosquitto. It polls the broker socket and an pipe;
+/// callers (Swift tasks) put publishes and subscriptions in queues and write to the pipe when a
+/// queue becomes non-empty. The thread drains whole queues at once, so a burst of publishes costs
+/// one wakeup, and libmosquitto writes each packet directly (it is not in threaded mode).
 final class ClientCore: @unchecked Sendable {
     let configuration: MQTTConfiguration
     let logger: Logger
@@ -21,9 +22,12 @@ final class ClientCore: @unchecked Sendable {
     struct Shared {
         var state: ConnectionStateMachine.State = .idle
         var connectWaiters: [CheckedContinuation<Void, any Error>] = []
+        /// Publishes waiting for the network thread.
+        var outbox: [OutgoingMessage] = []
+        /// Whether the wake pipe was written and not yet drained.
+        var wakePending = false
         var pendingAcks: [UInt16: CheckedContinuation<Void, any Error>] = [:]
-        var earlyAcks: [UInt16: Int32] = [:]
-        /// QoS 0 publishes queued in libmosquitto: their window permit is returned once written.
+        /// QoS 0 publishes handed to libmosquitto: their window permit returns once written.
         var unwrittenQoS0: Set<UInt16> = []
         var subscriptions: [MQTTSubscription] = []
         var subscribeQueue: [MQTTSubscription] = []
@@ -40,11 +44,18 @@ final class ClientCore: @unchecked Sendable {
     private let started = Atomic<Bool>(false)
     /// Wakes the network thread from a retry wait when the client stops.
     private let wake = ConditionVariable()
+    /// A non-blocking pipe that wakes the network thread from `poll` when work is queued:
+    /// [read end, write end].
+    private let wakePipe: (read: Int32, write: Int32)
 
     // Touched only on the network thread.
     private var machine: ConnectionStateMachine
     private var subackTargets: [UInt16: [MQTTSubscription]] = [:]
     private var connackDeadline: UInt64 = 0
+    /// Set while `mosquitto_publish` runs: libmosquitto may write a QoS 0 message and call
+    /// `on_publish` before it returns the message id.
+    private var publishingInline = false
+    private var writtenInline: Set<UInt16> = []
     private var retryDeadline: UInt64 = 0
 
     init(configuration: MQTTConfiguration, logger: Logger) throws(MQTTError) {
@@ -52,11 +63,37 @@ final class ClientCore: @unchecked Sendable {
         self.logger = logger
         self.shared = Mutex(Shared(permits: max(1, min(65535, configuration.inflightWindow))))
         self.machine = ConnectionStateMachine(backoff: configuration.reconnect)
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            throw MQTTError(.library, operation: "create client", broker: configuration.brokerAddress, code: errno, detail: "pipe() failed")
+        }
+        for fd in ends {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        self.wakePipe = (ends[0], ends[1])
         self.handle = try MosquittoHandle(configuration: configuration, userData: Unmanaged.passUnretained(self).toOpaque())
         installCallbacks(on: handle.pointer)
     }
 
+    deinit {
+        close(wakePipe.read)
+        close(wakePipe.write)
+    }
+
     var broker: String { configuration.brokerAddress }
+
+    /// Wakes the network thread (from any thread); cheap when a wakeup is already pending.
+    func wakeNetworkThread() {
+        let signal = shared.withLock { shared -> Bool in
+            defer { shared.wakePending = true }
+            return !shared.wakePending
+        }
+        if signal {
+            var byte: UInt8 = 1
+            _ = write(wakePipe.write, &byte, 1)
+        }
+    }
 
     // MARK: - Starting and stopping
 
@@ -91,6 +128,8 @@ final class ClientCore: @unchecked Sendable {
             return shared.subscriptions
         }
         wake.locked { wake.broadcast() }
+        var byte: UInt8 = 1
+        _ = write(wakePipe.write, &byte, 1)
         // A producer blocked on a full buffer must return for the thread to see the stop.
         for subscription in subscriptions { subscription.buffer.finish() }
         let threadStarted = shared.withLock { $0.threadStarted }
@@ -111,12 +150,13 @@ final class ClientCore: @unchecked Sendable {
                 return
             case .awaitingConnack, .connected:
                 drainSubscribeQueue()
-                let rc = mosquitto_loop(handle.pointer, 100, 1)
-                if rc != MOSQ_ERR_SUCCESS.rawValue {
+                drainOutbox()
+                if let rc = pollOnce(), rc != MOSQ_ERR_SUCCESS.rawValue {
                     forgetUnwrittenQoS0()
                     perform(machine.handle(.connectionLost(handle.error(rc, "connection"))))
                 } else if case .awaitingConnack = machine.state, ConditionVariable.monotonicNanoseconds() > connackDeadline {
                     mosquitto_disconnect(handle.pointer)
+                    forgetUnwrittenQoS0()
                     perform(machine.handle(.connectionLost(MQTTError(
                         .protocolError, operation: "connect", broker: broker, detail: "no CONNACK within \(connackTimeoutSeconds) s"))))
                 }
@@ -136,6 +176,97 @@ final class ClientCore: @unchecked Sendable {
     }
 
     private var connackTimeoutSeconds: Int { max(10, configuration.keepAlive) }
+
+    /// Waits for the socket or the wake pipe (at most 1 s, for keepalive) and lets libmosquitto read,
+    /// write and keep alive. Returns a libmosquitto error code, or nil when nothing failed.
+    private func pollOnce() -> Int32? {
+        let socket = mosquitto_socket(handle.pointer)
+        guard socket >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
+        var events = Int16(POLLIN)
+        if mosquitto_want_write(handle.pointer) { events |= Int16(POLLOUT) }
+        var fds = [pollfd(fd: socket, events: events, revents: 0), pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
+        let ready = poll(&fds, 2, 1000)
+        if ready < 0 && errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
+        if fds[1].revents & Int16(POLLIN) != 0 {
+            var drain = [UInt8](repeating: 0, count: 64)
+            while read(wakePipe.read, &drain, drain.count) > 0 {}
+            shared.withLock { $0.wakePending = false }
+        }
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = mosquitto_loop_read(handle.pointer, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+        }
+        if mosquitto_want_write(handle.pointer) {
+            let rc = mosquitto_loop_write(handle.pointer, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+        }
+        let rc = mosquitto_loop_misc(handle.pointer)
+        return rc == MOSQ_ERR_SUCCESS.rawValue ? nil : rc
+    }
+
+    /// Hands every queued publish to libmosquitto (network thread).
+    private func drainOutbox() {
+        let batch = shared.withLock { shared -> [OutgoingMessage] in
+            defer { shared.outbox.removeAll(keepingCapacity: true) }
+            return shared.outbox
+        }
+        guard !batch.isEmpty else { return }
+        var keep = [OutgoingMessage]()
+        var resumeAfter = [(CheckedContinuation<Void, any Error>, MQTTError)]()
+        var qos0Failures = 0
+        var qos0Written = 0
+        for (index, message) in batch.enumerated() {
+            if !keep.isEmpty || !isConnectedForPublishing(message) {
+                keep.append(message)
+                continue
+            }
+            var mid: Int32 = 0
+            var list = message.properties.flatMap { configuration.protocolVersion == .v5 ? MQTTPropertyList.make($0) : nil }
+            publishingInline = true
+            let rc = message.payload.withUnsafeBytes { buffer in
+                mosquitto_publish_v5(handle.pointer, &mid, message.topic, Int32(buffer.count), buffer.baseAddress,
+                                     message.qos.rawValue, message.retain, list)
+            }
+            publishingInline = false
+            mosquitto_property_free_all(&list)
+            let key = UInt16(truncatingIfNeeded: mid)
+            switch (rc, message.qos) {
+            case (MOSQ_ERR_SUCCESS.rawValue, .atMostOnce):
+                if writtenInline.remove(key) != nil {
+                    qos0Written += 1
+                } else {
+                    shared.withLock { _ = $0.unwrittenQoS0.insert(key) }
+                }
+            case (MOSQ_ERR_NO_CONN.rawValue, .atMostOnce):
+                keep.append(contentsOf: batch[index...])  // not sent: keep order, retry after reconnecting
+            case (MOSQ_ERR_SUCCESS.rawValue, _), (MOSQ_ERR_NO_CONN.rawValue, _):
+                // QoS 1/2 on NO_CONN: libmosquitto queued it and sends it on reconnection.
+                if let continuation = message.continuation { shared.withLock { $0.pendingAcks[key] = continuation } }
+            default:
+                let error = handle.error(rc, "publish to \(message.topic)")
+                if let continuation = message.continuation { resumeAfter.append((continuation, error)) } else { qos0Failures += 1 }
+            }
+            if rc == MOSQ_ERR_NO_CONN.rawValue && message.qos == .atMostOnce { break }
+        }
+        var permits = [CheckedContinuation<Void, Never>]()
+        shared.withLock { shared in
+            if !keep.isEmpty { shared.outbox.insert(contentsOf: keep, at: 0) }
+            shared.statistics.messagesPublished += qos0Written
+            for _ in 0..<(resumeAfter.count + qos0Failures + qos0Written) {
+                if let next = Self.returnPermit(&shared) { permits.append(next) }
+            }
+        }
+        for (continuation, error) in resumeAfter { continuation.resume(throwing: error) }
+        for permit in permits { permit.resume() }
+        if qos0Failures > 0 { logger.error("MQTT dropped \(qos0Failures) QoS 0 messages libmosquitto refused") }
+    }
+
+    /// QoS 0 waits for a live connection; QoS 1/2 may be handed over at any time.
+    private func isConnectedForPublishing(_ message: OutgoingMessage) -> Bool {
+        if message.qos != .atMostOnce { return true }
+        if case .connected = machine.state { return true }
+        return false
+    }
 
     private func perform(_ actions: [ConnectionStateMachine.Action]) {
         for action in actions {
@@ -214,8 +345,10 @@ final class ClientCore: @unchecked Sendable {
                 shared.connectWaiters.removeAll()
                 shared.pendingAcks.removeAll()
                 shared.subscribeWaiters.removeAll()
+                shared.outbox.removeAll()
             }
-            return (shared.connectWaiters, Array(shared.pendingAcks.values), Array(shared.subscribeWaiters.values), shared.subscriptions)
+            let queued = shared.outbox.compactMap(\.continuation)
+            return (shared.connectWaiters, Array(shared.pendingAcks.values) + queued, Array(shared.subscribeWaiters.values), shared.subscriptions)
         }
         for waiter in connect { waiter.resume(throwing: stopped) }
         for waiter in acks { waiter.resume(throwing: stopped) }
@@ -259,6 +392,11 @@ final class ClientCore: @unchecked Sendable {
 
     func handlePublishAck(mid: Int32, reasonCode: Int32) {
         let key = UInt16(truncatingIfNeeded: mid)
+        if publishingInline {
+            // A QoS 0 message written inside mosquitto_publish: drainOutbox settles it.
+            writtenInline.insert(key)
+            return
+        }
         let (waiter, permit) = shared.withLock { shared -> (CheckedContinuation<Void, any Error>?, CheckedContinuation<Void, Never>??) in
             if let waiter = shared.pendingAcks.removeValue(forKey: key) {
                 if reasonCode < 0x80 { shared.statistics.messagesPublished += 1 }
@@ -268,7 +406,6 @@ final class ClientCore: @unchecked Sendable {
                 shared.statistics.messagesPublished += 1
                 return (nil, .some(Self.returnPermit(&shared)))
             }
-            shared.earlyAcks[key] = reasonCode
             return (nil, nil)
         }
         if case .some(let next?) = permit { next.resume() }

@@ -57,7 +57,8 @@ public final class MQTTClient: Sendable {
     /// Subscriptions end; operations still waiting fail with `.stopped`.
     public func disconnect(drainTimeout: Duration = .seconds(5)) async {
         let deadline = ContinuousClock.now + drainTimeout
-        while ContinuousClock.now < deadline, core.shared.withLock({ !$0.pendingAcks.isEmpty && !$0.stopRequested }) {
+        while ContinuousClock.now < deadline,
+              core.shared.withLock({ (!$0.pendingAcks.isEmpty || !$0.outbox.isEmpty || !$0.unwrittenQoS0.isEmpty) && !$0.stopRequested }) {
             try? await Task.sleep(for: .milliseconds(5))
         }
         core.requestStop()
@@ -90,6 +91,7 @@ public final class MQTTClient: Sendable {
                     if case .connected = shared.state { shared.subscribeQueue.append(subscription) }
                     return false
                 }
+                if !stopped { core.wakeNetworkThread() }
                 if stopped { continuation.resume(throwing: stoppedError("subscribe to \(filter)")) }
             }
         } catch {
@@ -112,31 +114,37 @@ public final class MQTTClient: Sendable {
         }
         core.startThread()
         await acquirePermit()
-        var permitHeld = true
-        defer { if permitHeld { releasePermit() } }
-        while true {
-            if qos == .atMostOnce { try await waitUntilConnected() }
-            var mid: Int32 = 0
-            var list = properties.flatMap { core.configuration.protocolVersion == .v5 ? MQTTPropertyList.make($0) : nil }
-            let rc = bytes.withUnsafeBytes { buffer in
-                mosquitto_publish_v5(core.handle.pointer, &mid, topic, Int32(buffer.count), buffer.baseAddress, qos.rawValue, retain, list)
+        if qos == .atMostOnce {
+            // Nothing to wait for: the permit returns when libmosquitto has written the message,
+            // so the window still bounds what is queued.
+            let accepted = core.shared.withLock { shared -> Bool in
+                guard !shared.stopRequested else { return false }
+                shared.outbox.append(OutgoingMessage(topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: nil))
+                return true
             }
-            mosquitto_property_free_all(&list)
-            if rc == MOSQ_ERR_NO_CONN.rawValue && qos == .atMostOnce { continue }  // dropped: send after reconnecting
-            // For QoS 1/2, NO_CONN means libmosquitto queued the message; it is sent on reconnection.
-            guard rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_NO_CONN.rawValue else {
-                throw core.handle.error(rc, "publish to \(topic)")
+            guard accepted else {
+                releasePermit()
+                throw stoppedError("publish to \(topic)")
             }
-            let key = UInt16(truncatingIfNeeded: mid)
-            if qos == .atMostOnce {
-                // Nothing to wait for: the permit returns when libmosquitto has written the message,
-                // so the window still bounds what is queued.
-                permitHeld = false
-                handOverQoS0Permit(mid: key)
-                return
-            }
-            try await awaitAcknowledgement(mid: key, topic: topic)
+            core.wakeNetworkThread()
             return
+        }
+        defer { releasePermit() }
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let accepted = core.shared.withLock { shared -> Bool in
+                    guard !shared.stopRequested else { return false }
+                    shared.outbox.append(OutgoingMessage(
+                        topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: continuation))
+                    return true
+                }
+                if accepted { core.wakeNetworkThread() } else { continuation.resume(throwing: stoppedError("publish to \(topic)")) }
+            }
+        } catch let error as MQTTError {
+            // The acknowledgement callback does not know the topic; name it here.
+            throw MQTTError(error.kind, operation: "publish to \(topic)", broker: error.broker, code: error.code, detail: error.detail)
+        } catch {
+            throw stoppedError("publish to \(topic)")
         }
     }
 
@@ -169,36 +177,6 @@ public final class MQTTClient: Sendable {
         }
     }
 
-    private func awaitAcknowledgement(mid: UInt16, topic: String) async throws(MQTTError) {
-        do {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let early = core.shared.withLock { shared -> Int32?? in
-                    if let reason = shared.earlyAcks.removeValue(forKey: mid) {
-                        if reason < 0x80 { shared.statistics.messagesPublished += 1 }
-                        return .some(reason)
-                    }
-                    if shared.stopRequested, case .stopped = shared.state { return .some(nil) }
-                    shared.pendingAcks[mid] = continuation
-                    return nil
-                }
-                switch early {
-                case .some(.some(let reason)) where reason >= 0x80:
-                    continuation.resume(throwing: MQTTError(
-                        .publishRejected(reasonCode: reason), operation: "publish to \(topic)", broker: broker, code: reason,
-                        detail: String(cString: mosquitto_reason_string(reason))))
-                case .some(.some): continuation.resume()
-                case .some(.none): continuation.resume(throwing: stoppedError("publish to \(topic)"))
-                case .none: break
-                }
-            }
-        } catch let error as MQTTError {
-            // The acknowledgement callback does not know the topic; name it here.
-            throw MQTTError(error.kind, operation: "publish to \(topic)", broker: error.broker, code: error.code, detail: error.detail)
-        } catch {
-            throw stoppedError("publish to \(topic)")
-        }
-    }
-
     private func acquirePermit() async {
         // Fast path without a continuation: a permit is free most of the time.
         let granted = core.shared.withLock { shared -> Bool in
@@ -222,19 +200,6 @@ public final class MQTTClient: Sendable {
 
     private func releasePermit() {
         let next = core.shared.withLock { ClientCore.returnPermit(&$0) }
-        next?.resume()
-    }
-
-    /// Leaves a QoS 0 message's permit to the write callback (or returns it now if already written).
-    private func handOverQoS0Permit(mid: UInt16) {
-        let next = core.shared.withLock { shared -> CheckedContinuation<Void, Never>? in
-            if shared.earlyAcks.removeValue(forKey: mid) != nil {
-                shared.statistics.messagesPublished += 1
-                return ClientCore.returnPermit(&shared)
-            }
-            shared.unwrittenQoS0.insert(mid)
-            return nil
-        }
         next?.resume()
     }
 

@@ -92,7 +92,6 @@ final class MosquittoHandle: @unchecked Sendable {
         try check(mosquitto_int_option(pointer, MOSQ_OPT_TCP_NODELAY, 1), "set TCP_NODELAY")
         let window = Int32(min(65535, max(1, configuration.inflightWindow)))
         try check(mosquitto_int_option(pointer, MOSQ_OPT_SEND_MAXIMUM, window), "set send maximum")
-        try check(mosquitto_threaded_set(pointer, true), "set threaded")
         if let credentials = configuration.credentials {
             try check(mosquitto_username_pw_set(pointer, credentials.username, credentials.password), "set credentials")
         }

@@ -62,10 +62,13 @@ enum MQTTScenarios {
             try await Task.sleep(for: .seconds(120))
             subscription.cancel()
         }
+        // A QoS 0 publish returns once queued, so one sequential loop keeps the window full (as the
+        // C loop does); a QoS 1 publish waits for its PUBACK, so one task per window slot.
+        let lanes = qos == .atMostOnce ? 1 : window
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<window {
+            for lane in 0..<lanes {
                 group.addTask {
-                    for _ in stride(from: lane, to: count, by: window) {
+                    for _ in stride(from: lane, to: count, by: lanes) {
                         try await publisher.publish("bench/kakehashi", payload: payload, qos: qos)
                     }
                 }
