@@ -42,6 +42,11 @@ final class ClientCore: @unchecked Sendable {
     let shared: Mutex<Shared>
     /// Set once the network thread was started (a lock-free check on every publish).
     private let started = Atomic<Bool>(false)
+    /// Bumped whenever the subscription list changes, so the network thread can keep its own copy
+    /// and take no lock per received message.
+    let subscriptionsVersion = Atomic<Int>(0)
+    /// Messages received (counted without a lock on the receive path).
+    let messagesReceived = Atomic<Int>(0)
     /// Wakes the network thread from a retry wait when the client stops.
     private let wake = ConditionVariable()
     /// A non-blocking pipe that wakes the network thread from `poll` when work is queued:
@@ -56,6 +61,7 @@ final class ClientCore: @unchecked Sendable {
     /// `on_publish` before it returns the message id.
     private var publishingInline = false
     private var writtenInline: Set<UInt16> = []
+    private var routing: (version: Int, subscriptions: [MQTTSubscription]) = (-1, [])
     private var retryDeadline: UInt64 = 0
 
     init(configuration: MQTTConfiguration, logger: Logger) throws(MQTTError) {
@@ -193,8 +199,14 @@ final class ClientCore: @unchecked Sendable {
             shared.withLock { $0.wakePending = false }
         }
         if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
-            let rc = mosquitto_loop_read(handle.pointer, 1)
-            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+            // libmosquitto reads one packet per call; keep reading while bytes are waiting, so a
+            // burst costs one poll instead of one per message.
+            var packets = 0
+            repeat {
+                let rc = mosquitto_loop_read(handle.pointer, 1)
+                if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+                packets += 1
+            } while packets < 1024 && Self.bytesWaiting(socket) > 0
         }
         if mosquitto_want_write(handle.pointer) {
             let rc = mosquitto_loop_write(handle.pointer, 1)
@@ -202,6 +214,12 @@ final class ClientCore: @unchecked Sendable {
         }
         let rc = mosquitto_loop_misc(handle.pointer)
         return rc == MOSQ_ERR_SUCCESS.rawValue ? nil : rc
+    }
+
+    /// Bytes readable on `socket` without blocking (0 on error).
+    private static func bytesWaiting(_ socket: Int32) -> Int32 {
+        var count: Int32 = 0
+        return ioctl(socket, UInt(FIONREAD), &count) == 0 ? count : 0
     }
 
     /// Hands every queued publish to libmosquitto (network thread).
@@ -460,11 +478,14 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func handleMessage(_ message: MQTTMessage) {
-        let matching = shared.withLock { shared -> [MQTTSubscription] in
-            shared.statistics.messagesReceived += 1
-            return shared.subscriptions.filter { Self.matches(filter: $0.filter, topic: message.topic) }
+        messagesReceived.add(1, ordering: .relaxed)
+        let version = subscriptionsVersion.load(ordering: .acquiring)
+        if version != routing.version {
+            routing = (version, shared.withLock { $0.subscriptions })
         }
-        for subscription in matching { subscription.buffer.push(message) }
+        for subscription in routing.subscriptions where Self.matches(filter: subscription.filter, topic: message.topic) {
+            subscription.buffer.push(message)
+        }
     }
 
     static func matches(filter: String, topic: String) -> Bool {

@@ -42,7 +42,11 @@ public final class MQTTClient: Sendable {
     public var state: ConnectionStateMachine.State { core.shared.withLock { $0.state } }
 
     /// Counters since creation.
-    public var statistics: MQTTStatistics { core.shared.withLock { $0.statistics } }
+    public var statistics: MQTTStatistics {
+        var statistics = core.shared.withLock { $0.statistics }
+        statistics.messagesReceived = core.messagesReceived.load(ordering: .relaxed)
+        return statistics
+    }
 
     /// Starts the client and returns once the broker accepted the connection.
     ///
@@ -86,6 +90,7 @@ public final class MQTTClient: Sendable {
                 let stopped = core.shared.withLock { shared -> Bool in
                     if shared.stopRequested { return true }
                     shared.subscriptions.append(subscription)
+                    core.subscriptionsVersion.add(1, ordering: .releasing)
                     shared.subscribeWaiters[ObjectIdentifier(subscription)] = continuation
                     // Connected: the network thread subscribes now; otherwise at the next CONNACK.
                     if case .connected = shared.state { shared.subscribeQueue.append(subscription) }
@@ -96,6 +101,7 @@ public final class MQTTClient: Sendable {
             }
         } catch {
             core.shared.withLock { $0.subscriptions.removeAll { $0 === subscription } }
+            core.subscriptionsVersion.add(1, ordering: .releasing)
             throw error as? MQTTError ?? stoppedError("subscribe to \(filter)")
         }
         return subscription
