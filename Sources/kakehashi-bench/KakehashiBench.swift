@@ -25,7 +25,7 @@ struct KakehashiBench: AsyncParsableCommand {
     var qos1Messages: Int = 100_000
 
     @Option(help: "Runs per MQTT scenario (each starts its own broker).")
-    var mqttRepeats: Int = 3
+    var mqttRepeats: Int = 5
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, mqtt }
 
