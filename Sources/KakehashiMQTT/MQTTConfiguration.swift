@@ -18,8 +18,11 @@ public struct MQTTConfiguration: Sendable {
 
     /// User name and password.
     public struct Credentials: Sendable {
+        /// The user name (for gateways, the gateway id).
         public var username: String
+        /// The password; never written to logs or errors.
         public var password: String?
+        /// Creates credentials.
         public init(username: String, password: String? = nil) {
             self.username = username
             self.password = password
@@ -38,6 +41,7 @@ public struct MQTTConfiguration: Sendable {
         public var keyFile: String?
         /// Minimum TLS version (libmosquitto pins this version).
         public var version: Version
+        /// Creates TLS settings.
         public init(caFile: String, certificateFile: String? = nil, keyFile: String? = nil, version: Version = .tls12) {
             self.caFile = caFile
             self.certificateFile = certificateFile
@@ -48,10 +52,15 @@ public struct MQTTConfiguration: Sendable {
 
     /// The message the broker publishes if the client vanishes without a DISCONNECT.
     public struct Will: Sendable {
+        /// The topic the broker publishes the will on.
         public var topic: String
+        /// The will's payload, e.g. `offline`.
         public var payload: [UInt8]
+        /// The will's QoS.
         public var qos: MQTTQoS
+        /// Whether the will is retained (so late subscribers see the client is gone).
         public var retain: Bool
+        /// Creates a will.
         public init(topic: String, payload: [UInt8], qos: MQTTQoS = .atLeastOnce, retain: Bool = true) {
             self.topic = topic
             self.payload = payload

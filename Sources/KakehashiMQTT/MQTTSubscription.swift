@@ -32,6 +32,7 @@ public final class MQTTSubscription: AsyncSequence, Sendable {
     /// Ends the sequence; messages matching the filter are no longer buffered for it.
     public func cancel() { buffer.finish() }
 
+    /// Iterates the subscription's messages (one iterator per subscription).
     public struct AsyncIterator: AsyncIteratorProtocol {
         let buffer: MessageBuffer
         public mutating func next() async -> MQTTMessage? { await buffer.next() }

@@ -11,8 +11,9 @@ public struct RiverTraceSummary: Sendable, Equatable {
     public let rejected: Int
     /// Readings skipped as duplicates.
     public let duplicates: Int
-    /// First and last observation times.
+    /// The earliest observation time.
     public let firstObserved: Timestamp?
+    /// The latest observation time.
     public let lastObserved: Timestamp?
     /// Gauges with at least one reading at or above their alert level (危険水位).
     public let gaugesAtAlert: Int

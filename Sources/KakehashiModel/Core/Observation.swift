@@ -25,9 +25,13 @@ public struct Observation: Sendable, Hashable {
 
     /// The identity of an observation for exactly-once storage.
     public struct Key: Sendable, Hashable {
+        /// The owning tenant.
         public let tenant: Tenant
+        /// The entity.
         public let entityID: EntityID
+        /// The attribute.
         public let attribute: String
+        /// The sensor's time of the value.
         public let observedAt: Timestamp
 
         /// Creates a key.
