@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "KakehashiModel", targets: ["KakehashiModel"]),
         .library(name: "KakehashiTraces", targets: ["KakehashiTraces"]),
         .library(name: "KakehashiMQTT", targets: ["KakehashiMQTT"]),
+        .library(name: "KakehashiBLE", targets: ["KakehashiBLE"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
         .executable(name: "kakehashi-bench", targets: ["kakehashi-bench"]),
     ],
@@ -31,6 +32,8 @@ let package = Package(
         .target(name: "KakehashiModel"),
         // Async MQTT client over libmosquitto: no domain types.
         .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
+        // BLE: HCI event and advertising-data parsing, beacons, btsnoop captures (pure).
+        .target(name: "KakehashiBLE", dependencies: ["KakehashiModel"]),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
         .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
 
@@ -57,6 +60,7 @@ let package = Package(
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiMQTTTests", dependencies: ["KakehashiMQTT", "KakehashiTestSupport"]),
+        .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

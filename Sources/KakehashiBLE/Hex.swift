@@ -1,0 +1,12 @@
+/// Hexadecimal text for bytes, without Foundation.
+enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func byte(_ value: UInt8) -> String {
+        String(decoding: [digits[Int(value >> 4)], digits[Int(value & 0xF)]], as: UTF8.self)
+    }
+
+    static func string(_ bytes: some Sequence<UInt8>, separator: String = "") -> String {
+        bytes.map(byte).joined(separator: separator)
+    }
+}
