@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-bench",
             dependencies: [
-                "KakehashiModel", "KakehashiMQTT", "KakehashiTestSupport", "CMosquittoBaseline",
+                "KakehashiModel", "KakehashiMQTT", "KakehashiBLE", "KakehashiTestSupport", "CMosquittoBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -20,6 +20,9 @@ public struct DecodedCapture: Sendable {
     public var problems: [(record: Int, error: BLEParseError)] = []
     /// HCI event packets examined.
     public var events = 0
+
+    /// An empty result, to decode events into.
+    public init() {}
 }
 
 /// Decodes the advertising reports of HCI event packets (from a btsnoop capture or a scanner).

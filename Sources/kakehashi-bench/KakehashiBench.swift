@@ -27,9 +27,9 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Runs per MQTT scenario (each starts its own broker).")
     var mqttRepeats: Int = 5
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, mqtt }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt }
 
-    @Option(help: "Which scenarios: all, model, mqtt.")
+    @Option(help: "Which scenarios: all, model, ble, mqtt.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -38,10 +38,13 @@ struct KakehashiBench: AsyncParsableCommand {
 
     func run() async throws {
         var rows = [BenchRow]()
-        if only != .mqtt {
+        if only == .all || only == .model {
             rows += try ModelScenarios.run(repeats: repeats, iterations: iterations)
         }
-        if only != .model {
+        if only == .all || only == .ble {
+            rows += try BLEScenarios.run(repeats: repeats)
+        }
+        if only == .all || only == .mqtt {
             rows += try await MQTTScenarios.run(repeats: mqttRepeats, qos0: qos0Messages, qos1: qos1Messages)
         }
         print("| Scenario | Kakehashi | Baseline | Baseline figure | Kakehashi vs baseline |")

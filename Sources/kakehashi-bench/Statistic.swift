@@ -33,8 +33,14 @@ struct BenchRow {
     }
 
     var markdown: String {
-        let relation = higherIsBetter ? "of the baseline's rate" : "faster"
-        let ratioText = higherIsBetter ? "\(Self.format(ratio * 100))% \(relation)" : "\(Self.format(ratio))× \(relation)"
+        let ratioText: String
+        if !higherIsBetter {
+            ratioText = "\(Self.format(ratio))× faster"
+        } else if ratio >= 2 {
+            ratioText = "\(Self.format(ratio))× the baseline"
+        } else {
+            ratioText = "\(Self.format(ratio * 100))% of the baseline's rate"
+        }
         return "| \(scenario) | \(Self.summary(kakehashi, unit: unit)) | \(baselineName) | \(Self.summary(baseline, unit: unit)) | \(ratioText) |"
     }
 
