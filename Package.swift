@@ -10,11 +10,13 @@ let package = Package(
         .library(name: "KakehashiMQTT", targets: ["KakehashiMQTT"]),
         .library(name: "KakehashiBLE", targets: ["KakehashiBLE"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
+        .executable(name: "kakehashi-gateway", targets: ["kakehashi-gateway"]),
         .executable(name: "kakehashi-bench", targets: ["kakehashi-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -34,6 +36,16 @@ let package = Package(
         .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // BLE: HCI event and advertising-data parsing, beacons, btsnoop captures (pure).
         .target(name: "KakehashiBLE", dependencies: ["KakehashiModel"]),
+        // The edge gateway's parts (today: BLE pseudonyms and report output).
+        .target(
+            name: "KakehashiGateway",
+            dependencies: ["KakehashiModel", "KakehashiBLE", .product(name: "Crypto", package: "swift-crypto")]),
+        .executableTarget(
+            name: "kakehashi-gateway",
+            dependencies: [
+                "KakehashiGateway", "KakehashiBLE", "KakehashiModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
         .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
 
@@ -61,6 +73,7 @@ let package = Package(
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiMQTTTests", dependencies: ["KakehashiMQTT", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
+        .testTarget(name: "KakehashiGatewayTests", dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

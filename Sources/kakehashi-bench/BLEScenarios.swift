@@ -9,7 +9,7 @@ enum BLEScenarios {
     static func run(repeats: Int) throws -> [BenchRow] {
         var events = [[UInt8]]()
         for name in ["horizon-74.btsnoop", "yeelock.btsnoop"] {
-            let capture = try BTSnoopReader(bytes: Array(try Data(contentsOf: RepositoryPaths.fixture("ble/\(name)"))))
+            let capture = try BTSnoopReader(bytes: Array(try Data(contentsOf: RepositoryPaths.trace("ble/\(name)"))))
             events += capture.records.filter { $0.type == .event }.map(\.packet)
         }
         var reportsPerPass = 0

@@ -7,7 +7,7 @@ import Testing
 /// The real captures of Tests/Fixtures/ble (sources in Tests/Fixtures/README.md).
 struct CaptureTests {
     static func decode(_ name: String) throws -> (BTSnoopReader, DecodedCapture) {
-        let bytes = Array(try Data(contentsOf: RepositoryPaths.fixture("ble/\(name)")))
+        let bytes = Array(try Data(contentsOf: RepositoryPaths.trace("ble/\(name)")))
         let capture = try BTSnoopReader(bytes: bytes)
         return (capture, CaptureDecoder.decode(capture))
     }
@@ -58,7 +58,7 @@ struct CaptureTests {
     }
 
     @Test func truncatedCaptureKeepsWhatIsWhole() throws {
-        let bytes = Array(try Data(contentsOf: RepositoryPaths.fixture("ble/yeelock.btsnoop")))
+        let bytes = Array(try Data(contentsOf: RepositoryPaths.trace("ble/yeelock.btsnoop")))
         let capture = try BTSnoopReader(bytes: Array(bytes.prefix(bytes.count - 5)))
         #expect(capture.records.count == 689)
         #expect(capture.problems.count == 1)

@@ -1,0 +1,77 @@
+import KakehashiBLE
+import KakehashiModel
+
+/// One advertising report as the JSON object `kakehashi-gateway ble decode` prints: `time`,
+/// `address` (or its pseudonym), `addressType`, `rssi`, `extended`, `name`, and `beacon` with
+/// `kind` and the decoded fields when the report carries one.
+public enum AdvertisementJSON {
+    /// The JSON object of `advertisement`; identities are pseudonymized when `pseudonymizer` is set.
+    public static func object(_ advertisement: DecodedAdvertisement, pseudonymizer: Pseudonymizer?) -> JSONValue {
+        let report = advertisement.report
+        var members: [String: JSONValue] = [
+            "time": .string(advertisement.timestamp.iso8601),
+            "address": .string(pseudonymizer?.pseudonym(for: report.address) ?? report.address.description),
+            "addressType": .number(Double(report.addressType)),
+            "rssi": report.rssi.map { .number(Double($0)) } ?? .null,
+            "extended": .bool(report.extended),
+        ]
+        if let name = advertisement.data.localName { members["name"] = .string(name) }
+        if let tx = report.txPower { members["txPower"] = .number(Double(tx)) }
+        if let beacon = advertisement.beacon { members["beacon"] = beaconObject(beacon, pseudonymizer: pseudonymizer) }
+        return .object(members)
+    }
+
+    static func beaconObject(_ beacon: Beacon, pseudonymizer: Pseudonymizer?) -> JSONValue {
+        var members: [String: JSONValue] = ["kind": .string(beacon.kind)]
+        if let pseudonymizer {
+            // Identities are replaced by one pseudonym; measurements stay.
+            if let id = pseudonymizer.pseudonym(for: beacon) { members["id"] = .string(id) }
+        }
+        switch beacon {
+        case .iBeacon(let uuid, let major, let minor, let power):
+            if pseudonymizer == nil {
+                members["uuid"] = .string(uuidText(uuid))
+                members["major"] = .number(Double(major))
+                members["minor"] = .number(Double(minor))
+            }
+            members["txPower"] = .number(Double(power))
+        case .altBeacon(let manufacturer, let id, let rssi, _):
+            if pseudonymizer == nil {
+                members["manufacturer"] = .number(Double(manufacturer))
+                members["beaconId"] = .string(hex(id))
+            }
+            members["txPower"] = .number(Double(rssi))
+        case .eddystoneUID(let tx, let namespace, let instance):
+            if pseudonymizer == nil {
+                members["namespace"] = .string(hex(namespace))
+                members["instance"] = .string(hex(instance))
+            }
+            members["txPower"] = .number(Double(tx))
+        case .eddystoneURL(let tx, let url):
+            members["url"] = .string(url)
+            members["txPower"] = .number(Double(tx))
+        case .eddystoneTLM(let battery, let temperature, let count, let uptime):
+            members["batteryMillivolts"] = battery.map { .number(Double($0)) } ?? .null
+            members["temperature"] = temperature.map(JSONValue.number) ?? .null
+            members["advertisingCount"] = .number(Double(count))
+            members["uptimeSeconds"] = .number(Double(uptime) / 10)
+        case .eddystoneEncryptedTLM:
+            members["encrypted"] = true
+        case .eddystoneEID(let tx, let eid):
+            if pseudonymizer == nil { members["eid"] = .string(hex(eid)) }
+            members["txPower"] = .number(Double(tx))
+        }
+        return .object(members)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef")
+        return bytes.map { String([digits[Int($0 >> 4)], digits[Int($0 & 0xF)]]) }.joined()
+    }
+
+    static func uuidText(_ bytes: [UInt8]) -> String {
+        let h = Array(hex(bytes))
+        guard h.count == 32 else { return String(h) }
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(h[$0]) }.joined(separator: "-")
+    }
+}
