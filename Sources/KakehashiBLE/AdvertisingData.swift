@@ -14,7 +14,7 @@ public enum BluetoothUUID: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `8-4-4-4-12` lowercase text of 16 big-endian bytes.
-    static func format128(_ bytes: [UInt8]) -> String {
+    public static func format128(_ bytes: [UInt8]) -> String {
         let hex = Hex.string(bytes)
         let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
             String(hex[hex.index(hex.startIndex, offsetBy: range.lowerBound)..<hex.index(hex.startIndex, offsetBy: range.upperBound)])

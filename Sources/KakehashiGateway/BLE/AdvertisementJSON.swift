@@ -30,7 +30,7 @@ public enum AdvertisementJSON {
         switch beacon {
         case .iBeacon(let uuid, let major, let minor, let power):
             if pseudonymizer == nil {
-                members["uuid"] = .string(uuidText(uuid))
+                members["uuid"] = .string(BluetoothUUID.format128(uuid))
                 members["major"] = .number(Double(major))
                 members["minor"] = .number(Double(minor))
             }
@@ -38,13 +38,13 @@ public enum AdvertisementJSON {
         case .altBeacon(let manufacturer, let id, let rssi, _):
             if pseudonymizer == nil {
                 members["manufacturer"] = .number(Double(manufacturer))
-                members["beaconId"] = .string(hex(id))
+                members["beaconId"] = .string(Hex.string(id))
             }
             members["txPower"] = .number(Double(rssi))
         case .eddystoneUID(let tx, let namespace, let instance):
             if pseudonymizer == nil {
-                members["namespace"] = .string(hex(namespace))
-                members["instance"] = .string(hex(instance))
+                members["namespace"] = .string(Hex.string(namespace))
+                members["instance"] = .string(Hex.string(instance))
             }
             members["txPower"] = .number(Double(tx))
         case .eddystoneURL(let tx, let url):
@@ -58,20 +58,9 @@ public enum AdvertisementJSON {
         case .eddystoneEncryptedTLM:
             members["encrypted"] = true
         case .eddystoneEID(let tx, let eid):
-            if pseudonymizer == nil { members["eid"] = .string(hex(eid)) }
+            if pseudonymizer == nil { members["eid"] = .string(Hex.string(eid)) }
             members["txPower"] = .number(Double(tx))
         }
         return .object(members)
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        return bytes.map { String([digits[Int($0 >> 4)], digits[Int($0 & 0xF)]]) }.joined()
-    }
-
-    static func uuidText(_ bytes: [UInt8]) -> String {
-        let h = Array(hex(bytes))
-        guard h.count == 32 else { return String(h) }
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(h[$0]) }.joined(separator: "-")
     }
 }

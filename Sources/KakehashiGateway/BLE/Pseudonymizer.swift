@@ -43,9 +43,6 @@ public struct Pseudonymizer: Sendable {
     private func pseudonym(domain: String, _ bytes: [UInt8]) -> String {
         // The domain keeps an address and a beacon id with equal bytes from colliding.
         let mac = HMAC<SHA256>.authenticationCode(for: Array(domain.utf8) + [0] + bytes, using: SymmetricKey(data: secret))
-        return Array(mac).prefix(8).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-        }.joined()
+        return Hex.string(Array(mac).prefix(8))
     }
 }
