@@ -36,6 +36,10 @@ let package = Package(
         .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // BLE: HCI event and advertising-data parsing, beacons, btsnoop captures (pure).
         .target(name: "KakehashiBLE", dependencies: ["KakehashiModel"]),
+        // libFuzzer target over the BLE parsers (deploy/fuzz builds it with -sanitize=fuzzer,address
+        // -DFUZZING); built normally, it replays the corpus in Tests/Fixtures/fuzz-ble.
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "kakehashi-fuzz-ble", dependencies: ["KakehashiBLE", "KakehashiModel", "CFuzzerDriver"]),
         // The edge gateway's parts (today: BLE pseudonyms and report output).
         .target(
             name: "KakehashiGateway",

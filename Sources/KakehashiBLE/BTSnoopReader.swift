@@ -67,7 +67,11 @@ public struct BTSnoopReader: Sendable {
                     throw BLEParseError("btsnoop record \(index)", offset: start, "included length \(includedLength) is impossible (original \(originalLength))")
                 }
                 let data = try reader.take(includedLength, "btsnoop record \(index) packet")
-                let timestamp = Timestamp(millisecondsSinceEpoch: (micros - Self.epochOffsetMicroseconds) / 1000)
+                let (sinceEpoch, overflow) = micros.subtractingReportingOverflow(Self.epochOffsetMicroseconds)
+                let timestamp = Timestamp(millisecondsSinceEpoch: sinceEpoch / 1000)
+                guard !overflow, timestamp >= Timestamp.minimum, timestamp <= Timestamp.maximum else {
+                    throw BLEParseError("btsnoop record \(index) timestamp", offset: start + 16, "\(micros) µs since year 0 is outside years 0001-9999")
+                }
                 let received = flags & 0x01 != 0
                 let record: BTSnoopRecord
                 switch datalink {

@@ -78,3 +78,17 @@ func hex(_ text: String) -> [UInt8] {
     }
     return bytes
 }
+
+/// Inputs the fuzzer found, kept as regression tests.
+struct FuzzRegressionTests {
+    @Test func btsnoopTimestampFarOutOfRangeIsAnErrorNotAnOverflow() {
+        // A record whose timestamp is -2^63 µs: subtracting the epoch offset overflowed.
+        let record: [UInt8] = [0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0]
+        let header = Array("btsnoop\0".utf8) + [0, 0, 0, 1, 0, 0, 0x03, 0xEA]
+        #expect(throws: Never.self) {
+            let capture = try BTSnoopReader(bytes: header + record)
+            #expect(capture.records.isEmpty)
+            #expect(capture.problems.first?.reason.contains("outside years 0001-9999") == true)
+        }
+    }
+}
