@@ -1,5 +1,6 @@
 import Crypto
 import KakehashiBLE
+import KakehashiModel
 
 /// Turns BLE identifiers into keyed pseudonyms at the edge: HMAC-SHA256 with a secret, truncated to
 /// 64 bits and written as 16 hex digits. Raw addresses and beacon ids never leave the gateway; the
@@ -44,5 +45,23 @@ public struct Pseudonymizer: Sendable {
         // The domain keeps an address and a beacon id with equal bytes from colliding.
         let mac = HMAC<SHA256>.authenticationCode(for: Array(domain.utf8) + [0] + bytes, using: SymmetricKey(data: secret))
         return Hex.string(Array(mac).prefix(8))
+    }
+}
+
+/// Pseudonyms whose key changes every UTC day, for anonymous counting: the same tag counts once per
+/// window within a day, but counts of different days cannot be joined.
+public struct DailyPseudonymizer: Sendable {
+    private let master: [UInt8]
+
+    /// Creates the daily keys from a master secret.
+    public init(masterSecret: [UInt8]) {
+        master = masterSecret
+    }
+
+    /// The pseudonymizer of the UTC day that contains `time`.
+    public func pseudonymizer(on time: Timestamp) -> Pseudonymizer {
+        let day = String(time.iso8601.prefix(10))
+        let key = HMAC<SHA256>.authenticationCode(for: Array("day:\(day)".utf8), using: SymmetricKey(data: master))
+        return Pseudonymizer(secret: Array(key))
     }
 }
