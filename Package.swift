@@ -34,8 +34,9 @@ let package = Package(
         .target(name: "KakehashiModel"),
         // Async MQTT client over libmosquitto: no domain types.
         .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
-        // BLE: HCI event and advertising-data parsing, beacons, btsnoop captures (pure).
-        .target(name: "KakehashiBLE", dependencies: ["KakehashiModel"]),
+        // BLE: HCI event and advertising-data parsing, beacons, btsnoop captures (pure); the HCI
+        // socket scanner (the only part doing I/O, through CBlueZ).
+        .target(name: "KakehashiBLE", dependencies: ["KakehashiModel", "CBlueZ"]),
         // libFuzzer target over the BLE parsers (deploy/fuzz builds it with -sanitize=fuzzer,address
         // -DFUZZING); built normally, it replays the corpus in Tests/Fixtures/fuzz-ble.
         .target(name: "CFuzzerDriver"),

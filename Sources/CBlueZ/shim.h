@@ -16,4 +16,6 @@ static inline uint32_t kk_btohl(uint32_t v) { return btohl(v); }
 static inline void kk_hci_filter_clear(struct hci_filter *f) { hci_filter_clear(f); }
 static inline void kk_hci_filter_set_ptype(int t, struct hci_filter *f) { hci_filter_set_ptype(t, f); }
 static inline void kk_hci_filter_set_event(int e, struct hci_filter *f) { hci_filter_set_event(e, f); }
+/* Whether an adapter's flags say it is up (hci_test_bit is an inline helper over a bit array). */
+static inline int kk_hci_dev_is_up(struct hci_dev_info *info) { return hci_test_bit(HCI_UP, &info->flags); }
 #endif
