@@ -35,18 +35,18 @@ struct BLEDecode: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: file) else { throw ValidationError("no such file: \(file)") }
+        guard FileManager.default.fileExists(atPath: file) else { throw CommandFailure("no such file: \(file)") }
         let bytes: [UInt8]
         do {
             bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
         } catch {
-            throw ValidationError("cannot read \(file): \(error)")
+            throw CommandFailure("cannot read \(file): \(error)")
         }
         let capture: BTSnoopReader
         do {
             capture = try BTSnoopReader(bytes: bytes)
         } catch {
-            throw ValidationError("\(file): \(error)")
+            throw CommandFailure("\(file): \(error)")
         }
         let decoded = CaptureDecoder.decode(capture)
         let pseudonymizer = pseudonymize.map { Pseudonymizer(secret: Array($0.utf8)) }

@@ -13,5 +13,5 @@ struct KakehashiGatewayCommand: ParsableCommand {
 /// `kakehashi-gateway ble …`: BLE tools.
 struct BLECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ble", abstract: "Bluetooth Low Energy tools.", subcommands: [BLEDecode.self])
+        commandName: "ble", abstract: "Bluetooth Low Energy tools.", subcommands: [BLEDecode.self, BLEScan.self])
 }

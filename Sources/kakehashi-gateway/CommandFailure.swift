@@ -1,0 +1,6 @@
+/// A failure while running a command (not a usage mistake): printed as `Error: …` without the
+/// usage text, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
