@@ -79,3 +79,37 @@ struct ScanLoopTests {
         #expect(HCISocket.error(EIO, adapter: "hci0", call: "read").description.contains("read: "))
     }
 }
+
+/// Captures replayed as a scan source.
+struct ReplayTests {
+    static func capture(_ name: String) throws -> BTSnoopReader {
+        try BTSnoopReader(bytes: Array(try Data(contentsOf: RepositoryPaths.trace("ble/\(name)"))))
+    }
+
+    @Test func scheduleKeepsTheCapturesPaceDividedBySpeed() throws {
+        let capture = try Self.capture("yeelock.btsnoop")
+        let original = ReplayPacketSource.schedule(capture, speed: 1)
+        let fast = ReplayPacketSource.schedule(capture, speed: 60)
+        let events = capture.records.filter { $0.type == .event && $0.received }
+        #expect(original.count == events.count)
+        #expect(original.first?.offsetNanoseconds == 0)
+        let span = try #require(events.last).timestamp.millisecondsSinceEpoch - events[0].timestamp.millisecondsSinceEpoch
+        #expect(original.last?.offsetNanoseconds == UInt64(span) * 1_000_000)
+        #expect(fast.last?.offsetNanoseconds == UInt64((Double(span) * 1_000_000 / 60).rounded()))
+        #expect(zip(original, original.dropFirst()).allSatisfy { $0.offsetNanoseconds <= $1.offsetNanoseconds })
+        #expect(ReplayPacketSource.schedule(capture, speed: .infinity).allSatisfy { $0.offsetNanoseconds == 0 })
+    }
+
+    @Test func replayAsFastAsPossibleGivesTheCapturesReportsWithTheirOwnTimes() throws {
+        var source = ReplayPacketSource(capture: try Self.capture("yeelock.btsnoop"), speed: .infinity)
+        var loop = BLEScanLoop()
+        var advertisements = [DecodedAdvertisement]()
+        for _ in 0..<source.schedule.count {
+            guard let packet = try source.nextPacket(timeoutMilliseconds: 10) else { continue }
+            var single = RecordedPacketSource(packets: [packet])
+            advertisements += try loop.step(&single, now: try #require(source.lastTimestamp))
+        }
+        #expect(advertisements.count == 26)
+        #expect(advertisements.first { $0.beacon != nil }?.timestamp.iso8601 == "2019-03-10T13:12:25.722Z")
+    }
+}
