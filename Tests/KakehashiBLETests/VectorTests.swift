@@ -163,3 +163,43 @@ struct VectorTests {
         #expect(data.flags == 0x06)
     }
 }
+
+/// The scan command parameters, byte by byte (Core 5.x Vol 4 Part E §7.8.64, §7.8.65; feature bit
+/// 12 of §4.6 in Vol 6 Part B).
+struct ScanCommandTests {
+    @Test func extendedScanParametersLayout() {
+        #expect(ScanCommands.extendedScanParameters(active: true) == [0x00, 0x00, 0x01, 0x01, 0x10, 0x00, 0x10, 0x00])
+        #expect(ScanCommands.extendedScanParameters(active: false, interval: 0x0060, window: 0x0030) == [0x00, 0x00, 0x01, 0x00, 0x60, 0x00, 0x30, 0x00])
+        #expect(ScanCommands.extendedScanEnable(true) == [0x01, 0x00, 0x00, 0x00, 0x00, 0x00])
+        #expect(ScanCommands.extendedScanEnable(false) == [0x00, 0x00, 0x00, 0x00, 0x00, 0x00])
+    }
+
+    @Test func extendedAdvertisingFeatureBit() {
+        #expect(ScanCommands.supportsExtendedAdvertising(features: [0xFF, 0x10, 0, 0, 0, 0, 0, 0]))
+        #expect(!ScanCommands.supportsExtendedAdvertising(features: [0xFF, 0xEF, 0xFF, 0, 0, 0, 0, 0]))
+        #expect(!ScanCommands.supportsExtendedAdvertising(features: [0x01]))
+    }
+}
+
+/// Datalink 1001 captures: no H4 byte; the flags say command/event and direction.
+struct Datalink1001Tests {
+    @Test func recordsTakeTheirKindFromTheFlags() throws {
+        let event: [UInt8] = [0x3E, 0x0C, 0x02, 0x01, 0x03, 0x01, 0x22, 0x11, 0x00, 0xEE, 0xFF, 0xC0, 0x00, 0xB5]
+        func record(_ packet: [UInt8], flags: UInt32, micros: Int64) -> [UInt8] {
+            func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+            let length = UInt32(packet.count)
+            return be32(length) + be32(length) + be32(flags) + be32(0) + be32(UInt32(UInt64(bitPattern: micros) >> 32)) + be32(UInt32(truncatingIfNeeded: micros)) + packet
+        }
+        let epoch: Int64 = 0x00DC_DDB3_0F2F_8000
+        let header = Array("btsnoop\0".utf8) + [0, 0, 0, 1, 0, 0, 0x03, 0xE9]
+        let bytes = header + record([0x03, 0x0C, 0x00], flags: 0x02, micros: epoch) + record(event, flags: 0x03, micros: epoch + 1_500_000)
+            + record([0x01, 0x20, 0x00], flags: 0x00, micros: epoch + 2_000_000)
+        let capture = try BTSnoopReader(bytes: bytes)
+        #expect(capture.datalink == .hciUnencapsulated)
+        #expect(capture.records.map(\.type) == [.command, .event, .aclData])
+        #expect(capture.records[1].timestamp.iso8601 == "1970-01-01T00:00:01.500Z")
+        let decoded = CaptureDecoder.decode(capture)
+        #expect(decoded.advertisements.count == 1)
+        #expect(decoded.advertisements.first?.report.address.description == "C0:FF:EE:00:11:22")
+    }
+}

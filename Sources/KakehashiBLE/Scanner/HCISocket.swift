@@ -12,6 +12,9 @@ public final class HCISocket: HCIPacketSource {
     private let deviceID: Int32
     private let fd: Int32
     private let active: Bool
+    /// Whether the controller does extended advertising, so the scan also receives extended
+    /// advertisements (LE Extended Advertising Report events).
+    public private(set) var extended = false
 
     /// Opens `adapter` (`hci0`; nil for the first available), checks it is up, filters LE Meta
     /// events and starts an LE scan (active: asks for scan responses).
@@ -37,6 +40,7 @@ public final class HCISocket: HCIPacketSource {
         self.active = active
         do {
             try installFilter()
+            extended = controllerSupportsExtendedAdvertising()
             try startScan()
         } catch {
             hci_close_dev(dd)
@@ -45,7 +49,7 @@ public final class HCISocket: HCIPacketSource {
     }
 
     deinit {
-        _ = hci_le_set_scan_enable(fd, 0x00, 0x00, 1000)
+        stopScan()
         hci_close_dev(fd)
     }
 
@@ -67,8 +71,45 @@ public final class HCISocket: HCIPacketSource {
     }
 
     public func restartScan() throws(BLEScanError) {
-        _ = hci_le_set_scan_enable(fd, 0x00, 0x00, 1000)
+        stopScan()
         try startScan()
+    }
+
+    private func stopScan() {
+        if extended {
+            _ = try? sendLE(ScanCommands.setExtendedScanEnable, ScanCommands.extendedScanEnable(false))
+        } else {
+            _ = hci_le_set_scan_enable(fd, 0x00, 0x00, 1000)
+        }
+    }
+
+    private func controllerSupportsExtendedAdvertising() -> Bool {
+        guard let reply = try? sendLE(ScanCommands.readLocalFeatures, [], replyLength: 9), reply.first == 0 else { return false }
+        return ScanCommands.supportsExtendedAdvertising(features: Array(reply.dropFirst()))
+    }
+
+    /// Sends an LE controller command and returns its reply parameters (status first).
+    @discardableResult
+    private func sendLE(_ ocf: UInt16, _ parameters: [UInt8], replyLength: Int = 1) throws(BLEScanError) -> [UInt8] {
+        var command = parameters
+        var reply = [UInt8](repeating: 0, count: replyLength)
+        let rc = command.withUnsafeMutableBytes { commandBytes in
+            reply.withUnsafeMutableBytes { replyBytes in
+                var request = hci_request()
+                request.ogf = UInt16(OGF_LE_CTL)
+                request.ocf = ocf
+                request.cparam = commandBytes.baseAddress
+                request.clen = Int32(commandBytes.count)
+                request.rparam = replyBytes.baseAddress
+                request.rlen = Int32(replyBytes.count)
+                return hci_send_req(fd, &request, 1000)
+            }
+        }
+        guard rc == 0 else { throw Self.error(errno, adapter: adapter, call: "LE command 0x\(String(ocf, radix: 16))") }
+        if replyLength == 1, let status = reply.first, status != 0 {
+            throw BLEScanError(.io, adapter: adapter, detail: "LE command 0x\(String(ocf, radix: 16)) failed with HCI status 0x\(Hex.byte(status))")
+        }
+        return reply
     }
 
     private func installFilter() throws(BLEScanError) {
@@ -82,6 +123,11 @@ public final class HCISocket: HCIPacketSource {
     }
 
     private func startScan() throws(BLEScanError) {
+        if extended {
+            try sendLE(ScanCommands.setExtendedScanParameters, ScanCommands.extendedScanParameters(active: active))
+            try sendLE(ScanCommands.setExtendedScanEnable, ScanCommands.extendedScanEnable(true))
+            return
+        }
         // Interval and window 0x0010 × 0.625 ms = 10 ms: listen continuously.
         guard hci_le_set_scan_parameters(fd, active ? 0x01 : 0x00, kk_htobs(0x0010), kk_htobs(0x0010), 0x00, 0x00, 1000) == 0 else {
             throw Self.error(errno, adapter: adapter, call: "hci_le_set_scan_parameters")
