@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "KakehashiTraces", targets: ["KakehashiTraces"]),
         .library(name: "KakehashiMQTT", targets: ["KakehashiMQTT"]),
         .library(name: "KakehashiBLE", targets: ["KakehashiBLE"]),
+        .library(name: "KakehashiSQLite", targets: ["KakehashiSQLite"]),
+        .library(name: "KakehashiGateway", targets: ["KakehashiGateway"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
         .executable(name: "kakehashi-gateway", targets: ["kakehashi-gateway"]),
         .executable(name: "kakehashi-bench", targets: ["kakehashi-bench"]),
@@ -17,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -41,15 +45,26 @@ let package = Package(
         // -DFUZZING); built normally, it replays the corpus in Tests/Fixtures/fuzz-ble.
         .target(name: "CFuzzerDriver"),
         .executableTarget(name: "kakehashi-fuzz-ble", dependencies: ["KakehashiBLE", "KakehashiModel", "CFuzzerDriver"]),
-        // The edge gateway's parts (today: BLE pseudonyms and report output).
+        // Thin Swift layer over the system SQLite: connection, statements, transactions, typed errors.
+        .target(name: "KakehashiSQLite", dependencies: ["CSQLite"]),
+        // The edge gateway: configuration, sources, decoders, device registry, pseudonyms, the
+        // durable outbox, the uplink and the gateway Service.
         .target(
             name: "KakehashiGateway",
-            dependencies: ["KakehashiModel", "KakehashiBLE", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "KakehashiModel", "KakehashiBLE", "KakehashiMQTT", "KakehashiSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "kakehashi-gateway",
             dependencies: [
-                "KakehashiGateway", "KakehashiBLE", "KakehashiModel",
+                "KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
         .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
@@ -70,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-bench",
             dependencies: [
-                "KakehashiModel", "KakehashiMQTT", "KakehashiBLE", "KakehashiTestSupport", "CMosquittoBaseline",
+                "KakehashiModel", "KakehashiMQTT", "KakehashiBLE", "KakehashiGateway", "KakehashiTestSupport", "CMosquittoBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -78,7 +93,10 @@ let package = Package(
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiMQTTTests", dependencies: ["KakehashiMQTT", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
-        .testTarget(name: "KakehashiGatewayTests", dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
+        .testTarget(
+            name: "KakehashiGatewayTests",
+            dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiTestSupport"]),
+        .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,13 +1,16 @@
 import ArgumentParser
 
-/// `kakehashi-gateway`: the edge gateway. Today it offers the BLE tools; the gateway service
-/// itself (sources, outbox, uplink) is configured with a file and started by `run`, later.
+/// `kakehashi-gateway`: the edge gateway (`run`), its configuration check, its dead letters, and BLE tools.
 @main
-struct KakehashiGatewayCommand: ParsableCommand {
+struct KakehashiGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kakehashi-gateway",
-        abstract: "The Kakehashi edge gateway.",
-        subcommands: [BLECommand.self])
+        abstract: "The Kakehashi edge gateway: sensors in, NGSI-LD batches out, nothing lost on the way.",
+        discussion: """
+            Start with `check-config` on your configuration (see deploy/gateway/gateway.yaml for a commented \
+            sample), then `run` it (deploy/gateway/kakehashi-gateway.service runs it under systemd).
+            """,
+        subcommands: [Run.self, CheckConfig.self, DeadLetters.self, BLECommand.self])
 }
 
 /// `kakehashi-gateway ble …`: BLE tools.

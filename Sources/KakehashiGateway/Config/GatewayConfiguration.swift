@@ -1,0 +1,157 @@
+import KakehashiMQTT
+import KakehashiModel
+
+/// Everything `kakehashi-gateway run` needs, read from one YAML file by ``GatewayConfiguration/load(file:environment:)``.
+///
+/// The commented sample `deploy/gateway/gateway.yaml` shows every key; tests load it.
+public struct GatewayConfiguration: Sendable {
+    /// The city this gateway belongs to.
+    public var tenant: Tenant
+    public var gateway: GatewayID
+    /// The central broker and how batches are sent to it.
+    public var uplink: UplinkConfiguration
+    public var outbox: OutboxConfiguration
+    /// Sensors by id.
+    public var registry: DeviceRegistry
+    /// Where the node_exporter textfile goes, and how often; nil: no metrics file.
+    public var metrics: MetricsConfiguration?
+    public var sources: [SourceConfiguration]
+    /// Limits on incoming messages.
+    public var limits: InputLimits
+
+    public init(tenant: Tenant, gateway: GatewayID, uplink: UplinkConfiguration, outbox: OutboxConfiguration,
+                registry: DeviceRegistry, metrics: MetricsConfiguration?, sources: [SourceConfiguration], limits: InputLimits = InputLimits()) {
+        self.tenant = tenant
+        self.gateway = gateway
+        self.uplink = uplink
+        self.outbox = outbox
+        self.registry = registry
+        self.metrics = metrics
+        self.sources = sources
+        self.limits = limits
+    }
+}
+
+/// The central broker, batching and status.
+public struct UplinkConfiguration: Sendable {
+    public var mqtt: MQTTConfiguration
+    /// Readings per wire batch (at most 10,000).
+    public var batchSize: Int = 500
+    /// Batches published and not yet acknowledged, at most.
+    public var inFlightBatches: Int = 8
+    /// How often the retained status is refreshed.
+    public var statusInterval: Duration = .seconds(30)
+    /// How long SIGTERM waits for the outbox to drain before exiting.
+    public var shutdownFlushTimeout: Duration = .seconds(10)
+
+    public init(mqtt: MQTTConfiguration) { self.mqtt = mqtt }
+}
+
+/// The durable outbox.
+public struct OutboxConfiguration: Sendable {
+    public enum Sync: String, Sendable, Hashable {
+        /// fsync at every commit: a committed reading survives a power cut.
+        case full
+        /// fsync at checkpoints: survives a process crash, may lose the last commits on power loss.
+        case normal
+    }
+
+    public var path: String
+    /// Bytes of readings the outbox may hold before it drops the lowest-priority oldest ones.
+    public var quotaBytes: Int64 = 256 << 20
+    public var sync: Sync = .full
+    /// Readings wait at most this long before their commit.
+    public var commitInterval: Duration = .milliseconds(50)
+    /// A commit happens as soon as this many readings wait.
+    public var commitBatch: Int = 2000
+    /// Priority by entity type; higher is kept longer.
+    public var priorities: [String: Int] = OutboxConfiguration.defaultPriorities
+    /// Dead letters kept (the oldest go first).
+    public var deadLetterLimit: Int = 10_000
+
+    public static let defaultPriorities = ["WaterObserved": 3, "CrowdFlowObserved": 2, "DeviceMeasurement": 2, "Device": 1]
+
+    public init(path: String) { self.path = path }
+
+    public func priority(of entityType: String) -> Int { priorities[entityType] ?? 1 }
+}
+
+/// The node_exporter textfile.
+public struct MetricsConfiguration: Sendable {
+    public var textfile: String
+    public var interval: Duration = .seconds(15)
+
+    public init(textfile: String) { self.textfile = textfile }
+}
+
+/// Limits on incoming messages.
+public struct InputLimits: Sendable {
+    /// Larger payloads are rejected (and kept truncated in the dead-letter table).
+    public var maxPayloadBytes: Int = 64 << 10
+    /// Readings timed further ahead of the gateway's clock are rejected.
+    public var maxFutureSkew: Duration = .seconds(600)
+
+    public init() {}
+}
+
+/// One source of readings.
+public struct SourceConfiguration: Sendable {
+    public enum Kind: Sendable {
+        case mqtt(MQTTSourceConfiguration)
+        case ble(BLESourceConfiguration)
+    }
+
+    /// Names the source in logs, metrics and dead letters.
+    public var name: String
+    public var kind: Kind
+
+    public init(name: String, kind: Kind) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+/// MQTT subscriptions on an edge broker.
+public struct MQTTSourceConfiguration: Sendable {
+    public var mqtt: MQTTConfiguration
+    public var routes: [Route]
+
+    /// One topic pattern and how its payloads are decoded.
+    public struct Route: Sendable {
+        public var pattern: TopicPattern
+        public var qos: MQTTQoS
+        public var decoder: PayloadDecoder
+
+        public init(pattern: TopicPattern, qos: MQTTQoS = .atLeastOnce, decoder: PayloadDecoder) {
+            self.pattern = pattern
+            self.qos = qos
+            self.decoder = decoder
+        }
+    }
+
+    public init(mqtt: MQTTConfiguration, routes: [Route]) {
+        self.mqtt = mqtt
+        self.routes = routes
+    }
+}
+
+/// BLE tags, from a live adapter or a btsnoop capture.
+public struct BLESourceConfiguration: Sendable {
+    public enum Input: Sendable, Hashable {
+        /// A live scan; nil adapter: the first one.
+        case adapter(String?, passive: Bool)
+        /// A btsnoop capture replayed with its timing divided by `speed` (0: as fast as possible).
+        case btsnoop(path: String, speed: Double)
+    }
+
+    public var input: Input
+    /// The HMAC key for pseudonyms (per tenant; at least 16 bytes).
+    public var secret: [UInt8]
+    /// Sightings are summarized per window.
+    public var window: Duration = .seconds(10)
+
+    public init(input: Input, secret: [UInt8]) {
+        self.input = input
+        self.secret = secret
+    }
+}

@@ -1,0 +1,74 @@
+import Synchronization
+
+/// The gateway's counters and gauges, rendered in the Prometheus text format.
+///
+/// Counters only go up for the life of the process (Prometheus handles restarts); quota drops
+/// are also kept in the outbox, so `status` reports them across restarts.
+public final class GatewayMetrics: Sendable {
+    struct Values {
+        var received: [String: Int] = [:]
+        var rejected: [String: Int] = [:]
+        var committed = 0
+        var sent = 0
+        var acknowledged = 0
+        var dropped: [Int: Int] = [:]
+        var outboxDepth = 0
+        var outboxBytes: Int64 = 0
+        var uplinkConnected = false
+        var deadLetters = 0
+        var lastError: String?
+    }
+
+    let values = Mutex(Values())
+
+    public init() {}
+
+    public func received(source: String, count: Int = 1) { values.withLock { $0.received[source, default: 0] += count } }
+    public func rejected(_ reason: Rejection.Reason) { values.withLock { $0.rejected[reason.rawValue, default: 0] += 1 } }
+    public func committed(_ count: Int) { values.withLock { $0.committed += count } }
+    public func sent(_ count: Int) { values.withLock { $0.sent += count } }
+    public func acknowledged(_ count: Int) { values.withLock { $0.acknowledged += count } }
+    public func dropped(_ drops: [Int: Int]) {
+        values.withLock { for (priority, count) in drops { $0.dropped[priority, default: 0] += count } }
+    }
+    public func outbox(depth: Int, bytes: Int64, deadLetters: Int) {
+        values.withLock {
+            $0.outboxDepth = depth
+            $0.outboxBytes = bytes
+            $0.deadLetters = deadLetters
+        }
+    }
+    public func uplink(connected: Bool) { values.withLock { $0.uplinkConnected = connected } }
+    public func error(_ message: String) { values.withLock { $0.lastError = message } }
+
+    public var lastError: String? { values.withLock { $0.lastError } }
+    public var receivedTotal: Int { values.withLock { $0.received.values.reduce(0, +) } }
+    public var rejectedTotal: Int { values.withLock { $0.rejected.values.reduce(0, +) } }
+    public func rejectedCount(_ reason: Rejection.Reason) -> Int { values.withLock { $0.rejected[reason.rawValue] ?? 0 } }
+    public var committedTotal: Int { values.withLock { $0.committed } }
+    public var acknowledgedTotal: Int { values.withLock { $0.acknowledged } }
+
+    /// The Prometheus text exposition (also the node_exporter textfile format).
+    public func prometheusText() -> String {
+        let v = values.withLock { $0 }
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            out += "# HELP kakehashi_gateway_\(name) \(help)\n# TYPE kakehashi_gateway_\(name) \(type)\n"
+            for (labels, value) in samples { out += "kakehashi_gateway_\(name)\(labels) \(value)\n" }
+        }
+        family("received_total", "counter", "Sensor messages received, by source.",
+               v.received.sorted { $0.key < $1.key }.map { ("{source=\"\($0.key)\"}", "\($0.value)") })
+        family("rejected_total", "counter", "Sensor messages rejected, by reason.",
+               Rejection.Reason.allCases.map { ("{reason=\"\($0.rawValue)\"}", "\(v.rejected[$0.rawValue] ?? 0)") })
+        family("committed_total", "counter", "Readings committed to the outbox.", [("", "\(v.committed)")])
+        family("sent_total", "counter", "Readings published to the central broker (resends included).", [("", "\(v.sent)")])
+        family("acknowledged_total", "counter", "Readings whose batch the central broker acknowledged.", [("", "\(v.acknowledged)")])
+        family("dropped_total", "counter", "Readings dropped by the outbox quota, by priority.",
+               v.dropped.sorted { $0.key < $1.key }.map { ("{priority=\"\($0.key)\"}", "\($0.value)") })
+        family("outbox_depth", "gauge", "Readings in the outbox waiting for acknowledgement.", [("", "\(v.outboxDepth)")])
+        family("outbox_bytes", "gauge", "Bytes counted against the outbox quota.", [("", "\(v.outboxBytes)")])
+        family("deadletters", "gauge", "Rejected messages kept in the dead-letter table.", [("", "\(v.deadLetters)")])
+        family("uplink_connected", "gauge", "1 when connected to the central broker.", [("", v.uplinkConnected ? "1" : "0")])
+        return out
+    }
+}

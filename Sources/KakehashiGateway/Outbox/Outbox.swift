@@ -1,0 +1,243 @@
+import KakehashiModel
+import KakehashiSQLite
+import Synchronization
+
+/// The gateway's durable outbox: a SQLite file in WAL mode.
+///
+/// Readings are committed in batches and get the gateway's sequence numbers then (strictly
+/// increasing, never reused); they stay until the central broker acknowledged the batch that
+/// carried them. Over the quota, the lowest-priority oldest readings are dropped and counted.
+/// Rejected messages are kept (bounded) in a dead-letter table. Everything is thread-safe.
+///
+/// ```swift
+/// let outbox = try Outbox(configuration: OutboxConfiguration(path: "/var/lib/kakehashi/outbox.sqlite"))
+/// let result = try outbox.commit([PendingReading(priority: 3, entity: bytes)])
+/// let batch = try outbox.readings(after: 0, limit: 500)
+/// outbox.acknowledge(batch.first!.sequence...batch.last!.sequence)
+/// ```
+public final class Outbox: Sendable {
+    struct State {
+        let db: SQLiteConnection
+        let insert: SQLiteStatement
+        let deleteRange: SQLiteStatement
+        let dropOldest: SQLiteStatement
+        let countDrop: SQLiteStatement
+        let insertDeadLetter: SQLiteStatement
+        let trimDeadLetters: SQLiteStatement
+        let select: SQLiteStatement
+        var depth: Int
+        var bytes: Int64
+        var lastSequence: Int64
+        var drops: [Int: Int64]
+        var pendingAcknowledgements: [ClosedRange<Int64>] = []
+        var pendingDeadLetters: [DeadLetter] = []
+        var deadLetterCount: Int
+    }
+
+    public let configuration: OutboxConfiguration
+    let state: Mutex<State>
+
+    /// Opens (creating or migrating) the outbox file.
+    public init(configuration: OutboxConfiguration) throws(OutboxError) {
+        self.configuration = configuration
+        do {
+            let db = try SQLiteConnection(path: configuration.path)
+            try db.execute("PRAGMA journal_mode=WAL")
+            try db.execute("PRAGMA synchronous=\(configuration.sync == .full ? "FULL" : "NORMAL")")
+            try db.execute("PRAGMA wal_autocheckpoint=4000")
+            try db.migrate(OutboxSchema.migrations)
+            let depth = Int(try db.scalar("SELECT count(*) FROM outbox") ?? 0)
+            let bytes = (try db.scalar("SELECT sum(length(entity)) FROM outbox") ?? 0) + Int64(depth) * OutboxSchema.rowOverhead
+            let last = try db.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'") ?? 0
+            var drops = [Int: Int64]()
+            let dropRows = try db.prepare("SELECT priority, count FROM drops")
+            while try dropRows.step() { drops[dropRows.int(0)] = dropRows.int64(1) }
+            let deadLetters = Int(try db.scalar("SELECT count(*) FROM deadletters") ?? 0)
+            state = Mutex(State(
+                db: db,
+                insert: try db.prepare("INSERT INTO outbox(priority, entity) VALUES (?, ?)"),
+                deleteRange: try db.prepare("DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING length(entity)"),
+                dropOldest: try db.prepare(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?) RETURNING length(entity)"),
+                countDrop: try db.prepare(
+                    "INSERT INTO drops(priority, count) VALUES (?, ?) ON CONFLICT(priority) DO UPDATE SET count = count + excluded.count"),
+                insertDeadLetter: try db.prepare(
+                    "INSERT INTO deadletters(received_at, source, topic, reason, detail, size, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                trimDeadLetters: try db.prepare("DELETE FROM deadletters WHERE id <= (SELECT max(id) FROM deadletters) - ?"),
+                select: try db.prepare("SELECT seq, entity FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
+                depth: depth, bytes: bytes, lastSequence: last, drops: drops, deadLetterCount: deadLetters))
+        } catch let error as SQLiteError {
+            throw OutboxError("open \(configuration.path)", error)
+        } catch {
+            throw OutboxError("open \(configuration.path)", SQLiteError(code: 0, message: "\(error)", operation: "opening", path: configuration.path))
+        }
+    }
+
+    /// Readings waiting for acknowledgement.
+    public var depth: Int { state.withLock { $0.depth } }
+
+    /// Bytes counted against the quota.
+    public var bytes: Int64 { state.withLock { $0.bytes } }
+
+    /// The last sequence number ever given (0 before the first).
+    public var lastSequence: Int64 { state.withLock { $0.lastSequence } }
+
+    /// Readings dropped by the quota since the outbox was created, by priority.
+    public var drops: [Int: Int64] { state.withLock { $0.drops } }
+
+    /// Dead letters stored (after trimming to the limit).
+    public var deadLetterCount: Int { state.withLock { $0.deadLetterCount + $0.pendingDeadLetters.count } }
+
+    /// Marks readings as acknowledged; they are deleted at the next commit (a crash before it
+    /// only means they are sent again, with the same sequence numbers).
+    public func acknowledge(_ sequences: ClosedRange<Int64>) {
+        state.withLock { $0.pendingAcknowledgements.append(sequences) }
+    }
+
+    /// Keeps a rejected message; stored at the next commit.
+    public func recordDeadLetter(_ letter: DeadLetter) {
+        state.withLock { $0.pendingDeadLetters.append(letter) }
+    }
+
+    /// Whether a commit has anything to write besides new readings.
+    public var hasPendingWork: Bool {
+        state.withLock { !$0.pendingAcknowledgements.isEmpty || !$0.pendingDeadLetters.isEmpty }
+    }
+
+    /// Commits `readings` (giving them sequence numbers), the pending acknowledgements and dead
+    /// letters in one transaction, then applies the quota.
+    @discardableResult
+    public func commit(_ readings: [PendingReading]) throws(OutboxError) -> CommitResult {
+        do {
+            return try state.withLock { (state) throws -> CommitResult in
+                var result = CommitResult()
+                let acknowledgements = state.pendingAcknowledgements
+                let letters = state.pendingDeadLetters
+                guard !readings.isEmpty || !acknowledgements.isEmpty || !letters.isEmpty else { return result }
+                var depth = state.depth, bytes = state.bytes, last = state.lastSequence
+                var drops = [Int: Int]()
+                try state.db.transaction {
+                    for range in acknowledgements {
+                        try state.deleteRange.bind(1, range.lowerBound)
+                        try state.deleteRange.bind(2, range.upperBound)
+                        while try state.deleteRange.step() {
+                            depth -= 1
+                            bytes -= state.deleteRange.int64(0) + OutboxSchema.rowOverhead
+                            result.acknowledged += 1
+                        }
+                        state.deleteRange.reset()
+                    }
+                    var first: Int64?
+                    for reading in readings {
+                        try state.insert.bind(1, reading.priority)
+                        try state.insert.bind(2, reading.entity)
+                        try state.insert.run()
+                        last = state.db.lastInsertRowID
+                        if first == nil { first = last }
+                        depth += 1
+                        bytes += Int64(reading.entity.count) + OutboxSchema.rowOverhead
+                    }
+                    if let first { result.sequences = first...last }
+                    while bytes > configuration.quotaBytes && depth > 0 {
+                        guard let lowest = try state.db.scalar("SELECT min(priority) FROM outbox") else { break }
+                        let average = max(1, bytes / Int64(depth))
+                        let excess = Int((bytes - configuration.quotaBytes) / average) + 1
+                        try state.dropOldest.bind(1, Int64(lowest))
+                        try state.dropOldest.bind(2, Int64(min(excess, 10_000)))
+                        var removed = 0
+                        while try state.dropOldest.step() {
+                            removed += 1
+                            depth -= 1
+                            bytes -= state.dropOldest.int64(0) + OutboxSchema.rowOverhead
+                        }
+                        state.dropOldest.reset()
+                        if removed == 0 { break }
+                        drops[Int(lowest), default: 0] += removed
+                    }
+                    for (priority, count) in drops {
+                        try state.countDrop.bind(1, priority)
+                        try state.countDrop.bind(2, count)
+                        try state.countDrop.run()
+                    }
+                    for letter in letters {
+                        try state.insertDeadLetter.bind(1, letter.receivedAt.millisecondsSinceEpoch)
+                        try state.insertDeadLetter.bind(2, letter.source)
+                        try state.insertDeadLetter.bind(3, letter.topic)
+                        try state.insertDeadLetter.bind(4, letter.reason)
+                        try state.insertDeadLetter.bind(5, letter.detail)
+                        try state.insertDeadLetter.bind(6, letter.size)
+                        try state.insertDeadLetter.bind(7, letter.payload.prefix(OutboxSchema.deadLetterPayloadLimit))
+                        try state.insertDeadLetter.run()
+                    }
+                    if !letters.isEmpty {
+                        try state.trimDeadLetters.bind(1, configuration.deadLetterLimit)
+                        try state.trimDeadLetters.run()
+                    }
+                }
+                if !letters.isEmpty {
+                    state.deadLetterCount = min(configuration.deadLetterLimit, state.deadLetterCount + letters.count)
+                }
+                state.pendingAcknowledgements.removeFirst(acknowledgements.count)
+                state.pendingDeadLetters.removeFirst(letters.count)
+                state.depth = depth
+                state.bytes = bytes
+                state.lastSequence = last
+                for (priority, count) in drops { state.drops[priority, default: 0] += Int64(count) }
+                result.dropped = drops
+                return result
+            }
+        } catch let error as SQLiteError {
+            throw OutboxError("commit \(readings.count) readings", error)
+        } catch {
+            throw OutboxError("commit \(readings.count) readings", SQLiteError(code: 0, message: "\(error)", operation: "committing", path: configuration.path))
+        }
+    }
+
+    /// Up to `limit` stored readings with sequence numbers above `sequence`, in order.
+    public func readings(after sequence: Int64, limit: Int) throws(OutboxError) -> [StoredReading] {
+        do {
+            return try state.withLock { (state) throws(SQLiteError) -> [StoredReading] in
+                defer { state.select.reset() }
+                try state.select.bind(1, sequence)
+                try state.select.bind(2, limit)
+                var rows = [StoredReading]()
+                while try state.select.step() {
+                    rows.append(StoredReading(sequence: state.select.int64(0), entity: state.select.bytes(1)))
+                }
+                return rows
+            }
+        } catch {
+            throw OutboxError("read readings after \(sequence)", error)
+        }
+    }
+
+    /// The most recent dead letters, newest last.
+    public func deadLetters(limit: Int = 100) throws(OutboxError) -> [DeadLetter] {
+        do {
+            return try state.withLock { (state) throws(SQLiteError) -> [DeadLetter] in
+                let query = try state.db.prepare(
+                    "SELECT id, received_at, source, topic, reason, detail, size, payload FROM deadletters ORDER BY id DESC LIMIT ?")
+                try query.bind(1, limit)
+                var letters = [DeadLetter]()
+                while try query.step() {
+                    letters.append(DeadLetter(
+                        id: query.int64(0), receivedAt: Timestamp(millisecondsSinceEpoch: query.int64(1)), source: query.string(2) ?? "",
+                        topic: query.string(3) ?? "", reason: query.string(4) ?? "", detail: query.string(5) ?? "", size: query.int(6),
+                        payload: query.bytes(7)))
+                }
+                return letters.reversed()
+            }
+        } catch {
+            throw OutboxError("read dead letters", error)
+        }
+    }
+
+    /// The database file's size on disk, with its WAL.
+    public var fileBytes: Int64 {
+        state.withLock { state in
+            let pages = ((try? state.db.scalar("PRAGMA page_count")) ?? nil) ?? 0
+            let size = ((try? state.db.scalar("PRAGMA page_size")) ?? nil) ?? 0
+            return pages * size
+        }
+    }
+}

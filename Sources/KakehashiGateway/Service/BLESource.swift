@@ -1,0 +1,123 @@
+import Foundation
+import KakehashiBLE
+import KakehashiModel
+import Logging
+import ServiceLifecycle
+
+/// BLE tags from a live adapter or a btsnoop replay: each advertiser's address (or beacon
+/// identity) becomes a keyed pseudonym, sightings are summarized per window, and each window
+/// yields one `Device` (deviceCategory beacon) entity per tag heard, with its smoothed RSSI.
+/// Raw addresses never leave this type.
+public final class BLESource: Service, Sendable {
+    let name: String
+    let configuration: BLESourceConfiguration
+    let tenant: Tenant
+    let priority: Int
+    let committer: Committer
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let clock: @Sendable () -> Timestamp
+
+    public init(name: String, configuration: BLESourceConfiguration, tenant: Tenant, priority: Int, committer: Committer,
+                metrics: GatewayMetrics, logger: Logger, clock: @escaping @Sendable () -> Timestamp) {
+        self.name = name
+        self.configuration = configuration
+        self.tenant = tenant
+        self.priority = priority
+        self.committer = committer
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+    }
+
+    public func run() async throws {
+        let pseudonymizer = Pseudonymizer(secret: configuration.secret)
+        var tracker = TagTracker(configuration: .init(window: configuration.window))
+        switch configuration.input {
+        case .btsnoop(let path, let speed):
+            let capture: BTSnoopReader
+            do {
+                capture = try BTSnoopReader(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            } catch {
+                throw BLESourceError(source: name, detail: "cannot read the capture \(path): \(error)")
+            }
+            var replay = ReplayPacketSource(capture: capture, speed: speed == 0 ? .infinity : speed)
+            var decoded = DecodedCapture()
+            var index = 0
+            var last: Timestamp?
+            while index < replay.schedule.count && !(Task.isCancelled || Task.isShuttingDownGracefully) {
+                let entry = replay.schedule[index]
+                guard let packet = try replay.nextPacket(timeoutMilliseconds: 50) else {
+                    await Task.yield()
+                    continue
+                }
+                index += 1
+                last = entry.timestamp
+                guard packet.first == 0x04 else { continue }
+                CaptureDecoder.decode(event: Array(packet.dropFirst()), at: entry.timestamp, record: index, into: &decoded)
+                await handle(&decoded, tracker: &tracker, pseudonymizer: pseudonymizer)
+            }
+            if let last { await emit(tracker.advance(to: last.advanced(byMilliseconds: tracker.configuration.windowMilliseconds * 2))) }
+            logger.info("source \(name): replayed \(index) packets")
+        case .adapter(let adapter, let passive):
+            var socket: HCISocket
+            do {
+                socket = try HCISocket(adapter: adapter, active: !passive)
+            } catch {
+                throw BLESourceError(source: name, detail: error.description)
+            }
+            var loop = BLEScanLoop(watchdogTimeout: .seconds(30))
+            while !(Task.isCancelled || Task.isShuttingDownGracefully) {
+                let now = clock()
+                var decoded = DecodedCapture()
+                decoded.advertisements = try loop.step(&socket, now: now, timeoutMilliseconds: 20)
+                if decoded.advertisements.isEmpty {
+                    await emit(tracker.advance(to: now))
+                    await Task.yield()
+                    continue
+                }
+                await handle(&decoded, tracker: &tracker, pseudonymizer: pseudonymizer)
+            }
+            await emit(tracker.advance(to: clock().advanced(byMilliseconds: tracker.configuration.windowMilliseconds)))
+        }
+    }
+
+    func handle(_ decoded: inout DecodedCapture, tracker: inout TagTracker, pseudonymizer: Pseudonymizer) async {
+        for advertisement in decoded.advertisements {
+            metrics.received(source: name)
+            let pseudonym = advertisement.beacon.flatMap { pseudonymizer.pseudonym(for: $0) }
+                ?? pseudonymizer.pseudonym(for: advertisement.report.address)
+            await emit(tracker.observe(pseudonym: pseudonym, rssi: advertisement.report.rssi, at: advertisement.timestamp))
+        }
+        decoded.advertisements.removeAll(keepingCapacity: true)
+    }
+
+    func emit(_ output: TagTracker.Output) async {
+        guard !output.sightings.isEmpty else { return }
+        var readings = [PendingReading]()
+        for sighting in output.sightings {
+            let end = sighting.windowStart.advanced(byMilliseconds: configuration.window.milliseconds)
+            do {
+                let device = try BeaconDevice(
+                    id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: sighting.pseudonym),
+                    dateLastValueReported: end, rssi: (sighting.smoothedRSSI ?? sighting.maxRSSI.map(Double.init)).map { min(20, max(-127, $0)) })
+                readings.append(Ingest.pending(device.ngsiEntity, priority: priority))
+            } catch {
+                metrics.rejected(.invalidEntity)
+                logger.warning("source \(name): a sighting was not a valid Device: \(error)")
+            }
+        }
+        await committer.submit(readings)
+    }
+}
+
+/// A BLE source could not start.
+public struct BLESourceError: Error, Sendable, CustomStringConvertible {
+    public let source: String
+    public let detail: String
+    public var description: String { "BLE source \(source): \(detail)" }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

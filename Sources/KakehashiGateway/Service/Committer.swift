@@ -1,0 +1,119 @@
+import KakehashiModel
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Collects readings from the sources and commits them to the outbox in batches: when
+/// `commitBatch` wait, or `commitInterval` after the first. Sources wait when too many are
+/// pending (back-pressure reaches the edge broker). On graceful shutdown it commits what is left.
+public final class Committer: Service, Sendable {
+    struct State {
+        var pending: [PendingReading] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var stopping = false
+    }
+
+    let outbox: Outbox
+    let configuration: OutboxConfiguration
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let state = Mutex(State())
+    let wake = Signal()
+    /// Called after each commit that stored readings (the uplink listens).
+    let onCommit: @Sendable () -> Void
+
+    public init(outbox: Outbox, metrics: GatewayMetrics, logger: Logger, onCommit: @escaping @Sendable () -> Void) {
+        self.outbox = outbox
+        self.configuration = outbox.configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.onCommit = onCommit
+    }
+
+    var highWater: Int { configuration.commitBatch * 4 }
+
+    /// Queues readings; suspends while too many wait for their commit.
+    public func submit(_ readings: [PendingReading]) async {
+        while true {
+            let admitted: Bool = state.withLock { state in
+                if state.pending.count < highWater || state.stopping {
+                    state.pending.append(contentsOf: readings)
+                    return true
+                }
+                return false
+            }
+            if admitted { break }
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.pending.count < highWater || state.stopping { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
+        if state.withLock({ $0.pending.count }) >= configuration.commitBatch { wake.signal() }
+    }
+
+    /// Keeps a rejected message (stored with the next commit).
+    public func reject(_ letter: DeadLetter) {
+        outbox.recordDeadLetter(letter)
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !state.withLock({ $0.stopping }) {
+                // Wait for a full batch or the interval, whichever first.
+                await wake.wait(timeout: configuration.commitInterval)
+                commitPending()
+            }
+            commitPending()
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.signal()
+        }
+        // Anything submitted during shutdown.
+        commitPending()
+        logger.info("committer stopped", metadata: ["outbox_depth": "\(outbox.depth)"])
+    }
+
+    /// Commits everything pending now.
+    func commitPending() {
+        let (batch, waiters) = state.withLock { state in
+            defer {
+                state.pending.removeAll(keepingCapacity: true)
+                state.waiters.removeAll()
+            }
+            return (state.pending, state.waiters)
+        }
+        guard !batch.isEmpty || outbox.hasPendingWork else {
+            for waiter in waiters { waiter.resume() }
+            return
+        }
+        var start = 0
+        while true {
+            let end = min(batch.count, start + max(configuration.commitBatch, 1))
+            do {
+                let result = try outbox.commit(Array(batch[start..<end]))
+                metrics.committed(end - start)
+                metrics.acknowledged(result.acknowledged)
+                if !result.dropped.isEmpty {
+                    metrics.dropped(result.dropped)
+                    logger.warning("outbox quota reached: dropped the oldest lowest-priority readings",
+                                   metadata: ["dropped": "\(result.dropped)"])
+                }
+            } catch {
+                // The readings stay pending (not lost): put them back and try again next round.
+                logger.error("\(error)")
+                metrics.error(error.description)
+                state.withLock { $0.pending.insert(contentsOf: batch[start...], at: 0) }
+                break
+            }
+            start = end
+            if start >= batch.count { break }
+        }
+        metrics.outbox(depth: outbox.depth, bytes: outbox.bytes, deadLetters: outbox.deadLetterCount)
+        for waiter in waiters { waiter.resume() }
+        if !batch.isEmpty { onCommit() }
+    }
+}

@@ -1,0 +1,66 @@
+import KakehashiModel
+import Logging
+
+/// Decodes sensor messages into readings, or into dead letters with their reason.
+public struct Ingest: Sendable {
+    public let factory: EntityFactory
+    public let outbox: OutboxConfiguration
+    public let limits: InputLimits
+    public let metrics: GatewayMetrics
+
+    public init(factory: EntityFactory, outbox: OutboxConfiguration, limits: InputLimits, metrics: GatewayMetrics) {
+        self.factory = factory
+        self.outbox = outbox
+        self.limits = limits
+        self.metrics = metrics
+    }
+
+    /// The readings of one message, or the rejection to keep.
+    public func readings(
+        payload: [UInt8], topic: String, route: MQTTSourceConfiguration.Route, source: String, receivedAt: Timestamp
+    ) -> IngestOutcome {
+        metrics.received(source: source)
+        let decode = { () throws(Rejection) -> [PendingReading] in
+            guard payload.count <= limits.maxPayloadBytes else {
+                throw Rejection(.payloadTooLarge, "\(payload.count) bytes, the limit is \(limits.maxPayloadBytes)")
+            }
+            guard let levels = route.pattern.match(topic) else {
+                throw Rejection(.missingField, "topic \(topic) does not match \(route.pattern)")
+            }
+            let reading = try route.decoder.decode(payload, topicLevels: levels, receivedAt: receivedAt)
+            let skew = limits.maxFutureSkew
+            let skewMilliseconds = skew.components.seconds * 1000 + skew.components.attoseconds / 1_000_000_000_000_000
+            if reading.observedAt.millisecondsSinceEpoch > receivedAt.millisecondsSinceEpoch + skewMilliseconds {
+                throw Rejection(.clockSkew, "observed at \(reading.observedAt), after the gateway's clock (\(receivedAt)) by more than \(skew)")
+            }
+            return try entities(for: reading)
+        }
+        do {
+            return .readings(try decode())
+        } catch {
+            metrics.rejected(error.reason)
+            return .rejected(DeadLetter(receivedAt: receivedAt, source: source, topic: topic, reason: error.reason.rawValue,
+                                       detail: error.detail, size: payload.count, payload: payload))
+        }
+    }
+
+    /// Entities for a decoded reading, serialized as the wire batch carries them.
+    public func entities(for reading: DecodedReading) throws(Rejection) -> [PendingReading] {
+        let (record, entities) = try factory.entities(for: reading)
+        let priority = outbox.priority(of: record.kind.rawValue)
+        return entities.map { Self.pending($0, priority: priority) }
+    }
+
+    /// A reading for the outbox: the normalized fragment without `@context`.
+    public static func pending(_ entity: NGSIEntity, priority: Int) -> PendingReading {
+        var fragment = entity
+        fragment.context = []
+        return PendingReading(priority: priority, entity: fragment.json(.normalized).serialized())
+    }
+}
+
+/// What became of one sensor message.
+public enum IngestOutcome: Sendable {
+    case readings([PendingReading])
+    case rejected(DeadLetter)
+}
