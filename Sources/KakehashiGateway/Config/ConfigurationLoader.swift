@@ -42,14 +42,16 @@ struct ConfigurationLoader {
         do {
             return try make(text)
         } catch {
-            node.fail(error.description)
+            var text = error.description
+            if text.hasPrefix("\(error.field): ") { text.removeFirst(error.field.count + 2) }
+            node.fail(text)
             return nil
         }
     }
 
     // MARK: MQTT brokers
 
-    static let brokerKeys = ["host", "port", "client_id", "username", "password", "password_env", "tls", "keep_alive", "protocol"]
+    static let brokerKeys = ["host", "port", "client_id", "username", "password", "password_env", "tls", "keep_alive", "protocol", "reconnect_max"]
 
     func broker(_ members: [String: ConfigNode], node: ConfigNode, defaultClientID: String) -> MQTTConfiguration? {
         let host = required(members, "host", in: node)?.string
@@ -61,6 +63,9 @@ struct ConfigurationLoader {
             mqtt.credentials = .init(username: username, password: ConfigNode.secret(members, "password", reader: reader, path: node.path))
         } else if members["password"] != nil || members["password_env"] != nil {
             reader.report("a password needs a username", key: node.child("username"), mark: node.mark)
+        }
+        if let longest = members["reconnect_max"]?.duration {
+            mqtt.reconnect = Backoff(initial: min(.milliseconds(250), longest), maximum: max(longest, .milliseconds(100)))
         }
         if let keepAlive = members["keep_alive"]?.duration { mqtt.keepAlive = max(5, Int(keepAlive.components.seconds)) }
         if let version = members["protocol"] {

@@ -5,9 +5,9 @@ extension PayloadDecoder {
     /// send CSV lines write plain numbers).
     func decodeCSV(_ payload: [UInt8], topicLevels: [String: String], receivedAt: Timestamp) throws(Rejection) -> DecodedReading {
         var text = Substring(try Self.validatedText(payload))
-        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        while text.last == "\n" || text.last == "\r" || text.last == "\r\n" { text.removeLast() }
         guard !text.isEmpty else { throw Rejection(.malformedCSV, "the payload is empty") }
-        guard !text.contains("\n") else { throw Rejection(.malformedCSV, "expected one line, found several") }
+        guard !text.contains(where: { $0.isNewline }) else { throw Rejection(.malformedCSV, "expected one line, found several") }
         let cells = text.split(separator: delimiter, omittingEmptySubsequences: false)
 
         func cell(_ location: Location) throws(Rejection) -> (Substring, String) {
