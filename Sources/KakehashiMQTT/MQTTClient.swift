@@ -76,13 +76,14 @@ public final class MQTTClient: Sendable {
 
     /// Subscribes to `filter` (with `+` and `#` wildcards) and returns once the broker granted it.
     ///
-    /// The subscription survives reconnections: it is renewed after every CONNACK.
+    /// The subscription survives reconnections: it is renewed after every CONNACK. With a
+    /// persistent session, subscribe before `connect()` (several at once from concurrent tasks) so
+    /// that messages queued while the client was away are routed to the subscription.
     public func subscribe(_ filter: String, qos: MQTTQoS) async throws(MQTTError) -> MQTTSubscription {
         guard !filter.isEmpty, mosquitto_sub_topic_check(filter) == MOSQ_ERR_SUCCESS.rawValue else {
             throw MQTTError(.invalidArgument, operation: "subscribe to \(filter)", broker: broker,
                             detail: "not a valid topic filter (wildcards must fill a whole level; # only last)")
         }
-        core.startThread()
         let subscription = MQTTSubscription(
             filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy)
         do {
@@ -96,7 +97,12 @@ public final class MQTTClient: Sendable {
                     if case .connected = shared.state { shared.subscribeQueue.append(subscription) }
                     return false
                 }
-                if !stopped { core.wakeNetworkThread() }
+                // The network starts after the subscription is registered, so that messages a
+                // persistent session has queued find it when they arrive right after CONNACK.
+                if !stopped {
+                    core.startThread()
+                    core.wakeNetworkThread()
+                }
                 if stopped { continuation.resume(throwing: stoppedError("subscribe to \(filter)")) }
             }
         } catch {

@@ -28,10 +28,15 @@ public final class MQTTSource: Service, Sendable {
     }
 
     public func run() async throws {
-        try await client.connect()
-        var subscriptions = [(MQTTSubscription, MQTTSourceConfiguration.Route)]()
-        for route in configuration.routes {
-            subscriptions.append((try await client.subscribe(route.pattern.filter, qos: route.qos), route))
+        // Subscribe to every topic at once, before the connection exists: messages the edge broker
+        // kept for this persistent session arrive right after CONNACK and must find their subscription.
+        let subscriptions = try await withThrowingTaskGroup(of: (MQTTSubscription, MQTTSourceConfiguration.Route).self) { group in
+            for route in configuration.routes {
+                group.addTask { (try await self.client.subscribe(route.pattern.filter, qos: route.qos), route) }
+            }
+            var subscribed = [(MQTTSubscription, MQTTSourceConfiguration.Route)]()
+            for try await pair in group { subscribed.append(pair) }
+            return subscribed
         }
         logger.info("source \(name) subscribed", metadata: ["broker": "\(client.broker)", "topics": "\(configuration.routes.map(\.pattern.description))"])
         await withGracefulShutdownHandler {
