@@ -93,7 +93,7 @@ extension ConfigurationLoader {
         if let valuesNode = required(m, "values", in: node), let list = valuesNode.sequence() {
             if list.isEmpty { valuesNode.fail("at least one value is needed") }
             for item in list {
-                guard let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "offset", "range"]) else { continue }
+                guard let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "add", "range"]) else { continue }
                 guard let attribute = required(extra, "attribute", in: item)?.string else { continue }
                 var unit: MeasurementUnit?
                 if let u = extra["unit"], let code = u.string {
@@ -108,7 +108,7 @@ extension ConfigurationLoader {
                 }
                 values.append(PayloadDecoder.ValueSpec(
                     attribute: attribute, location: location, unit: unit, scale: extra["scale"]?.double ?? 1,
-                    offset: extra["offset"]?.double ?? 0, range: range))
+                    offset: extra["add"]?.double ?? 0, range: range))
             }
         }
         guard let pattern, let sensor, let timestamp, !values.isEmpty else { return nil }
