@@ -35,6 +35,9 @@ extension ConfigurationLoader {
         // Persistent session on the edge broker: readings published while the gateway is down wait there.
         mqtt.session = .persistent
         mqtt.overflowPolicy = .suspendNetwork
+        // libmosquitto acknowledges a message before the gateway commits it: a small buffer keeps
+        // that window (lost if the process is killed) to a few messages.
+        mqtt.bufferCapacity = 64
         guard let topicsNode = required(m, "topics", in: node), let topics = topicsNode.sequence() else { return nil }
         if topics.isEmpty { topicsNode.fail("at least one topic is needed") }
         let routes = topics.compactMap(route)
