@@ -24,12 +24,15 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(name: .customLong("qos1"), help: "QoS 1 messages per MQTT run.")
     var qos1Messages: Int = 100_000
 
+    @Option(help: "Readings per gateway run.")
+    var gatewayReadings: Int = 50_000
+
     @Option(help: "Runs per MQTT scenario (each starts its own broker).")
     var mqttRepeats: Int = 5
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway }
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt.")
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -46,6 +49,9 @@ struct KakehashiBench: AsyncParsableCommand {
         }
         if only == .all || only == .mqtt {
             rows += try await MQTTScenarios.run(repeats: mqttRepeats, qos0: qos0Messages, qos1: qos1Messages)
+        }
+        if only == .all || only == .gateway {
+            rows += try await GatewayScenarios.run(repeats: mqttRepeats, count: gatewayReadings)
         }
         print("| Scenario | Kakehashi | Baseline | Baseline figure | Kakehashi vs baseline |")
         print("| --- | --- | --- | --- | --- |")
