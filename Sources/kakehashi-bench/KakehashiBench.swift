@@ -41,6 +41,7 @@ struct KakehashiBench: AsyncParsableCommand {
 
     func run() async throws {
         var rows = [BenchRow]()
+        var notes = [String]()
         if only == .all || only == .model {
             rows += try ModelScenarios.run(repeats: repeats, iterations: iterations)
         }
@@ -51,12 +52,15 @@ struct KakehashiBench: AsyncParsableCommand {
             rows += try await MQTTScenarios.run(repeats: mqttRepeats, qos0: qos0Messages, qos1: qos1Messages)
         }
         if only == .all || only == .gateway {
-            rows += try await GatewayScenarios.run(repeats: mqttRepeats, count: gatewayReadings)
+            let gateway = try await GatewayScenarios.run(repeats: mqttRepeats, count: gatewayReadings)
+            rows += gateway.rows
+            notes += gateway.notes
         }
         print("| Scenario | Kakehashi | Baseline | Baseline figure | Kakehashi vs baseline |")
         print("| --- | --- | --- | --- | --- |")
         for row in rows { print(row.markdown) }
         print("")
+        for note in notes { print(note) }
         print("Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a fresh local mosquitto; \(machine()).")
     }
 
