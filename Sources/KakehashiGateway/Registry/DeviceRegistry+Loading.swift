@@ -101,9 +101,9 @@ extension DeviceRegistry {
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let header = lines.first else { throw ConfigurationError([ConfigurationIssue(file: file, line: 1, column: nil, key: "", problem: "the file is empty")]) }
         let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces) }
-        for (index, column) in columns.enumerated() where !fields.contains(column) {
-            reader.report("unknown column '\(column)' (known: \(fields.joined(separator: ", ")))", key: "", mark: nil)
-            _ = index
+        for column in columns where !fields.contains(column) {
+            reader.issues.append(ConfigurationIssue(file: file, line: 1, column: nil, key: column,
+                                                    problem: "unknown column (known: \(fields.joined(separator: ", ")))"))
         }
         var records = [DeviceRecord]()
         for (number, line) in lines.enumerated().dropFirst() where !line.isEmpty && !line.hasPrefix("#") {

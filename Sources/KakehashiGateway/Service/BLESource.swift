@@ -117,7 +117,3 @@ public struct BLESourceError: Error, Sendable, CustomStringConvertible {
     public let detail: String
     public var description: String { "BLE source \(source): \(detail)" }
 }
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

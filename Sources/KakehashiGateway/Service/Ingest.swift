@@ -29,8 +29,7 @@ public struct Ingest: Sendable {
             }
             let reading = try route.decoder.decode(payload, topicLevels: levels, receivedAt: receivedAt)
             let skew = limits.maxFutureSkew
-            let skewMilliseconds = skew.components.seconds * 1000 + skew.components.attoseconds / 1_000_000_000_000_000
-            if reading.observedAt.millisecondsSinceEpoch > receivedAt.millisecondsSinceEpoch + skewMilliseconds {
+            if reading.observedAt.millisecondsSinceEpoch > receivedAt.millisecondsSinceEpoch + skew.milliseconds {
                 throw Rejection(.clockSkew, "observed at \(reading.observedAt), after the gateway's clock (\(receivedAt)) by more than \(skew)")
             }
             return try entities(for: reading)
