@@ -10,9 +10,12 @@ let package = Package(
         .library(name: "KakehashiMQTT", targets: ["KakehashiMQTT"]),
         .library(name: "KakehashiBLE", targets: ["KakehashiBLE"]),
         .library(name: "KakehashiSQLite", targets: ["KakehashiSQLite"]),
+        .library(name: "KakehashiConfig", targets: ["KakehashiConfig"]),
         .library(name: "KakehashiGateway", targets: ["KakehashiGateway"]),
+        .library(name: "KakehashiHub", targets: ["KakehashiHub"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
         .executable(name: "kakehashi-gateway", targets: ["kakehashi-gateway"]),
+        .executable(name: "kakehashi-hub", targets: ["kakehashi-hub"]),
         .executable(name: "kakehashi-bench", targets: ["kakehashi-bench"]),
     ],
     dependencies: [
@@ -21,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -47,12 +52,17 @@ let package = Package(
         .executableTarget(name: "kakehashi-fuzz-ble", dependencies: ["KakehashiBLE", "KakehashiModel", "CFuzzerDriver"]),
         // Thin Swift layer over the system SQLite: connection, statements, transactions, typed errors.
         .target(name: "KakehashiSQLite", dependencies: ["CSQLite"]),
+        // Configuration files: YAML read through a cursor that reports every problem with its line and
+        // key, secrets from the environment, MQTT broker settings shared by gateway and hub.
+        .target(
+            name: "KakehashiConfig",
+            dependencies: ["KakehashiModel", "KakehashiMQTT", .product(name: "Yams", package: "Yams")]),
         // The edge gateway: configuration, sources, decoders, device registry, pseudonyms, the
         // durable outbox, the uplink and the gateway Service.
         .target(
             name: "KakehashiGateway",
             dependencies: [
-                "KakehashiModel", "KakehashiBLE", "KakehashiMQTT", "KakehashiSQLite",
+                "KakehashiModel", "KakehashiBLE", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -61,9 +71,29 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-gateway",
             dependencies: [
-                "KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiSQLite",
+                "KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiSQLite", "KakehashiConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // The central hub: MQTT ingest with exactly-once effect, time-series storage with rollups,
+        // the NGSI-LD HTTP API (Hummingbird), health and metrics, the hub Service.
+        .target(
+            name: "KakehashiHub",
+            dependencies: [
+                "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "kakehashi-hub",
+            dependencies: [
+                "KakehashiHub", "KakehashiConfig", "KakehashiModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
@@ -95,7 +125,15 @@ let package = Package(
         .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(
             name: "KakehashiGatewayTests",
-            dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiTestSupport"]),
+            dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTestSupport"]),
+        .testTarget(
+            name: "KakehashiHubTests",
+            dependencies: [
+                "KakehashiHub", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTraces",
+                "KakehashiTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],

@@ -181,6 +181,8 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
+    private var acknowledgeAfterProcessing: Bool { configuration.acknowledgement == .afterProcessing }
+
     private var connackTimeoutSeconds: Int { max(10, configuration.keepAlive) }
 
     /// Waits for the socket or the wake pipe (at most 1 s, for keepalive) and lets libmosquitto read,
@@ -206,6 +208,12 @@ final class ClientCore: @unchecked Sendable {
                 let rc = mosquitto_loop_read(handle.pointer, 1)
                 if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
                 packets += 1
+                // Acknowledging after processing: send the PUBACK the consumer just earned now,
+                // not after the next message (which may take as long again).
+                if acknowledgeAfterProcessing && mosquitto_want_write(handle.pointer) {
+                    let rc = mosquitto_loop_write(handle.pointer, 1)
+                    if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
+                }
             } while packets < 1024 && Self.bytesWaiting(socket) > 0
         }
         if mosquitto_want_write(handle.pointer) {

@@ -85,7 +85,8 @@ public final class MQTTClient: Sendable {
                             detail: "not a valid topic filter (wildcards must fill a whole level; # only last)")
         }
         let subscription = MQTTSubscription(
-            filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy)
+            filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy,
+            handOff: core.configuration.acknowledgement == .afterProcessing)
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let stopped = core.shared.withLock { shared -> Bool in

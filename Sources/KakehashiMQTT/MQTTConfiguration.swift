@@ -78,6 +78,18 @@ public struct MQTTConfiguration: Sendable {
         case dropNewest
     }
 
+    /// When a received QoS 1 message is acknowledged to the broker.
+    public enum Acknowledgement: Sendable, Hashable {
+        /// On receipt, before the consumer sees it (libmosquitto's own behaviour): fastest, but a
+        /// message buffered or being processed when the process dies is lost.
+        case onReceipt
+        /// Only once the consumer has processed it, which it signals by asking its subscription
+        /// for the next message. One message is in the hands of the application at a time; one
+        /// the process dies holding is redelivered by the broker (persistent session). For
+        /// consumers that must store before the sender may forget, such as the hub's ingest.
+        case afterProcessing
+    }
+
     /// Broker host name or address.
     public var host: String
     /// Broker port.
@@ -106,6 +118,9 @@ public struct MQTTConfiguration: Sendable {
     public var bufferCapacity: Int = 1024
     /// What a full subscription buffer does.
     public var overflowPolicy: OverflowPolicy = .suspendNetwork
+    /// When received messages are acknowledged; `.afterProcessing` ignores the buffer capacity
+    /// and overflow policy (the network waits for the consumer).
+    public var acknowledgement: Acknowledgement = .onReceipt
 
     /// Creates a configuration with defaults for everything but the broker and client id.
     public init(host: String, port: Int = 1883, clientID: String) {

@@ -18,10 +18,10 @@ public final class MQTTSubscription: AsyncSequence, Sendable {
     public let qos: MQTTQoS
     let buffer: MessageBuffer
 
-    init(filter: String, qos: MQTTQoS, capacity: Int, policy: MQTTConfiguration.OverflowPolicy) {
+    init(filter: String, qos: MQTTQoS, capacity: Int, policy: MQTTConfiguration.OverflowPolicy, handOff: Bool = false) {
         self.filter = filter
         self.qos = qos
-        self.buffer = MessageBuffer(capacity: capacity, policy: policy)
+        self.buffer = MessageBuffer(capacity: handOff ? 1 : capacity, policy: handOff ? .suspendNetwork : policy, handOff: handOff)
     }
 
     /// Messages dropped because the consumer fell behind (only with `dropNewest`).

@@ -3,9 +3,19 @@
 /// The producer never waits on Swift concurrency: it either blocks its own thread until there is
 /// room (`suspendNetwork`) or drops the message and counts it (`dropNewest`). The buffer never
 /// holds more than its capacity.
+///
+/// In hand-off mode (acknowledge after processing) the producer also waits, after the consumer
+/// took its message, until the consumer asks for the next one: only then does the network thread
+/// return to libmosquitto, which sends the acknowledgement.
 final class MessageBuffer: @unchecked Sendable {
     let capacity: Int
     let policy: MQTTConfiguration.OverflowPolicy
+    let handOff: Bool
+    /// Hand-off mode: messages taken by the consumer and not yet released by its next `next()`.
+    private var taken = 0
+    /// Hand-off mode: messages pushed so far and released so far, to know when "mine" is done.
+    private var pushedCount = 0
+    private var releasedCount = 0
 
     private let condition = ConditionVariable()
     private var items: [MQTTMessage] = []
@@ -15,9 +25,10 @@ final class MessageBuffer: @unchecked Sendable {
     private var droppedCount = 0
     private var deliveredCount = 0
 
-    init(capacity: Int, policy: MQTTConfiguration.OverflowPolicy) {
+    init(capacity: Int, policy: MQTTConfiguration.OverflowPolicy, handOff: Bool = false) {
         self.capacity = max(1, capacity)
         self.policy = policy
+        self.handOff = handOff
     }
 
     /// Messages dropped because the buffer was full (`dropNewest` only).
@@ -36,6 +47,7 @@ final class MessageBuffer: @unchecked Sendable {
                 if let waiter {
                     self.waiter = nil
                     deliveredCount += 1
+                    if handOff { taken += 1 }
                     accepted = true
                     return waiter
                 }
@@ -54,11 +66,35 @@ final class MessageBuffer: @unchecked Sendable {
             return nil
         }
         resume?.resume(returning: message)
+        if handOff && accepted { waitUntilReleased() }
         return accepted
+    }
+
+    /// Hand-off mode: blocks the producer until the consumer released every message pushed so far
+    /// (it asked for the next one) or the buffer finished.
+    private func waitUntilReleased() {
+        condition.locked {
+            pushedCount += 1
+            let mine = pushedCount
+            while !finished && releasedCount < mine { condition.wait() }
+        }
+    }
+
+    /// Hand-off mode: the consumer is done with what it took (called as it asks for the next one).
+    private func releaseTaken() {
+        guard handOff else { return }
+        condition.locked {
+            if taken > 0 {
+                releasedCount += taken
+                taken = 0
+                condition.broadcast()
+            }
+        }
     }
 
     /// The next message, or nil once finished and drained (consumer side).
     func next() async -> MQTTMessage? {
+        releaseTaken()
         if let ready = takeReady() { return ready }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<MQTTMessage?, Never>) in
@@ -98,6 +134,7 @@ final class MessageBuffer: @unchecked Sendable {
     /// Removes the head (mutex held) and wakes a producer waiting for room.
     private func advance() {
         head += 1
+        if handOff { taken += 1 }
         if head >= 1024 && head * 2 >= items.count {
             items.removeFirst(head)
             head = 0

@@ -21,6 +21,12 @@ final class MosquittoHandle: @unchecked Sendable {
             throw MQTTError(.library, operation: "create client", broker: broker, detail: "mosquitto_new failed (out of memory or invalid client id)")
         }
         pointer = handle
+        if configuration.acknowledgement == .afterProcessing {
+            // In libmosquitto's threaded mode a PUBACK is queued rather than written while the
+            // packet is read; it leaves on the next write, after the message callback returned.
+            // The callback blocks until the consumer has processed the message.
+            _ = mosquitto_threaded_set(handle, true)
+        }
         // If configuring throws, the object is fully initialized: deinit destroys the handle.
         try configure(configuration)
     }

@@ -1,3 +1,4 @@
+import KakehashiConfig
 import Foundation
 import KakehashiModel
 import KakehashiTestSupport

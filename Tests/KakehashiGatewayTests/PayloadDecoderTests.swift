@@ -1,3 +1,4 @@
+import KakehashiConfig
 import KakehashiModel
 import Testing
 @testable import KakehashiGateway

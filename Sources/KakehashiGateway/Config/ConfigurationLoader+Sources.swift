@@ -1,3 +1,4 @@
+import KakehashiConfig
 import KakehashiMQTT
 import KakehashiModel
 
@@ -8,10 +9,10 @@ extension ConfigurationLoader {
         var names = Set<String>()
         var sources = [SourceConfiguration]()
         for item in list {
-            guard let m = item.mapping(allowed: Self.brokerKeys + [
+            guard let m = item.mapping(allowed: ConfigNode.brokerKeys + [
                 "name", "kind", "topics", "adapter", "passive", "file", "speed", "secret", "secret_env", "window", "broker",
             ]) else { continue }
-            guard let name = required(m, "name", in: item)?.string, let kind = required(m, "kind", in: item)?.string else { continue }
+            guard let name = item.required(m, "name")?.string, let kind = item.required(m, "kind")?.string else { continue }
             if !names.insert(name).inserted { m["name"]?.fail("another source is named '\(name)'") }
             switch kind {
             case "mqtt":
@@ -29,8 +30,8 @@ extension ConfigurationLoader {
         for key in ["adapter", "passive", "file", "speed", "secret", "secret_env", "window"] where m[key] != nil {
             m[key]?.fail("'\(key)' applies to ble and btsnoop sources, not mqtt")
         }
-        guard let brokerNode = required(m, "broker", in: node), let brokerMembers = brokerNode.mapping(allowed: Self.brokerKeys),
-              var mqtt = broker(brokerMembers, node: brokerNode, defaultClientID: "\(gateway?.rawValue ?? "kakehashi-gateway")-\(name)")
+        guard let brokerNode = node.required(m, "broker"), let brokerMembers = brokerNode.mapping(allowed: ConfigNode.brokerKeys),
+              var mqtt = brokerNode.broker(brokerMembers, baseDirectory: baseDirectory, defaultClientID: "\(gateway?.rawValue ?? "kakehashi-gateway")-\(name)")
         else { return nil }
         // Persistent session on the edge broker: readings published while the gateway is down wait there.
         mqtt.session = .persistent
@@ -38,7 +39,7 @@ extension ConfigurationLoader {
         // libmosquitto acknowledges a message before the gateway commits it: a small buffer keeps
         // that window (lost if the process is killed) to a few messages.
         mqtt.bufferCapacity = 64
-        guard let topicsNode = required(m, "topics", in: node), let topics = topicsNode.sequence() else { return nil }
+        guard let topicsNode = node.required(m, "topics"), let topics = topicsNode.sequence() else { return nil }
         if topics.isEmpty { topicsNode.fail("at least one topic is needed") }
         let routes = topics.compactMap(route)
         guard routes.count == topics.count else { return nil }
@@ -48,12 +49,12 @@ extension ConfigurationLoader {
     func route(_ node: ConfigNode) -> MQTTSourceConfiguration.Route? {
         guard let m = node.mapping(allowed: ["pattern", "qos", "format", "sensor", "timestamp", "values", "delimiter"]) else { return nil }
         var pattern: TopicPattern?
-        if let text = required(m, "pattern", in: node)?.string {
+        if let text = node.required(m, "pattern")?.string {
             do { pattern = try TopicPattern(text) } catch { m["pattern"]?.fail(error.description) }
         }
         var qos = MQTTQoS.atLeastOnce
         if let q = m["qos"]?.int(in: 0...2) { qos = MQTTQoS(rawValue: Int32(q)) ?? .atLeastOnce }
-        guard let formatNode = required(m, "format", in: node), let formatText = formatNode.string else { return nil }
+        guard let formatNode = node.required(m, "format"), let formatText = formatNode.string else { return nil }
         guard let format = PayloadDecoder.Format(rawValue: formatText) else {
             formatNode.fail("unknown format '\(formatText)' (json, csv or binary)")
             return nil
@@ -78,7 +79,7 @@ extension ConfigurationLoader {
             else { node.fail("say where the sensor id is: a {sensor} level in the pattern, or a 'sensor' key") }
         }
         var timestamp: PayloadDecoder.TimestampSource?
-        if let t = required(m, "timestamp", in: node) {
+        if let t = node.required(m, "timestamp") {
             if case .scalar = t.node, t.string == "arrival" {
                 timestamp = .arrival
             } else if let (location, extra) = location(t, format: format, allowedExtra: ["format", "assume_offset"]) {
@@ -93,11 +94,11 @@ extension ConfigurationLoader {
             }
         }
         var values = [PayloadDecoder.ValueSpec]()
-        if let valuesNode = required(m, "values", in: node), let list = valuesNode.sequence() {
+        if let valuesNode = node.required(m, "values"), let list = valuesNode.sequence() {
             if list.isEmpty { valuesNode.fail("at least one value is needed") }
             for item in list {
                 guard let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "add", "range"]) else { continue }
-                guard let attribute = required(extra, "attribute", in: item)?.string else { continue }
+                guard let attribute = item.required(extra, "attribute")?.string else { continue }
                 var unit: MeasurementUnit?
                 if let u = extra["unit"], let code = u.string {
                     do { unit = try MeasurementUnit(code: code) } catch {
@@ -131,14 +132,14 @@ extension ConfigurationLoader {
         guard let m = node.mapping(allowed: placeKeys + allowedExtra) else { return nil }
         switch format {
         case .json:
-            guard let text = required(m, "field", in: node)?.string else { return nil }
+            guard let text = node.required(m, "field")?.string else { return nil }
             do { return (.json(try FieldPath(text)), m) } catch { m["field"]?.fail(error.description); return nil }
         case .csv:
-            guard let column = required(m, "column", in: node)?.int(in: 0...1000) else { return nil }
+            guard let column = node.required(m, "column")?.int(in: 0...1000) else { return nil }
             return (.column(column), m)
         case .binary:
-            guard let offset = required(m, "offset", in: node)?.int(in: 0...65535),
-                  let typeNode = required(m, "type", in: node), let typeText = typeNode.string else { return nil }
+            guard let offset = node.required(m, "offset")?.int(in: 0...65535),
+                  let typeNode = node.required(m, "type"), let typeText = typeNode.string else { return nil }
             guard let kind = BinaryField.Kind(rawValue: typeText) else {
                 typeNode.fail("unknown type '\(typeText)' (\(BinaryField.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 return nil
@@ -152,16 +153,16 @@ extension ConfigurationLoader {
     }
 
     func bleSource(_ m: [String: ConfigNode], node: ConfigNode, replay: Bool) -> BLESourceConfiguration? {
-        for key in ["topics", "broker"] + Self.brokerKeys where m[key] != nil {
+        for key in ["topics", "broker"] + ConfigNode.brokerKeys where m[key] != nil {
             m[key]?.fail("'\(key)' applies to mqtt sources only")
         }
         let input: BLESourceConfiguration.Input
         if replay {
             if m["adapter"] != nil { m["adapter"]?.fail("a btsnoop source replays a file; adapter applies to kind ble") }
-            guard let file = required(m, "file", in: node)?.string else { return nil }
+            guard let file = node.required(m, "file")?.string else { return nil }
             let speed = m["speed"]?.double ?? 1
             if speed < 0 { m["speed"]?.fail("speed is 0 (as fast as possible) or more") }
-            input = .btsnoop(path: GatewayConfiguration.resolve(file, against: baseDirectory), speed: speed)
+            input = .btsnoop(path: ConfigDocument.resolve(file, against: baseDirectory), speed: speed)
         } else {
             if m["file"] != nil || m["speed"] != nil { node.fail("file and speed apply to kind btsnoop") }
             input = .adapter(m["adapter"]?.string, passive: m["passive"]?.bool ?? false)

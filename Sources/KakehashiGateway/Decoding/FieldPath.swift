@@ -1,3 +1,4 @@
+import KakehashiConfig
 import KakehashiModel
 
 /// A path into a JSON document: `level`, `data.level`, `readings[0].value`.

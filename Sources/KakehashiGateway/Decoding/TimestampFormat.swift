@@ -1,3 +1,4 @@
+import KakehashiConfig
 import KakehashiModel
 
 /// How a sensor writes its time.

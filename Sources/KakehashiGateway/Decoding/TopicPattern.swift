@@ -1,3 +1,4 @@
+import KakehashiConfig
 /// An MQTT topic filter whose levels may be named: `flood/{sensor}/level`.
 ///
 /// A `{name}` level matches one topic level like `+` and captures it; `+` and a final `#` work as

@@ -1,3 +1,4 @@
+import KakehashiConfig
 import Foundation
 import KakehashiModel
 import Yams
@@ -63,7 +64,7 @@ extension DeviceRegistry {
         let reader = ConfigReader(file: file, environment: [:])
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
-            throw ConfigurationError([GatewayConfiguration.yamlIssue(error, file: file)])
+            throw ConfigurationError([ConfigDocument.yamlIssue(error, file: file)])
         }
         guard let root else { throw ConfigurationError([ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "the file is empty")]) }
         let top = ConfigNode(node: root, path: "", reader: reader)
@@ -102,20 +103,20 @@ extension DeviceRegistry {
         guard let header = lines.first else { throw ConfigurationError([ConfigurationIssue(file: file, line: 1, column: nil, key: "", problem: "the file is empty")]) }
         let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces) }
         for column in columns where !fields.contains(column) {
-            reader.issues.append(ConfigurationIssue(file: file, line: 1, column: nil, key: column,
-                                                    problem: "unknown column (known: \(fields.joined(separator: ", ")))"))
+            reader.report(contentsOf: [ConfigurationIssue(file: file, line: 1, column: nil, key: column,
+                                                    problem: "unknown column (known: \(fields.joined(separator: ", ")))")])
         }
         var records = [DeviceRecord]()
         for (number, line) in lines.enumerated().dropFirst() where !line.isEmpty && !line.hasPrefix("#") {
             let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces) }
             guard cells.count == columns.count else {
-                reader.issues.append(ConfigurationIssue(file: file, line: number + 1, column: nil, key: "",
-                                                        problem: "\(cells.count) cells, the header has \(columns.count)"))
+                reader.report(contentsOf: [ConfigurationIssue(file: file, line: number + 1, column: nil, key: "",
+                                                        problem: "\(cells.count) cells, the header has \(columns.count)")])
                 continue
             }
             let values = Dictionary(zip(columns, cells), uniquingKeysWith: { a, _ in a })
             if let record = record(values, report: { key, problem in
-                reader.issues.append(ConfigurationIssue(file: file, line: number + 1, column: nil, key: key, problem: problem))
+                reader.report(contentsOf: [ConfigurationIssue(file: file, line: number + 1, column: nil, key: key, problem: problem)])
             }) {
                 records.append(record)
             }

@@ -1,36 +1,63 @@
+import KakehashiModel
 import Yams
 
 /// Collects issues while a configuration document is read.
-final class ConfigReader {
-    let file: String
-    let environment: [String: String]
-    var issues: [ConfigurationIssue] = []
+public final class ConfigReader {
+    /// The file being read, as named in issues.
+    public let file: String
+    /// Where `*_env` keys find their values.
+    public let environment: [String: String]
+    /// Every problem found so far.
+    public private(set) var issues: [ConfigurationIssue] = []
 
-    init(file: String, environment: [String: String]) {
+    /// Creates a reader for `file`.
+    public init(file: String, environment: [String: String]) {
         self.file = file
         self.environment = environment
     }
 
-    func report(_ problem: String, key: String, mark: Mark?) {
+    /// Records problems found by another reader (an included file).
+    public func report(contentsOf more: [ConfigurationIssue]) { issues.append(contentsOf: more) }
+
+    /// Records a problem at `key` (and the node's line, when known).
+    public func report(_ problem: String, key: String, mark: Mark?) {
         issues.append(ConfigurationIssue(file: file, line: mark?.line, column: mark?.column, key: key, problem: problem))
     }
 }
 
 /// A YAML node with its key path, whose typed accessors report problems (with line and key) to
 /// the reader and return nil, so that reading goes on and every problem is found.
-struct ConfigNode {
-    let node: Node
-    let path: String
-    let reader: ConfigReader
+///
+/// ```swift
+/// guard let m = root.mapping(allowed: ["port", "storage"]) else { return nil }
+/// let port = m["port"]?.int(in: 1...65535) ?? 8080
+/// ```
+public struct ConfigNode {
+    /// The YAML node.
+    public let node: Node
+    /// The key path, e.g. `storage.retention[0].raw`.
+    public let path: String
+    /// The reader that collects problems.
+    public let reader: ConfigReader
 
-    var mark: Mark? { node.mark }
+    /// Creates a cursor on `node`.
+    public init(node: Node, path: String, reader: ConfigReader) {
+        self.node = node
+        self.path = path
+        self.reader = reader
+    }
 
-    func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    /// Where the node starts in the file.
+    public var mark: Mark? { node.mark }
 
-    func fail(_ problem: String) { reader.report(problem, key: path, mark: mark) }
+    /// The key path of a member.
+    public func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// Records a problem with this node.
+    public func fail(_ problem: String) { reader.report(problem, key: path, mark: mark) }
 
     /// The mapping's members, after checking that every key is one of `allowed`.
-    func mapping(allowed: [String]) -> [String: ConfigNode]? {
+    public func mapping(allowed: [String]) -> [String: ConfigNode]? {
         guard let mapping = node.mapping else {
             fail("expected a mapping of keys (\(allowed.joined(separator: ", ")))")
             return nil
@@ -52,7 +79,25 @@ struct ConfigNode {
         return members
     }
 
-    func sequence() -> [ConfigNode]? {
+    /// The mapping's members when any key is allowed (a table keyed by names).
+    public func table() -> [(key: String, node: ConfigNode)]? {
+        guard let mapping = node.mapping else {
+            fail("expected a mapping")
+            return nil
+        }
+        var members = [(key: String, node: ConfigNode)]()
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                reader.report("keys must be plain text", key: path, mark: key.mark)
+                continue
+            }
+            members.append((name, ConfigNode(node: value, path: child(name), reader: reader)))
+        }
+        return members
+    }
+
+    /// The elements of a list.
+    public func sequence() -> [ConfigNode]? {
         guard let sequence = node.sequence else {
             fail("expected a list")
             return nil
@@ -60,7 +105,8 @@ struct ConfigNode {
         return sequence.enumerated().map { ConfigNode(node: $1, path: "\(path)[\($0)]", reader: reader) }
     }
 
-    var string: String? {
+    /// The text of a scalar.
+    public var string: String? {
         guard case .scalar(let scalar) = node else {
             fail("expected a text value")
             return nil
@@ -68,20 +114,23 @@ struct ConfigNode {
         return scalar.string
     }
 
-    func int(in range: ClosedRange<Int>) -> Int? {
+    /// An integer within `range`.
+    public func int(in range: ClosedRange<Int>) -> Int? {
         guard let text = string else { return nil }
         guard let value = Int(text) else { fail("'\(text)' is not an integer"); return nil }
         guard range.contains(value) else { fail("\(value) is outside \(range.lowerBound)...\(range.upperBound)"); return nil }
         return value
     }
 
-    var double: Double? {
+    /// A finite number.
+    public var double: Double? {
         guard let text = string else { return nil }
         guard let value = Double(text), value.isFinite else { fail("'\(text)' is not a finite number"); return nil }
         return value
     }
 
-    var bool: Bool? {
+    /// `true`/`false` (also yes/no, on/off).
+    public var bool: Bool? {
         guard let text = string else { return nil }
         switch text.lowercased() {
         case "true", "yes", "on": return true
@@ -91,7 +140,7 @@ struct ConfigNode {
     }
 
     /// `250ms`, `10s`, `5m`, `2h`, `7d`, or a bare number of seconds.
-    var duration: Duration? {
+    public var duration: Duration? {
         guard let text = string else { return nil }
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, seconds) in units where text.hasSuffix(suffix) {
@@ -105,7 +154,7 @@ struct ConfigNode {
     }
 
     /// `512KiB`, `256MiB`, `1GiB`, `10MB`, or a bare number of bytes.
-    var byteCount: Int64? {
+    public var byteCount: Int64? {
         guard let text = string?.replacingSpaces else { return nil }
         let units: [(String, Double)] = [
             ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1000), ("MB", 1e6), ("GB", 1e9), ("B", 1),
@@ -119,7 +168,7 @@ struct ConfigNode {
     }
 
     /// A secret, given inline (`key`) or by environment variable (`key_env`).
-    static func secret(_ members: [String: ConfigNode], _ key: String, reader: ConfigReader, path: String) -> String? {
+    public static func secret(_ members: [String: ConfigNode], _ key: String, reader: ConfigReader, path: String) -> String? {
         if let variable = members["\(key)_env"] {
             guard let name = variable.string else { return nil }
             guard let value = reader.environment[name], !value.isEmpty else {
@@ -132,6 +181,7 @@ struct ConfigNode {
         return members[key]?.string
     }
 
+    /// Edit distance, for "did you mean" hints.
     static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         var row = Array(0...b.count)
@@ -145,6 +195,29 @@ struct ConfigNode {
             }
         }
         return row[b.count]
+    }
+
+    /// The member `key`, or a "is required" problem when it is absent.
+    public func required(_ members: [String: ConfigNode], _ key: String) -> ConfigNode? {
+        guard let node = members[key] else {
+            reader.report("is required", key: child(key), mark: mark)
+            return nil
+        }
+        return node
+    }
+
+    /// A value of the model (a tenant, an entity id…) built from this node's text; the model's
+    /// own error becomes the problem.
+    public func model<T>(_ make: (String) throws(ModelError) -> T) -> T? {
+        guard let text = string else { return nil }
+        do {
+            return try make(text)
+        } catch {
+            var text = error.description
+            if text.hasPrefix("\(error.field): ") { text.removeFirst(error.field.count + 2) }
+            fail(text)
+            return nil
+        }
     }
 }
 
