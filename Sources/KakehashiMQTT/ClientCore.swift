@@ -492,7 +492,13 @@ final class ClientCore: @unchecked Sendable {
             routing = (version, shared.withLock { $0.subscriptions })
         }
         for subscription in routing.subscriptions where Self.matches(filter: subscription.filter, topic: message.topic) {
-            subscription.buffer.push(message)
+            let handled = subscription.buffer.push(message)
+            if acknowledgeAfterProcessing && !handled {
+                // The consumer stopped before it was done with this message: its PUBACK is
+                // already queued, so drop the connection before libmosquitto can write it. The
+                // broker delivers the message again on the next session.
+                _ = shutdown(mosquitto_socket(handle.pointer), Int32(SHUT_RDWR))
+            }
         }
     }
 

@@ -38,7 +38,8 @@ final class MessageBuffer: @unchecked Sendable {
     /// Messages waiting in the buffer.
     var count: Int { condition.locked { items.count - head } }
 
-    /// Offers a message (network thread). Returns false when it was dropped or the buffer finished.
+    /// Offers a message (network thread). Returns false when it was dropped or the buffer finished
+    /// (in hand-off mode: before the consumer was done with it).
     @discardableResult
     func push(_ message: MQTTMessage) -> Bool {
         var accepted = false
@@ -66,17 +67,19 @@ final class MessageBuffer: @unchecked Sendable {
             return nil
         }
         resume?.resume(returning: message)
-        if handOff && accepted { waitUntilReleased() }
+        if handOff && accepted { return waitUntilReleased() }
         return accepted
     }
 
     /// Hand-off mode: blocks the producer until the consumer released every message pushed so far
-    /// (it asked for the next one) or the buffer finished.
-    private func waitUntilReleased() {
+    /// (it asked for the next one) or the buffer finished. Returns whether the consumer released
+    /// it (false: finished first, the message was not processed and must not be acknowledged).
+    private func waitUntilReleased() -> Bool {
         condition.locked {
             pushedCount += 1
             let mine = pushedCount
             while !finished && releasedCount < mine { condition.wait() }
+            return releasedCount >= mine
         }
     }
 

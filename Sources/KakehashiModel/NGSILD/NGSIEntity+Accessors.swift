@@ -87,7 +87,8 @@ extension NGSIEntity {
         }
     }
 
-    func location(_ name: String = "location") throws(ModelError) -> GeoPoint? {
+    /// The GeoJSON Point of the GeoProperty `name` (default `location`), if the entity has one.
+    public func location(_ name: String = "location") throws(ModelError) -> GeoPoint? {
         switch attributes[name] {
         case nil: return nil
         case .geoProperty(let point, _)?: return point

@@ -1,0 +1,128 @@
+import Foundation
+import KakehashiConfig
+import KakehashiMQTT
+import KakehashiModel
+
+extension HubConfiguration {
+    /// Reads and validates `file`; the error lists every problem with its line and key.
+    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> HubConfiguration {
+        try ConfigDocument.load(file: file, environment: environment) { root, base in HubConfigurationLoader(baseDirectory: base).hub(root) }
+    }
+
+    /// Validates configuration text; relative paths resolve against `baseDirectory`.
+    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String] = [:]) throws(ConfigurationError) -> HubConfiguration {
+        try ConfigDocument.parse(yaml: yaml, file: file, environment: environment) { root in HubConfigurationLoader(baseDirectory: baseDirectory).hub(root) }
+    }
+}
+
+/// Reads the document tree into a ``HubConfiguration``, reporting every problem.
+struct HubConfigurationLoader {
+    let baseDirectory: String
+
+    func hub(_ root: ConfigNode) -> HubConfiguration? {
+        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits"]) else { return nil }
+        var http = HubConfiguration.HTTP()
+        if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
+            if let host = members["host"]?.string { http.host = host }
+            if let port = members["port"]?.int(in: 0...65535) { http.port = port }
+        }
+        var path: String?
+        var options = SQLiteStore.Options()
+        if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers"]) {
+            path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
+            if let sync = members["sync"] {
+                if let text = sync.string, let value = SQLiteStore.Sync(rawValue: text) { options.sync = value } else { sync.fail("sync is full or normal") }
+            }
+            if let limit = members["deadletter_limit"]?.int(in: 0...10_000_000) { options.deadLetterLimit = limit }
+            if let readers = members["readers"]?.int(in: 1...64) { options.readers = readers }
+        }
+        var broker: KakehashiMQTTConfiguration?
+        if let node = m["broker"], let members = node.mapping(allowed: ConfigNode.brokerKeys) {
+            broker = node.broker(members, baseDirectory: baseDirectory, defaultClientID: "kakehashi-hub")
+        }
+        var tenants = [Tenant: HubConfiguration.TenantSettings]()
+        if let node = root.required(m, "tenants"), let table = node.table() {
+            if table.isEmpty { node.fail("name at least one tenant") }
+            for (name, tenantNode) in table {
+                guard let tenant = validTenant(name, tenantNode) else { continue }
+                var settings = HubConfiguration.TenantSettings()
+                if tenantNode.node.mapping != nil, let members = tenantNode.mapping(allowed: ["gateways"]), let list = members["gateways"]?.sequence() {
+                    for item in list {
+                        if let gateway = item.model({ (text) throws(ModelError) in try GatewayID(text) }) {
+                            if !settings.gateways.insert(gateway).inserted { item.fail("gateway \(gateway) is listed twice") }
+                        }
+                    }
+                } else if tenantNode.node.mapping == nil, !["", "~", "null"].contains(tenantNode.node.scalar?.string ?? "x") {
+                    tenantNode.fail("expected a mapping (gateways: [...]) or nothing")
+                }
+                tenants[tenant] = settings
+            }
+        }
+        var defaultTenant: Tenant?
+        if let node = m["default_tenant"], let tenant = node.model({ (text) throws(ModelError) in try Tenant(text) }) {
+            if tenants[tenant] == nil && !tenants.isEmpty { node.fail("\(tenant) is not one of the tenants") } else { defaultTenant = tenant }
+        }
+        var retention = RetentionPolicy()
+        var interval: Duration = .seconds(3600)
+        if let node = m["retention"] { (retention, interval) = self.retention(node, tenants: tenants) ?? (retention, interval) }
+        var limits = HubConfiguration.Limits()
+        if let node = m["limits"], let members = node.mapping(allowed: ["max_body", "default_page_size", "max_page_size", "max_temporal_instances", "max_upsert_entities"]) {
+            if let size = members["max_body"]?.byteCount { limits.maxBodyBytes = Int(min(max(size, 1024), 256 << 20)) }
+            if let size = members["default_page_size"]?.int(in: 1...100_000) { limits.defaultPageSize = size }
+            if let size = members["max_page_size"]?.int(in: 1...100_000) { limits.maxPageSize = size }
+            if let count = members["max_temporal_instances"]?.int(in: 1...10_000_000) { limits.maxTemporalInstances = count }
+            if let count = members["max_upsert_entities"]?.int(in: 1...100_000) { limits.maxUpsertEntities = count }
+            if limits.defaultPageSize > limits.maxPageSize { node.fail("default_page_size is larger than max_page_size") }
+        }
+        guard let path else { return nil }
+        var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
+        configuration.http = http
+        configuration.storage = options
+        configuration.defaultTenant = defaultTenant
+        configuration.retention = retention
+        configuration.retentionInterval = interval
+        configuration.limits = limits
+        return configuration
+    }
+
+    private func validTenant(_ name: String, _ node: ConfigNode) -> Tenant? {
+        do { return try Tenant(name) } catch {
+            node.fail("'\(name)' is not a valid tenant name: \(error.reason)")
+            return nil
+        }
+    }
+
+    private func retention(_ node: ConfigNode, tenants: [Tenant: HubConfiguration.TenantSettings]) -> (RetentionPolicy, Duration)? {
+        guard let m = node.mapping(allowed: ["default", "rules", "interval"]) else { return nil }
+        var policy = RetentionPolicy()
+        if let defaults = m["default"], let rule = rule(defaults, allowed: []) { policy.defaultRule = rule.0 }
+        if let list = m["rules"]?.sequence() {
+            for item in list {
+                guard let (rule, members) = rule(item, allowed: ["tenant", "type"]) else { continue }
+                let tenant = members["tenant"]?.model { (text) throws(ModelError) in try Tenant(text) }
+                let type = members["type"]?.string
+                if tenant == nil && type == nil { item.fail("a rule names a tenant, a type or both") ; continue }
+                if let tenant, tenants[tenant] == nil { members["tenant"]?.fail("\(tenant) is not one of the tenants") }
+                policy.set(rule, tenant: tenant, type: type)
+            }
+        }
+        let interval = m["interval"]?.duration.map { max($0, .seconds(1)) } ?? .seconds(3600)
+        return (policy, interval)
+    }
+
+    private func rule(_ node: ConfigNode, allowed: [String]) -> (RetentionPolicy.Rule, [String: ConfigNode])? {
+        guard let m = node.mapping(allowed: allowed + ["raw", "minute", "hour"]) else { return nil }
+        func age(_ key: String) -> Int64? {
+            guard let member = m[key] else { return nil }
+            if member.string == "forever" { return nil }
+            guard let duration = member.duration else { return nil }
+            let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            if ms < 60_000 { member.fail("keep data at least a minute (or write forever)"); return nil }
+            return ms
+        }
+        let rule = RetentionPolicy.Rule(raw: age("raw"), minute: age("minute"), hour: age("hour"))
+        return (rule, m)
+    }
+}
+
+typealias KakehashiMQTTConfiguration = KakehashiMQTT.MQTTConfiguration

@@ -1,0 +1,82 @@
+import KakehashiMQTT
+import KakehashiModel
+
+/// Everything `kakehashi-hub run` needs, read from one YAML file (see `deploy/hub/hub.yaml`).
+///
+/// ```swift
+/// let configuration = try HubConfiguration.load(file: "deploy/hub/hub.yaml")
+/// let app = try await buildApplication(configuration: configuration, logger: logger)
+/// ```
+public struct HubConfiguration: Sendable {
+    /// Where the HTTP API listens.
+    public struct HTTP: Sendable, Hashable {
+        /// Address to bind (default loopback).
+        public var host = "127.0.0.1"
+        /// Port (0 picks a free one).
+        public var port = 8080
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// One city sharing the hub.
+    public struct TenantSettings: Sendable, Hashable {
+        /// Gateways allowed to send batches for this tenant.
+        public var gateways: Set<GatewayID>
+
+        /// Creates settings.
+        public init(gateways: Set<GatewayID> = []) { self.gateways = gateways }
+    }
+
+    /// Limits that keep one request from hurting others.
+    public struct Limits: Sendable, Hashable {
+        /// Largest request body accepted (default 1 MiB).
+        public var maxBodyBytes = 1 << 20
+        /// Entities per page when a query names no `limit`.
+        public var defaultPageSize = 20
+        /// Largest `limit` accepted.
+        public var maxPageSize = 1000
+        /// Instances per attribute in one temporal answer; more is answered 206 with a Content-Range.
+        public var maxTemporalInstances = 10_000
+        /// Entities per upsert request.
+        public var maxUpsertEntities = 1000
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The HTTP listener.
+    public var http = HTTP()
+    /// The SQLite file.
+    public var storagePath: String
+    /// Store settings.
+    public var storage = SQLiteStore.Options()
+    /// The central broker to ingest from; nil serves HTTP only.
+    public var broker: MQTTConfiguration?
+    /// The tenants and their gateways.
+    public var tenants: [Tenant: TenantSettings]
+    /// The tenant of requests without an `NGSILD-Tenant` header; nil makes the header required.
+    public var defaultTenant: Tenant?
+    /// Retention per tenant and entity type.
+    public var retention = RetentionPolicy()
+    /// How often retention runs.
+    public var retentionInterval: Duration = .seconds(3600)
+    /// Request limits.
+    public var limits = Limits()
+
+    /// Creates a configuration.
+    public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {
+        self.storagePath = storagePath
+        self.tenants = tenants
+        self.broker = broker
+    }
+
+    /// Adapts broker settings for ingest: a persistent session (batches queued while the hub is
+    /// down wait for it) and acknowledgement only after a batch is stored.
+    public static func ingestSettings(_ broker: MQTTConfiguration) -> MQTTConfiguration {
+        var settings = broker
+        settings.session = .persistent
+        settings.acknowledgement = .afterProcessing
+        return settings
+    }
+}

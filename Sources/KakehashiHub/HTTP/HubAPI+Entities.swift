@@ -1,0 +1,136 @@
+import Hummingbird
+import KakehashiModel
+
+extension HubAPI {
+    static let entityQueryParameters: Set<String> = [
+        "type", "id", "q", "attrs", "georel", "geometry", "coordinates", "geoproperty", "limit", "offset", "options", "format", "count",
+    ]
+
+    /// `GET /ngsi-ld/v1/entities`
+    func queryEntities(_ request: Request) async throws -> Response {
+        let tenant = try tenant(of: request)
+        let query = try QueryString(request.uri.query)
+        try query.allow(Self.entityQueryParameters)
+        let jsonLD = try Self.wantsJSONLD(request)
+        guard query["type"] != nil || query["id"] != nil || query["q"] != nil || query["georel"] != nil || query["attrs"] != nil else {
+            throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id, q, attrs or a geo-query (georel)")
+        }
+        let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
+        var ids: Set<EntityID>?
+        if let list = query["id"] {
+            var set = Set<EntityID>()
+            for text in list.split(separator: ",") { set.insert(try Self.entityID(String(text), parameter: "id")) }
+            ids = set
+        }
+        let filter: QExpression?
+        do { filter = try query["q"].map { (text) throws(QueryError) in try QExpression(text) } } catch { throw NGSIProblem(error) }
+        let geo: GeoQuery?
+        do {
+            geo = try query["georel"].map { (georel) throws(QueryError) in
+                try GeoQuery(georel: georel, geometry: query["geometry"], coordinates: query["coordinates"])
+            }
+        } catch { throw NGSIProblem(error) }
+        let geoProperty = query["geoproperty"] ?? "location"
+        let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
+        let limit = try query.integer("limit", default: configuration.limits.defaultPageSize, range: 0...Int.max)
+        guard limit <= configuration.limits.maxPageSize else {
+            throw NGSIProblem(.tooManyResults, "limit \(limit) is above this hub's maximum page size \(configuration.limits.maxPageSize)")
+        }
+        let offset = try query.integer("offset", default: 0, range: 0...Int.max)
+        let count = query["count"].map { $0 == "true" } ?? query.options.contains("count")
+
+        let candidates = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
+        let matching = candidates.filter { entity in
+            if let filter, !filter.matches(entity) { return false }
+            if let attributes, !attributes.contains(where: { entity.attributes[$0] != nil }) { return false }
+            if let geo {
+                guard let point = try? entity.location(geoProperty) else { return false }
+                return geo.matches(point)
+            }
+            return true
+        }
+        let page = matching.dropFirst(offset).prefix(limit)
+        let keyValues = query.options.contains("keyValues")
+        let body = JSONValue.array(page.map { Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD) })
+        var headers = HTTPFields()
+        if count { headers[Self.countHeader] = String(matching.count) }
+        return Self.json(body, jsonLD: jsonLD, extra: headers)
+    }
+
+    /// `GET /ngsi-ld/v1/entities/{id}`
+    func retrieveEntity(_ request: Request, id text: String) async throws -> Response {
+        let tenant = try tenant(of: request)
+        let query = try QueryString(request.uri.query)
+        try query.allow(["attrs", "options", "format"])
+        let jsonLD = try Self.wantsJSONLD(request)
+        let id = try Self.entityID(text, parameter: "id")
+        guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) }) else {
+            throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
+        }
+        let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
+        return Self.json(Self.render(entity, keyValues: query.options.contains("keyValues"), attributes: attributes, jsonLD: jsonLD), jsonLD: jsonLD)
+    }
+
+    /// `POST /ngsi-ld/v1/entityOperations/upsert`: the HTTP ingest path, with the validation and
+    /// exactly-once storage of MQTT batches.
+    func upsert(_ request: Request) async throws -> Response {
+        let tenant = try tenant(of: request)
+        let query = try QueryString(request.uri.query)
+        try query.allow(["options"])
+        let contentType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard contentType == "application/json" || contentType == "application/ld+json" else {
+            throw NGSIProblem(.unsupportedMediaType, "Content-Type '\(contentType)': send application/json or application/ld+json")
+        }
+        let limit = configuration.limits.maxBodyBytes
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: limit) } catch {
+            throw NGSIProblem(.requestEntityTooLarge, "the body is larger than this hub's limit of \(limit) bytes")
+        }
+        let json: JSONValue
+        do { json = try JSONValue(parsing: body.readableBytesView) } catch {
+            throw NGSIProblem(.invalidRequest, "the body is not valid JSON: \(error.reason)")
+        }
+        guard case .array(let elements) = json else { throw NGSIProblem(.badRequestData, "the body must be a JSON array of entities, not \(json.typeName)") }
+        guard !elements.isEmpty else { throw NGSIProblem(.badRequestData, "the array of entities is empty") }
+        guard elements.count <= configuration.limits.maxUpsertEntities else {
+            throw NGSIProblem(.requestEntityTooLarge, "\(elements.count) entities exceed this hub's limit of \(configuration.limits.maxUpsertEntities) per request")
+        }
+        var valid = [NGSIEntity]()
+        var errors = [JSONValue]()
+        for (index, element) in elements.enumerated() {
+            let claimedID = element["id"]?.stringValue ?? "entities[\(index)]"
+            do {
+                var entity = try NGSIEntity(json: element, form: .normalized)
+                entity.context = []
+                guard entity.id.tenant == tenant else {
+                    errors.append(Self.upsertError(claimedID, NGSIProblem(.badRequestData, "entity \(entity.id) belongs to tenant \(entity.id.tenant), not \(tenant)")))
+                    continue
+                }
+                valid.append(entity)
+            } catch {
+                errors.append(Self.upsertError(claimedID, NGSIProblem(.badRequestData, error.description)))
+            }
+        }
+        var result = IngestResult()
+        if !valid.isEmpty {
+            let outcome = try await stored { () async throws(StorageError) in try await ingestor.ingest(entities: valid, tenant: tenant) }
+            switch outcome {
+            case .success(let stored): result = stored
+            case .failure(let rejection): throw NGSIProblem(.badRequestData, rejection.description)
+            }
+        }
+        let jsonLD = false
+        if !errors.isEmpty {
+            let success = JSONValue.array(valid.map { .string($0.id.rawValue) })
+            return Self.json(["success": success, "errors": .array(errors)], status: HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), jsonLD: jsonLD)
+        }
+        if !result.created.isEmpty {
+            return Self.json(.array(result.created.map { .string($0.rawValue) }), status: .created, jsonLD: jsonLD)
+        }
+        return Response(status: .noContent)
+    }
+
+    static func upsertError(_ id: String, _ problem: NGSIProblem) -> JSONValue {
+        ["entityId": .string(id), "error": problem.json]
+    }
+}

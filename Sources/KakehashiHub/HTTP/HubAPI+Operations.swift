@@ -1,0 +1,36 @@
+import HTTPTypes
+import Hummingbird
+import KakehashiModel
+
+extension HubAPI {
+    /// `GET /healthz`: 200 when storage answers and (if configured) the broker is connected.
+    func health() async -> Response {
+        var members: [String: JSONValue] = [:]
+        var healthy = true
+        do {
+            try await store.check()
+            members["storage"] = "ok"
+        } catch {
+            healthy = false
+            members["storage"] = .string("failing: \(error)")
+        }
+        if let ingest {
+            let connected = ingest.isConnected
+            members["broker"] = .string(connected ? "connected" : "disconnected")
+            members["brokerAddress"] = .string(ingest.broker)
+            healthy = healthy && connected
+        } else {
+            members["broker"] = "not configured"
+        }
+        members["status"] = .string(healthy ? "ok" : "failing")
+        return Self.json(.object(members), status: healthy ? .ok : .serviceUnavailable, jsonLD: false)
+    }
+
+    /// `GET /metrics`: Prometheus text.
+    func metrics() -> Response {
+        if let ingest { registry.makeMeter(label: "kakehashi_hub_broker_connected", dimensions: []).set(Int64(ingest.isConnected ? 1 : 0)) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: registry.render())))
+    }
+}

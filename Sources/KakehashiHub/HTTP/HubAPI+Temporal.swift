@@ -1,0 +1,120 @@
+import HTTPTypes
+import Hummingbird
+import KakehashiModel
+
+extension HubAPI {
+    static let temporalQueryParameters: Set<String> = [
+        "type", "id", "attrs", "timerel", "timeAt", "endTimeAt", "timeproperty", "lastN", "options", "format", "aggrMethods",
+        "aggrPeriodDuration", "limit", "offset", "count",
+    ]
+
+    /// `GET /ngsi-ld/v1/temporal/entities` and `/temporal/entities/{id}`.
+    func queryTemporal(_ request: Request, id text: String?) async throws -> Response {
+        let tenant = try tenant(of: request)
+        let query = try QueryString(request.uri.query)
+        try query.allow(text == nil ? Self.temporalQueryParameters : Self.temporalQueryParameters.subtracting(["type", "id", "limit", "offset", "count"]))
+        let jsonLD = try Self.wantsJSONLD(request)
+        let temporal: TemporalRequest
+        do { temporal = try TemporalRequest(parameters: query.values) } catch { throw NGSIProblem(error) }
+
+        var entities: [NGSIEntity]
+        var total = 0
+        var headers = HTTPFields()
+        if let text {
+            let id = try Self.entityID(text, parameter: "id")
+            guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) }) else {
+                throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
+            }
+            entities = [entity]
+        } else {
+            guard query["type"] != nil || query["id"] != nil || query["attrs"] != nil else {
+                throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id or attrs")
+            }
+            let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
+            var ids: Set<EntityID>?
+            if let list = query["id"] {
+                var set = Set<EntityID>()
+                for item in list.split(separator: ",") { set.insert(try Self.entityID(String(item), parameter: "id")) }
+                ids = set
+            }
+            let limit = try query.integer("limit", default: configuration.limits.defaultPageSize, range: 0...Int.max)
+            guard limit <= configuration.limits.maxPageSize else {
+                throw NGSIProblem(.tooManyResults, "limit \(limit) is above this hub's maximum page size \(configuration.limits.maxPageSize)")
+            }
+            let offset = try query.integer("offset", default: 0, range: 0...Int.max)
+            let all = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
+            total = all.count
+            entities = Array(all.dropFirst(offset).prefix(limit))
+            if query["count"] == "true" { headers[Self.countHeader] = String(total) }
+        }
+
+        let engine = TemporalEngine(store: store, maxInstances: configuration.limits.maxTemporalInstances)
+        var results = [JSONValue]()
+        var cut: (first: Timestamp, last: Timestamp)?
+        for entity in entities {
+            var members: [String: JSONValue] = ["id": .string(entity.id.rawValue), "type": .string(entity.type)]
+            if jsonLD { members["@context"] = .array(Self.contexts(for: entity.type).map { .string($0) }) }
+            let series = try await stored { () async throws(StorageError) in try await store.series(tenant: tenant, entity: entity.id) }
+            for info in series where temporal.attributes?.contains(info.attribute) ?? true {
+                switch temporal.representation {
+                case .aggregated(let methods, let period):
+                    let periods = try await stored { () async throws(StorageError) in
+                        try await engine.periods(tenant: tenant, entity: entity.id, series: info, period: period, request: temporal)
+                    }
+                    members[info.attribute] = Self.aggregatedJSON(periods, methods: methods, numeric: info.numeric)
+                case .normalized, .temporalValues:
+                    let (values, truncated) = try await stored { () async throws(StorageError) in
+                        try await engine.instances(tenant: tenant, entity: entity.id, attribute: info.attribute, request: temporal)
+                    }
+                    if truncated, let first = values.first, let last = values.last { cut = (first.observedAt, last.observedAt) }
+                    members[info.attribute] = temporal.representation == .temporalValues
+                        ? ["type": "Property", "values": .array(values.map { .array([Self.valueJSON($0.value), .string($0.observedAt.iso8601)]) })]
+                        : .array(values.map { Self.instanceJSON($0, unit: info.unitCode) })
+                }
+            }
+            results.append(.object(members))
+        }
+        if let cut {
+            headers[Self.contentRange] = "date-time \(cut.first.iso8601)-\(cut.last.iso8601)/*"
+            return Self.json(.array(results), status: .partialContent, jsonLD: jsonLD, extra: headers)
+        }
+        return Self.json(text == nil ? .array(results) : results[0], jsonLD: jsonLD, extra: headers)
+    }
+
+    static func valueJSON(_ value: PropertyValue) -> JSONValue {
+        switch value {
+        case .number(let n): .number(n)
+        case .text(let t): .string(t)
+        case .boolean(let b): .bool(b)
+        case .dateTime(let t): .string(t.iso8601)
+        case .list(let items): .array(items.map { .string($0) })
+        case .structured(let json): json
+        }
+    }
+
+    static func instanceJSON(_ value: StoredValue, unit: MeasurementUnit?) -> JSONValue {
+        var members: [String: JSONValue] = ["type": "Property", "value": valueJSON(value.value), "observedAt": .string(value.observedAt.iso8601)]
+        if let unit, case .number = value.value { members["unitCode"] = .string(unit.code) }
+        return .object(members)
+    }
+
+    static func aggregatedJSON(_ periods: [TemporalEngine.Period], methods: [TemporalRequest.AggregationMethod], numeric: Bool) -> JSONValue {
+        var members: [String: JSONValue] = ["type": "Property"]
+        for method in methods {
+            if !numeric && method != .totalCount { continue }
+            members[method.rawValue] = .array(periods.map { period in
+                let a = period.aggregate
+                let value: Double
+                switch method {
+                case .totalCount: value = Double(a.count)
+                case .sum: value = a.sum
+                case .avg: value = a.sum / Double(a.count)
+                case .min: value = a.min
+                case .max: value = a.max
+                }
+                return .array([.number(value), .string(period.start.iso8601), .string(period.end.iso8601)])
+            })
+        }
+        return .object(members)
+    }
+}

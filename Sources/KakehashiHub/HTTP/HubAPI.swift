@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KakehashiModel
+import Logging
+
+/// The hub's HTTP API: NGSI-LD entities and temporal queries, the upsert ingest path, health
+/// and metrics. Handlers are plain functions of the request, so tests drive them through
+/// Hummingbird's test client with the same router the server uses.
+public struct HubAPI: Sendable {
+    let configuration: HubConfiguration
+    let store: any ObservationStore
+    let ingestor: Ingestor
+    let ingest: MQTTIngest?
+    let registry: PrometheusRegistry
+    let logger: Logger
+
+    static let tenantHeader = HTTPField.Name("NGSILD-Tenant")!
+    static let countHeader = HTTPField.Name("NGSILD-Results-Count")!
+    static let contentRange = HTTPField.Name("Content-Range")!
+    static let coreContextLink =
+        "<\(NGSIContext.core)>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""
+
+    /// Adds every route to `router`.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/ngsi-ld/v1/entities") { request, _ in try await self.queryEntities(request) }
+        router.get("/ngsi-ld/v1/entities/:id") { request, context in try await self.retrieveEntity(request, id: context.parameters.get("id") ?? "") }
+        router.post("/ngsi-ld/v1/entityOperations/upsert") { request, _ in try await self.upsert(request) }
+        router.get("/ngsi-ld/v1/temporal/entities") { request, _ in try await self.queryTemporal(request, id: nil) }
+        router.get("/ngsi-ld/v1/temporal/entities/:id") { request, context in
+            try await self.queryTemporal(request, id: context.parameters.get("id") ?? "")
+        }
+        router.get("/healthz") { _, _ in await self.health() }
+        router.get("/metrics") { _, _ in self.metrics() }
+    }
+
+    // MARK: Shared request handling
+
+    /// The tenant of a request: its `NGSILD-Tenant` header, or the configured default.
+    func tenant(of request: Request) throws(NGSIProblem) -> Tenant {
+        guard let name = request.headers[Self.tenantHeader] else {
+            guard let fallback = configuration.defaultTenant else {
+                throw NGSIProblem(.badRequestData, "the NGSILD-Tenant header is required (this hub has no default tenant)")
+            }
+            return fallback
+        }
+        let tenant: Tenant
+        do { tenant = try Tenant(name, field: "NGSILD-Tenant") } catch {
+            throw NGSIProblem(.nonexistentTenant, "tenant '\(name.prefix(64))' does not exist: \(error.reason)")
+        }
+        guard configuration.tenants[tenant] != nil else { throw NGSIProblem(.nonexistentTenant, "tenant '\(tenant)' does not exist on this hub") }
+        return tenant
+    }
+
+    /// Whether the client asked for JSON-LD (then `@context` goes in the body, not a Link header).
+    static func wantsJSONLD(_ request: Request) throws(NGSIProblem) -> Bool {
+        guard let accept = request.headers[.accept], !accept.isEmpty else { return false }
+        let types = accept.split(separator: ",").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces) }
+        if types.contains("application/json") || types.contains("*/*") || types.contains("application/*") { return false }
+        if types.contains("application/ld+json") { return true }
+        throw NGSIProblem(.notAcceptable, "Accept '\(accept.prefix(80))': this API answers application/json or application/ld+json")
+    }
+
+    /// A JSON response, with the core context as a Link header or in the body for JSON-LD.
+    static func json(_ body: JSONValue, status: HTTPResponse.Status = .ok, jsonLD: Bool, extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = jsonLD ? "application/ld+json" : "application/json"
+        if !jsonLD { headers[HTTPField.Name("Link")!] = coreContextLink }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.serialized())))
+    }
+
+    /// The entity as NGSI-LD JSON, optionally projected to `attributes`.
+    static func render(_ entity: NGSIEntity, keyValues: Bool, attributes: Set<String>?, jsonLD: Bool) -> JSONValue {
+        var shown = entity
+        if let attributes { shown.attributes = shown.attributes.filter { attributes.contains($0.key) } }
+        shown.context = jsonLD ? contexts(for: entity.type) : []
+        return shown.json(keyValues ? .keyValues : .normalized)
+    }
+
+    /// The JSON-LD context of an entity type: its Smart Data Models domain, then the core.
+    static func contexts(for type: String) -> [String] {
+        switch type {
+        case "WaterObserved", "FloodMonitoring": NGSIContext.forDomain(NGSIContext.environment)
+        case "CrowdFlowObserved": NGSIContext.forDomain(NGSIContext.transportation)
+        case "Device", "DeviceMeasurement": NGSIContext.forDomain(NGSIContext.device)
+        case "Alert": NGSIContext.forDomain(NGSIContext.alert)
+        default: [NGSIContext.core]
+        }
+    }
+
+    /// Parses an entity id from a path or parameter.
+    static func entityID(_ text: String, parameter: String) throws(NGSIProblem) -> EntityID {
+        let decoded = text.removingPercentEncoding ?? text
+        do { return try EntityID(decoded, field: parameter) } catch {
+            throw NGSIProblem(.badRequestData, error.description)
+        }
+    }
+
+    /// Runs a storage call, turning its failure into a 500 ProblemDetails (logged).
+    func stored<T>(_ body: () async throws(StorageError) -> T) async throws(NGSIProblem) -> T {
+        do { return try await body() } catch {
+            logger.error("storage failed during a request", metadata: ["error": "\(error)"])
+            throw NGSIProblem(.internalError, "storage failed: \(error.operation)")
+        }
+    }
+}

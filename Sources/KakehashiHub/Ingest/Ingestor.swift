@@ -1,0 +1,106 @@
+import Logging
+import KakehashiModel
+
+/// A source of wall-clock time (injected so tests and replays control it).
+public typealias WallClock = @Sendable () -> Timestamp
+
+/// The path every batch takes, from MQTT or HTTP: validate, store, or keep as a dead letter
+/// with the reason. Never drops a batch silently.
+public struct Ingestor: Sendable {
+    let validator: BatchValidator
+    let store: any ObservationStore
+    let metrics: HubMetrics
+    let logger: Logger
+    let now: WallClock
+
+    /// What became of a batch.
+    public enum Outcome: Sendable, Hashable {
+        /// Stored.
+        case stored(IngestResult)
+        /// Rejected and kept as a dead letter.
+        case rejected(IngestRejection)
+    }
+
+    /// Creates an ingestor.
+    public init(validator: BatchValidator, store: any ObservationStore, metrics: HubMetrics, logger: Logger, now: @escaping WallClock) {
+        self.validator = validator
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Ingests one MQTT message. Storage failures are retried (with growing pauses) until the
+    /// batch is stored or kept as a dead letter, or the task is cancelled (then it throws and
+    /// the message stays unacknowledged, to be delivered again).
+    public func ingest(topic: String, payload: [UInt8]) async throws(CancellationError) -> Outcome {
+        let receivedAt = now()
+        switch validator.validate(topic: topic, payload: payload, receivedAt: receivedAt) {
+        case .failure(let rejection):
+            try await deadLetter(rejection, source: topic, payload: payload, receivedAt: receivedAt)
+            return .rejected(rejection)
+        case .success(let batch):
+            var attempt = 0
+            var lastError: StorageError?
+            while attempt < 5 {
+                if Task.isCancelled { throw CancellationError() }
+                let started = ContinuousClock.now
+                do {
+                    let result = try await store.ingest(batch)
+                    metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    metrics.record(result)
+                    return .stored(result)
+                } catch {
+                    metrics.storageFailures.increment()
+                    lastError = error
+                    logger.error("storing a batch failed; retrying", metadata: ["topic": "\(topic)", "error": "\(error)", "attempt": "\(attempt + 1)"])
+                    attempt += 1
+                    do { try await Task.sleep(for: .milliseconds(100 << min(attempt, 6))) } catch { throw CancellationError() }
+                }
+            }
+            let rejection = IngestRejection(.storageFailed, lastError?.description ?? "storage failed", tenant: batch.tenant.name)
+            try await deadLetter(rejection, source: topic, payload: payload, receivedAt: receivedAt)
+            return .rejected(rejection)
+        }
+    }
+
+    /// Validates and stores entities posted over HTTP; a storage failure is thrown to the caller.
+    public func ingest(entities: [NGSIEntity], tenant: Tenant) async throws(StorageError) -> Result<IngestResult, IngestRejection> {
+        switch validator.validate(entities: entities, tenant: tenant, receivedAt: now()) {
+        case .failure(let rejection):
+            metrics.rejected(rejection.reason).increment()
+            return .failure(rejection)
+        case .success(let batch):
+            let started = ContinuousClock.now
+            let result = try await store.ingest(batch)
+            metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            metrics.record(result)
+            return .success(result)
+        }
+    }
+
+    /// Keeps a rejected batch; retried until storage takes it or the task is cancelled.
+    private func deadLetter(_ rejection: IngestRejection, source: String, payload: [UInt8], receivedAt: Timestamp) async throws(CancellationError) {
+        metrics.rejected(rejection.reason).increment()
+        logger.warning("batch rejected", metadata: ["topic": "\(source)", "reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
+        let letter = HubDeadLetter(receivedAt: receivedAt, source: source, tenant: rejection.tenant, reason: rejection.reason.rawValue,
+                                   detail: rejection.detail, payload: payload, size: payload.count)
+        while true {
+            if Task.isCancelled { throw CancellationError() }
+            do {
+                try await store.recordDeadLetter(letter)
+                return
+            } catch {
+                metrics.storageFailures.increment()
+                logger.error("keeping a dead letter failed; retrying", metadata: ["error": "\(error)"])
+                do { try await Task.sleep(for: .seconds(1)) } catch { throw CancellationError() }
+            }
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

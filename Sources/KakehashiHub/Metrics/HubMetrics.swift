@@ -1,0 +1,46 @@
+import CoreMetrics
+import KakehashiModel
+
+/// The hub's own metrics, created once from an injected factory.
+public struct HubMetrics: Sendable {
+    let factory: any MetricsFactory
+    /// Batches stored (MQTT and HTTP).
+    let batchesStored: Counter
+    /// Observations stored for the first time.
+    let readingsStored: Counter
+    /// Observations received again and left unchanged.
+    let readingsDuplicate: Counter
+    /// Observations past raw retention, not stored.
+    let readingsExpired: Counter
+    /// Storage attempts that failed (and were retried).
+    let storageFailures: Counter
+    /// Time to validate and store one batch.
+    let ingestDuration: Timer
+    /// 1 while the ingest client is connected to the broker.
+    let brokerConnected: Meter
+
+    /// Creates the metrics in `factory`.
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        batchesStored = Counter(label: "kakehashi_hub_batches_stored_total", factory: factory)
+        readingsStored = Counter(label: "kakehashi_hub_readings_stored_total", factory: factory)
+        readingsDuplicate = Counter(label: "kakehashi_hub_readings_duplicate_total", factory: factory)
+        readingsExpired = Counter(label: "kakehashi_hub_readings_expired_total", factory: factory)
+        storageFailures = Counter(label: "kakehashi_hub_storage_failures_total", factory: factory)
+        ingestDuration = Timer(label: "kakehashi_hub_ingest_duration_seconds", factory: factory)
+        brokerConnected = Meter(label: "kakehashi_hub_broker_connected", factory: factory)
+        for reason in IngestRejection.Reason.allCases { rejected(reason).increment(by: 0) }
+    }
+
+    /// Batches rejected for `reason`.
+    func rejected(_ reason: IngestRejection.Reason) -> Counter {
+        Counter(label: "kakehashi_hub_batches_rejected_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+    }
+
+    func record(_ result: IngestResult) {
+        batchesStored.increment()
+        readingsStored.increment(by: result.stored)
+        readingsDuplicate.increment(by: result.duplicates)
+        readingsExpired.increment(by: result.expired)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import ServiceLifecycle
+import KakehashiModel
+import Logging
+
+/// The wall clock of the running hub.
+public let systemWallClock: WallClock = { Timestamp(Date()) }
+
+/// The hub's parts, built from a configuration; the executable runs `application`, tests use
+/// the same parts.
+public struct Hub: Sendable {
+    /// The store.
+    public let store: any ObservationStore
+    /// The MQTT ingest service, when a broker is configured.
+    public let ingest: MQTTIngest?
+    /// The HTTP API.
+    public let api: HubAPI
+    /// The metrics registry behind `/metrics`.
+    public let registry: PrometheusRegistry
+
+    /// Opens storage and creates the services (nothing runs yet).
+    public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
+                now: @escaping WallClock = systemWallClock, store: (any ObservationStore)? = nil) throws {
+        let store = try store ?? SQLiteStore(path: configuration.storagePath, options: configuration.storage)
+        let metrics = HubMetrics(factory: registry)
+        let ingestor = Ingestor(
+            validator: BatchValidator(tenants: configuration.tenants, retention: configuration.retention),
+            store: store, metrics: metrics, logger: logger, now: now)
+        let ingest = try configuration.broker.map { broker throws(MQTTErrorBox) in
+            do { return try MQTTIngest(broker: broker, ingestor: ingestor, logger: logger) } catch { throw MQTTErrorBox(error: error) }
+        }
+        self.store = store
+        self.ingest = ingest
+        self.registry = registry
+        self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, registry: registry, logger: logger)
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+    }
+
+    let configuration: HubConfiguration
+    let logger: Logger
+    let now: WallClock
+
+    /// The router with every route.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        api.addRoutes(to: router)
+        return router
+    }
+
+    /// The HTTP application with the ingest and retention services attached: `runService()` runs
+    /// everything until SIGTERM/SIGINT.
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        var services: [any Service] = []
+        if let ingest { services.append(ingest) }
+        services.append(RetentionService(
+            store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
+        return Application(
+            router: router(),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "kakehashi-hub"),
+            services: services,
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+}
+
+/// Carries an MQTT configuration error out of a typed-throws closure.
+struct MQTTErrorBox: Error, CustomStringConvertible {
+    let error: any Error
+    var description: String { "\(error)" }
+}

@@ -1,0 +1,52 @@
+import KakehashiModel
+
+/// Where the hub keeps entities, their time series, rollups and dead letters.
+///
+/// Implementations (SQLite now, PostgreSQL later) pass the same conformance suite
+/// (`Tests/KakehashiHubTests/Storage/StoreConformance.swift`). Every call names its tenant: no
+/// call returns another tenant's rows.
+///
+/// ```swift
+/// let store = try SQLiteStore(path: "hub.sqlite")
+/// let result = try await store.ingest(batch)        // stored / duplicates / created entities
+/// let latest = try await store.entity(tenant: city, id: gaugeID)
+/// let hourly = try await store.rollups(tenant: city, entity: gaugeID, attribute: "waterLevel",
+///                                      resolution: .hour, range: lastMonth)
+/// ```
+public protocol ObservationStore: Sendable {
+    /// Stores a batch atomically: each (tenant, entity, attribute, observedAt) once, rollups
+    /// updated for new numeric observations only, entities' latest state merged. When this
+    /// returns, the batch is durable.
+    func ingest(_ batch: IngestBatch) async throws(StorageError) -> IngestResult
+
+    /// The latest state of the tenant's entities, by id order, optionally only of `types` or `ids`.
+    func entities(tenant: Tenant, types: Set<String>?, ids: Set<EntityID>?) async throws(StorageError) -> [NGSIEntity]
+
+    /// The latest state of one entity.
+    func entity(tenant: Tenant, id: EntityID) async throws(StorageError) -> NGSIEntity?
+
+    /// The time series of an entity.
+    func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo]
+
+    /// Raw values of one series in `range`, oldest first; with `lastN`, only the newest `lastN`
+    /// (still oldest first). At most `limit` values.
+    func observations(tenant: Tenant, entity: EntityID, attribute: String, range: TimeRange, lastN: Int?, limit: Int) async throws(StorageError) -> [StoredValue]
+
+    /// Rollup buckets of one numeric series whose start lies in `range`, oldest first.
+    func rollups(tenant: Tenant, entity: EntityID, attribute: String, resolution: RollupResolution, range: TimeRange) async throws(StorageError) -> [RollupBucket]
+
+    /// Keeps a rejected batch (bounded: the oldest go first).
+    func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError)
+
+    /// The newest dead letters first.
+    func deadLetters(limit: Int) async throws(StorageError) -> [HubDeadLetter]
+
+    /// Deletes what `policy` says is too old at `now`.
+    func applyRetention(_ policy: RetentionPolicy, now: Timestamp) async throws(StorageError) -> RetentionResult
+
+    /// Row counts.
+    func statistics() async throws(StorageError) -> StoreStatistics
+
+    /// Checks that storage answers (for `/healthz`).
+    func check() async throws(StorageError)
+}

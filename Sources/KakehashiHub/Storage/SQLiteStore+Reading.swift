@@ -1,0 +1,141 @@
+import KakehashiModel
+import KakehashiSQLite
+
+extension SQLiteStore {
+    public func entities(tenant: Tenant, types: Set<String>?, ids: Set<EntityID>?) async throws(StorageError) -> [NGSIEntity] {
+        try read("reading entities of \(tenant)") { db in
+            var sql = "SELECT body FROM entities WHERE tenant = ?1"
+            var binds = [String]()
+            if let types {
+                if types.isEmpty { return [] }
+                sql += " AND type IN (" + types.indices.map { _ in "?" }.joined(separator: ",") + ")"
+                binds += types.sorted()
+            }
+            if let ids {
+                if ids.isEmpty { return [] }
+                sql += " AND id IN (" + ids.indices.map { _ in "?" }.joined(separator: ",") + ")"
+                binds += ids.map(\.rawValue).sorted()
+            }
+            sql += " ORDER BY id"
+            let statement = try db.prepare(sql)
+            try statement.bind(1, tenant.name)
+            for (offset, value) in binds.enumerated() { try statement.bind(Int32(offset + 2), value) }
+            var result = [NGSIEntity]()
+            while try statement.step() {
+                result.append(try NGSIEntity(bytes: statement.bytes(0), form: .normalized))
+            }
+            return result
+        }
+    }
+
+    public func entity(tenant: Tenant, id: EntityID) async throws(StorageError) -> NGSIEntity? {
+        try read("reading entity \(id)") { db in
+            let statement = try db.prepare("SELECT body FROM entities WHERE tenant = ? AND id = ?")
+            try statement.bind(1, tenant.name)
+            try statement.bind(2, id.rawValue)
+            guard try statement.step() else { return nil }
+            return try NGSIEntity(bytes: statement.bytes(0), form: .normalized)
+        }
+    }
+
+    public func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo] {
+        try read("reading the series of \(entity)") { db in
+            let statement = try db.prepare("SELECT attribute, kind, unit FROM series WHERE tenant = ? AND entity = ? ORDER BY attribute")
+            try statement.bind(1, tenant.name)
+            try statement.bind(2, entity.rawValue)
+            var result = [SeriesInfo]()
+            while try statement.step() {
+                let unit = statement.string(2).flatMap { try? MeasurementUnit(code: $0) }
+                result.append(SeriesInfo(attribute: statement.string(0) ?? "", unitCode: unit,
+                                         numeric: statement.int(1) == SQLiteStoreSchema.Kind.number.rawValue))
+            }
+            return result
+        }
+    }
+
+    public func observations(
+        tenant: Tenant, entity: EntityID, attribute: String, range: TimeRange, lastN: Int?, limit: Int
+    ) async throws(StorageError) -> [StoredValue] {
+        try read("reading \(attribute) of \(entity)") { db in
+            guard let (series, kind) = try Self.seriesID(db, tenant: tenant, entity: entity, attribute: attribute) else { return [] }
+            let newestFirst = lastN != nil
+            let statement = try db.prepare(
+                "SELECT t, num, txt FROM observations WHERE series = ? AND t >= ? AND t < ? ORDER BY t \(newestFirst ? "DESC" : "ASC") LIMIT ?")
+            try statement.bind(1, series)
+            try statement.bind(2, range.from?.millisecondsSinceEpoch ?? Int64.min)
+            try statement.bind(3, range.to?.millisecondsSinceEpoch ?? Int64.max)
+            try statement.bind(4, min(limit, lastN ?? Int.max))
+            var values = [StoredValue]()
+            while try statement.step() {
+                let t = Timestamp(millisecondsSinceEpoch: statement.int64(0))
+                let value: PropertyValue
+                if let text = statement.string(2) {
+                    value = .text(text)
+                } else if kind == .boolean {
+                    value = .boolean(statement.int64(1) != 0)
+                } else {
+                    value = .number(statement.double(1))
+                }
+                values.append(StoredValue(observedAt: t, value: value))
+            }
+            return newestFirst ? values.reversed() : values
+        }
+    }
+
+    public func rollups(
+        tenant: Tenant, entity: EntityID, attribute: String, resolution: RollupResolution, range: TimeRange
+    ) async throws(StorageError) -> [RollupBucket] {
+        try read("reading \(resolution) rollups of \(attribute) of \(entity)") { db in
+            guard let (series, _) = try Self.seriesID(db, tenant: tenant, entity: entity, attribute: attribute) else { return [] }
+            let statement = try db.prepare(
+                "SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ? AND resolution = ? AND bucket >= ? AND bucket < ? ORDER BY bucket")
+            try statement.bind(1, series)
+            try statement.bind(2, resolution.milliseconds)
+            try statement.bind(3, range.from?.millisecondsSinceEpoch ?? Int64.min)
+            try statement.bind(4, range.to?.millisecondsSinceEpoch ?? Int64.max)
+            var buckets = [RollupBucket]()
+            while try statement.step() {
+                buckets.append(RollupBucket(
+                    start: Timestamp(millisecondsSinceEpoch: statement.int64(0)),
+                    aggregate: Aggregate(count: statement.int64(1), min: statement.double(2), max: statement.double(3), sum: statement.double(4))))
+            }
+            return buckets
+        }
+    }
+
+    public func deadLetters(limit: Int) async throws(StorageError) -> [HubDeadLetter] {
+        try read("reading dead letters") { db in
+            let statement = try db.prepare(
+                "SELECT id, received, source, tenant, reason, detail, payload, size FROM deadletters ORDER BY id DESC LIMIT ?")
+            try statement.bind(1, limit)
+            var letters = [HubDeadLetter]()
+            while try statement.step() {
+                letters.append(HubDeadLetter(
+                    id: statement.int64(0), receivedAt: Timestamp(millisecondsSinceEpoch: statement.int64(1)),
+                    source: statement.string(2) ?? "", tenant: statement.string(3), reason: statement.string(4) ?? "",
+                    detail: statement.string(5) ?? "", payload: statement.bytes(6), size: statement.int(7)))
+            }
+            return letters
+        }
+    }
+
+    public func statistics() async throws(StorageError) -> StoreStatistics {
+        try read("counting rows") { db in
+            var statistics = StoreStatistics()
+            statistics.entities = Int(try db.scalar("SELECT count(*) FROM entities") ?? 0)
+            statistics.series = Int(try db.scalar("SELECT count(*) FROM series") ?? 0)
+            statistics.observations = Int(try db.scalar("SELECT count(*) FROM observations") ?? 0)
+            statistics.deadLetters = Int(try db.scalar("SELECT count(*) FROM deadletters") ?? 0)
+            return statistics
+        }
+    }
+
+    static func seriesID(_ db: SQLiteConnection, tenant: Tenant, entity: EntityID, attribute: String) throws -> (Int64, SQLiteStoreSchema.Kind)? {
+        let statement = try db.prepare("SELECT id, kind FROM series WHERE tenant = ? AND entity = ? AND attribute = ?")
+        try statement.bind(1, tenant.name)
+        try statement.bind(2, entity.rawValue)
+        try statement.bind(3, attribute)
+        guard try statement.step() else { return nil }
+        return (statement.int64(0), SQLiteStoreSchema.Kind(rawValue: statement.int(1)) ?? .number)
+    }
+}

@@ -1,0 +1,140 @@
+import KakehashiModel
+import KakehashiSQLite
+import Foundation
+
+/// The embedded ``ObservationStore``: one SQLite file in WAL mode.
+///
+/// One writer connection (batches are written in one `BEGIN IMMEDIATE` transaction each, with
+/// prepared statements) and a small pool of reader connections, which WAL lets read while the
+/// writer writes.
+///
+/// ```swift
+/// let store = try SQLiteStore(path: "/var/lib/kakehashi/hub.sqlite")
+/// ```
+public final class SQLiteStore: ObservationStore, @unchecked Sendable {
+    /// How hard commits push to disk.
+    public enum Sync: String, Sendable, Hashable, CaseIterable {
+        /// fsync at every commit: a committed batch survives power loss.
+        case full
+        /// fsync at checkpoints: a committed batch survives a process crash, not power loss.
+        case normal
+    }
+
+    /// Store settings.
+    public struct Options: Sendable, Hashable {
+        /// Commit durability (default `full`).
+        public var sync: Sync = .full
+        /// Dead letters kept; the oldest go first.
+        public var deadLetterLimit = 10_000
+        /// Reader connections kept open.
+        public var readers = 4
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The database file.
+    public let path: String
+    let options: Options
+    let writer: Locked<SQLiteStoreWriter>
+    private let readers: Locked<[SQLiteConnection]>
+
+    /// Opens (creating and migrating if needed) the database at `path`.
+    public init(path: String, options: Options = Options()) throws(StorageError) {
+        self.path = path
+        self.options = options
+        let connection: SQLiteConnection
+        do {
+            connection = try Self.open(path: path, sync: options.sync)
+            try connection.migrate(SQLiteStoreSchema.migrations)
+            self.writer = Locked(try SQLiteStoreWriter(connection: connection, deadLetterLimit: options.deadLetterLimit))
+        } catch {
+            throw StorageError("opening the hub database \(path)", cause: "\(error)")
+        }
+        self.readers = Locked([])
+    }
+
+    /// Applies pending migrations to the database at `path` without opening a store; returns
+    /// the schema version before and after.
+    public static func migrate(path: String) throws(StorageError) -> (from: Int, to: Int) {
+        do {
+            let connection = try open(path: path, sync: .full)
+            let before = try connection.userVersion
+            try connection.migrate(SQLiteStoreSchema.migrations)
+            return (before, try connection.userVersion)
+        } catch {
+            throw StorageError("migrating the hub database \(path)", cause: "\(error)")
+        }
+    }
+
+    /// The schema version this program writes.
+    public static var schemaVersion: Int { SQLiteStoreSchema.migrations.count }
+
+    static func open(path: String, sync: Sync) throws(SQLiteError) -> SQLiteConnection {
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA journal_mode=WAL")
+        try connection.execute("PRAGMA synchronous=\(sync == .full ? "FULL" : "NORMAL")")
+        try connection.execute("PRAGMA temp_store=MEMORY")
+        return connection
+    }
+
+    // MARK: Connections
+
+    /// Runs `body` with the writer connection, in one transaction.
+    func write<T>(_ operation: @autoclosure () -> String, _ body: (SQLiteStoreWriter) throws -> T) throws(StorageError) -> T {
+        do {
+            return try writer.withLock { writer in
+                do {
+                    return try writer.connection.transaction { try body(writer) }
+                } catch {
+                    // Caches may hold rows of the rolled-back transaction.
+                    writer.forgetCaches()
+                    throw error
+                }
+            }
+        } catch {
+            throw StorageError(operation(), cause: "\(error)")
+        }
+    }
+
+    /// Runs `body` with a reader connection.
+    func read<T>(_ operation: @autoclosure () -> String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
+        let pooled = readers.withLock { $0.popLast() }
+        let connection: SQLiteConnection
+        do {
+            connection = try pooled ?? Self.open(path: path, sync: options.sync)
+        } catch {
+            throw StorageError(operation(), cause: "\(error)")
+        }
+        defer {
+            readers.withLock { pool in
+                if pool.count < options.readers { pool.append(connection) }
+            }
+        }
+        do {
+            return try body(connection)
+        } catch {
+            throw StorageError(operation(), cause: "\(error)")
+        }
+    }
+
+    // MARK: ObservationStore
+
+    public func ingest(_ batch: IngestBatch) async throws(StorageError) -> IngestResult {
+        try write("storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")") { writer in
+            try writer.ingest(batch)
+        }
+    }
+
+    public func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError) {
+        try write("keeping a dead letter from \(letter.source)") { writer in try writer.recordDeadLetter(letter) }
+    }
+
+    public func applyRetention(_ policy: RetentionPolicy, now: Timestamp) async throws(StorageError) -> RetentionResult {
+        try write("applying retention") { writer in try writer.applyRetention(policy, now: now) }
+    }
+
+    public func check() async throws(StorageError) {
+        _ = try read("checking the hub database") { db in try db.scalar("SELECT count(*) FROM sqlite_master") }
+    }
+}

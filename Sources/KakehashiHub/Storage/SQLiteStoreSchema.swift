@@ -1,0 +1,83 @@
+/// The hub database's migrations; `PRAGMA user_version` counts those applied.
+///
+/// - `entities`: the latest state of each entity (its merged NGSI-LD fragment), with its
+///   location for geo-queries.
+/// - `series`: one row per (tenant, entity, attribute); observations and rollups refer to it
+///   by number, so the long entity ids are stored once.
+/// - `observations`: one row per (series, observedAt): the exactly-once key is the primary key.
+/// - `rollups`: count, min, max and sum per series, resolution and bucket, kept up to date at
+///   ingest.
+/// - `gateways`: the highest sequence and last batch time seen per gateway.
+/// - `deadletters`: rejected batches with the reason (bounded).
+enum SQLiteStoreSchema {
+    static let migrations = [
+        """
+        CREATE TABLE entities(
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            body BLOB NOT NULL,
+            latitude REAL,
+            longitude REAL,
+            modified INTEGER NOT NULL,
+            PRIMARY KEY(tenant, id)
+        ) WITHOUT ROWID;
+        CREATE INDEX entities_type ON entities(tenant, type, id);
+        CREATE TABLE series(
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            type TEXT NOT NULL,
+            attribute TEXT NOT NULL,
+            kind INTEGER NOT NULL,
+            unit TEXT,
+            UNIQUE(tenant, entity, attribute)
+        );
+        CREATE INDEX series_type ON series(tenant, type);
+        CREATE TABLE observations(
+            series INTEGER NOT NULL,
+            t INTEGER NOT NULL,
+            num REAL,
+            txt TEXT,
+            received INTEGER NOT NULL,
+            PRIMARY KEY(series, t)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollups(
+            series INTEGER NOT NULL,
+            resolution INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            mn REAL NOT NULL,
+            mx REAL NOT NULL,
+            sm REAL NOT NULL,
+            PRIMARY KEY(series, resolution, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE gateways(
+            tenant TEXT NOT NULL,
+            gateway TEXT NOT NULL,
+            last_sequence INTEGER NOT NULL,
+            batches INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            PRIMARY KEY(tenant, gateway)
+        ) WITHOUT ROWID;
+        CREATE TABLE deadletters(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            tenant TEXT,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            size INTEGER NOT NULL
+        );
+        """,
+    ]
+
+    /// The value kinds of a series.
+    enum Kind: Int {
+        case number = 0, text = 1, boolean = 2
+    }
+
+    /// Dead-letter payloads are kept up to this many bytes.
+    static let deadLetterPayloadLimit = 4096
+}

@@ -1,0 +1,274 @@
+import KakehashiModel
+import KakehashiSQLite
+
+/// The writer connection with its prepared statements and caches; used under the store's lock.
+final class SQLiteStoreWriter {
+    let connection: SQLiteConnection
+    let deadLetterLimit: Int
+    private let insertObservation: SQLiteStatement
+    private let upsertRollup: SQLiteStatement
+    private let upsertEntity: SQLiteStatement
+    private let selectEntity: SQLiteStatement
+    private let selectSeries: SQLiteStatement
+    private let insertSeries: SQLiteStatement
+    private let upsertGateway: SQLiteStatement
+    private let insertDeadLetter: SQLiteStatement
+    private let trimDeadLetters: SQLiteStatement
+
+    private struct SeriesKey: Hashable {
+        let tenant: Tenant
+        let entity: EntityID
+        let attribute: String
+    }
+
+    private struct RollupKey: Hashable {
+        let series: Int64
+        let resolution: RollupResolution
+        let bucket: Int64
+    }
+
+    /// Series ids by key (only committed rows: cleared when a transaction fails).
+    private var seriesIDs: [SeriesKey: (id: Int64, kind: SQLiteStoreSchema.Kind)] = [:]
+    /// The latest state of entities recently written, to merge without reading them back.
+    private var latest: [EntityID: NGSIEntity] = [:]
+    private static let latestCacheLimit = 50_000
+
+    init(connection: SQLiteConnection, deadLetterLimit: Int) throws(SQLiteError) {
+        self.connection = connection
+        self.deadLetterLimit = deadLetterLimit
+        insertObservation = try connection.prepare(
+            "INSERT OR IGNORE INTO observations(series, t, num, txt, received) VALUES (?, ?, ?, ?, ?)")
+        upsertRollup = try connection.prepare("""
+            INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(series, resolution, bucket) DO UPDATE SET
+              n = n + excluded.n, mn = min(mn, excluded.mn), mx = max(mx, excluded.mx), sm = sm + excluded.sm
+            """)
+        upsertEntity = try connection.prepare("""
+            INSERT INTO entities(tenant, id, type, body, latitude, longitude, modified) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(tenant, id) DO UPDATE SET body = excluded.body, latitude = excluded.latitude,
+              longitude = excluded.longitude, modified = excluded.modified
+            """)
+        selectEntity = try connection.prepare("SELECT body FROM entities WHERE tenant = ? AND id = ?")
+        selectSeries = try connection.prepare("SELECT id, kind FROM series WHERE tenant = ? AND entity = ? AND attribute = ?")
+        insertSeries = try connection.prepare(
+            "INSERT INTO series(tenant, entity, type, attribute, kind, unit) VALUES (?, ?, ?, ?, ?, ?)")
+        upsertGateway = try connection.prepare("""
+            INSERT INTO gateways(tenant, gateway, last_sequence, batches, last_seen) VALUES (?, ?, ?, 1, ?)
+            ON CONFLICT(tenant, gateway) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence),
+              batches = batches + 1, last_seen = excluded.last_seen
+            """)
+        insertDeadLetter = try connection.prepare(
+            "INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        trimDeadLetters = try connection.prepare("DELETE FROM deadletters WHERE id <= ?")
+    }
+
+    func forgetCaches() {
+        seriesIDs.removeAll()
+        latest.removeAll()
+    }
+
+    // MARK: Ingest
+
+    func ingest(_ batch: IngestBatch) throws -> IngestResult {
+        var result = IngestResult()
+        var rollups = [RollupKey: Aggregate]()
+        var changed = [EntityID: NGSIEntity]()
+        var order = [EntityID]()
+        let received = batch.receivedAt.millisecondsSinceEpoch
+        for entity in batch.entities {
+            let id = entity.id
+            // Merge into the latest state: an attribute is replaced unless what is stored was
+            // observed later (a late reading does not hide a newer one).
+            var state: NGSIEntity
+            if let pending = changed[id] {
+                state = pending
+            } else if let existing = try latestState(tenant: batch.tenant, id: id) {
+                state = existing
+                result.updated.append(id)
+            } else {
+                state = try NGSIEntity(id: id)
+                result.created.append(id)
+            }
+            if changed[id] == nil { order.append(id) }
+            for (name, attribute) in entity.attributes {
+                if let stored = state.attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
+                state.attributes[name] = attribute
+            }
+            changed[id] = state
+
+            for observation in entity.observations() {
+                if let oldest = batch.oldestAccepted, observation.observedAt < oldest {
+                    result.expired += 1
+                    continue
+                }
+                let (series, _) = try seriesID(observation)
+                let t = observation.observedAt.millisecondsSinceEpoch
+                try insertObservation.bind(1, series)
+                try insertObservation.bind(2, t)
+                var number: Double?
+                switch observation.value {
+                case .quantity(let quantity):
+                    number = quantity.value
+                    try insertObservation.bind(3, quantity.value)
+                    try insertObservation.bind(4, nil as String?)
+                case .number(let value):
+                    number = value
+                    try insertObservation.bind(3, value)
+                    try insertObservation.bind(4, nil as String?)
+                case .boolean(let flag):
+                    try insertObservation.bind(3, Int64(flag ? 1 : 0))
+                    try insertObservation.bind(4, nil as String?)
+                case .text(let text):
+                    try insertObservation.bind(3, nil as String?)
+                    try insertObservation.bind(4, text)
+                }
+                try insertObservation.bind(5, received)
+                try insertObservation.run()
+                guard connection.changes == 1 else {
+                    result.duplicates += 1
+                    continue
+                }
+                result.stored += 1
+                if let number {
+                    for resolution in RollupResolution.allCases {
+                        let key = RollupKey(series: series, resolution: resolution, bucket: resolution.bucket(of: observation.observedAt))
+                        if rollups[key] == nil { rollups[key] = Aggregate(number) } else { rollups[key]!.merge(Aggregate(number)) }
+                    }
+                }
+            }
+        }
+        for (key, aggregate) in rollups {
+            try upsertRollup.bind(1, key.series)
+            try upsertRollup.bind(2, key.resolution.milliseconds)
+            try upsertRollup.bind(3, key.bucket)
+            try upsertRollup.bind(4, aggregate.count)
+            try upsertRollup.bind(5, aggregate.min)
+            try upsertRollup.bind(6, aggregate.max)
+            try upsertRollup.bind(7, aggregate.sum)
+            try upsertRollup.run()
+        }
+        for id in order {
+            guard let state = changed[id] else { continue }
+            let location = try? state.location()
+            try upsertEntity.bind(1, batch.tenant.name)
+            try upsertEntity.bind(2, id.rawValue)
+            try upsertEntity.bind(3, id.type)
+            try upsertEntity.bind(4, state.serialized(.normalized))
+            if let location {
+                try upsertEntity.bind(5, location.latitude)
+                try upsertEntity.bind(6, location.longitude)
+            } else {
+                try upsertEntity.bind(5, nil as String?)
+                try upsertEntity.bind(6, nil as String?)
+            }
+            try upsertEntity.bind(7, received)
+            try upsertEntity.run()
+            if latest.count >= Self.latestCacheLimit { latest.removeAll(keepingCapacity: true) }
+            latest[id] = state
+        }
+        if let gateway = batch.gateway {
+            try upsertGateway.bind(1, batch.tenant.name)
+            try upsertGateway.bind(2, gateway.rawValue)
+            try upsertGateway.bind(3, Int64(batch.highestSequence ?? 0))
+            try upsertGateway.bind(4, received)
+            try upsertGateway.run()
+        }
+        return result
+    }
+
+    private func latestState(tenant: Tenant, id: EntityID) throws -> NGSIEntity? {
+        if let cached = latest[id] { return cached }
+        try selectEntity.bind(1, tenant.name)
+        try selectEntity.bind(2, id.rawValue)
+        defer { selectEntity.reset() }
+        guard try selectEntity.step() else { return nil }
+        return try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized)
+    }
+
+    private func seriesID(_ observation: Observation) throws -> (Int64, SQLiteStoreSchema.Kind) {
+        let key = SeriesKey(tenant: observation.tenant, entity: observation.entityID, attribute: observation.attribute)
+        if let known = seriesIDs[key] { return (known.id, known.kind) }
+        try selectSeries.bind(1, key.tenant.name)
+        try selectSeries.bind(2, key.entity.rawValue)
+        try selectSeries.bind(3, key.attribute)
+        let found: (Int64, SQLiteStoreSchema.Kind)? = try {
+            defer { selectSeries.reset() }
+            guard try selectSeries.step() else { return nil }
+            return (selectSeries.int64(0), SQLiteStoreSchema.Kind(rawValue: selectSeries.int(1)) ?? .number)
+        }()
+        let entry: (Int64, SQLiteStoreSchema.Kind)
+        if let found {
+            entry = found
+        } else {
+            let kind: SQLiteStoreSchema.Kind
+            switch observation.value {
+            case .quantity, .number: kind = .number
+            case .text: kind = .text
+            case .boolean: kind = .boolean
+            }
+            try insertSeries.bind(1, key.tenant.name)
+            try insertSeries.bind(2, key.entity.rawValue)
+            try insertSeries.bind(3, key.entity.type)
+            try insertSeries.bind(4, key.attribute)
+            try insertSeries.bind(5, kind.rawValue)
+            try insertSeries.bind(6, observation.unitCode?.code)
+            try insertSeries.run()
+            entry = (connection.lastInsertRowID, kind)
+        }
+        seriesIDs[key] = (entry.0, entry.1)
+        return entry
+    }
+
+    // MARK: Dead letters and retention
+
+    func recordDeadLetter(_ letter: HubDeadLetter) throws {
+        try insertDeadLetter.bind(1, letter.receivedAt.millisecondsSinceEpoch)
+        try insertDeadLetter.bind(2, letter.source)
+        try insertDeadLetter.bind(3, letter.tenant)
+        try insertDeadLetter.bind(4, letter.reason)
+        try insertDeadLetter.bind(5, letter.detail)
+        try insertDeadLetter.bind(6, letter.payload.prefix(SQLiteStoreSchema.deadLetterPayloadLimit))
+        try insertDeadLetter.bind(7, letter.size)
+        try insertDeadLetter.run()
+        let newest = connection.lastInsertRowID
+        if newest > Int64(deadLetterLimit) {
+            try trimDeadLetters.bind(1, newest - Int64(deadLetterLimit))
+            try trimDeadLetters.run()
+        }
+    }
+
+    func applyRetention(_ policy: RetentionPolicy, now: Timestamp) throws -> RetentionResult {
+        var result = RetentionResult()
+        let scopes = try connection.prepare("SELECT DISTINCT tenant, type FROM series")
+        var pairs = [(Tenant, String)]()
+        while try scopes.step() {
+            if let name = scopes.string(0), let tenant = try? Tenant(name), let type = scopes.string(1) { pairs.append((tenant, type)) }
+        }
+        let deleteRaw = try connection.prepare(
+            "DELETE FROM observations WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND t < ?")
+        let deleteRollups = try connection.prepare(
+            "DELETE FROM rollups WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND resolution = ? AND bucket < ?")
+        let nowMS = now.millisecondsSinceEpoch
+        for (tenant, type) in pairs {
+            let rule = policy.rule(tenant: tenant, type: type)
+            if let raw = rule.raw {
+                try deleteRaw.bind(1, tenant.name)
+                try deleteRaw.bind(2, type)
+                try deleteRaw.bind(3, nowMS - raw)
+                try deleteRaw.run()
+                result.observations += connection.changes
+            }
+            for resolution in RollupResolution.allCases {
+                guard let limit = rule.limit(for: resolution) else { continue }
+                try deleteRollups.bind(1, tenant.name)
+                try deleteRollups.bind(2, type)
+                try deleteRollups.bind(3, resolution.milliseconds)
+                // A bucket goes once all of it is older than the limit.
+                try deleteRollups.bind(4, nowMS - limit - resolution.milliseconds + 1)
+                try deleteRollups.run()
+                result.rollups += connection.changes
+            }
+        }
+        return result
+    }
+}
