@@ -87,7 +87,9 @@ struct HubConfigurationLoader {
 
     private func validTenant(_ name: String, _ node: ConfigNode) -> Tenant? {
         do { return try Tenant(name) } catch {
-            node.fail("'\(name)' is not a valid tenant name: \(error.reason)")
+            var text = error.description
+            if text.hasPrefix("\(error.field): ") { text.removeFirst(error.field.count + 2) }
+            node.fail(text)
             return nil
         }
     }

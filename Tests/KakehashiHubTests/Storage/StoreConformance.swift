@@ -1,0 +1,160 @@
+import KakehashiHub
+import KakehashiModel
+import Testing
+
+/// The behaviour every ``ObservationStore`` implementation must have. Each check takes a fresh,
+/// empty store; `SQLiteStoreConformanceTests` runs them against SQLite (and a PostgreSQL run
+/// will call the same checks).
+enum StoreConformance {
+    static func exactlyOnce(_ store: some ObservationStore) async throws {
+        let readings = (0..<10).map { Readings.level("g1", 1.0 + Double($0) / 10, minutes: Int64($0)) }
+        let first = try await store.ingest(Readings.batch(readings))
+        #expect(first.stored == 10 && first.duplicates == 0)
+        #expect(first.created == [Readings.gauge("g1")])
+        for _ in 0..<2 {
+            let again = try await store.ingest(Readings.batch(readings))
+            #expect(again.stored == 0 && again.duplicates == 10)
+        }
+        // Overlapping: 5 old, 5 new.
+        let overlap = (5..<15).map { Readings.level("g1", 1.0 + Double($0) / 10, minutes: Int64($0)) }
+        let third = try await store.ingest(Readings.batch(overlap))
+        #expect(third.stored == 5 && third.duplicates == 5)
+        let values = try await store.observations(tenant: Readings.kurume, entity: Readings.gauge("g1"), attribute: "waterLevel",
+                                                  range: .all, lastN: nil, limit: 1000)
+        #expect(values.count == 15)
+        #expect(values.map(\.observedAt) == (0..<15).map { Readings.t0.advanced(byMilliseconds: Int64($0) * 60_000) })
+        // Rollups count each reading once, whatever the redeliveries.
+        let hour = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("g1"), attribute: "waterLevel", resolution: .hour, range: .all)
+        #expect(hour.count == 1)
+        #expect(hour.first?.aggregate.count == 15)
+        var expectedSum = 0.0
+        for i in 0..<15 { expectedSum += 1.0 + Double(i) / 10 }
+        let sum = hour.first?.aggregate.sum ?? 0
+        #expect(abs(sum - expectedSum) < 1e-9)
+        #expect(hour.first?.aggregate.min == 1.0)
+        #expect(hour.first?.aggregate.max == 2.4)
+        let minutes = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("g1"), attribute: "waterLevel", resolution: .minute, range: .all)
+        #expect(minutes.count == 15 && minutes.allSatisfy { $0.aggregate.count == 1 })
+    }
+
+    static func latestStateMerges(_ store: some ObservationStore) async throws {
+        _ = try await store.ingest(Readings.batch([Readings.level("g2", 2.0, minutes: 10)]))
+        // A late reading (older observedAt) is stored in the series but does not hide the newer value.
+        let late = try await store.ingest(Readings.batch([Readings.level("g2", 1.5, minutes: 5)]))
+        #expect(late.stored == 1 && late.updated == [Readings.gauge("g2")])
+        let entity = try #require(try await store.entity(tenant: Readings.kurume, id: Readings.gauge("g2")))
+        guard case .property(let level)? = entity.attributes["waterLevel"] else { Issue.record("no waterLevel"); return }
+        #expect(level.value == .number(2.0))
+        #expect(level.unitCode == .metre)
+        #expect(entity.attributes["name"] != nil)
+        #expect((try? entity.location()) == (try GeoPoint(latitude: 33.3, longitude: 130.5)))
+        let series = try await store.series(tenant: Readings.kurume, entity: Readings.gauge("g2"))
+        #expect(series == [SeriesInfo(attribute: "waterLevel", unitCode: .metre, numeric: true)])
+    }
+
+    static func tenantsAreSeparate(_ store: some ObservationStore) async throws {
+        _ = try await store.ingest(Readings.batch([Readings.level("same", 1, minutes: 0)], tenant: Readings.kurume))
+        _ = try await store.ingest(Readings.batch([Readings.level("same", 9, minutes: 0, tenant: Readings.omuta)], tenant: Readings.omuta))
+        let kurume = try await store.entities(tenant: Readings.kurume, types: nil, ids: nil)
+        let omuta = try await store.entities(tenant: Readings.omuta, types: ["WaterObserved"], ids: nil)
+        #expect(kurume.map(\.id) == [Readings.gauge("same")])
+        #expect(omuta.map(\.id) == [Readings.gauge("same", tenant: Readings.omuta)])
+        // Asking tenant kurume for omuta's entity finds nothing.
+        #expect(try await store.entity(tenant: Readings.kurume, id: Readings.gauge("same", tenant: Readings.omuta)) == nil)
+        let crossIDs = try await store.entities(tenant: Readings.kurume, types: nil, ids: [Readings.gauge("same", tenant: Readings.omuta)])
+        #expect(crossIDs.isEmpty)
+        let crossSeries = try await store.observations(tenant: Readings.kurume, entity: Readings.gauge("same", tenant: Readings.omuta),
+                                                       attribute: "waterLevel", range: .all, lastN: nil, limit: 10)
+        #expect(crossSeries.isEmpty)
+    }
+
+    static func rangesAndLastN(_ store: some ObservationStore) async throws {
+        _ = try await store.ingest(Readings.batch((0..<120).map { Readings.level("g3", Double($0), minutes: Int64($0)) }))
+        let id = Readings.gauge("g3")
+        let window = TimeRange(from: Readings.t0.advanced(byMilliseconds: 30 * 60_000), to: Readings.t0.advanced(byMilliseconds: 40 * 60_000))
+        let inWindow = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "waterLevel", range: window, lastN: nil, limit: 1000)
+        #expect(inWindow.map(\.value) == (30..<40).map { PropertyValue.number(Double($0)) })
+        let last3 = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "waterLevel", range: .all, lastN: 3, limit: 1000)
+        #expect(last3.map(\.value) == [.number(117), .number(118), .number(119)])
+        let limited = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 7)
+        #expect(limited.count == 7 && limited.first?.value == .number(0))
+        let hours = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
+        #expect(hours.map(\.aggregate.count) == [60, 60])
+        let sums: [Double] = [1770, 5370]
+        #expect(hours.map(\.aggregate.sum) == sums)
+    }
+
+    static func textAndBooleanSeries(_ store: some ObservationStore) async throws {
+        let at = Readings.t0
+        let entity = Readings.level("g4", 1, minutes: 0, extra: [
+            "floodLevelStatus": .property(NGSIProperty(.text("warning"), observedAt: at)),
+            "congested": .property(NGSIProperty(.boolean(true), observedAt: at)),
+        ])
+        _ = try await store.ingest(Readings.batch([entity]))
+        let id = Readings.gauge("g4")
+        let status = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "floodLevelStatus", range: .all, lastN: nil, limit: 10)
+        let congested = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "congested", range: .all, lastN: nil, limit: 10)
+        #expect(status.map(\.value) == [.text("warning")])
+        #expect(congested.map(\.value) == [.boolean(true)])
+        #expect(try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "floodLevelStatus", resolution: .hour, range: .all).isEmpty)
+    }
+
+    static func deadLettersAreBounded(_ store: some ObservationStore, limit: Int) async throws {
+        for i in 0..<(limit + 3) {
+            try await store.recordDeadLetter(HubDeadLetter(
+                receivedAt: Readings.t0, source: "kakehashi/v1/kurume/gw-01/obs", tenant: "kurume", reason: "invalid-batch",
+                detail: "case \(i)", payload: Array(repeating: 0x41, count: 10_000), size: 10_000))
+        }
+        let letters = try await store.deadLetters(limit: 1000)
+        #expect(letters.count == limit)
+        #expect(letters.first?.detail == "case \(limit + 2)")
+        #expect(letters.first?.payload.count == 4096 && letters.first?.size == 10_000)
+    }
+
+    static func retention(_ store: some ObservationStore) async throws {
+        // Two days of hourly readings for a gauge and a BLE device.
+        let gauges = (0..<48).map { Readings.level("g5", Double($0), minutes: Int64($0) * 60) }
+        _ = try await store.ingest(Readings.batch(gauges))
+        let now = Readings.t0.advanced(byMilliseconds: 48 * 3_600_000)
+        var policy = RetentionPolicy(default: .init(raw: RetentionPolicy.Rule.days(1), minute: nil, hour: nil))
+        policy.set(.init(raw: nil, minute: nil, hour: nil), tenant: Readings.omuta, type: nil)
+        let result = try await store.applyRetention(policy, now: now)
+        #expect(result.observations == 24)
+        let id = Readings.gauge("g5")
+        let raw = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000)
+        #expect(raw.count == 24 && raw.first?.value == .number(24))
+        // Rollups outlive raw data.
+        let hours = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
+        #expect(hours.count == 48)
+    }
+}
+
+@Suite("SQLite store conformance")
+struct SQLiteStoreConformanceTests {
+    func store(deadLetterLimit: Int = 100) throws -> SQLiteStore {
+        var options = SQLiteStore.Options()
+        options.deadLetterLimit = deadLetterLimit
+        options.sync = .normal
+        return try SQLiteStore(path: Readings.temporaryDatabase(), options: options)
+    }
+
+    @Test func exactlyOnce() async throws { try await StoreConformance.exactlyOnce(store()) }
+    @Test func latestStateMerges() async throws { try await StoreConformance.latestStateMerges(store()) }
+    @Test func tenantsAreSeparate() async throws { try await StoreConformance.tenantsAreSeparate(store()) }
+    @Test func rangesAndLastN() async throws { try await StoreConformance.rangesAndLastN(store()) }
+    @Test func textAndBooleanSeries() async throws { try await StoreConformance.textAndBooleanSeries(store()) }
+    @Test func deadLettersAreBounded() async throws { try await StoreConformance.deadLettersAreBounded(store(deadLetterLimit: 5), limit: 5) }
+    @Test func retention() async throws { try await StoreConformance.retention(store()) }
+
+    @Test func survivesReopening() async throws {
+        let path = Readings.temporaryDatabase()
+        do {
+            let store = try SQLiteStore(path: path)
+            _ = try await store.ingest(Readings.batch([Readings.level("g6", 3, minutes: 0)]))
+        }
+        let reopened = try SQLiteStore(path: path)
+        let again = try await reopened.ingest(Readings.batch([Readings.level("g6", 3, minutes: 0), Readings.level("g6", 4, minutes: 1)]))
+        #expect(again.stored == 1 && again.duplicates == 1 && again.updated == [Readings.gauge("g6")])
+        #expect(try SQLiteStore.migrate(path: path) == (from: 1, to: 1))
+    }
+}
