@@ -1,0 +1,97 @@
+import HTTPTypes
+import KakehashiHub
+import KakehashiModel
+import Testing
+
+@Suite("NGSI-LD entities API")
+struct EntitiesAPITests {
+    static let gauges = [
+        Readings.level("a", 1.0, minutes: 0, latitude: 33.30, longitude: 130.50),
+        Readings.level("b", 2.5, minutes: 0, latitude: 33.31, longitude: 130.51),
+        Readings.level("c", 4.0, minutes: 0, latitude: 34.00, longitude: 131.00),
+    ]
+
+    @Test func upsertThenQuery() async throws {
+        try await HubHarness.withHub { _, client in
+            let created = try await client.upsert(Self.gauges)
+            #expect(created.status == .created)
+            #expect(created.json.arrayValue?.compactMap(\.stringValue).sorted() == Self.gauges.map(\.id.rawValue))
+            // The same entities again: nothing new, 204.
+            #expect(try await client.upsert(Self.gauges).status == .noContent)
+
+            let all = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&count=true")
+            #expect(all.status == .ok)
+            #expect(all.headers[HTTPField.Name("NGSILD-Results-Count")!] == "3")
+            #expect(all.headers[.contentType] == "application/json")
+            #expect(all.headers[HTTPField.Name("Link")!]?.contains("ngsi-ld-core-context") == true)
+            #expect(all.json.arrayValue?.compactMap { $0["id"]?.stringValue } == Self.gauges.map(\.id.rawValue))
+            #expect(all.json.arrayValue?.first?["waterLevel"]?["unitCode"]?.stringValue == "MTR")
+
+            let page = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&limit=1&offset=1")
+            #expect(page.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Self.gauges[1].id.rawValue])
+
+            let high = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&q=waterLevel%3E%3D2.5&options=keyValues")
+            #expect(high.json.arrayValue?.compactMap { $0["waterLevel"]?.numberValue } == [2.5, 4.0])
+
+            let either = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&q=(waterLevel%3C2|waterLevel%3E3);name!=%22gauge%20c%22")
+            #expect(either.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Self.gauges[0].id.rawValue])
+
+            let near = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&georel=near;maxDistance==2000&geometry=Point&coordinates=%5B130.5,33.3%5D")
+            #expect(near.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Self.gauges[0].id.rawValue, Self.gauges[1].id.rawValue])
+
+            let polygon = "%5B%5B%5B130.9,33.9%5D,%5B131.1,33.9%5D,%5B131.1,34.1%5D,%5B130.9,34.1%5D,%5B130.9,33.9%5D%5D%5D"
+            let within = try await client.call(.get, "/ngsi-ld/v1/entities?georel=within&geometry=Polygon&coordinates=\(polygon)")
+            #expect(within.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Self.gauges[2].id.rawValue])
+
+            let projected = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&attrs=name&limit=1")
+            #expect(projected.json.arrayValue?.first?.objectValue?.keys.sorted() == ["id", "name", "type"])
+
+            let one = try await client.call(.get, "/ngsi-ld/v1/entities/\(Self.gauges[1].id.rawValue)?options=keyValues")
+            #expect(one.status == .ok && one.json["waterLevel"]?.numberValue == 2.5)
+
+            let ld = try await client.call(.get, "/ngsi-ld/v1/entities/\(Self.gauges[1].id.rawValue)", headers: [.accept: "application/ld+json"])
+            #expect(ld.headers[.contentType] == "application/ld+json")
+            #expect(ld.json["@context"]?.arrayValue?.last?.stringValue == NGSIContext.core)
+        }
+    }
+
+    @Test func newerReadingsReplaceLatestValue() async throws {
+        try await HubHarness.withHub { _, client in
+            _ = try await client.upsert([Readings.level("a", 1.0, minutes: 0)])
+            #expect(try await client.upsert([Readings.level("a", 1.7, minutes: 10)]).status == .noContent)
+            _ = try await client.upsert([Readings.level("a", 0.2, minutes: 5)])  // late
+            let one = try await client.call(.get, "/ngsi-ld/v1/entities/\(Readings.gauge("a").rawValue)?options=keyValues")
+            #expect(one.json["waterLevel"]?.numberValue == 1.7)
+        }
+    }
+
+    @Test func tenantsSeeOnlyTheirOwnEntities() async throws {
+        try await HubHarness.withHub { _, client in
+            _ = try await client.upsert([Readings.level("k1", 1, minutes: 0)], tenant: Readings.kurume)
+            _ = try await client.upsert([Readings.level("o1", 2, minutes: 0, tenant: Readings.omuta)], tenant: Readings.omuta)
+            let kurume = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved", tenant: Readings.kurume)
+            let omuta = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved", tenant: Readings.omuta)
+            #expect(kurume.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Readings.gauge("k1").rawValue])
+            #expect(omuta.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Readings.gauge("o1", tenant: Readings.omuta).rawValue])
+            let otherID = Readings.gauge("o1", tenant: Readings.omuta).rawValue
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities/\(otherID)", tenant: Readings.kurume).status == .notFound)
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities?id=\(otherID)", tenant: Readings.kurume).json.arrayValue?.isEmpty == true)
+            #expect(try await client.call(.get, "/ngsi-ld/v1/temporal/entities/\(otherID)", tenant: Readings.kurume).status == .notFound)
+            let temporal = try await client.call(.get, "/ngsi-ld/v1/temporal/entities?type=WaterObserved", tenant: Readings.kurume)
+            #expect(temporal.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Readings.gauge("k1").rawValue])
+            // Posting another tenant's entity is refused for that entity.
+            let crossed = try await client.upsert([Readings.level("o2", 2, minutes: 0, tenant: Readings.omuta)], tenant: Readings.kurume)
+            #expect(crossed.status.code == 207)
+            #expect(crossed.json["errors"]?.arrayValue?.first?["error"]?["type"]?.stringValue == NGSIProblem.Kind.badRequestData.uri)
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved", tenant: Readings.omuta).json.arrayValue?.count == 1)
+        }
+    }
+
+    @Test func defaultTenantServesRequestsWithoutHeader() async throws {
+        try await HubHarness.withHub(HubHarness.configuration(defaultTenant: Readings.omuta)) { _, client in
+            _ = try await client.upsert([Readings.level("o1", 2, minutes: 0, tenant: Readings.omuta)], tenant: Readings.omuta)
+            let reply = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved", tenant: nil)
+            #expect(reply.json.arrayValue?.count == 1)
+        }
+    }
+}
