@@ -114,6 +114,31 @@ public final class MQTTClient: Sendable {
         return subscription
     }
 
+    /// Registers a subscription and returns it at once, without waiting for the broker's grant
+    /// (a refusal is logged). For a consumer that acknowledges after processing on a persistent
+    /// session: messages the broker kept arrive right after CONNACK, before the grant, and the
+    /// network waits for the consumer, so the consumer must be reading before the grant comes.
+    public func subscribeWithoutWaiting(_ filter: String, qos: MQTTQoS) throws(MQTTError) -> MQTTSubscription {
+        guard !filter.isEmpty, mosquitto_sub_topic_check(filter) == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError(.invalidArgument, operation: "subscribe to \(filter)", broker: broker,
+                            detail: "not a valid topic filter (wildcards must fill a whole level; # only last)")
+        }
+        let subscription = MQTTSubscription(
+            filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy,
+            handOff: core.configuration.acknowledgement == .afterProcessing)
+        let stopped = core.shared.withLock { shared -> Bool in
+            if shared.stopRequested { return true }
+            shared.subscriptions.append(subscription)
+            core.subscriptionsVersion.add(1, ordering: .releasing)
+            if case .connected = shared.state { shared.subscribeQueue.append(subscription) }
+            return false
+        }
+        if stopped { throw stoppedError("subscribe to \(filter)") }
+        core.startThread()
+        core.wakeNetworkThread()
+        return subscription
+    }
+
     /// Publishes `payload` on `topic` and returns when the broker acknowledged it (QoS 1/2), or
     /// once queued (QoS 0; it holds a place in the window until written).
     public func publish(

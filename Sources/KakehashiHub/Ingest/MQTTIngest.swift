@@ -31,7 +31,9 @@ public final class MQTTIngest: Service, Sendable {
     public var broker: String { client.broker }
 
     public func run() async throws {
-        let subscription = try await client.subscribe(WireTopic.allObservations, qos: .atLeastOnce)
+        // Not waiting for the grant: batches kept by the persistent session arrive first, and the
+        // network waits until each is stored.
+        let subscription = try client.subscribeWithoutWaiting(WireTopic.allObservations, qos: .atLeastOnce)
         logger.info("hub ingest subscribed", metadata: ["broker": "\(client.broker)", "filter": "\(WireTopic.allObservations)"])
         await withGracefulShutdownHandler {
             for await message in subscription {
