@@ -118,7 +118,11 @@ let package = Package(
             name: "kakehashi-bench",
             dependencies: [
                 "KakehashiModel", "KakehashiMQTT", "KakehashiBLE", "KakehashiGateway", "KakehashiTestSupport", "CMosquittoBaseline",
+                "KakehashiHub", "KakehashiSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),

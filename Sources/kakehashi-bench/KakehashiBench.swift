@@ -30,9 +30,15 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Runs per MQTT scenario (each starts its own broker).")
     var mqttRepeats: Int = 5
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway }
+    @Option(help: "Readings per hub ingest run.")
+    var hubReadings: Int = 100_000
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway.")
+    @Option(help: "Rows in the database of the temporal query scenario.")
+    var hubRows: Int = 10_000_000
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, hub }
+
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, hub.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -55,6 +61,11 @@ struct KakehashiBench: AsyncParsableCommand {
             let gateway = try await GatewayScenarios.run(repeats: mqttRepeats, count: gatewayReadings)
             rows += gateway.rows
             notes += gateway.notes
+        }
+        if only == .all || only == .hub {
+            let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)
+            rows += hub.rows
+            notes += hub.notes
         }
         print("| Scenario | Kakehashi | Baseline | Baseline figure | Kakehashi vs baseline |")
         print("| --- | --- | --- | --- | --- |")
