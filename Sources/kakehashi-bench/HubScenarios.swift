@@ -141,7 +141,7 @@ enum HubScenarios {
     /// times the hourly aggregate query through the API and as raw SQL.
     static func temporalRun(rows: Int) async throws -> (api: Percentiles, sql: Percentiles, rows: Int) {
         let minutes = 43_200
-        let series = max(1, rows / minutes)
+        let series = max(1, (rows + minutes - 1) / minutes)
         let path = temporaryFile()
         defer { cleanUp(path) }
         _ = try SQLiteStore.migrate(path: path)

@@ -1,0 +1,52 @@
+import KakehashiConfig
+import KakehashiHub
+import KakehashiModel
+import KakehashiTestSupport
+import Testing
+
+@Suite("Hub configuration")
+struct HubConfigurationTests {
+    @Test func sampleConfigurationLoads() throws {
+        let file = RepositoryPaths.root.appendingPathComponent("deploy/hub/hub.yaml").path
+        let configuration = try HubConfiguration.load(file: file, environment: [:])
+        #expect(configuration.storagePath.hasSuffix("deploy/hub/hub.sqlite"))
+        #expect(configuration.tenants[try Tenant("kurume")]?.gateways.count == 2)
+        #expect(configuration.defaultTenant == (try Tenant("kurume")))
+        #expect(configuration.broker?.clientID == "kakehashi-hub")
+        let omuta = try Tenant("omuta")
+        #expect(configuration.retention.rule(tenant: omuta, type: "WaterObserved").raw == RetentionPolicy.Rule.days(3650))
+        #expect(configuration.retention.rule(tenant: omuta, type: "Device").raw == RetentionPolicy.Rule.days(30))
+        #expect(configuration.retention.rule(tenant: omuta, type: "CrowdFlowObserved").hour == nil)
+        #expect(configuration.retentionInterval == .seconds(3600))
+    }
+
+    @Test func everyProblemIsReportedWithItsLine() throws {
+        let yaml = """
+            http:
+              prot: 8080
+            storage:
+              sync: sometimes
+            tenants:
+              Bad_City: {}
+              kurume:
+                gateways: [gw-01, gw-01, "bad/gw"]
+            default_tenant: nowhere
+            retention:
+              default: { raw: 10s }
+            """
+        do {
+            _ = try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/tmp")
+            Issue.record("a broken configuration was accepted")
+        } catch {
+            let text = error.description
+            for expected in [
+                "hub.yaml:2:3: http.prot: unknown key 'prot' (did you mean 'port'?)",
+                "storage.path: is required", "hub.yaml:4:9: storage.sync: sync is full or normal",
+                "tenants.Bad_City:", "gateway gw-01 is listed twice", "tenants.kurume.gateways[2]:",
+                "default_tenant: nowhere is not one of the tenants", "retention.default.raw: keep data at least a minute",
+            ] {
+                #expect(text.contains(expected), "missing \(expected) in:\n\(text)")
+            }
+        }
+    }
+}
