@@ -15,13 +15,7 @@ extension HubAPI {
         guard query["type"] != nil || query["id"] != nil || query["q"] != nil || query["georel"] != nil || query["attrs"] != nil else {
             throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id, q, attrs or a geo-query (georel)")
         }
-        let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
-        var ids: Set<EntityID>?
-        if let list = query["id"] {
-            var set = Set<EntityID>()
-            for text in list.split(separator: ",") { set.insert(try Self.entityID(String(text), parameter: "id")) }
-            ids = set
-        }
+        let (types, ids) = try Self.typesAndIDs(query)
         let filter: QExpression?
         do { filter = try query["q"].map { (text) throws(QueryError) in try QExpression(text) } } catch { throw NGSIProblem(error) }
         let geo: GeoQuery?
@@ -32,11 +26,7 @@ extension HubAPI {
         } catch { throw NGSIProblem(error) }
         let geoProperty = query["geoproperty"] ?? "location"
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
-        let limit = try query.integer("limit", default: configuration.limits.defaultPageSize, range: 0...Int.max)
-        guard limit <= configuration.limits.maxPageSize else {
-            throw NGSIProblem(.tooManyResults, "limit \(limit) is above this hub's maximum page size \(configuration.limits.maxPageSize)")
-        }
-        let offset = try query.integer("offset", default: 0, range: 0...Int.max)
+        let (limit, offset) = try page(query)
         let count = query["count"].map { $0 == "true" } ?? query.options.contains("count")
 
         let candidates = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
@@ -55,6 +45,24 @@ extension HubAPI {
         var headers = HTTPFields()
         if count { headers[Self.countHeader] = String(matching.count) }
         return Self.json(body, jsonLD: jsonLD, extra: headers)
+    }
+
+    /// The `type` and `id` lists of a query.
+    static func typesAndIDs(_ query: QueryString) throws(NGSIProblem) -> (Set<String>?, Set<EntityID>?) {
+        let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
+        guard let list = query["id"] else { return (types, nil) }
+        var ids = Set<EntityID>()
+        for text in list.split(separator: ",") { ids.insert(try entityID(String(text), parameter: "id")) }
+        return (types, ids)
+    }
+
+    /// `limit` (within the hub's maximum page size) and `offset`.
+    func page(_ query: QueryString) throws(NGSIProblem) -> (limit: Int, offset: Int) {
+        let limit = try query.integer("limit", default: configuration.limits.defaultPageSize, range: 0...Int.max)
+        guard limit <= configuration.limits.maxPageSize else {
+            throw NGSIProblem(.tooManyResults, "limit \(limit) is above this hub's maximum page size \(configuration.limits.maxPageSize)")
+        }
+        return (limit, try query.integer("offset", default: 0, range: 0...Int.max))
     }
 
     /// `GET /ngsi-ld/v1/entities/{id}`

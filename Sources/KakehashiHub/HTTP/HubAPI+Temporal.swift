@@ -30,18 +30,8 @@ extension HubAPI {
             guard query["type"] != nil || query["id"] != nil || query["attrs"] != nil else {
                 throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id or attrs")
             }
-            let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
-            var ids: Set<EntityID>?
-            if let list = query["id"] {
-                var set = Set<EntityID>()
-                for item in list.split(separator: ",") { set.insert(try Self.entityID(String(item), parameter: "id")) }
-                ids = set
-            }
-            let limit = try query.integer("limit", default: configuration.limits.defaultPageSize, range: 0...Int.max)
-            guard limit <= configuration.limits.maxPageSize else {
-                throw NGSIProblem(.tooManyResults, "limit \(limit) is above this hub's maximum page size \(configuration.limits.maxPageSize)")
-            }
-            let offset = try query.integer("offset", default: 0, range: 0...Int.max)
+            let (types, ids) = try Self.typesAndIDs(query)
+            let (limit, offset) = try page(query)
             let all = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
             total = all.count
             entities = Array(all.dropFirst(offset).prefix(limit))
