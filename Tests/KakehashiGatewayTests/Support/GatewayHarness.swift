@@ -180,11 +180,3 @@ final class CentralCollector: @unchecked Sendable {
     }
 }
 
-/// Waits until `condition` holds, checking every 50 ms, or throws after `timeout`.
-func waitUntil(_ what: String, timeout: Duration, _ condition: () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else { throw TestSupportError("timed out after \(timeout) waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-}

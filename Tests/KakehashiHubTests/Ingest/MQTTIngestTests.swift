@@ -181,10 +181,3 @@ final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
 }
 
-func waitUntil(_ what: String, timeout: Duration, _ condition: () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else { throw TestSupportError("timed out after \(timeout) waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
