@@ -16,8 +16,6 @@ public struct HubMetrics: Sendable {
     let storageFailures: Counter
     /// Time to validate and store one batch.
     let ingestDuration: Timer
-    /// 1 while the ingest client is connected to the broker.
-    let brokerConnected: Meter
 
     /// Creates the metrics in `factory`.
     public init(factory: any MetricsFactory) {
@@ -28,7 +26,6 @@ public struct HubMetrics: Sendable {
         readingsExpired = Counter(label: "kakehashi_hub_readings_expired_total", factory: factory)
         storageFailures = Counter(label: "kakehashi_hub_storage_failures_total", factory: factory)
         ingestDuration = Timer(label: "kakehashi_hub_ingest_duration_seconds", factory: factory)
-        brokerConnected = Meter(label: "kakehashi_hub_broker_connected", factory: factory)
         for reason in IngestRejection.Reason.allCases { rejected(reason).increment(by: 0) }
     }
 

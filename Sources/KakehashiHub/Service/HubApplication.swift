@@ -27,9 +27,8 @@ public struct Hub: Sendable {
         let ingestor = Ingestor(
             validator: BatchValidator(tenants: configuration.tenants, retention: configuration.retention),
             store: store, metrics: metrics, logger: logger, now: now)
-        let ingest = try configuration.broker.map { broker throws(MQTTErrorBox) in
-            do { return try MQTTIngest(broker: broker, ingestor: ingestor, logger: logger) } catch { throw MQTTErrorBox(error: error) }
-        }
+        var ingest: MQTTIngest?
+        if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, ingestor: ingestor, logger: logger) }
         self.store = store
         self.ingest = ingest
         self.registry = registry
@@ -65,10 +64,4 @@ public struct Hub: Sendable {
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
-}
-
-/// Carries an MQTT configuration error out of a typed-throws closure.
-struct MQTTErrorBox: Error, CustomStringConvertible {
-    let error: any Error
-    var description: String { "\(error)" }
 }
