@@ -503,7 +503,12 @@ final class ClientCore: @unchecked Sendable {
     }
 
     static func matches(filter: String, topic: String) -> Bool {
+        var filter = filter[...]
+        // A shared subscription, `$share/<group>/<filter>`, receives topics matching <filter>.
+        if filter.hasPrefix("$share/"), let slash = filter.dropFirst(7).firstIndex(of: "/") {
+            filter = filter[filter.index(after: slash)...]
+        }
         var result = false
-        return mosquitto_topic_matches_sub(filter, topic, &result) == MOSQ_ERR_SUCCESS.rawValue && result
+        return mosquitto_topic_matches_sub(String(filter), topic, &result) == MOSQ_ERR_SUCCESS.rawValue && result
     }
 }

@@ -33,7 +33,7 @@ enum HubScenarios {
         }
         let (api, sql, built) = try await temporalRun(rows: rows)
         return ([
-            BenchRow(scenario: "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full",
+            BenchRow(scenario: "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, 2 sessions",
                      kakehashi: hub, baselineName: "raw batched INSERTs of the same rows, same schema (libsqlite3, WAL, sync full)", baseline: raw,
                      unit: "readings/s", higherIsBetter: true),
             BenchRow(scenario: "Temporal query p50: one sensor, 30 days of 1-minute data aggregated hourly, \(built) rows in the database",
@@ -74,16 +74,12 @@ enum HubScenarios {
 
     /// Publishes every batch to the hub's persistent session, then times the hub from start until
     /// every reading is stored.
-    static func ingestRun(_ payloads: [[UInt8]]) async throws -> Double {
+    static func ingestRun(_ payloads: [[UInt8]], consumers: Int = 2) async throws -> Double {
         let broker = try TestBroker()
         try broker.start()
         defer { broker.stop() }
-        var session = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-hub")
-        session.session = .persistent
-        let prepare = try MQTTClient(configuration: session, logger: GatewayScenarios.quiet)
-        try await prepare.connect()
-        _ = try await prepare.subscribe(WireTopic.allObservations, qos: .atLeastOnce)
-        await prepare.disconnect()
+        let session = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-hub")
+        try await MQTTIngest.prepareSessions(broker: session, consumers: consumers, logger: GatewayScenarios.quiet)
         var publisherSettings = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-gateway")
         publisherSettings.inflightWindow = 64
         let publisher = try MQTTClient(configuration: publisherSettings, logger: GatewayScenarios.quiet)
@@ -96,10 +92,13 @@ enum HubScenarios {
         defer { cleanUp(path) }
         var configuration = HubConfiguration(storagePath: path, tenants: [tenant: .init(gateways: [gateway])], broker: session)
         configuration.storage.sync = .full
+        configuration.ingestConsumers = consumers
         let registry = PrometheusRegistry()
         let began = ContinuousClock.now
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet, registry: registry)
         let ingest = hub.ingest!
+        let maintenance = MaintenanceService(store: hub.store, logger: GatewayScenarios.quiet)
+        let maintaining = Task { try await maintenance.run() }
         let running = Task { try await ingest.run() }
         let total = Double(payloads.count * perBatch)
         while (registry.value("kakehashi_hub_readings_stored_total") ?? 0) < total {
@@ -107,7 +106,9 @@ enum HubScenarios {
         }
         let elapsed = ContinuousClock.now - began
         running.cancel()
+        maintaining.cancel()
         _ = try? await running.value
+        _ = try? await maintaining.value
         return total / seconds(elapsed)
     }
 

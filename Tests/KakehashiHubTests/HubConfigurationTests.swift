@@ -1,5 +1,6 @@
 import KakehashiConfig
 import KakehashiHub
+import KakehashiMQTT
 import KakehashiModel
 import KakehashiTestSupport
 import Testing
@@ -18,6 +19,31 @@ struct HubConfigurationTests {
         #expect(configuration.retention.rule(tenant: omuta, type: "Device").raw == RetentionPolicy.Rule.days(30))
         #expect(configuration.retention.rule(tenant: omuta, type: "CrowdFlowObserved").hour == nil)
         #expect(configuration.retentionInterval == .seconds(3600))
+        #expect(configuration.ingestConsumers == 2)
+        #expect(configuration.storage.writerCacheBytes == 64 << 20)
+    }
+
+    @Test func ingestSessionsShareOneSubscription() throws {
+        let broker = MQTTConfiguration(host: "127.0.0.1", port: 1883, clientID: "hub/a")
+        let single = HubConfiguration.ingestSession(broker, index: 0, of: 1)
+        #expect(single.settings.clientID == "hub/a" && single.filter == WireTopic.allObservations)
+        #expect(single.settings.session == .persistent && single.settings.acknowledgement == .afterProcessing)
+        let second = HubConfiguration.ingestSession(broker, index: 1, of: 3)
+        #expect(second.settings.clientID == "hub/a-2")
+        #expect(second.filter == "$share/hub-a/\(WireTopic.allObservations)")
+        let yaml = """
+            storage: { path: hub.sqlite, cache: 512KiB }
+            ingest: { consumers: 9 }
+            tenants: { kurume: }
+            """
+        #expect(throws: ConfigurationError.self) { try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/tmp") }
+        do {
+            _ = try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/tmp")
+        } catch {
+            #expect(error.description.contains("storage.cache: cache is between 1MiB and 16GiB"))
+            #expect(error.description.contains("ingest.consumers:"))
+            #expect(error.description.contains("ingest: ingest needs a broker section"))
+        }
     }
 
     @Test func everyProblemIsReportedWithItsLine() throws {

@@ -37,6 +37,27 @@ struct PublishSubscribeTests {
         await client.disconnect()
     }
 
+    /// Two sessions on one `$share/<group>/<filter>` subscription: the broker hands each message
+    /// to exactly one of them, and each routes it to its subscription although the topic does
+    /// not start with `$share`.
+    @Test func sharedSubscriptionSplitsMessagesBetweenSessions() async throws {
+        let broker = try Fixtures.startedBroker()
+        let first = try await Fixtures.connectedClient(Fixtures.configuration(broker))
+        let second = try await Fixtures.connectedClient(Fixtures.configuration(broker))
+        let a = try await first.subscribe("$share/hub/flood/+/level", qos: .atLeastOnce)
+        let b = try await second.subscribe("$share/hub/flood/+/level", qos: .atLeastOnce)
+        let publisher = try await Fixtures.connectedClient(Fixtures.configuration(broker))
+        let topics = (0..<20).map { "flood/g\($0)/level" }
+        for topic in topics { try await publisher.publish(topic, payload: Array(topic.utf8), qos: .atLeastOnce) }
+        try await waitUntil("all 20 messages are delivered", timeout: .seconds(10)) { a.received + b.received >= 20 }
+        let got = try await collect(a, count: a.received).map(\.topic) + (try await collect(b, count: b.received).map(\.topic))
+        #expect(got.sorted() == topics.sorted())
+        #expect(a.received > 0 && b.received > 0)
+        #expect(ClientCore.matches(filter: "$share/hub/flood/+/level", topic: "flood/g1/level"))
+        #expect(!ClientCore.matches(filter: "$share/hub/flood/+/level", topic: "flood/g1/battery"))
+        for client in [first, second, publisher] { await client.disconnect() }
+    }
+
     @Test func invalidFiltersAndTopicsAreRejectedBeforeSending() async throws {
         let broker = try Fixtures.startedBroker()
         let client = try await Fixtures.connectedClient(Fixtures.configuration(broker))

@@ -20,7 +20,7 @@ struct HubConfigurationLoader {
     let baseDirectory: String
 
     func hub(_ root: ConfigNode) -> HubConfiguration? {
-        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits"]) else { return nil }
+        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest"]) else { return nil }
         var http = HubConfiguration.HTTP()
         if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
             if let host = members["host"]?.string { http.host = host }
@@ -28,13 +28,16 @@ struct HubConfigurationLoader {
         }
         var path: String?
         var options = SQLiteStore.Options()
-        if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers"]) {
+        if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache"]) {
             path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             if let sync = members["sync"] {
                 if let text = sync.string, let value = SQLiteStore.Sync(rawValue: text) { options.sync = value } else { sync.fail("sync is full or normal") }
             }
             if let limit = members["deadletter_limit"]?.int(in: 0...10_000_000) { options.deadLetterLimit = limit }
             if let readers = members["readers"]?.int(in: 1...64) { options.readers = readers }
+            if let node = members["cache"], let size = node.byteCount {
+                if size < 1 << 20 || size > 16 << 30 { node.fail("cache is between 1MiB and 16GiB") } else { options.writerCacheBytes = Int(size) }
+            }
         }
         var broker: KakehashiMQTTConfiguration?
         if let node = m["broker"], let members = node.mapping(allowed: ConfigNode.brokerKeys) {
@@ -74,6 +77,11 @@ struct HubConfigurationLoader {
             if let count = members["max_upsert_entities"]?.int(in: 1...100_000) { limits.maxUpsertEntities = count }
             if limits.defaultPageSize > limits.maxPageSize { node.fail("default_page_size is larger than max_page_size") }
         }
+        var consumers = 2
+        if let node = m["ingest"], let members = node.mapping(allowed: ["consumers"]) {
+            if let count = members["consumers"]?.int(in: 1...8) { consumers = count }
+            if broker == nil { node.fail("ingest needs a broker section") }
+        }
         guard let path else { return nil }
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
@@ -82,6 +90,7 @@ struct HubConfigurationLoader {
         configuration.retention = retention
         configuration.retentionInterval = interval
         configuration.limits = limits
+        configuration.ingestConsumers = consumers
         return configuration
     }
 

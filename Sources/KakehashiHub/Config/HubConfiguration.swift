@@ -63,6 +63,11 @@ public struct HubConfiguration: Sendable {
     public var retentionInterval: Duration = .seconds(3600)
     /// Request limits.
     public var limits = Limits()
+    /// Broker sessions ingesting side by side (1–8, default 2). With more than one, they share
+    /// one subscription (`$share/<client id>/…`): the broker hands each batch to one of them, so
+    /// one batch is decoded while another is stored. Lowering it strands the batches queued for
+    /// the dropped sessions until they connect again.
+    public var ingestConsumers = 2
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {
@@ -78,5 +83,14 @@ public struct HubConfiguration: Sendable {
         settings.session = .persistent
         settings.acknowledgement = .afterProcessing
         return settings
+    }
+
+    /// The sessions and the topic filter of ingest consumer `index` (0-based) of `count`.
+    public static func ingestSession(_ broker: MQTTConfiguration, index: Int, of count: Int) -> (settings: MQTTConfiguration, filter: String) {
+        var settings = ingestSettings(broker)
+        guard count > 1 else { return (settings, WireTopic.allObservations) }
+        let group = broker.clientID.map { $0 == "/" || $0 == "+" || $0 == "#" ? "-" : $0 }
+        settings.clientID = "\(broker.clientID)-\(index + 1)"
+        return (settings, "$share/\(String(group))/\(WireTopic.allObservations)")
     }
 }

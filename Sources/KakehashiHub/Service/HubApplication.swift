@@ -28,7 +28,7 @@ public struct Hub: Sendable {
             validator: BatchValidator(tenants: configuration.tenants, retention: configuration.retention),
             store: store, metrics: metrics, logger: logger, now: now)
         var ingest: MQTTIngest?
-        if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, ingestor: ingestor, logger: logger) }
+        if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger) }
         self.store = store
         self.ingest = ingest
         self.registry = registry
@@ -49,11 +49,12 @@ public struct Hub: Sendable {
         return router
     }
 
-    /// The HTTP application with the ingest and retention services attached: `runService()` runs
+    /// The HTTP application with the ingest, maintenance and retention services attached: `runService()` runs
     /// everything until SIGTERM/SIGINT.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         var services: [any Service] = []
         if let ingest { services.append(ingest) }
+        services.append(MaintenanceService(store: store, logger: logger))
         services.append(RetentionService(
             store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
         return Application(

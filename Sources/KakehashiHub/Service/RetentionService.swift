@@ -34,3 +34,34 @@ public struct RetentionService: Service {
         }
     }
 }
+
+/// Runs the store's housekeeping (``ObservationStore/maintain()``) every `interval`.
+public struct MaintenanceService: Service {
+    let store: any ObservationStore
+    let interval: Duration
+    let logger: Logger
+
+    /// Creates the service.
+    public init(store: any ObservationStore, interval: Duration = .milliseconds(250), logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failing = false
+            while !Task.isCancelled {
+                do {
+                    try await store.maintain()
+                    failing = false
+                } catch {
+                    // Logged once per failing streak; the writer's own checkpoints are the backstop.
+                    if !failing { logger.error("storage housekeeping failed", metadata: ["error": "\(error)"]) }
+                    failing = true
+                }
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
+        }
+    }
+}

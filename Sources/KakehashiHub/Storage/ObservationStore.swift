@@ -49,4 +49,8 @@ public protocol ObservationStore: Sendable {
 
     /// Checks that storage answers (for `/healthz`).
     func check() async throws(StorageError)
+
+    /// Housekeeping that should not run on the write path (for SQLite: copying the write-ahead
+    /// log back into the database). Called every few hundred milliseconds by the hub.
+    func maintain() async throws(StorageError)
 }

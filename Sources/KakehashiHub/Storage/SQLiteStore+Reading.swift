@@ -87,17 +87,50 @@ extension SQLiteStore {
     ) async throws(StorageError) -> [RollupBucket] {
         try read("reading \(resolution) rollups of \(attribute) of \(entity)") { db in
             guard let (series, _) = try Self.seriesID(db, tenant: tenant, entity: entity, attribute: attribute) else { return [] }
-            let statement = try db.prepare(
-                "SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ? AND resolution = ? AND bucket >= ? AND bucket < ? ORDER BY bucket")
-            try statement.bind(1, series)
-            try statement.bind(2, resolution.milliseconds)
-            try statement.bind(3, range.from?.millisecondsSinceEpoch ?? Int64.min)
-            try statement.bind(4, range.to?.millisecondsSinceEpoch ?? Int64.max)
+            let from = range.from?.millisecondsSinceEpoch ?? Int64.min
+            let to = range.to?.millisecondsSinceEpoch ?? Int64.max
+            let statement: SQLiteStatement
+            if SQLiteStoreSchema.eagerRollups.contains(resolution) {
+                statement = try db.prepare(
+                    "SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ? AND resolution = ? AND bucket >= ? AND bucket < ? ORDER BY bucket")
+                try statement.bind(1, series)
+                try statement.bind(2, resolution.milliseconds)
+                try statement.bind(3, from)
+                try statement.bind(4, to)
+            } else {
+                // Rolled-up minutes (raw rows gone) and minutes computed from the raw rows left.
+                // A bucket starts in the range when its first millisecond is at or after the
+                // aligned-up `from` and before the aligned-up `to`.
+                let r = resolution.milliseconds
+                func alignUp(_ t: Int64) -> Int64 {
+                    guard t > Int64.min + r, t < Int64.max - r else { return t }
+                    let down = resolution.bucket(of: Timestamp(millisecondsSinceEpoch: t))
+                    return down == t ? t : down + r
+                }
+                statement = try db.prepare("""
+                    SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ?1 AND resolution = ?2 AND bucket >= ?3 AND bucket < ?4
+                    UNION ALL
+                    SELECT \(SQLiteStoreSchema.minuteBucket) AS b, count(num), min(num), max(num), sum(num) FROM observations
+                    WHERE series = ?1 AND t >= ?5 AND t < ?6 AND num IS NOT NULL GROUP BY b
+                    ORDER BY 1
+                    """)
+                try statement.bind(1, series)
+                try statement.bind(2, resolution.milliseconds)
+                try statement.bind(3, from)
+                try statement.bind(4, to)
+                try statement.bind(5, alignUp(from))
+                try statement.bind(6, alignUp(to))
+            }
             var buckets = [RollupBucket]()
             while try statement.step() {
-                buckets.append(RollupBucket(
+                let bucket = RollupBucket(
                     start: Timestamp(millisecondsSinceEpoch: statement.int64(0)),
-                    aggregate: Aggregate(count: statement.int64(1), min: statement.double(2), max: statement.double(3), sum: statement.double(4))))
+                    aggregate: Aggregate(count: statement.int64(1), min: statement.double(2), max: statement.double(3), sum: statement.double(4)))
+                if let last = buckets.last, last.start == bucket.start {
+                    buckets[buckets.count - 1].aggregate.merge(bucket.aggregate)
+                } else {
+                    buckets.append(bucket)
+                }
             }
             return buckets
         }

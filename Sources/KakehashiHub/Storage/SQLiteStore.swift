@@ -28,6 +28,9 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
         public var deadLetterLimit = 10_000
         /// Reader connections kept open.
         public var readers = 4
+        /// Page cache of the writer connection (default 64 MiB): the pages a batch touches are
+        /// spread over every series, and reading them back from the file costs a system call each.
+        public var writerCacheBytes = 64 << 20
 
         /// The defaults.
         public init() {}
@@ -38,6 +41,9 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
     let options: Options
     let writer: Locked<SQLiteStoreWriter>
     private let readers: Locked<[SQLiteConnection]>
+    private let checkpointer = Locked<SQLiteConnection?>(nil)
+    /// The write-ahead log size (pages) at which the writer itself checkpoints.
+    static let backstopCheckpointPages = 16_384
 
     /// Opens (creating and migrating if needed) the database at `path`.
     public init(path: String, options: Options = Options()) throws(StorageError) {
@@ -46,6 +52,9 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
         let connection: SQLiteConnection
         do {
             connection = try Self.open(path: path, sync: options.sync)
+            try connection.execute("PRAGMA cache_size=-\(max(options.writerCacheBytes / 1024, 64))")
+            // Checkpoints run beside the writer (``maintain()``); this is only the backstop.
+            try connection.execute("PRAGMA wal_autocheckpoint=\(Self.backstopCheckpointPages)")
             try connection.migrate(SQLiteStoreSchema.migrations)
             self.writer = Locked(try SQLiteStoreWriter(connection: connection, deadLetterLimit: options.deadLetterLimit))
         } catch {
@@ -132,6 +141,20 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
 
     public func applyRetention(_ policy: RetentionPolicy, now: Timestamp) async throws(StorageError) -> RetentionResult {
         try write("applying retention") { writer in try writer.applyRetention(policy, now: now) }
+    }
+
+    /// Copies committed pages from the write-ahead log into the database on its own connection
+    /// (PASSIVE: never waits for, nor blocks, the writer or readers), so the writer does not pay
+    /// for checkpoints while a batch waits for its acknowledgement.
+    public func maintain() async throws(StorageError) {
+        do {
+            try checkpointer.withLock { connection in
+                if connection == nil { connection = try Self.open(path: path, sync: options.sync) }
+                try connection!.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            }
+        } catch {
+            throw StorageError("checkpointing the hub database", cause: "\(error)")
+        }
     }
 
     public func check() async throws(StorageError) {

@@ -5,8 +5,10 @@
 /// - `series`: one row per (tenant, entity, attribute); observations and rollups refer to it
 ///   by number, so the long entity ids are stored once.
 /// - `observations`: one row per (series, observedAt): the exactly-once key is the primary key.
-/// - `rollups`: count, min, max and sum per series, resolution and bucket, kept up to date at
-///   ingest.
+/// - `rollups`: count, min, max and sum per series, resolution and bucket. Hour buckets are
+///   kept up to date at ingest; minute buckets are written by retention from the raw rows it
+///   deletes (while raw rows exist, minute aggregates are computed from them). Writing a minute
+///   row for every 1-minute reading would double the pages each batch dirties.
 /// - `gateways`: the highest sequence and last batch time seen per gateway.
 /// - `deadletters`: rejected batches with the reason (bounded).
 enum SQLiteStoreSchema {
@@ -71,7 +73,18 @@ enum SQLiteStoreSchema {
             size INTEGER NOT NULL
         );
         """,
+        // 2: minute rollups are no longer kept at ingest; drop those whose raw rows are still there.
+        """
+        DELETE FROM rollups WHERE resolution = 60000 AND EXISTS (
+            SELECT 1 FROM observations o WHERE o.series = rollups.series AND o.t >= rollups.bucket AND o.t < rollups.bucket + 60000);
+        """,
     ]
+
+    /// Rollup resolutions updated by every batch; the others are written by retention.
+    static let eagerRollups: [RollupResolution] = [.hour]
+
+    /// The minute bucket of column `t` in SQL (floor, also before 1970).
+    static let minuteBucket = "(t - ((t % 60000) + 60000) % 60000)"
 
     /// The value kinds of a series.
     enum Kind: Int {

@@ -15,8 +15,8 @@ final class SQLiteStoreWriter {
     private let insertDeadLetter: SQLiteStatement
     private let trimDeadLetters: SQLiteStatement
 
+    /// The entity id names the tenant too.
     private struct SeriesKey: Hashable {
-        let tenant: Tenant
         let entity: EntityID
         let attribute: String
     }
@@ -28,7 +28,7 @@ final class SQLiteStoreWriter {
     }
 
     /// Series ids by key (only committed rows: cleared when a transaction fails).
-    private var seriesIDs: [SeriesKey: (id: Int64, kind: SQLiteStoreSchema.Kind)] = [:]
+    private var seriesIDs: [SeriesKey: Int64] = [:]
     /// The latest state of entities recently written, to merge without reading them back.
     private var latest: [EntityID: NGSIEntity] = [:]
     private static let latestCacheLimit = 50_000
@@ -78,41 +78,45 @@ final class SQLiteStoreWriter {
         for entity in batch.entities {
             let id = entity.id
             // Merge into the latest state: an attribute is replaced unless what is stored was
-            // observed later (a late reading does not hide a newer one).
-            var state: NGSIEntity
-            if let pending = changed[id] {
-                state = pending
-            } else if let existing = try latestState(tenant: batch.tenant, id: id) {
-                state = existing
-                result.updated.append(id)
+            // observed later (a late reading does not hide a newer one). Mutated in place.
+            let slot: [EntityID: NGSIEntity].Index
+            if let known = changed.index(forKey: id) {
+                slot = known
             } else {
-                state = try NGSIEntity(id: id)
-                result.created.append(id)
+                if let existing = try latestState(tenant: batch.tenant, id: id) {
+                    changed[id] = existing
+                    result.updated.append(id)
+                } else {
+                    changed[id] = try NGSIEntity(id: id)
+                    result.created.append(id)
+                }
+                order.append(id)
+                slot = changed.index(forKey: id)!
             }
-            if changed[id] == nil { order.append(id) }
             for (name, attribute) in entity.attributes {
-                if let stored = state.attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
-                state.attributes[name] = attribute
+                if let stored = changed.values[slot].attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
+                changed.values[slot].attributes[name] = attribute
             }
-            changed[id] = state
 
-            for observation in entity.observations() {
-                if let oldest = batch.oldestAccepted, observation.observedAt < oldest {
+            // Every Property with an observedAt and a scalar value is an observation (the same
+            // rule as NGSIEntity.observations(), without building them).
+            for (name, attribute) in entity.attributes {
+                guard case .property(let property) = attribute, let observedAt = property.observedAt else { continue }
+                let number: Double?
+                switch property.value {
+                case .number(let value): number = value
+                case .text, .boolean: number = nil
+                case .dateTime, .list, .structured: continue
+                }
+                if let oldest = batch.oldestAccepted, observedAt < oldest {
                     result.expired += 1
                     continue
                 }
-                let (series, _) = try seriesID(observation)
-                let t = observation.observedAt.millisecondsSinceEpoch
+                let series = try seriesID(entity: id, attribute: name, value: property.value, unit: property.unitCode)
                 try insertObservation.bind(1, series)
-                try insertObservation.bind(2, t)
-                var number: Double?
-                switch observation.value {
-                case .quantity(let quantity):
-                    number = quantity.value
-                    try insertObservation.bind(3, quantity.value)
-                    try insertObservation.bind(4, nil as String?)
+                try insertObservation.bind(2, observedAt.millisecondsSinceEpoch)
+                switch property.value {
                 case .number(let value):
-                    number = value
                     try insertObservation.bind(3, value)
                     try insertObservation.bind(4, nil as String?)
                 case .boolean(let flag):
@@ -121,6 +125,8 @@ final class SQLiteStoreWriter {
                 case .text(let text):
                     try insertObservation.bind(3, nil as String?)
                     try insertObservation.bind(4, text)
+                case .dateTime, .list, .structured:
+                    continue
                 }
                 try insertObservation.bind(5, received)
                 try insertObservation.run()
@@ -130,8 +136,8 @@ final class SQLiteStoreWriter {
                 }
                 result.stored += 1
                 if let number {
-                    for resolution in RollupResolution.allCases {
-                        let key = RollupKey(series: series, resolution: resolution, bucket: resolution.bucket(of: observation.observedAt))
+                    for resolution in SQLiteStoreSchema.eagerRollups {
+                        let key = RollupKey(series: series, resolution: resolution, bucket: resolution.bucket(of: observedAt))
                         if rollups[key] == nil { rollups[key] = Aggregate(number) } else { rollups[key]!.merge(Aggregate(number)) }
                     }
                 }
@@ -185,38 +191,38 @@ final class SQLiteStoreWriter {
         return try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized)
     }
 
-    private func seriesID(_ observation: Observation) throws -> (Int64, SQLiteStoreSchema.Kind) {
-        let key = SeriesKey(tenant: observation.tenant, entity: observation.entityID, attribute: observation.attribute)
-        if let known = seriesIDs[key] { return (known.id, known.kind) }
-        try selectSeries.bind(1, key.tenant.name)
-        try selectSeries.bind(2, key.entity.rawValue)
-        try selectSeries.bind(3, key.attribute)
-        let found: (Int64, SQLiteStoreSchema.Kind)? = try {
+    private func seriesID(entity: EntityID, attribute: String, value: PropertyValue, unit: MeasurementUnit?) throws -> Int64 {
+        let key = SeriesKey(entity: entity, attribute: attribute)
+        if let known = seriesIDs[key] { return known }
+        try selectSeries.bind(1, entity.tenant.name)
+        try selectSeries.bind(2, entity.rawValue)
+        try selectSeries.bind(3, attribute)
+        let found: Int64? = try {
             defer { selectSeries.reset() }
             guard try selectSeries.step() else { return nil }
-            return (selectSeries.int64(0), SQLiteStoreSchema.Kind(rawValue: selectSeries.int(1)) ?? .number)
+            return selectSeries.int64(0)
         }()
-        let entry: (Int64, SQLiteStoreSchema.Kind)
+        let id: Int64
         if let found {
-            entry = found
+            id = found
         } else {
             let kind: SQLiteStoreSchema.Kind
-            switch observation.value {
-            case .quantity, .number: kind = .number
+            switch value {
             case .text: kind = .text
             case .boolean: kind = .boolean
+            default: kind = .number
             }
-            try insertSeries.bind(1, key.tenant.name)
-            try insertSeries.bind(2, key.entity.rawValue)
-            try insertSeries.bind(3, key.entity.type)
-            try insertSeries.bind(4, key.attribute)
+            try insertSeries.bind(1, entity.tenant.name)
+            try insertSeries.bind(2, entity.rawValue)
+            try insertSeries.bind(3, entity.type)
+            try insertSeries.bind(4, attribute)
             try insertSeries.bind(5, kind.rawValue)
-            try insertSeries.bind(6, observation.unitCode?.code)
+            try insertSeries.bind(6, unit?.code)
             try insertSeries.run()
-            entry = (connection.lastInsertRowID, kind)
+            id = connection.lastInsertRowID
         }
-        seriesIDs[key] = (entry.0, entry.1)
-        return entry
+        seriesIDs[key] = id
+        return id
     }
 
     // MARK: Dead letters and retention
@@ -244,6 +250,16 @@ final class SQLiteStoreWriter {
         while try scopes.step() {
             if let name = scopes.string(0), let tenant = try? Tenant(name), let type = scopes.string(1) { pairs.append((tenant, type)) }
         }
+        // Minute rollups of raw rows about to go (see SQLiteStoreSchema.eagerRollups).
+        let materialize = try connection.prepare("""
+            INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm)
+            SELECT series, 60000, \(SQLiteStoreSchema.minuteBucket), count(num), min(num), max(num), sum(num) FROM observations
+            WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ? AND kind = \(SQLiteStoreSchema.Kind.number.rawValue))
+              AND t < ? AND num IS NOT NULL
+            GROUP BY series, \(SQLiteStoreSchema.minuteBucket)
+            ON CONFLICT(series, resolution, bucket) DO UPDATE SET
+              n = n + excluded.n, mn = min(mn, excluded.mn), mx = max(mx, excluded.mx), sm = sm + excluded.sm
+            """)
         let deleteRaw = try connection.prepare(
             "DELETE FROM observations WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND t < ?")
         let deleteRollups = try connection.prepare(
@@ -252,9 +268,15 @@ final class SQLiteStoreWriter {
         for (tenant, type) in pairs {
             let rule = policy.rule(tenant: tenant, type: type)
             if let raw = rule.raw {
+                // Whole minutes only, so a minute bucket is either all raw or all rolled up.
+                let cutoff = RollupResolution.minute.bucket(of: Timestamp(millisecondsSinceEpoch: nowMS - raw))
+                try materialize.bind(1, tenant.name)
+                try materialize.bind(2, type)
+                try materialize.bind(3, cutoff)
+                try materialize.run()
                 try deleteRaw.bind(1, tenant.name)
                 try deleteRaw.bind(2, type)
-                try deleteRaw.bind(3, nowMS - raw)
+                try deleteRaw.bind(3, cutoff)
                 try deleteRaw.run()
                 result.observations += connection.changes
             }

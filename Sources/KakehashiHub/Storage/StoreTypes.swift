@@ -156,7 +156,7 @@ public struct RollupBucket: Sendable, Hashable {
     /// The bucket's first instant.
     public let start: Timestamp
     /// Its aggregate.
-    public let aggregate: Aggregate
+    public var aggregate: Aggregate
 
     /// Creates a bucket.
     public init(start: Timestamp, aggregate: Aggregate) {

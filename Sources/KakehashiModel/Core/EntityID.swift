@@ -48,16 +48,25 @@ public struct EntityID: Sendable, Hashable, Comparable, CustomStringConvertible 
         guard rawValue.hasPrefix(Self.prefix) else {
             throw ModelError(field: field, .invalid("entity id \"\(rawValue)\" must start with \"urn:ngsi-ld:\""))
         }
-        let rest = rawValue.dropFirst(Self.prefix.count)
-        let parts = rest.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
+        // Split on bytes (a Character split pays for grapheme breaking on every reading).
+        let bytes = rawValue.utf8
+        let rest = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
+        guard let firstColon = bytes[rest...].firstIndex(of: UInt8(ascii: ":")),
+              let secondColon = bytes[bytes.index(after: firstColon)...].firstIndex(of: UInt8(ascii: ":")) else {
             throw ModelError(field: field, .invalid("entity id \"\(rawValue)\" must read urn:ngsi-ld:<Type>:<tenant>:<local id>"))
         }
+        let type = String(Substring(bytes[rest..<firstColon]))
         let tenant: Tenant
-        do { tenant = try Tenant(String(parts[1]), field: field) } catch {
+        do { tenant = try Tenant(String(Substring(bytes[bytes.index(after: firstColon)..<secondColon])), field: field) } catch {
             throw ModelError(field: field, .invalid("entity id \"\(rawValue)\" has an invalid tenant part: \(error.reason)"))
         }
-        try self.init(type: String(parts[0]), tenant: tenant, localID: String(parts[2]), field: field)
+        let localID = String(Substring(bytes[bytes.index(after: secondColon)...]))
+        try Self.checkType(type, field: field)
+        try Self.checkLocalID(localID, field: field)
+        self.type = type
+        self.tenant = tenant
+        self.localID = localID
+        self.rawValue = rawValue
     }
 
     static func checkType(_ type: String, field: String) throws(ModelError) {
@@ -88,4 +97,10 @@ public struct EntityID: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var description: String { rawValue }
 
     public static func < (lhs: EntityID, rhs: EntityID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    // The URN determines the parts (none of them holds a `:` before the local id), so equality
+    // and hashing look at it alone: ids key the hub's caches on every stored reading.
+    public static func == (lhs: EntityID, rhs: EntityID) -> Bool { lhs.rawValue == rhs.rawValue }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 }

@@ -65,7 +65,7 @@ struct JSONParser {
     private mutating func object(depth: Int) throws(ModelError) -> JSONValue {
         guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         index += 1
-        var members = [String: JSONValue]()
+        var members = [String: JSONValue](minimumCapacity: 6)  // NGSI-LD attributes hold 2–5 members; growing costs more
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

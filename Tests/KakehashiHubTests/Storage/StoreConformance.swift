@@ -1,4 +1,5 @@
-import KakehashiHub
+@testable import KakehashiHub
+import KakehashiSQLite
 import KakehashiModel
 import Testing
 
@@ -126,6 +127,20 @@ enum StoreConformance {
         // Rollups outlive raw data.
         let hours = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
         #expect(hours.count == 48)
+        // Minute buckets: rolled up from the deleted raw rows, computed from the rest; each once.
+        let minutes = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .minute, range: .all)
+        #expect(minutes.count == 48 && minutes.allSatisfy { $0.aggregate.count == 1 })
+        #expect(minutes.map(\.aggregate.sum) == (0..<48).map(Double.init))
+        #expect(minutes.map(\.start) == (0..<48).map { Readings.t0.advanced(byMilliseconds: Int64($0) * 3_600_000) })
+        // Running retention again changes nothing.
+        let again = try await store.applyRetention(policy, now: now)
+        #expect(again.observations == 0)
+        let minutesAgain = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .minute, range: .all)
+        #expect(minutesAgain == minutes)
+        // A range that starts inside a minute counts buckets starting in it only.
+        let window = TimeRange(from: Readings.t0.advanced(byMilliseconds: 3_600_000 + 1), to: Readings.t0.advanced(byMilliseconds: 30 * 3_600_000 + 1))
+        let inside = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .minute, range: window)
+        #expect(inside.map(\.aggregate.sum) == (2...30).map(Double.init))
     }
 }
 
@@ -155,6 +170,29 @@ struct SQLiteStoreConformanceTests {
         let reopened = try SQLiteStore(path: path)
         let again = try await reopened.ingest(Readings.batch([Readings.level("g6", 3, minutes: 0), Readings.level("g6", 4, minutes: 1)]))
         #expect(again.stored == 1 && again.duplicates == 1 && again.updated == [Readings.gauge("g6")])
-        #expect(try SQLiteStore.migrate(path: path) == (from: 1, to: 1))
+        #expect(try SQLiteStore.migrate(path: path) == (from: SQLiteStore.schemaVersion, to: SQLiteStore.schemaVersion))
+    }
+
+    /// Version 1 kept a minute rollup for every reading; version 2 drops those whose raw rows
+    /// are still there (they are computed from the raw rows) and keeps the others.
+    @Test func migrationTwoKeepsEachMinuteOnce() async throws {
+        let path = Readings.temporaryDatabase()
+        do {
+            let db = try SQLiteConnection(path: path)
+            try db.migrate(Array(SQLiteStoreSchema.migrations.prefix(1)))
+            try db.execute("""
+                INSERT INTO series(id, tenant, entity, type, attribute, kind, unit)
+                  VALUES (1, 'kurume', '\(Readings.gauge("m1").rawValue)', 'WaterObserved', 'waterLevel', 0, 'MTR');
+                INSERT INTO observations(series, t, num, txt, received) VALUES (1, 120000, 2.0, NULL, 0), (1, 180000, 3.0, NULL, 0);
+                INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm) VALUES
+                  (1, 60000, 60000, 1, 1.0, 1.0, 1.0), (1, 60000, 120000, 1, 2.0, 2.0, 2.0), (1, 60000, 180000, 1, 3.0, 3.0, 3.0);
+                """)
+        }
+        #expect(try SQLiteStore.migrate(path: path) == (from: 1, to: 2))
+        let store = try SQLiteStore(path: path)
+        let minutes = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("m1"), attribute: "waterLevel", resolution: .minute, range: .all)
+        #expect(minutes.map(\.start.millisecondsSinceEpoch) == [60_000, 120_000, 180_000])
+        #expect(minutes.map(\.aggregate.count) == [1, 1, 1])
+        #expect(minutes.map(\.aggregate.sum) == [1, 2, 3])
     }
 }
