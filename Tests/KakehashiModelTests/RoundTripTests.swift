@@ -16,6 +16,15 @@ struct RoundTripTests {
         }
     }
 
+    /// A store puts the latest state together from per-attribute fragments; the bytes must be
+    /// those of the whole-entity serialization.
+    @Test(arguments: Array(0..<Samples.all.count))
+    func assembledFragmentsEqualTheSerialization(index: Int) {
+        let entity = Samples.all[index].entity
+        let fragments = entity.attributes.mapValues(NGSIEntity.normalizedFragment)
+        #expect(NGSIEntity.assembleNormalized(id: entity.id, fragments: fragments) == entity.serialized(.normalized), "\(Samples.all[index].name)")
+    }
+
     @Test func normalizedCarriesUnitCodeObservedAtAndContext() throws {
         let json = Samples.gauge.json(.normalized)
         #expect(json["@context"] == .array([.string(NGSIContext.environment), .string(NGSIContext.core)]))

@@ -130,8 +130,10 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
     // MARK: ObservationStore
 
     public func ingest(_ batch: IngestBatch) async throws(StorageError) -> IngestResult {
-        try write("storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")") { writer in
-            try writer.ingest(batch)
+        // Serialized before taking the writer, so another batch can be written meanwhile.
+        let fragments = batch.entities.map { $0.attributes.mapValues(NGSIEntity.normalizedFragment) }
+        return try write("storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")") { writer in
+            try writer.ingest(batch, fragments: fragments)
         }
     }
 

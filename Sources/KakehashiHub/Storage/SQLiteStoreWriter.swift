@@ -8,6 +8,7 @@ final class SQLiteStoreWriter {
     private let insertObservation: SQLiteStatement
     private let upsertRollup: SQLiteStatement
     private let upsertEntity: SQLiteStatement
+    private let updateEntity: SQLiteStatement
     private let selectEntity: SQLiteStatement
     private let selectSeries: SQLiteStatement
     private let insertSeries: SQLiteStatement
@@ -29,8 +30,23 @@ final class SQLiteStoreWriter {
 
     /// Series ids by key (only committed rows: cleared when a transaction fails).
     private var seriesIDs: [SeriesKey: Int64] = [:]
+    /// An entity's latest state with each attribute's normalized JSON.
+    struct State {
+        var entity: NGSIEntity
+        var fragments: [String: [UInt8]]
+
+        init(_ entity: NGSIEntity) {
+            self.entity = entity
+            self.fragments = entity.attributes.mapValues(NGSIEntity.normalizedFragment)
+        }
+
+        var body: [UInt8] {
+            entity.context.isEmpty ? NGSIEntity.assembleNormalized(id: entity.id, fragments: fragments) : entity.serialized(.normalized)
+        }
+    }
+
     /// The latest state of entities recently written, to merge without reading them back.
-    private var latest: [EntityID: NGSIEntity] = [:]
+    private var latest: [EntityID: State] = [:]
     private static let latestCacheLimit = 50_000
 
     init(connection: SQLiteConnection, deadLetterLimit: Int) throws(SQLiteError) {
@@ -48,6 +64,8 @@ final class SQLiteStoreWriter {
             ON CONFLICT(tenant, id) DO UPDATE SET body = excluded.body, latitude = excluded.latitude,
               longitude = excluded.longitude, modified = excluded.modified
             """)
+        updateEntity = try connection.prepare(
+            "UPDATE entities SET body = ?4, latitude = ?5, longitude = ?6, modified = ?7 WHERE tenant = ?1 AND id = ?2")
         selectEntity = try connection.prepare("SELECT body FROM entities WHERE tenant = ? AND id = ?")
         selectSeries = try connection.prepare("SELECT id, kind FROM series WHERE tenant = ? AND entity = ? AND attribute = ?")
         insertSeries = try connection.prepare(
@@ -69,33 +87,37 @@ final class SQLiteStoreWriter {
 
     // MARK: Ingest
 
-    func ingest(_ batch: IngestBatch) throws -> IngestResult {
+    /// Stores `batch`; `fragments[i]` holds the normalized JSON of each attribute of entity `i`.
+    func ingest(_ batch: IngestBatch, fragments: [[String: [UInt8]]]) throws -> IngestResult {
         var result = IngestResult()
         var rollups = [RollupKey: Aggregate]()
-        var changed = [EntityID: NGSIEntity]()
+        var changed = [EntityID: State]()
+        var existed = Set<EntityID>()
         var order = [EntityID]()
         let received = batch.receivedAt.millisecondsSinceEpoch
-        for entity in batch.entities {
+        for (position, entity) in batch.entities.enumerated() {
             let id = entity.id
             // Merge into the latest state: an attribute is replaced unless what is stored was
             // observed later (a late reading does not hide a newer one). Mutated in place.
-            let slot: [EntityID: NGSIEntity].Index
+            let slot: [EntityID: State].Index
             if let known = changed.index(forKey: id) {
                 slot = known
             } else {
                 if let existing = try latestState(tenant: batch.tenant, id: id) {
                     changed[id] = existing
+                    existed.insert(id)
                     result.updated.append(id)
                 } else {
-                    changed[id] = try NGSIEntity(id: id)
+                    changed[id] = State(try NGSIEntity(id: id))
                     result.created.append(id)
                 }
                 order.append(id)
                 slot = changed.index(forKey: id)!
             }
             for (name, attribute) in entity.attributes {
-                if let stored = changed.values[slot].attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
-                changed.values[slot].attributes[name] = attribute
+                if let stored = changed.values[slot].entity.attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
+                changed.values[slot].entity.attributes[name] = attribute
+                changed.values[slot].fragments[name] = fragments[position][name] ?? NGSIEntity.normalizedFragment(attribute)
             }
 
             // Every Property with an observedAt and a scalar value is an observation (the same
@@ -155,20 +177,22 @@ final class SQLiteStoreWriter {
         }
         for id in order {
             guard let state = changed[id] else { continue }
-            let location = try? state.location()
-            try upsertEntity.bind(1, batch.tenant.name)
-            try upsertEntity.bind(2, id.rawValue)
-            try upsertEntity.bind(3, id.type)
-            try upsertEntity.bind(4, state.serialized(.normalized))
+            let location = try? state.entity.location()
+            // An entity known to exist is updated in place (cheaper than an upsert).
+            let statement = existed.contains(id) ? updateEntity : upsertEntity
+            try statement.bind(1, batch.tenant.name)
+            try statement.bind(2, id.rawValue)
+            if statement === upsertEntity { try statement.bind(3, id.type) }
+            try statement.bind(4, state.body)
             if let location {
-                try upsertEntity.bind(5, location.latitude)
-                try upsertEntity.bind(6, location.longitude)
+                try statement.bind(5, location.latitude)
+                try statement.bind(6, location.longitude)
             } else {
-                try upsertEntity.bind(5, nil as String?)
-                try upsertEntity.bind(6, nil as String?)
+                try statement.bind(5, nil as String?)
+                try statement.bind(6, nil as String?)
             }
-            try upsertEntity.bind(7, received)
-            try upsertEntity.run()
+            try statement.bind(7, received)
+            try statement.run()
             if latest.count >= Self.latestCacheLimit { latest.removeAll(keepingCapacity: true) }
             latest[id] = state
         }
@@ -182,13 +206,13 @@ final class SQLiteStoreWriter {
         return result
     }
 
-    private func latestState(tenant: Tenant, id: EntityID) throws -> NGSIEntity? {
+    private func latestState(tenant: Tenant, id: EntityID) throws -> State? {
         if let cached = latest[id] { return cached }
         try selectEntity.bind(1, tenant.name)
         try selectEntity.bind(2, id.rawValue)
         defer { selectEntity.reset() }
         guard try selectEntity.step() else { return nil }
-        return try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized)
+        return State(try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized))
     }
 
     private func seriesID(entity: EntityID, attribute: String, value: PropertyValue, unit: MeasurementUnit?) throws -> Int64 {

@@ -14,6 +14,29 @@ extension NGSIEntity {
     /// Compact UTF-8 JSON of ``json(_:)``.
     public func serialized(_ form: NGSIForm) -> [UInt8] { json(form).serialized() }
 
+    /// The normalized JSON of one attribute: its member value in ``serialized(_:)``.
+    public static func normalizedFragment(_ attribute: NGSIAttribute) -> [UInt8] { normalized(attribute).serialized() }
+
+    /// The normalized form of an entity without `@context` put together from its attributes'
+    /// ``normalizedFragment(_:)``s: the same bytes as ``serialized(_:)``, without serializing
+    /// each attribute again (a store rewrites an entity's latest state on every reading).
+    public static func assembleNormalized(id: EntityID, fragments: [String: [UInt8]]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(64 + id.rawValue.utf8.count + fragments.values.reduce(0) { $0 + $1.count + 24 })
+        out.append(contentsOf: #"{"id":"#.utf8)
+        JSONValue.writeString(id.rawValue, into: &out)
+        out.append(contentsOf: #","type":"#.utf8)
+        JSONValue.writeString(id.type, into: &out)
+        for name in fragments.keys.sorted() where name != "id" && name != "type" {
+            out.append(UInt8(ascii: ","))
+            JSONValue.writeString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: fragments[name]!)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     static func normalized(_ attribute: NGSIAttribute) -> JSONValue {
         var members = [String: JSONValue](minimumCapacity: 4)
         switch attribute {
