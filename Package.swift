@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "KakehashiConfig", targets: ["KakehashiConfig"]),
         .library(name: "KakehashiGateway", targets: ["KakehashiGateway"]),
         .library(name: "KakehashiHub", targets: ["KakehashiHub"]),
+        .library(name: "KakehashiAlerts", targets: ["KakehashiAlerts"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
         .executable(name: "kakehashi-gateway", targets: ["kakehashi-gateway"]),
         .executable(name: "kakehashi-hub", targets: ["kakehashi-hub"]),
@@ -100,6 +101,8 @@ let package = Package(
             ]),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
         .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
+        // Pure rule engine: no I/O, time comes with the inputs.
+        .target(name: "KakehashiAlerts", dependencies: ["KakehashiModel"]),
 
         .executableTarget(
             name: "kakehashi-sim",
@@ -141,6 +144,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
+        .testTarget(name: "KakehashiAlertsTests", dependencies: ["KakehashiAlerts", "KakehashiModel", "KakehashiTraces", "KakehashiTestSupport"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]
