@@ -136,20 +136,15 @@ public struct AlertEngine: Sendable {
             case .rateOfChange(let rate):
                 guard let value = states[key]?.lastValue, let last = states[key]?.lastAt, now > last else { continue }
                 evaluateRate(key, rule, rate, value: value, at: now, location: location, into: &events, fromClock: true)
-            case .stale(let after, let severity):
+            case .stale(let after, let severity), .absence(let after, let severity):
                 guard var state = states[key], !state.active, let since = state.since,
                       now.millisecondsSinceEpoch - since.millisecondsSinceEpoch >= after else { continue }
                 state.active = true
                 states[key] = state
-                // Dated when the sensor became stale, whatever the tick rate.
-                emit(.raised, key, rule, stage: 1, name: "stale", severity: severity, value: nil, level: nil,
-                     at: since.advanced(byMilliseconds: after), location: location, into: &events)
-            case .absence(let after, let severity):
-                guard var state = states[key], !state.active, let since = state.since,
-                      now.millisecondsSinceEpoch - since.millisecondsSinceEpoch >= after else { continue }
-                state.active = true
-                states[key] = state
-                emit(.raised, key, rule, stage: 1, name: "absent", severity: severity, value: nil, level: nil,
+                // Dated when the sensor went silent (or the tag away) for long enough, whatever the tick rate.
+                let name: String
+                if case .stale = rule.kind { name = "stale" } else { name = "absent" }
+                emit(.raised, key, rule, stage: 1, name: name, severity: severity, value: nil, level: nil,
                      at: since.advanced(byMilliseconds: after), location: location, into: &events)
             }
         }
