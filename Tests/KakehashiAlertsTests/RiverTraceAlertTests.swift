@@ -11,7 +11,7 @@ struct RiverTraceAlertTests {
 
     /// The flood stage rule: the level is the gauge's own `dangerLevel` (氾濫開始水位). It stays
     /// up until the river has been 10 cm under that level for 12 hours: the recorded gauges
-    /// dip and spike within hours (one storm gauge drops for 4 hours and comes back).
+    /// dip and spike within hours (one storm gauge drops for 3 to 6 hours and comes back).
     static let floodRule = AlertRule(
         id: "river-flood", tenant: tenant, entityType: "WaterObserved", attribute: "waterLevel",
         kind: .threshold(Threshold(direction: .above, stages: [
