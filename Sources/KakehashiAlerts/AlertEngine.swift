@@ -186,9 +186,9 @@ public struct AlertEngine: Sendable {
         // The change against the lowest (rise) or highest (fall) value within the window.
         let change: Double
         if rate.change >= 0 {
-            change = value - (state.samples.map(\.v).min() ?? value)
+            change = value - (state.samples.lazy.map(\.v).min() ?? value)
         } else {
-            change = value - (state.samples.map(\.v).max() ?? value)
+            change = value - (state.samples.lazy.map(\.v).max() ?? value)
         }
         let signed = rate.change >= 0 ? change : -change
         if let step = state.machine.evaluate(value: signed, at: at, levels: [abs(rate.change)], direction: .above,
