@@ -62,6 +62,31 @@ import Testing
         await collector.stop()
     }
 
+    /// Readings that waited on the edge broker while the gateway was down arrive right after
+    /// CONNACK, before the grants of its subscriptions: more than a subscription buffer holds must
+    /// not stall the start.
+    @Test(.timeLimit(.minutes(3)))
+    func aBacklogWaitingOnTheEdgeBrokerIsTakenInAtStart() async throws {
+        let harness = try GatewayHarness()
+        try await harness.prepareEdgeSession()
+        let collector = try await harness.collector()
+        let sensors = try await harness.sensorClient()
+        for i in 0..<1_000 {
+            try await sensors.publish("flood/s\(i % 4)/level", payload: GatewayHarness.floodPayload(level: Double(i) / 10, second: i), qos: .atLeastOnce)
+        }
+        try harness.start()
+        do {
+            try await waitUntil("the backlog reached the central broker", timeout: .seconds(60)) { collector.distinctSequences.count >= 1_000 }
+        } catch {
+            print(String(harness.log.suffix(4_000)))
+            throw error
+        }
+        #expect(collector.distinctSequences == Set(1...1_000))
+        #expect(harness.terminate() == 0)
+        await collector.stop()
+        await sensors.disconnect()
+    }
+
     @Test(.timeLimit(.minutes(5)))
     func aSixtySecondCentralOutageLosesNothing() async throws {
         let harness = try GatewayHarness()
@@ -161,9 +186,21 @@ import Testing
         try await publisher.value
         // Let the last start take in what waited on the edge broker, then stop it cleanly.
         let outbox = { try Outbox(configuration: OutboxConfiguration(path: harness.outboxFile)) }
-        try await waitUntil("the gateway drained the edge broker and the outbox", timeout: .seconds(120)) {
-            let box = try outbox()
-            return box.depth == 0 && collector.distinctSequences.count >= Int(box.lastSequence) && box.lastSequence >= Int64(total) - 5_000
+        do {
+            try await waitUntil("the gateway drained the edge broker and the outbox", timeout: .seconds(120)) {
+                let box = try outbox()
+                return box.depth == 0 && collector.distinctSequences.count >= Int(box.lastSequence) && box.lastSequence >= Int64(total) - 5_000
+            }
+        } catch {
+            let box = try? outbox()
+            let distinct = collector.distinctSequences
+            let missing = (1...max(1, box?.lastSequence ?? 1)).filter { !distinct.contains($0) }
+            print("kill test stuck after \(kills) kills, \(harness.starts) starts: outbox depth \(box?.depth ?? -1), "
+                  + "last sequence \(box?.lastSequence ?? -1), \(distinct.count) distinct at the collector, "
+                  + "\(missing.count) missing (first \(missing.prefix(20))), \(collector.malformed) malformed")
+            print(String(harness.log.suffix(6_000)))
+            print(String(harness.edge.log.suffix(6_000)))
+            throw error
         }
         #expect(harness.terminate() == 0)
         let last = try outbox().lastSequence

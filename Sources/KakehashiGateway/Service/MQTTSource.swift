@@ -28,15 +28,14 @@ public final class MQTTSource: Service, Sendable {
     }
 
     public func run() async throws {
-        // Subscribe to every topic at once, before the connection exists: messages the edge broker
-        // kept for this persistent session arrive right after CONNACK and must find their subscription.
-        let subscriptions = try await withThrowingTaskGroup(of: (MQTTSubscription, MQTTSourceConfiguration.Route).self) { group in
-            for route in configuration.routes {
-                group.addTask { (try await self.client.subscribe(route.pattern.filter, qos: route.qos), route) }
-            }
-            var subscribed = [(MQTTSubscription, MQTTSourceConfiguration.Route)]()
-            for try await pair in group { subscribed.append(pair) }
-            return subscribed
+        // Register every subscription before the connection exists and consume at once, without
+        // waiting for the broker's grants: messages the edge broker kept for this persistent
+        // session arrive right after CONNACK, ahead of the grants, and the network thread waits for
+        // room in a subscription's buffer. Waiting for the grants first would stall the start
+        // whenever more readings waited than one buffer holds. A refused grant is logged.
+        var subscriptions = [(MQTTSubscription, MQTTSourceConfiguration.Route)]()
+        for route in configuration.routes {
+            subscriptions.append((try client.subscribeWithoutWaiting(route.pattern.filter, qos: route.qos), route))
         }
         logger.info("source \(name) subscribed", metadata: ["broker": "\(client.broker)", "topics": "\(configuration.routes.map(\.pattern.description))"])
         await withGracefulShutdownHandler {
