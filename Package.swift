@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "KakehashiHub",
             dependencies: [
-                "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig",
+                "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiAlerts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-hub",
             dependencies: [
-                "KakehashiHub", "KakehashiConfig", "KakehashiModel",
+                "KakehashiHub", "KakehashiConfig", "KakehashiModel", "KakehashiAlerts", "KakehashiTraces",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -139,7 +139,7 @@ let package = Package(
             name: "KakehashiHubTests",
             dependencies: [
                 "KakehashiHub", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTraces",
-                "KakehashiTestSupport",
+                "KakehashiAlerts", "KakehashiTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -54,6 +54,32 @@ public struct AlertEngine: Sendable {
     /// The active alerts: the latest event of each alert not cleared, by rule then entity.
     public private(set) var active: [String: AlertEvent] = [:]
 
+    /// Puts the engine back in the state `active` describes (the latest event of each active
+    /// alert, as stored), after a restart: those alerts continue instead of being raised again.
+    /// Events of unknown rules are ignored.
+    public mutating func restore(_ active: [AlertEvent]) {
+        let index = Dictionary(rules.enumerated().map { ($0.element.id + "\u{0}" + $0.element.tenant.name, $0.offset) }) { first, _ in first }
+        for event in active where event.kind != .cleared && event.stage > 0 {
+            guard let ruleIndex = index[event.rule + "\u{0}" + event.entity.tenant.name] else { continue }
+            let rule = rules[ruleIndex]
+            let key = Key(rule: ruleIndex, entity: event.entity)
+            var state: State
+            switch rule.kind {
+            case .threshold(let threshold):
+                state = State(machine: StageMachine(stages: threshold.stages.count, current: event.stage))
+            case .rateOfChange:
+                state = State(machine: StageMachine(stages: 1, current: 1))
+            case .stale, .absence:
+                state = State(machine: StageMachine(stages: 1))
+                state.active = true
+                state.since = event.at
+            }
+            states[key] = state
+            if let location = event.location { known[event.entity, default: Known()].location = location }
+            self.active[rule.id + "\u{0}" + event.entity.rawValue] = event
+        }
+    }
+
     /// Takes one entity fragment (a reading) and returns the events it causes.
     public mutating func observe(_ entity: NGSIEntity) -> [AlertEvent] {
         let id = entity.id

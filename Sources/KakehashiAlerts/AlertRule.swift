@@ -26,6 +26,8 @@ public struct AlertRule: Sendable, Hashable {
     public var kind: Kind
     /// Words for people: the event name and texts in Japanese and English.
     public var text: Text
+    /// How its alerts are published as CAP messages.
+    public var publishing: Publishing
 
     /// What raises an alert.
     public enum Kind: Sendable, Hashable {
@@ -54,9 +56,26 @@ public struct AlertRule: Sendable, Hashable {
         }
     }
 
+    /// How alerts of a rule are published (CAP 1.2 fields the rule decides).
+    public struct Publishing: Sendable, Hashable {
+        /// CAP `category` (`Met` for river levels and rain, `Env`, `Safety`, …).
+        public var category: CAPMessage.Category
+        /// Radius (km) of the CAP `circle` around the entity.
+        public var radiusKilometres: Double
+        /// The unit written after values in texts (`m`, `人`), or empty.
+        public var unit: String
+
+        /// Creates settings.
+        public init(category: CAPMessage.Category = .met, radiusKilometres: Double = 1, unit: String = "") {
+            self.category = category
+            self.radiusKilometres = radiusKilometres
+            self.unit = unit
+        }
+    }
+
     /// Creates a rule.
     public init(id: String, tenant: Tenant, entityType: String, attribute: String, entityIDs: Set<EntityID>? = nil,
-                area: GeoBox? = nil, kind: Kind, text: Text? = nil) {
+                area: GeoBox? = nil, kind: Kind, text: Text? = nil, publishing: Publishing = Publishing()) {
         self.id = id
         self.tenant = tenant
         self.entityType = entityType
@@ -65,6 +84,7 @@ public struct AlertRule: Sendable, Hashable {
         self.area = area
         self.kind = kind
         self.text = text ?? Text(event: id, eventJapanese: id)
+        self.publishing = publishing
     }
 
     /// Whether the rule watches `id` (located at `location`, if known).

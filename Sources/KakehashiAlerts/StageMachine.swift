@@ -51,6 +51,13 @@ struct StageMachine: Sendable, Hashable {
         return current == before ? nil : (before, current)
     }
 
+    /// A machine already in `stage` (an alert restored from storage): it leaves that stage only
+    /// once the value has been back past the clear level for the clear duration.
+    init(stages: Int, current stage: Int) {
+        self.init(stages: stages)
+        current = min(max(0, stage), stages)
+    }
+
     /// Ends the alert (the stage is forgotten, as after a clear).
     mutating func reset() {
         current = 0

@@ -20,7 +20,7 @@ struct HubConfigurationLoader {
     let baseDirectory: String
 
     func hub(_ root: ConfigNode) -> HubConfiguration? {
-        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest"]) else { return nil }
+        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts"]) else { return nil }
         var http = HubConfiguration.HTTP()
         if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
             if let host = members["host"]?.string { http.host = host }
@@ -82,6 +82,8 @@ struct HubConfigurationLoader {
             if let count = members["consumers"]?.int(in: 1...8) { consumers = count }
             if broker == nil { node.fail("ingest needs a broker section") }
         }
+        var alerts = AlertsConfiguration()
+        if let node = m["alerts"], let parsed = self.alerts(node, tenants: tenants) { alerts = parsed }
         guard let path else { return nil }
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
@@ -91,6 +93,7 @@ struct HubConfigurationLoader {
         configuration.retentionInterval = interval
         configuration.limits = limits
         configuration.ingestConsumers = consumers
+        configuration.alerts = alerts
         return configuration
     }
 

@@ -68,6 +68,8 @@ public struct HubConfiguration: Sendable {
     /// one batch is decoded while another is stored. Lowering it strands the batches queued for
     /// the dropped sessions until they connect again.
     public var ingestConsumers = 2
+    /// Alert rules and how alerts are published.
+    public var alerts = AlertsConfiguration()
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {

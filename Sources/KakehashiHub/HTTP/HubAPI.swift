@@ -9,9 +9,10 @@ import Logging
 /// Hummingbird's test client with the same router the server uses.
 public struct HubAPI: Sendable {
     let configuration: HubConfiguration
-    let store: any ObservationStore
+    let store: any ObservationStore & AlertStore
     let ingestor: Ingestor
     let ingest: MQTTIngest?
+    let alerts: AlertService
     let registry: PrometheusRegistry
     let logger: Logger
 
@@ -32,6 +33,7 @@ public struct HubAPI: Sendable {
         }
         router.get("/healthz") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in self.metrics() }
+        addFeedRoutes(to: router)
     }
 
     // MARK: Shared request handling

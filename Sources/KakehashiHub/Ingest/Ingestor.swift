@@ -12,6 +12,8 @@ public struct Ingestor: Sendable {
     let metrics: HubMetrics
     let logger: Logger
     let now: WallClock
+    /// Called with each stored batch's entities (the alert rules); returns when they are evaluated.
+    let stored: @Sendable ([NGSIEntity]) async -> Void
 
     /// What became of a batch.
     public enum Outcome: Sendable, Hashable {
@@ -22,12 +24,14 @@ public struct Ingestor: Sendable {
     }
 
     /// Creates an ingestor.
-    public init(validator: BatchValidator, store: any ObservationStore, metrics: HubMetrics, logger: Logger, now: @escaping WallClock) {
+    public init(validator: BatchValidator, store: any ObservationStore, metrics: HubMetrics, logger: Logger, now: @escaping WallClock,
+                stored: @escaping @Sendable ([NGSIEntity]) async -> Void = { _ in }) {
         self.validator = validator
         self.store = store
         self.metrics = metrics
         self.logger = logger
         self.now = now
+        self.stored = stored
     }
 
     /// Ingests one MQTT message. Storage failures are retried (with growing pauses) until the
@@ -49,6 +53,7 @@ public struct Ingestor: Sendable {
                     let result = try await store.ingest(batch)
                     metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                     metrics.record(result)
+                    await stored(batch.entities)
                     return .stored(result)
                 } catch {
                     metrics.storageFailures.increment()
@@ -75,6 +80,7 @@ public struct Ingestor: Sendable {
             let result = try await store.ingest(batch)
             metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             metrics.record(result)
+            await stored(batch.entities)
             return .success(result)
         }
     }

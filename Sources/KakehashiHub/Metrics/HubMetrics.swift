@@ -16,6 +16,8 @@ public struct HubMetrics: Sendable {
     let storageFailures: Counter
     /// Time to validate and store one batch.
     let ingestDuration: Timer
+    /// Alert events stored and published.
+    let alertEvents: Counter
 
     /// Creates the metrics in `factory`.
     public init(factory: any MetricsFactory) {
@@ -26,6 +28,7 @@ public struct HubMetrics: Sendable {
         readingsExpired = Counter(label: "kakehashi_hub_readings_expired_total", factory: factory)
         storageFailures = Counter(label: "kakehashi_hub_storage_failures_total", factory: factory)
         ingestDuration = Timer(label: "kakehashi_hub_ingest_duration_seconds", factory: factory)
+        alertEvents = Counter(label: "kakehashi_hub_alert_events_total", factory: factory)
         for reason in IngestRejection.Reason.allCases { rejected(reason).increment(by: 0) }
     }
 

@@ -11,7 +11,9 @@ public let systemWallClock: WallClock = { Timestamp(Date()) }
 /// the same parts.
 public struct Hub: Sendable {
     /// The store.
-    public let store: any ObservationStore
+    public let store: any ObservationStore & AlertStore
+    /// The alert rules and feeds.
+    public let alerts: AlertService
     /// The MQTT ingest service, when a broker is configured.
     public let ingest: MQTTIngest?
     /// The HTTP API.
@@ -21,18 +23,23 @@ public struct Hub: Sendable {
 
     /// Opens storage and creates the services (nothing runs yet).
     public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
-                now: @escaping WallClock = systemWallClock, store: (any ObservationStore)? = nil) throws {
+                now: @escaping WallClock = systemWallClock, store: (any ObservationStore & AlertStore)? = nil) throws {
         let store = try store ?? SQLiteStore(path: configuration.storagePath, options: configuration.storage)
         let metrics = HubMetrics(factory: registry)
+        let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,
+                                      metrics: metrics, logger: logger, now: now)
+        let evaluate: @Sendable ([NGSIEntity]) async -> Void = { entities in await alerts.observe(entities) }
         let ingestor = Ingestor(
             validator: BatchValidator(tenants: configuration.tenants, retention: configuration.retention),
-            store: store, metrics: metrics, logger: logger, now: now)
+            store: store, metrics: metrics, logger: logger, now: now, stored: evaluate)
         var ingest: MQTTIngest?
         if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger) }
         self.store = store
+        self.alerts = alerts
         self.ingest = ingest
         self.registry = registry
-        self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, registry: registry, logger: logger)
+        self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, alerts: alerts,
+                          registry: registry, logger: logger)
         self.configuration = configuration
         self.logger = logger
         self.now = now
@@ -55,6 +62,7 @@ public struct Hub: Sendable {
         var services: [any Service] = []
         if let ingest { services.append(ingest) }
         services.append(MaintenanceService(store: store, logger: logger))
+        services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
         services.append(RetentionService(
             store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
         return Application(

@@ -11,6 +11,7 @@
 ///   row for every 1-minute reading would double the pages each batch dirties.
 /// - `gateways`: the highest sequence and last batch time seen per gateway.
 /// - `deadletters`: rejected batches with the reason (bounded).
+/// - `alerts`, `alert_events`: alerts and their history (see ``AlertStore``).
 enum SQLiteStoreSchema {
     static let migrations = [
         """
@@ -77,6 +78,51 @@ enum SQLiteStoreSchema {
         """
         DELETE FROM rollups WHERE resolution = 60000 AND EXISTS (
             SELECT 1 FROM observations o WHERE o.series = rollups.series AND o.t >= rollups.bucket AND o.t < rollups.bucket + 60000);
+        """,
+        // 3: alerts (one row per raise-to-clear episode, named by its raising event) and their events
+        // (ids strictly increasing per tenant: the feeds resume from them).
+        """
+        CREATE TABLE alert_events(
+            tenant TEXT NOT NULL,
+            id INTEGER NOT NULL,
+            alert INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            stage INTEGER NOT NULL,
+            stage_name TEXT,
+            severity TEXT,
+            value REAL,
+            level REAL,
+            at INTEGER NOT NULL,
+            latitude REAL,
+            longitude REAL,
+            actor TEXT,
+            PRIMARY KEY(tenant, id)
+        ) WITHOUT ROWID;
+        CREATE INDEX alert_events_alert ON alert_events(tenant, alert, id);
+        CREATE TABLE alerts(
+            tenant TEXT NOT NULL,
+            id INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            stage INTEGER NOT NULL,
+            stage_name TEXT,
+            severity TEXT,
+            value REAL,
+            level REAL,
+            raised INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            cleared INTEGER,
+            latitude REAL,
+            longitude REAL,
+            acknowledged_by TEXT,
+            acknowledged INTEGER,
+            last_change INTEGER NOT NULL,
+            last_kind TEXT NOT NULL,
+            PRIMARY KEY(tenant, id)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX alerts_open ON alerts(tenant, rule, entity) WHERE cleared IS NULL;
         """,
     ]
 

@@ -20,6 +20,9 @@ public struct WireTopic: Sendable, Hashable, CustomStringConvertible {
     /// The filter the hub subscribes to for observation batches of every tenant and gateway.
     public static let allObservations = "kakehashi/v1/+/+/obs"
 
+    /// The topic the hub publishes a tenant's alert events on: `kakehashi/v1/<tenant>/alerts`.
+    public static func alerts(tenant: Tenant) -> String { "\(prefix)/\(tenant.name)/alerts" }
+
     /// The tenant level.
     public let tenant: Tenant
     /// The gateway level.

@@ -1,0 +1,208 @@
+import KakehashiAlerts
+import KakehashiModel
+import KakehashiMQTT
+import Logging
+import ServiceLifecycle
+
+/// Runs the alert rules on what the hub stores and on the clock, keeps the alerts and their
+/// history, and hands each event to the feeds (SSE/WebSocket clients, MQTT).
+///
+/// Work is done one step at a time, in arrival order (each step waits for the one before):
+/// evaluating a batch, storing its events (which gives them their ids), then publishing them. So
+/// ids follow the engine's order and clients see them in id order. At the first step the engine
+/// takes back the active alerts from storage and looks at the latest state of every watched
+/// entity, so a restart neither raises an active alert again nor misses one.
+public actor AlertService {
+    let configuration: AlertsConfiguration
+    let store: any ObservationStore & AlertStore
+    /// Live clients.
+    public nonisolated let feed: AlertFeed
+    let metrics: HubMetrics
+    let logger: Logger
+    let now: WallClock
+    private var engine: AlertEngine
+    private var started = false
+    private var tail: Task<Void, Never>?
+    private let mqtt: MQTTClient?
+    private let mqttQueue: AsyncStream<AlertEventRecord>.Continuation?
+    private let mqttEvents: AsyncStream<AlertEventRecord>?
+
+    /// Creates the service; with a broker, events are also published to `kakehashi/v1/<tenant>/alerts`.
+    public init(configuration: AlertsConfiguration, store: any ObservationStore & AlertStore, broker: MQTTConfiguration?,
+                metrics: HubMetrics, logger: Logger, now: @escaping WallClock) throws(MQTTError) {
+        self.configuration = configuration
+        self.store = store
+        self.feed = AlertFeed()
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+        self.engine = AlertEngine(rules: configuration.rules)
+        if let broker, configuration.publishMQTT, !configuration.rules.isEmpty {
+            var settings = broker
+            settings.clientID = "\(broker.clientID)-alerts"
+            settings.session = .clean
+            mqtt = try MQTTClient(configuration: settings, logger: logger)
+            let (stream, continuation) = AsyncStream<AlertEventRecord>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
+            mqttEvents = stream
+            mqttQueue = continuation
+        } else {
+            mqtt = nil
+            mqttEvents = nil
+            mqttQueue = nil
+        }
+    }
+
+    /// Whether any rule is configured.
+    public nonisolated var hasRules: Bool { !configuration.rules.isEmpty }
+
+    /// Evaluates a stored batch; returns once its events are stored and handed to the feeds.
+    public func observe(_ entities: [NGSIEntity]) async {
+        guard hasRules, !entities.isEmpty else { return }
+        await serially { await self.evaluate { engine in entities.flatMap { engine.observe($0) } } }
+    }
+
+    /// Moves the rules' clock to `time` (stale sensors, absent tags, minimum durations).
+    public func tick(_ time: Timestamp) async {
+        guard hasRules else { return }
+        await serially { await self.evaluate { engine in engine.advance(to: time) } }
+    }
+
+    /// Records an operator's acknowledgement; nil when the tenant has no alert `id`.
+    public func acknowledge(tenant: Tenant, id: Int64, by actor: String) async throws(StorageError) -> AlertEventRecord? {
+        let result: Result<AlertEventRecord?, StorageError> = await serially {
+            do throws(StorageError) {
+                let record = try await self.store.acknowledgeAlert(tenant: tenant, id: id, by: actor, at: self.now())
+                if let record { await self.publish([record]) }
+                return .success(record)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The engine's active alerts (rule, entity) → latest event.
+    public var active: [String: AlertEvent] { engine.active }
+
+    // MARK: Steps
+
+    private func serially<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
+        let previous = tail
+        let task = Task<T, Never> {
+            await previous?.value
+            await self.startIfNeeded()
+            return await work()
+        }
+        tail = Task { _ = await task.value }
+        return await task.value
+    }
+
+    private func startIfNeeded() async {
+        guard !started else { return }
+        started = true
+        do {
+            let active = try await store.activeAlerts()
+            engine.restore(active.map { alert in
+                AlertEvent(kind: alert.lastChangeKind, rule: alert.rule, entity: alert.entity, stage: alert.stage, stageName: alert.stageName,
+                           severity: alert.severity, value: alert.value, level: alert.level, at: alert.updatedAt, location: alert.location)
+            })
+            var primed = 0
+            let watched = Dictionary(grouping: configuration.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
+            var events = [AlertEvent]()
+            for (tenant, types) in watched.sorted(by: { $0.key.name < $1.key.name }) {
+                for entity in try await store.entities(tenant: tenant, types: types, ids: nil) {
+                    events += engine.observe(entity)
+                    primed += 1
+                }
+            }
+            await record(events)
+            logger.info("alert rules ready", metadata: [
+                "rules": "\(configuration.rules.count)", "active": "\(active.count)", "entities": "\(primed)", "events": "\(events.count)",
+            ])
+        } catch {
+            logger.error("alert state could not be read back; rules start from nothing", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func evaluate(_ body: (inout AlertEngine) -> [AlertEvent]) async {
+        let events = body(&engine)
+        await record(events)
+    }
+
+    /// Stores events (retrying), then publishes them.
+    private func record(_ events: [AlertEvent]) async {
+        guard !events.isEmpty else { return }
+        var attempt = 0
+        while true {
+            do {
+                let records = try await store.recordAlertEvents(events)
+                publish(records)
+                return
+            } catch {
+                attempt += 1
+                metrics.storageFailures.increment()
+                logger.error("storing alert events failed", metadata: ["error": "\(error)", "attempt": "\(attempt)", "events": "\(events.count)"])
+                if attempt >= 5 {
+                    for event in events {
+                        logger.critical("alert event not stored", metadata: [
+                            "kind": "\(event.kind.rawValue)", "rule": "\(event.rule)", "entity": "\(event.entity)", "at": "\(event.at)",
+                        ])
+                    }
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+            }
+        }
+    }
+
+    private func publish(_ records: [AlertEventRecord]) {
+        metrics.alertEvents.increment(by: Int64(records.count))
+        feed.publish(records)
+        if let mqttQueue { for record in records { mqttQueue.yield(record) } }
+    }
+
+    // MARK: Running
+
+    /// Publishes events to MQTT until the stream ends.
+    func runPublisher() async {
+        guard let mqtt, let mqttEvents else { return }
+        for await record in mqttEvents {
+            do {
+                try await mqtt.publish(WireTopic.alerts(tenant: record.event.tenant), payload: record.json.serialized(), qos: .atLeastOnce)
+            } catch {
+                logger.error("publishing an alert event to MQTT failed", metadata: ["error": "\(error)", "id": "\(record.id)"])
+            }
+        }
+        await mqtt.disconnect()
+    }
+
+    /// Ends the MQTT queue and the live feeds (shutdown).
+    func stop() {
+        mqttQueue?.finish()
+        feed.finishAll()
+    }
+}
+
+/// Runs the rules' clock, the MQTT publisher, and ends the feeds at shutdown.
+struct AlertClockService: Service {
+    let alerts: AlertService
+    let interval: Duration
+    let now: WallClock
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await alerts.runPublisher() }
+                group.addTask {
+                    while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                        await alerts.tick(now())
+                        try? await Task.sleep(for: interval)
+                    }
+                }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            Task { await alerts.stop() }
+        }
+    }
+}

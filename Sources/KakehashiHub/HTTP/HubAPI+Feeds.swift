@@ -1,0 +1,271 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KakehashiAlerts
+import KakehashiModel
+
+/// The alert feeds and the alert API.
+///
+/// - `GET /feeds/alerts`: Server-Sent Events; each event's `id` is its per-tenant id, and a client
+///   that reconnects with `Last-Event-ID` (or `?lastEventId=`) gets every later event once, in order.
+/// - `GET /feeds/map.geojson?type=…&bbox=west,south,east,north`: the map.
+/// - `GET /feeds/alerts/{id}.cap`: an alert's current CAP 1.2 message; `GET /feeds/alerts.atom`: the
+///   Atom index of the active ones.
+/// - `GET /alerts?state=active|all&limit=`, `GET /alerts/{id}` (with its history),
+///   `POST /alerts/{id}/acknowledge` with `{"by": "name"}`.
+///
+/// The tenant is the `NGSILD-Tenant` header, or `?tenant=` where a header cannot be set (a
+/// browser's EventSource).
+extension HubAPI {
+    static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
+    /// A comment line sent this often keeps proxies from closing a quiet stream and tells the
+    /// hub when a client has gone.
+    static let heartbeat: Duration = .seconds(15)
+
+    func addFeedRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/feeds/alerts") { request, _ in try await self.alertStream(request) }
+        router.get("/feeds/alerts.atom") { request, _ in try await self.atom(request) }
+        router.get("/feeds/alerts/:file") { request, context in try await self.cap(request, file: context.parameters.get("file") ?? "") }
+        router.get("/feeds/map.geojson") { request, _ in try await self.map(request) }
+        router.get("/alerts") { request, _ in try await self.listAlerts(request) }
+        router.get("/alerts/:id") { request, context in try await self.showAlert(request, id: context.parameters.get("id") ?? "") }
+        router.post("/alerts/:id/acknowledge") { request, context in try await self.acknowledge(request, id: context.parameters.get("id") ?? "") }
+    }
+
+    /// The tenant of a feed request: the header, or `?tenant=`.
+    func feedTenant(_ request: Request, _ query: QueryString) throws(NGSIProblem) -> Tenant {
+        guard request.headers[Self.tenantHeader] == nil, let name = query["tenant"] else { return try tenant(of: request) }
+        let tenant: Tenant
+        do { tenant = try Tenant(name, field: "tenant") } catch {
+            throw NGSIProblem(.nonexistentTenant, "tenant '\(name.prefix(64))' does not exist: \(error.reason)")
+        }
+        guard configuration.tenants[tenant] != nil else { throw NGSIProblem(.nonexistentTenant, "tenant '\(tenant)' does not exist on this hub") }
+        return tenant
+    }
+
+    // MARK: SSE
+
+    private enum StreamItem: Sendable {
+        case event(AlertEventRecord)
+        case heartbeat
+    }
+
+    func alertStream(_ request: Request) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant", "lastEventId"])
+        let tenant = try feedTenant(request, query)
+        let resumeText = request.headers[Self.lastEventIDHeader] ?? query["lastEventId"]
+        var resume: Int64 = 0
+        if let resumeText, !resumeText.isEmpty {
+            guard let value = Int64(resumeText.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+                throw NGSIProblem(.badRequestData, "Last-Event-ID '\(resumeText.prefix(40))' is not an event id (a whole number)")
+            }
+            resume = value
+        }
+        let resumeAfter = resume
+        let live = alerts.feed.subscribe(tenant: tenant)
+        let store = self.store
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let body = ResponseBody { writer in
+            let (items, continuation) = AsyncStream<StreamItem>.makeStream()
+            let forward = Task {
+                for await record in live { continuation.yield(.event(record)) }
+                continuation.finish()
+            }
+            let beat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.heartbeat)
+                    continuation.yield(.heartbeat)
+                }
+            }
+            defer {
+                forward.cancel()
+                beat.cancel()
+            }
+            var last = resumeAfter
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: kakehashi alerts of \(tenant.name) after event \(resumeAfter)\n\n"))
+            // Everything stored after the client's last event, then live events (skipping those the
+            // backlog already sent, filling any gap from storage).
+            last = try await Self.sendStored(store, tenant: tenant, after: last, through: nil, writer: &writer)
+            for await item in items {
+                switch item {
+                case .heartbeat:
+                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                case .event(let record):
+                    guard record.id > last else { continue }
+                    if record.id > last + 1 { last = try await Self.sendStored(store, tenant: tenant, after: last, through: record.id - 1, writer: &writer) }
+                    try await writer.write(Self.sse(record))
+                    last = record.id
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Writes stored events after `after` (through `through`, if given); returns the last id sent.
+    private static func sendStored(_ store: any AlertStore, tenant: Tenant, after: Int64, through: Int64?,
+                                   writer: inout any ResponseBodyWriter) async throws -> Int64 {
+        var last = after
+        while true {
+            let page = try await store.alertEvents(tenant: tenant, after: last, limit: 500)
+            var buffer = ByteBuffer()
+            for record in page where through.map({ record.id <= $0 }) ?? true {
+                buffer.writeImmutableBuffer(sse(record))
+                last = record.id
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            if page.count < 500 || through.map({ last >= $0 }) == true { return last }
+        }
+    }
+
+    static func sse(_ record: AlertEventRecord) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeString("id: \(record.id)\nevent: alert\ndata: ")
+        buffer.writeBytes(record.json.serialized())
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    // MARK: CAP and Atom
+
+    func cap(_ request: Request, file: String) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant"])
+        let tenant = try feedTenant(request, query)
+        guard file.hasSuffix(".cap"), let id = Int64(file.dropLast(4)), id > 0 else {
+            throw NGSIProblem(.resourceNotFound, "'\(file.prefix(60))' is not an alert message (GET /feeds/alerts/<id>.cap)")
+        }
+        guard let alert = try await stored({ () throws(StorageError) in try await store.alert(tenant: tenant, id: id) }) else {
+            throw NGSIProblem(.resourceNotFound, "alert \(id) of \(tenant) does not exist")
+        }
+        let message = try await capMessage(alert)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/cap+xml; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: message.xml)))
+    }
+
+    func capMessage(_ alert: AlertRecord) async throws(NGSIProblem) -> CAPMessage {
+        let tenant = alert.tenant
+        let history = try await stored { () throws(StorageError) in try await store.alertHistory(tenant: tenant, alert: alert.id) }
+        let changes = history.filter { $0.event.kind != .acknowledged }.map { CAPMessage.Change(id: $0.id, at: $0.event.at) }
+        let entity = try? await store.entity(tenant: tenant, id: alert.entity)
+        var place = alert.entity.localID
+        if case .property(let property)? = entity?.attributes["name"], case .text(let name) = property.value, !name.isEmpty { place = name }
+        return CAPMessage(alert: alert, changes: changes, rule: configuration.alerts.rule(alert.rule, tenant: tenant),
+                          sender: configuration.alerts.sender(tenant), areaDescription: place, offsetSeconds: configuration.alerts.offsetSeconds)
+    }
+
+    func atom(_ request: Request) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant"])
+        let tenant = try feedTenant(request, query)
+        let active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 10_000) }
+        var entries = [AtomIndex.Entry]()
+        for alert in active {
+            entries.append(AtomIndex.Entry(message: try await capMessage(alert), link: "/feeds/alerts/\(alert.id).cap?tenant=\(tenant.name)"))
+        }
+        let updated = active.map(\.updatedAt).max() ?? Timestamp(millisecondsSinceEpoch: 0)
+        let index = AtomIndex(tenant: tenant, selfLink: "/feeds/alerts.atom?tenant=\(tenant.name)", entries: entries,
+                              updated: updated, offsetSeconds: configuration.alerts.offsetSeconds)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/atom+xml; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: index.xml)))
+    }
+
+    // MARK: Map
+
+    func map(_ request: Request) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant", "type", "bbox"])
+        let tenant = try feedTenant(request, query)
+        let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
+        var box: GeoBox?
+        if let text = query["bbox"] {
+            let numbers = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard numbers.count == 4, let west = numbers[0], let south = numbers[1], let east = numbers[2], let north = numbers[3],
+                  south <= north, west <= east, abs(south) <= 90, abs(north) <= 90, abs(west) <= 180, abs(east) <= 180 else {
+                throw NGSIProblem(.badRequestData, "bbox '\(text.prefix(80))' is west,south,east,north in degrees (RFC 7946 order)")
+            }
+            box = GeoBox(south: south, west: west, north: north, east: east)
+        }
+        var entities = try await stored { () throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: nil) }
+        if let box {
+            entities = entities.filter { entity in
+                guard case .geoProperty(let point, _)? = entity.attributes["location"] else { return false }
+                return box.contains(point)
+            }
+        }
+        let active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/geo+json"
+        let body = MapFeatures.collection(entities: entities, alerts: active).serialized()
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    // MARK: Alert API
+
+    func listAlerts(_ request: Request) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant", "state", "limit"])
+        let tenant = try feedTenant(request, query)
+        let state = query["state"] ?? "active"
+        guard state == "active" || state == "all" else { throw NGSIProblem(.badRequestData, "state is active or all, not '\(state.prefix(20))'") }
+        var limit = configuration.limits.defaultPageSize
+        if let text = query["limit"] {
+            guard let value = Int(text), value >= 1, value <= configuration.limits.maxPageSize else {
+                throw NGSIProblem(.badRequestData, "limit is a whole number from 1 to \(configuration.limits.maxPageSize)")
+            }
+            limit = value
+        }
+        let list = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: state == "active", limit: limit) }
+        return Self.json(.array(list.map(\.json)), jsonLD: false)
+    }
+
+    func showAlert(_ request: Request, id text: String) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant"])
+        let tenant = try feedTenant(request, query)
+        let id = try Self.alertID(text)
+        guard let alert = try await stored({ () throws(StorageError) in try await store.alert(tenant: tenant, id: id) }) else {
+            throw NGSIProblem(.resourceNotFound, "alert \(id) of \(tenant) does not exist")
+        }
+        let history = try await stored { () throws(StorageError) in try await store.alertHistory(tenant: tenant, alert: id) }
+        guard case .object(var members) = alert.json else { return Self.json(alert.json, jsonLD: false) }
+        members["history"] = .array(history.map(\.json))
+        return Self.json(.object(members), jsonLD: false)
+    }
+
+    func acknowledge(_ request: Request, id text: String) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant"])
+        let tenant = try feedTenant(request, query)
+        let id = try Self.alertID(text)
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: 4096) } catch {
+            throw NGSIProblem(.requestEntityTooLarge, "an acknowledgement is a small JSON object: {\"by\": \"name\"}")
+        }
+        let json: JSONValue
+        do { json = try JSONValue(parsing: body.readableBytesView) } catch {
+            throw NGSIProblem(.invalidRequest, "the body is not valid JSON: \(error.reason)")
+        }
+        guard let by = json["by"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines), !by.isEmpty, by.count <= 128 else {
+            throw NGSIProblem(.badRequestData, "say who acknowledges: {\"by\": \"name\"} (1 to 128 characters)")
+        }
+        let record: AlertEventRecord?
+        do { record = try await alerts.acknowledge(tenant: tenant, id: id, by: by) } catch {
+            logger.error("storage failed during an acknowledgement", metadata: ["error": "\(error)"])
+            throw NGSIProblem(.internalError, "storage failed: \(error.operation)")
+        }
+        guard let record else { throw NGSIProblem(.resourceNotFound, "alert \(id) of \(tenant) does not exist") }
+        return Self.json(record.json, jsonLD: false)
+    }
+
+    static func alertID(_ text: String) throws(NGSIProblem) -> Int64 {
+        guard let id = Int64(text), id > 0 else { throw NGSIProblem(.badRequestData, "'\(text.prefix(40))' is not an alert id (a whole number)") }
+        return id
+    }
+}
