@@ -141,6 +141,7 @@ let package = Package(
                 "KakehashiHub", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTraces",
                 "KakehashiAlerts", "KakehashiTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),

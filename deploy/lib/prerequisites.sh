@@ -30,21 +30,22 @@ ensure_swift() {
     command -v swift >/dev/null 2>&1 || die "swift is not on PATH: install Swift 6.x from https://www.swift.org/install/linux/ and retry"
 }
 
-# Python with jsonschema (the Smart Data Models schema check of the tests). Exports KAKEHASHI_PYTHON.
+# Python with jsonschema (the Smart Data Models schema check of the tests) and lxml (the CAP check). Exports KAKEHASHI_PYTHON.
 ensure_python_jsonschema() {
     local python="${KAKEHASHI_PYTHON:-python3}"
     if ! command -v "$python" >/dev/null 2>&1; then
         ensure_apt_packages python3
         python=python3
     fi
-    local check='import jsonschema, rfc3339_validator'
+    # lxml: the CAP 1.2 XML schema check (an XML library other than Kakehashi's own writer).
+    local check='import jsonschema, rfc3339_validator, lxml.etree'
     if ! "$python" -c "$check" 2>/dev/null; then
-        log "installing Python jsonschema and rfc3339-validator"
-        "$python" -m pip install --quiet jsonschema rfc3339-validator 2>/dev/null \
-            || "$python" -m pip install --quiet --break-system-packages jsonschema rfc3339-validator 2>/dev/null \
-            || ensure_apt_packages python3-jsonschema python3-rfc3339-validator
+        log "installing Python jsonschema, rfc3339-validator and lxml"
+        "$python" -m pip install --quiet jsonschema rfc3339-validator lxml 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages jsonschema rfc3339-validator lxml 2>/dev/null \
+            || ensure_apt_packages python3-jsonschema python3-rfc3339-validator python3-lxml
     fi
-    "$python" -c "$check" || die "$python cannot import jsonschema and rfc3339_validator"
+    "$python" -c "$check" || die "$python cannot import jsonschema, rfc3339_validator and lxml"
     export KAKEHASHI_PYTHON="$python"
 }
 
