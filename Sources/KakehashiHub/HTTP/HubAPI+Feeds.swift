@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import KakehashiAlerts
 import KakehashiModel
 
@@ -25,6 +26,9 @@ extension HubAPI {
     func addFeedRoutes(to router: Router<BasicRequestContext>) {
         router.get("/feeds/alerts") { request, _ in try await self.alertStream(request) }
         router.get("/feeds/alerts.atom") { request, _ in try await self.atom(request) }
+        router.get("/feeds/alerts/ws") { _, _ -> Response in
+            throw NGSIProblem(.badRequestData, "/feeds/alerts/ws is a WebSocket: send an Upgrade: websocket request (tenant in NGSILD-Tenant or ?tenant=)")
+        }
         router.get("/feeds/alerts/:file") { request, context in try await self.cap(request, file: context.parameters.get("file") ?? "") }
         router.get("/feeds/map.geojson") { request, _ in try await self.map(request) }
         router.get("/alerts") { request, _ in try await self.listAlerts(request) }
@@ -70,55 +74,62 @@ extension HubAPI {
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let body = ResponseBody { writer in
-            let (items, continuation) = AsyncStream<StreamItem>.makeStream()
-            let forward = Task {
-                for await record in live { continuation.yield(.event(record)) }
-                continuation.finish()
-            }
-            let beat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: Self.heartbeat)
-                    continuation.yield(.heartbeat)
-                }
-            }
-            defer {
-                forward.cancel()
-                beat.cancel()
-            }
-            var last = resumeAfter
             try await writer.write(ByteBuffer(string: "retry: 2000\n: kakehashi alerts of \(tenant.name) after event \(resumeAfter)\n\n"))
-            // Everything stored after the client's last event, then live events (skipping those the
-            // backlog already sent, filling any gap from storage).
-            last = try await Self.sendStored(store, tenant: tenant, after: last, through: nil, writer: &writer)
-            for await item in items {
-                switch item {
-                case .heartbeat:
-                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
-                case .event(let record):
-                    guard record.id > last else { continue }
-                    if record.id > last + 1 { last = try await Self.sendStored(store, tenant: tenant, after: last, through: record.id - 1, writer: &writer) }
-                    try await writer.write(Self.sse(record))
-                    last = record.id
-                }
+            try await Self.follow(store, tenant: tenant, after: resumeAfter, live: live, heartbeat: Self.heartbeat) { records in
+                var buffer = ByteBuffer()
+                for record in records { buffer.writeImmutableBuffer(Self.sse(record)) }
+                try await writer.write(buffer)
+            } heartbeat: {
+                try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// Writes stored events after `after` (through `through`, if given); returns the last id sent.
-    private static func sendStored(_ store: any AlertStore, tenant: Tenant, after: Int64, through: Int64?,
-                                   writer: inout any ResponseBodyWriter) async throws -> Int64 {
+    /// Sends a client every event after `after`: first what is stored, then live events (skipping
+    /// those already sent, filling any gap from storage), in id order, until `live` ends.
+    static func follow(_ store: any AlertStore, tenant: Tenant, after: Int64, live: AlertFeed.Stream, heartbeat interval: Duration?,
+                       deliver: ([AlertEventRecord]) async throws -> Void, heartbeat: () async throws -> Void) async throws {
+        let (items, continuation) = AsyncStream<StreamItem>.makeStream()
+        let forward = Task {
+            for await record in live { continuation.yield(.event(record)) }
+            continuation.finish()
+        }
+        let beat = Task {
+            guard let interval else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                continuation.yield(.heartbeat)
+            }
+        }
+        defer {
+            forward.cancel()
+            beat.cancel()
+        }
         var last = after
-        while true {
-            let page = try await store.alertEvents(tenant: tenant, after: last, limit: 500)
-            var buffer = ByteBuffer()
-            for record in page where through.map({ record.id <= $0 }) ?? true {
-                buffer.writeImmutableBuffer(sse(record))
+        func catchUp(through: Int64?) async throws {
+            while true {
+                let page = try await store.alertEvents(tenant: tenant, after: last, limit: 500)
+                let wanted = page.filter { record in through.map { record.id <= $0 } ?? true }
+                if !wanted.isEmpty {
+                    try await deliver(wanted)
+                    last = wanted.last!.id
+                }
+                if page.count < 500 || through.map({ last >= $0 }) == true { return }
+            }
+        }
+        try await catchUp(through: nil)
+        for await item in items {
+            switch item {
+            case .heartbeat:
+                try await heartbeat()
+            case .event(let record):
+                guard record.id > last else { continue }
+                if record.id > last + 1 { try await catchUp(through: record.id - 1) }
+                try await deliver([record])
                 last = record.id
             }
-            if buffer.readableBytes > 0 { try await writer.write(buffer) }
-            if page.count < 500 || through.map({ last >= $0 }) == true { return last }
         }
     }
 
@@ -128,6 +139,49 @@ extension HubAPI {
         buffer.writeBytes(record.json.serialized())
         buffer.writeString("\n\n")
         return buffer
+    }
+
+    // MARK: WebSocket
+
+    /// Decides a WebSocket upgrade: `GET /feeds/alerts/ws` (tenant in the `NGSILD-Tenant` header or
+    /// `?tenant=`, resume with `?lastEventId=`) is upgraded; each event is one text message, the
+    /// same JSON as the SSE data. Anything else stays HTTP.
+    func webSocketUpgrade(_ request: HTTPRequest) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        let target = request.path ?? ""
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.first == "/feeds/alerts/ws", let query = try? QueryString(parts.count > 1 ? String(parts[1]) : nil),
+              (try? query.allow(["tenant", "lastEventId"])) != nil else { return .dontUpgrade }
+        let name = request.headerFields[Self.tenantHeader] ?? query["tenant"] ?? configuration.defaultTenant?.name
+        guard let name, let tenant = try? Tenant(name), configuration.tenants[tenant] != nil else { return .dontUpgrade }
+        var resume: Int64 = 0
+        if let text = query["lastEventId"] {
+            guard let value = Int64(text), value >= 0 else { return .dontUpgrade }
+            resume = value
+        }
+        let store = self.store
+        let feed = alerts.feed
+        let after = resume
+        return .upgrade([:]) { inbound, outbound, _ in
+            let live = feed.subscribe(tenant: tenant)
+            // The client only listens; its close (or any message after it) ends the stream.
+            let listening = Task {
+                for try await _ in inbound {}
+            }
+            defer { listening.cancel() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Self.follow(store, tenant: tenant, after: after, live: live, heartbeat: nil) { records in
+                        for record in records { try await outbound.write(.text(record.json.jsonText)) }
+                    } heartbeat: {}
+                }
+                group.addTask {
+                    _ = await listening.result
+                    throw CancellationError()
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
     }
 
     // MARK: CAP and Atom

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import ServiceLifecycle
 import KakehashiModel
 import Logging
@@ -65,8 +66,12 @@ public struct Hub: Sendable {
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
         services.append(RetentionService(
             store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
+        let api = self.api
         return Application(
             router: router(),
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))) { request, _, _ in
+                api.webSocketUpgrade(request)
+            },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "kakehashi-hub"),
             services: services,
