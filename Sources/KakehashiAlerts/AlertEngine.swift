@@ -42,6 +42,8 @@ public struct AlertEngine: Sendable {
     }
 
     private var states: [Key: State] = [:]
+    /// `states`' keys in evaluation order (rebuilt when a key is added; keys are never removed).
+    private var orderedKeys: [Key] = []
     private var known: [EntityID: Known] = [:]
     private var rulesByType: [String: [Int]] = [:]
 
@@ -151,20 +153,25 @@ public struct AlertEngine: Sendable {
     /// entity id.
     public mutating func advance(to now: Timestamp) -> [AlertEvent] {
         var events = [AlertEvent]()
-        for key in states.keys.sorted() {
+        if orderedKeys.count != states.count { orderedKeys = states.keys.sorted() }
+        for key in orderedKeys {
             let rule = rules[key.rule]
-            let location = known[key.entity]?.location
             switch rule.kind {
             case .threshold(let threshold):
-                guard let value = states[key]?.lastValue, let facts = known[key.entity], let last = states[key]?.lastAt, now > last else { continue }
+                guard let state = states[key], state.machine.hasPendingTimer, let value = state.lastValue, let facts = known[key.entity],
+                      let last = state.lastAt, now > last else { continue }
+                let location = known[key.entity]?.location
                 let levels = threshold.stages.map { Self.level($0.level, facts) }
                 evaluateThreshold(key, rule, threshold, value: value, at: now, levels: levels, location: location, into: &events, fromClock: true)
             case .rateOfChange(let rate):
-                guard let value = states[key]?.lastValue, let last = states[key]?.lastAt, now > last else { continue }
+                // Without new readings the change can only shrink: the clock matters to an active alert only.
+                guard let state = states[key], state.machine.current > 0, let value = state.lastValue, let last = state.lastAt, now > last else { continue }
+                let location = known[key.entity]?.location
                 evaluateRate(key, rule, rate, value: value, at: now, location: location, into: &events, fromClock: true)
             case .stale(let after, let severity), .absence(let after, let severity):
                 guard var state = states[key], !state.active, let since = state.since,
                       now.millisecondsSinceEpoch - since.millisecondsSinceEpoch >= after else { continue }
+                let location = known[key.entity]?.location
                 state.active = true
                 states[key] = state
                 // Dated when the sensor went silent (or the tag away) for long enough, whatever the tick rate.

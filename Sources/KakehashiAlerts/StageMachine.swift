@@ -58,6 +58,14 @@ struct StageMachine: Sendable, Hashable {
         current = min(max(0, stage), stages)
     }
 
+    /// Whether a minimum duration is running (a stage waiting to be entered or left): only then
+    /// can the clock alone change the stage.
+    var hasPendingTimer: Bool {
+        if current > 0 && clearing[current - 1] != nil { return true }
+        for index in holding.indices where index + 1 > current && holding[index] != nil { return true }
+        return false
+    }
+
     /// Ends the alert (the stage is forgotten, as after a clear).
     mutating func reset() {
         current = 0

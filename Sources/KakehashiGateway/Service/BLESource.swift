@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// BLE tags from a live adapter or a btsnoop replay: each advertiser's address (or beacon
 /// identity) becomes a keyed pseudonym, sightings are summarized per window, and each window
-/// yields one `Device` (deviceCategory beacon) entity per tag heard, with its smoothed RSSI.
+/// yields one `Device` (deviceCategory beacon) entity per tag heard, with its smoothed RSSI, and
+/// a `presence` observation ("present"/"absent") when a tag enters or leaves.
 /// Raw addresses never leave this type.
 public final class BLESource: Service, Sendable {
     let name: String
@@ -93,7 +94,7 @@ public final class BLESource: Service, Sendable {
     }
 
     func emit(_ output: TagTracker.Output) async {
-        guard !output.sightings.isEmpty else { return }
+        guard !output.sightings.isEmpty || !output.events.isEmpty else { return }
         var readings = [PendingReading]()
         for sighting in output.sightings {
             let end = sighting.windowStart.advanced(byMilliseconds: configuration.window.milliseconds)
@@ -105,6 +106,24 @@ public final class BLESource: Service, Sendable {
             } catch {
                 metrics.rejected(.invalidEntity)
                 logger.warning("source \(name): a sighting was not a valid Device: \(error)")
+            }
+        }
+        // Presence changes (decided k-of-n by the tracker) as a `presence` observation of the tag:
+        // "present" when it enters, "absent" when it leaves; the hub's absence rules read it.
+        for event in output.events {
+            let (pseudonym, at, lastSeen, present): (String, Timestamp, Timestamp, Bool)
+            switch event {
+            case .entered(let tag, let start): (pseudonym, at, lastSeen, present) = (tag, start, start, true)
+            case .left(let tag, let time, let seen): (pseudonym, at, lastSeen, present) = (tag, time, seen, false)
+            }
+            do {
+                var entity = try BeaconDevice(id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: pseudonym),
+                                              dateLastValueReported: lastSeen).ngsiEntity
+                entity.attributes["presence"] = .property(NGSIProperty(.text(present ? "present" : "absent"), observedAt: at))
+                readings.append(Ingest.pending(entity, priority: priority))
+            } catch {
+                metrics.rejected(.invalidEntity)
+                logger.warning("source \(name): a presence change was not a valid Device: \(error)")
             }
         }
         await committer.submit(readings)
