@@ -36,9 +36,15 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Rows in the database of the temporal query scenario.")
     var hubRows: Int = 10_000_000
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, hub }
+    @Option(help: "Alerts measured in the alert latency run.")
+    var alertProbes: Int = 200
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, hub.")
+    @Option(help: "Other readings per second flowing during the alert latency run.")
+    var alertBackground: Int = 2000
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, hub, alerts }
+
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, hub, alerts.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -66,6 +72,11 @@ struct KakehashiBench: AsyncParsableCommand {
             let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)
             rows += hub.rows
             notes += hub.notes
+        }
+        if only == .all || only == .alerts {
+            let alerts = try await AlertScenarios.run(probes: alertProbes, backgroundRate: alertBackground)
+            rows += alerts.rows
+            notes += alerts.notes
         }
         print("| Scenario | Kakehashi | Baseline | Baseline figure | Kakehashi vs baseline |")
         print("| --- | --- | --- | --- | --- |")

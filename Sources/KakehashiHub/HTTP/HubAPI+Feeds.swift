@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import KakehashiAlerts
 import KakehashiModel
+import ServiceLifecycle
 
 /// The alert feeds and the alert API.
 ///
@@ -120,16 +121,21 @@ extension HubAPI {
             }
         }
         try await catchUp(through: nil)
-        for await item in items {
-            switch item {
-            case .heartbeat:
-                try await heartbeat()
-            case .event(let record):
-                guard record.id > last else { continue }
-                if record.id > last + 1 { try await catchUp(through: record.id - 1) }
-                try await deliver([record])
-                last = record.id
+        // The server waits for open responses when it shuts down: end the stream then.
+        try await withGracefulShutdownHandler {
+            for await item in items {
+                switch item {
+                case .heartbeat:
+                    try await heartbeat()
+                case .event(let record):
+                    guard record.id > last else { continue }
+                    if record.id > last + 1 { try await catchUp(through: record.id - 1) }
+                    try await deliver([record])
+                    last = record.id
+                }
             }
+        } onGracefulShutdown: {
+            continuation.finish()
         }
     }
 

@@ -1,0 +1,200 @@
+import Foundation
+import KakehashiHub
+import KakehashiModel
+import KakehashiMQTT
+import KakehashiTestSupport
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Alert latency end to end: a reading published on the gateway's edge broker that crosses a
+/// rule's level, to the alert event received by an SSE client of the hub, while 2,000 other
+/// readings per second flow through the same gateway and hub. The real parts: two mosquitto
+/// brokers, the gateway process (outbox sync full), the hub (ingest, SQLite sync full, rules,
+/// SSE server) and an SSE client on a socket. Baseline, same run: the same probe readings
+/// reaching the central broker (the gateway's share of the path).
+enum AlertScenarios {
+    static let backgroundSensors = 200
+    static let base: Int64 = 1_780_358_400_000  // 2026-06-02T00:00:00Z
+
+    static func run(probes: Int, backgroundRate: Int) async throws -> (rows: [BenchRow], notes: [String]) {
+        let gatewayBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-gateway").path
+        guard FileManager.default.isExecutableFile(atPath: gatewayBinary) else {
+            throw TestSupportError("\(gatewayBinary) is missing: build it in the same configuration (deploy/bench does)")
+        }
+        let edge = try TestBroker(), central = try TestBroker()
+        try edge.start()
+        try central.start()
+        defer { edge.stop(); central.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-alert-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        // The hub, with one rule on the probe gauge, its HTTP server on a free port.
+        let yaml = """
+            http: { host: 127.0.0.1, port: 0 }
+            storage: { path: \(directory.appendingPathComponent("hub.sqlite").path), sync: full }
+            broker: { host: 127.0.0.1, port: \(central.port), client_id: hub-bench }
+            tenants: { kurume: { gateways: [gw-bench] } }
+            alerts:
+              publish_mqtt: false
+              rules:
+                - id: probe
+                  tenant: kurume
+                  type: WaterObserved
+                  attribute: waterLevel
+                  ids: [urn:ngsi-ld:WaterObserved:kurume:probe]
+                  threshold: { stages: [ { name: high, level: 2.0, severity: high } ] }
+            """
+        let configuration = try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: directory.path)
+        progress("alerts: starting the hub")
+        try await MQTTIngest.prepareSessions(broker: configuration.broker!, consumers: configuration.ingestConsumers, logger: GatewayScenarios.quiet)
+        let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet)
+        let bound = Mutex<Int?>(nil)
+        let group = ServiceGroup(configuration: .init(services: [hub.application { port in bound.withLock { $0 = port } }], logger: GatewayScenarios.quiet))
+        let hubRunning = Task { try await group.run() }
+        defer { hubRunning.cancel() }
+        while bound.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        let port = bound.withLock { $0 }!
+        progress("alerts: hub on port \(port); connecting the SSE client and the gateway")
+
+        // Arrival times: SSE events (stamped on the client's reading thread) and probe readings at the central broker.
+        let sseArrivals = Mutex<[UInt64]>([])
+        let sse = try SSEClient(port: port, path: "/feeds/alerts?tenant=kurume") { _ in
+            sseArrivals.withLock { $0.append(DispatchTime.now().uptimeNanoseconds) }
+        }
+        defer { sse.close() }
+        let centralArrivals = Mutex<[UInt64]>([])
+        var watcherSettings = MQTTConfiguration(host: central.host, port: central.port, clientID: "bench-watch")
+        watcherSettings.bufferCapacity = 1 << 16
+        let watcher = try MQTTClient(configuration: watcherSettings, logger: GatewayScenarios.quiet)
+        try await watcher.connect()
+        let batches = try await watcher.subscribe("kakehashi/v1/+/+/obs", qos: .atLeastOnce)
+        let probeKey = Array("kurume:probe".utf8)
+        let watching = Task {
+            for await message in batches {
+                let count = occurrences(probeKey, in: message.payload)
+                if count > 0 {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    centralArrivals.withLock { for _ in 0..<count { $0.append(now) } }
+                }
+            }
+        }
+        defer { watching.cancel() }
+
+        // The gateway.
+        var devices = "devices:\n  - { id: probe, type: WaterObserved, location: { lat: 33.31, lon: 130.51 } }\n"
+        for i in 0..<backgroundSensors { devices += "  - { id: s\(i), type: WaterObserved, location: { lat: 33.3, lon: 130.5 } }\n" }
+        try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
+        let gatewayFile = directory.appendingPathComponent("gateway.yaml")
+        try """
+            tenant: kurume
+            gateway: gw-bench
+            central: { host: 127.0.0.1, port: \(central.port), batch_size: 500, in_flight_batches: 8, reconnect_max: 500ms }
+            outbox: { path: outbox.sqlite, sync: full }
+            devices: devices.yaml
+            sources:
+              - name: edge
+                kind: mqtt
+                broker: { host: 127.0.0.1, port: \(edge.port), client_id: gw-bench-edge }
+                topics:
+                  - pattern: flood/{sensor}/level
+                    format: json
+                    timestamp: { field: ts, format: epoch_ms }
+                    values: [ { attribute: waterLevel, field: level, unit: CMT } ]
+            """.write(to: gatewayFile, atomically: true, encoding: .utf8)
+        var edgeSession = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "gw-bench-edge")
+        edgeSession.session = .persistent
+        let preparing = try MQTTClient(configuration: edgeSession, logger: GatewayScenarios.quiet)
+        _ = try await preparing.subscribe("flood/+/level", qos: .atLeastOnce)
+        await preparing.disconnect()
+        let gateway = try ChildProcess(executable: gatewayBinary, arguments: ["run", gatewayFile.path, "--log-level", "warning"],
+                                       logFile: directory.appendingPathComponent("gateway.log").path)
+        defer { gateway.signal(SIGKILL); _ = gateway.wait() }
+
+        var sensorSettings = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "bench-sensors")
+        sensorSettings.inflightWindow = 256
+        let sensors = try MQTTClient(configuration: sensorSettings, logger: GatewayScenarios.quiet)
+        try await sensors.connect()
+
+        // Background: `backgroundRate` readings per second, below the level, in 10 ms ticks.
+        let background = Task {
+            let perTick = max(1, backgroundRate / 100)
+            var i = 0
+            var next = ContinuousClock.now
+            while !Task.isCancelled {
+                for _ in 0..<perTick {
+                    let sensor = i % backgroundSensors
+                    let ts = base + Int64(i / backgroundSensors) * 1000
+                    try? await sensors.publish("flood/s\(sensor)/level", payload: Array(#"{"level":\#(50 + i % 50),"ts":\#(ts)}"#.utf8), qos: .atLeastOnce)
+                    i += 1
+                }
+                next += .milliseconds(10)
+                try? await Task.sleep(until: next)
+            }
+            return i
+        }
+
+        progress("alerts: \(probes) alerts while \(backgroundRate) other readings/s flow")
+        // Warm up: one raise and clear, not measured.
+        var sent = [UInt64]()
+        let sseWarm = 2
+        for k in 0..<(probes + sseWarm) {
+            let level = k % 2 == 0 ? 300 : 100  // cm: 3.0 m raises, 1.0 m clears
+            let payload = Array(#"{"level":\#(level),"ts":\#(base + Int64(k) * 60_000)}"#.utf8)
+            sent.append(DispatchTime.now().uptimeNanoseconds)
+            try await sensors.publish("flood/probe/level", payload: payload, qos: .atLeastOnce)
+            if ProcessInfo.processInfo.environment["KAKEHASHI_BENCH_TRACE"] != nil { progress("probe \(k) published") }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while sseArrivals.withLock({ $0.count }) < k + 1 {
+                guard ContinuousClock.now < deadline else { throw TestSupportError("probe \(k) produced no SSE event within 10 s") }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        background.cancel()
+        let backgroundSent = await background.value
+        let sseTimes = sseArrivals.withLock { $0 }, centralTimes = centralArrivals.withLock { $0 }
+        var endToEnd = [Double](), gatewayOnly = [Double]()
+        for k in sseWarm..<(probes + sseWarm) {
+            endToEnd.append(Double(sseTimes[k] - sent[k]) / 1e6)
+            if k < centralTimes.count { gatewayOnly.append(Double(centralTimes[k] - sent[k]) / 1e6) }
+        }
+        await sensors.disconnect()
+        await watcher.disconnect()
+        gateway.signal(SIGTERM)
+        _ = gateway.wait()
+        await group.triggerGracefulShutdown()
+        _ = try? await hubRunning.value
+        let e2e = percentiles(endToEnd), edgeCentral = percentiles(gatewayOnly)
+        let rate = Double(backgroundSent) / max(0.001, Double(sent.last! - sent.first!) / 1e9)
+        return ([
+            BenchRow(scenario: "Alert latency p50: reading on the edge broker → SSE event at a client, \(probes) alerts, \(Int(rate.rounded())) other readings/s flowing",
+                     kakehashi: [e2e.p50], baselineName: "the same readings reaching the central broker (gateway share of the path)", baseline: [edgeCentral.p50],
+                     unit: "ms", higherIsBetter: false),
+            BenchRow(scenario: "Alert latency p99 (same run)",
+                     kakehashi: [e2e.p99], baselineName: "the same readings reaching the central broker (gateway share of the path)", baseline: [edgeCentral.p99],
+                     unit: "ms", higherIsBetter: false),
+        ], [String(format: "Alert latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d alert events (goal: p99 under 50 ms) while %.0f background readings/s flowed; the gateway's share (edge → central broker) p50 %.1f ms, p99 %.1f ms. Outbox and hub both sync full.",
+                   e2e.p50, e2e.p99, endToEnd.max() ?? 0, endToEnd.count, rate, edgeCentral.p50, edgeCentral.p99)])
+    }
+
+    static func progress(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func percentiles(_ samples: [Double]) -> HubScenarios.Percentiles {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return .init(p50: 0, p99: 0) }
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))] }
+        return .init(p50: at(0.5), p99: at(0.99))
+    }
+
+    static func occurrences(_ key: [UInt8], in bytes: [UInt8]) -> Int {
+        var count = 0, i = 0
+        while i + key.count <= bytes.count {
+            if bytes[i] == key[0], bytes[i..<(i + key.count)].elementsEqual(key) { count += 1; i += key.count } else { i += 1 }
+        }
+        return count
+    }
+}
