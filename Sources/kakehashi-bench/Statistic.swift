@@ -34,7 +34,9 @@ struct BenchRow {
 
     var markdown: String {
         let ratioText: String
-        if !higherIsBetter {
+        if !higherIsBetter && ratio < 1 {
+            ratioText = "\(Self.format(1 / ratio))× the baseline's time"
+        } else if !higherIsBetter {
             ratioText = "\(Self.format(ratio))× faster"
         } else if ratio >= 2 {
             ratioText = "\(Self.format(ratio))× the baseline"

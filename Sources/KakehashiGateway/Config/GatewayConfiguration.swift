@@ -60,9 +60,10 @@ public struct OutboxConfiguration: Sendable {
     /// Bytes of readings the outbox may hold before it drops the lowest-priority oldest ones.
     public var quotaBytes: Int64 = 256 << 20
     public var sync: Sync = .full
-    /// Readings wait at most this long before their commit.
+    /// How often the committer looks for pending work (acknowledgements, dead letters) when no
+    /// reading arrives; readings themselves are committed as soon as they wait (group commit).
     public var commitInterval: Duration = .milliseconds(50)
-    /// A commit happens as soon as this many readings wait.
+    /// Readings per commit transaction at most.
     public var commitBatch: Int = 2000
     /// Priority by entity type; higher is kept longer.
     public var priorities: [String: Int] = OutboxConfiguration.defaultPriorities
