@@ -60,10 +60,10 @@ public struct OutboxConfiguration: Sendable {
     /// Bytes of readings the outbox may hold before it drops the lowest-priority oldest ones.
     public var quotaBytes: Int64 = 256 << 20
     public var sync: Sync = .full
-    /// How often the committer looks for pending work (acknowledgements, dead letters) when no
-    /// reading arrives; readings themselves are committed as soon as they wait (group commit).
-    public var commitInterval: Duration = .milliseconds(50)
-    /// Readings per commit transaction at most.
+    /// Readings wait at most this long before their commit (then one sync): it bounds the
+    /// latency a reading adds at the gateway, and groups readings under load.
+    public var commitInterval: Duration = .milliseconds(5)
+    /// A commit happens as soon as this many readings wait.
     public var commitBatch: Int = 2000
     /// Priority by entity type; higher is kept longer.
     public var priorities: [String: Int] = OutboxConfiguration.defaultPriorities
