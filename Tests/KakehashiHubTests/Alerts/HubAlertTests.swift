@@ -149,6 +149,31 @@ import Testing
         }
     }
 
+    /// The hub's clock decides staleness without any new message: the alert is dated when the
+    /// gauge had been silent long enough, and the next reading clears it.
+    @Test func aSilentGaugeIsRaisedOnTheClockAndClearedByItsNextReading() async throws {
+        let yaml = """
+            storage: { path: \(Readings.temporaryDatabase()), sync: normal }
+            tenants: { kurume: }
+            alerts:
+              rules:
+                - { id: silent, tenant: kurume, type: WaterObserved, stale: { after: 10m, severity: low } }
+            """
+        try await HubHarness.withHub(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/")) { hub, client in
+            _ = try await client.upsert([Self.gauge("g1", 1.0, minutes: 0)])
+            await hub.alerts.tick(Readings.t0.advanced(byMilliseconds: 9 * 60_000))
+            #expect(try await client.call(.get, "/alerts").json == .array([]))
+            await hub.alerts.tick(Readings.t0.advanced(byMilliseconds: 25 * 60_000))
+            let raised = try await client.call(.get, "/alerts").json.arrayValue ?? []
+            #expect(raised.count == 1)
+            #expect(raised.first?["stageName"] == "stale" && raised.first?["raisedAt"] == "2026-06-02T00:10:00.000Z")
+            _ = try await client.upsert([Self.gauge("g1", 1.1, minutes: 30)])
+            #expect(try await client.call(.get, "/alerts").json == .array([]))
+            let kinds = try await hub.store.alertEvents(tenant: Readings.kurume, after: 0, limit: 10).map(\.event.kind)
+            #expect(kinds == [.raised, .cleared])
+        }
+    }
+
     /// The storm replayed over HTTP while a client follows the SSE feed, drops mid-storm, and
     /// comes back with Last-Event-ID: it gets every event once, in order, and the same events the
     /// engine alone decides for the same readings.

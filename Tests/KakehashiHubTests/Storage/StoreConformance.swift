@@ -188,7 +188,7 @@ struct SQLiteStoreConformanceTests {
                   (1, 60000, 60000, 1, 1.0, 1.0, 1.0), (1, 60000, 120000, 1, 2.0, 2.0, 2.0), (1, 60000, 180000, 1, 3.0, 3.0, 3.0);
                 """)
         }
-        #expect(try SQLiteStore.migrate(path: path) == (from: 1, to: 2))
+        #expect(try SQLiteStore.migrate(path: path) == (from: 1, to: SQLiteStore.schemaVersion))
         let store = try SQLiteStore(path: path)
         let minutes = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("m1"), attribute: "waterLevel", resolution: .minute, range: .all)
         #expect(minutes.map(\.start.millisecondsSinceEpoch) == [60_000, 120_000, 180_000])
