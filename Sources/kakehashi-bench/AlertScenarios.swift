@@ -103,11 +103,7 @@ enum AlertScenarios {
                     timestamp: { field: ts, format: epoch_ms }
                     values: [ { attribute: waterLevel, field: level, unit: CMT } ]
             """.write(to: gatewayFile, atomically: true, encoding: .utf8)
-        var edgeSession = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "gw-bench-edge")
-        edgeSession.session = .persistent
-        let preparing = try MQTTClient(configuration: edgeSession, logger: GatewayScenarios.quiet)
-        _ = try await preparing.subscribe("flood/+/level", qos: .atLeastOnce)
-        await preparing.disconnect()
+        try await GatewayScenarios.prepareSession(edge)
         let gateway = try ChildProcess(executable: gatewayBinary, arguments: ["run", gatewayFile.path, "--log-level", "warning"],
                                        logFile: directory.appendingPathComponent("gateway.log").path)
         defer { gateway.signal(SIGKILL); _ = gateway.wait() }
