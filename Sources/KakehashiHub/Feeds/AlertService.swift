@@ -194,9 +194,11 @@ struct AlertClockService: Service {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await alerts.runPublisher() }
                 group.addTask {
-                    while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                        await alerts.tick(now())
-                        try? await Task.sleep(for: interval)
+                    await cancelWhenGracefulShutdown {
+                        while !Task.isCancelled {
+                            await alerts.tick(now())
+                            do { try await Task.sleep(for: interval) } catch { return }
+                        }
                     }
                 }
                 await group.waitForAll()
