@@ -20,8 +20,11 @@ public final class AlertFeed: Sendable {
     private let subscribers = Mutex(Subscribers())
     let capacity: Int
 
+    /// Events a client may lag behind by default.
+    public static let defaultCapacity = 10_000
+
     /// Creates a feed; each client may lag `capacity` events behind.
-    public init(capacity: Int = 10_000) { self.capacity = capacity }
+    public init(capacity: Int = AlertFeed.defaultCapacity) { self.capacity = capacity }
 
     /// A stream of the tenant's events from now on; it ends when the hub shuts down, the
     /// client lags too far behind, or the task reading it is cancelled.

@@ -92,9 +92,13 @@ extension HubAPI {
     /// those already sent, filling any gap from storage), in id order, until `live` ends.
     static func follow(_ store: any AlertStore, tenant: Tenant, after: Int64, live: AlertFeed.Stream, heartbeat interval: Duration?,
                        deliver: ([AlertEventRecord]) async throws -> Void, heartbeat: () async throws -> Void) async throws {
-        let (items, continuation) = AsyncStream<StreamItem>.makeStream()
+        // Bounded like the feed's own buffer: a client that cannot keep up is ended (it resumes
+        // from its last event id) rather than held in memory.
+        let (items, continuation) = AsyncStream<StreamItem>.makeStream(bufferingPolicy: .bufferingOldest(AlertFeed.defaultCapacity))
         let forward = Task {
-            for await record in live { continuation.yield(.event(record)) }
+            for await record in live {
+                if case .dropped = continuation.yield(.event(record)) { break }
+            }
             continuation.finish()
         }
         let beat = Task {

@@ -61,14 +61,14 @@ struct RulesCommandTests {
     /// The command replays the storm through the sample's rules: the same events as the engine
     /// replaying the same readings, one JSON line each.
     @Test(.timeLimit(.minutes(2)))
-    func rulesTestPrintsTheReplayedEventsAsJSONLines() throws {
+    func rulesTestPrintsTheReplayedEventsAsJSONLines() async throws {
         let stations = RepositoryPaths.trace("river-jp/storm-2026-06-02-stations.csv").path
         let trace = RepositoryPaths.trace("river-jp/storm-2026-06-02.csv").path
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-rules-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("events.jsonl"), errors = directory.appendingPathComponent("stderr.txt")
-        let status = try Self.run(["rules", "test", "--config", Self.sample, "--tenant", "kurume", "--stations", stations, "--trace", trace],
+        let status = try await Self.run(["rules", "test", "--config", Self.sample, "--tenant", "kurume", "--stations", stations, "--trace", trace],
                                   output: output, errors: errors)
         let summary = try String(contentsOf: errors, encoding: .utf8)
         #expect(status == 0, "\(summary)")
@@ -90,13 +90,14 @@ struct RulesCommandTests {
         #expect(summary.contains("readings of") && summary.contains("events"))
 
         // A clear error for a rule that does not exist.
-        let missing = try Self.run(["rules", "test", "--config", Self.sample, "--rule", "nope", "--stations", stations, "--trace", trace],
+        let missing = try await Self.run(["rules", "test", "--config", Self.sample, "--rule", "nope", "--stations", stations, "--trace", trace],
                                    output: output, errors: errors)
         #expect(missing == 1)
         #expect(try String(contentsOf: errors, encoding: .utf8).contains("has no rule 'nope'"))
     }
 
-    static func run(_ arguments: [String], output: URL, errors: URL) throws -> Int32 {
+    /// Runs the hub executable; waits without holding a thread of the shared pool (other tests run meanwhile).
+    static func run(_ arguments: [String], output: URL, errors: URL) async throws -> Int32 {
         let process = Process()
         process.executableURL = RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-hub")
         process.arguments = arguments
@@ -105,7 +106,7 @@ struct RulesCommandTests {
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return process.terminationStatus
     }
 }

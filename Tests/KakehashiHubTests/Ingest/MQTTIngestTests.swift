@@ -49,7 +49,7 @@ struct MQTTIngestTests {
         let ingest = try #require(hub.ingest)
         let running = Task { try await ingest.run() }
         defer { running.cancel() }
-        try await waitUntil("the hub is connected", timeout: .seconds(10)) { ingest.isConnected }
+        try await waitUntil("the hub is connected", timeout: .seconds(30)) { ingest.isConnected }
 
         let client = try await Self.publisher(broker)
         let batch = Self.wireBatch(0..<10)
