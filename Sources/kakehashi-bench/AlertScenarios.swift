@@ -83,28 +83,11 @@ enum AlertScenarios {
         defer { watching.cancel() }
 
         // The gateway.
-        var devices = "devices:\n  - { id: probe, type: WaterObserved, location: { lat: 33.31, lon: 130.51 } }\n"
-        for i in 0..<backgroundSensors { devices += "  - { id: s\(i), type: WaterObserved, location: { lat: 33.3, lon: 130.5 } }\n" }
-        try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
-        let gatewayFile = directory.appendingPathComponent("gateway.yaml")
-        try """
-            tenant: kurume
-            gateway: gw-bench
-            central: { host: 127.0.0.1, port: \(central.port), batch_size: 500, in_flight_batches: 8, reconnect_max: 500ms }
-            outbox: { path: outbox.sqlite, sync: full }
-            devices: devices.yaml
-            sources:
-              - name: edge
-                kind: mqtt
-                broker: { host: 127.0.0.1, port: \(edge.port), client_id: gw-bench-edge }
-                topics:
-                  - pattern: flood/{sensor}/level
-                    format: json
-                    timestamp: { field: ts, format: epoch_ms }
-                    values: [ { attribute: waterLevel, field: level, unit: CMT } ]
-            """.write(to: gatewayFile, atomically: true, encoding: .utf8)
+        let gatewayFile = try GatewayScenarios.configuration(
+            edge: edge, centralPort: central.port, directory: directory,
+            sensors: ["probe"] + (0..<backgroundSensors).map { "s\($0)" }, timestampFormat: "epoch_ms")
         try await GatewayScenarios.prepareSession(edge)
-        let gateway = try ChildProcess(executable: gatewayBinary, arguments: ["run", gatewayFile.path, "--log-level", "warning"],
+        let gateway = try ChildProcess(executable: gatewayBinary, arguments: ["run", gatewayFile, "--log-level", "warning"],
                                        logFile: directory.appendingPathComponent("gateway.log").path)
         defer { gateway.signal(SIGKILL); _ = gateway.wait() }
 

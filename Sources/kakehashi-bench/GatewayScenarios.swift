@@ -98,9 +98,12 @@ enum GatewayScenarios {
         return last
     }
 
-    static func configuration(edge: TestBroker, centralPort: Int, directory: URL) throws -> String {
+    /// Writes the bench gateway's configuration and device registry (`sensors` gauges) into
+    /// `directory`; returns the configuration file.
+    static func configuration(edge: TestBroker, centralPort: Int, directory: URL, sensors: [String] = (0..<20).map { "s\($0)" },
+                              timestampFormat: String = "epoch_s") throws -> String {
         var devices = "devices:\n"
-        for i in 0..<20 { devices += "  - { id: s\(i), type: WaterObserved, location: { lat: 33.3, lon: 130.5 }, thresholds: { alert: 2.1, danger: 2.8 } }\n" }
+        for sensor in sensors { devices += "  - { id: \(sensor), type: WaterObserved, location: { lat: 33.3, lon: 130.5 }, thresholds: { alert: 2.1, danger: 2.8 } }\n" }
         try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
         let text = """
             tenant: kurume
@@ -115,7 +118,7 @@ enum GatewayScenarios {
                 topics:
                   - pattern: flood/{sensor}/level
                     format: json
-                    timestamp: { field: ts, format: epoch_s }
+                    timestamp: { field: ts, format: \(timestampFormat) }
                     values: [ { attribute: waterLevel, field: level, unit: CMT } ]
             """
         let file = directory.appendingPathComponent("gateway.yaml")
