@@ -107,11 +107,18 @@ let package = Package(
         // Pure rule engine: no I/O, time comes with the inputs.
         .target(name: "KakehashiAlerts", dependencies: ["KakehashiModel"]),
 
+        // What simulators send, as pure values: device payload formats, replay timelines, seeded
+        // load, progress text, registry rows, btsnoop records to feed a gateway.
+        .target(
+            name: "KakehashiSimulation",
+            dependencies: ["KakehashiModel", "KakehashiTraces", "KakehashiBLE"],
+            path: "simulators/KakehashiSimulation"),
         .executableTarget(
             name: "kakehashi-sim",
             dependencies: [
-                "KakehashiModel", "KakehashiTraces",
+                "KakehashiModel", "KakehashiTraces", "KakehashiSimulation", "KakehashiMQTT", "KakehashiBLE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "simulators/kakehashi-sim"),
 
@@ -151,6 +158,12 @@ let package = Package(
             ]),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
         .testTarget(name: "KakehashiAlertsTests", dependencies: ["KakehashiAlerts", "KakehashiModel", "KakehashiTraces", "KakehashiTestSupport"]),
+        .testTarget(
+            name: "KakehashiSimulationTests",
+            dependencies: [
+                "KakehashiSimulation", "KakehashiTraces", "KakehashiModel", "KakehashiBLE", "KakehashiGateway", "KakehashiMQTT",
+                "KakehashiTestSupport",
+            ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

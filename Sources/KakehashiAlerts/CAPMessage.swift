@@ -167,11 +167,7 @@ public struct CAPMessage: Sendable {
 
     /// `2026-06-02T09:10:00+09:00`: seconds, a numeric zone offset (CAP forbids `Z`).
     public static func time(_ at: Timestamp, offsetSeconds: Int) -> String {
-        let local = Timestamp(millisecondsSinceEpoch: at.millisecondsSinceEpoch + Int64(offsetSeconds) * 1000).iso8601
-        let sign = offsetSeconds < 0 ? "-" : "+"
-        let magnitude = abs(offsetSeconds)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return String(local.prefix(19)) + sign + two(magnitude / 3600) + ":" + two(magnitude / 60 % 60)
+        at.iso8601(offsetSeconds: offsetSeconds)
     }
 
     /// XML character data with `&`, `<`, `>`, quotes escaped and control characters dropped.

@@ -26,7 +26,7 @@ final class ClientCore: @unchecked Sendable {
         var outbox: [OutgoingMessage] = []
         /// Whether the wake pipe was written and not yet drained.
         var wakePending = false
-        var pendingAcks: [UInt16: CheckedContinuation<Void, any Error>] = [:]
+        var pendingAcks: [UInt16: PublishCompletion] = [:]
         /// QoS 0 publishes handed to libmosquitto: their window permit returns once written.
         var unwrittenQoS0: Set<UInt16> = []
         var subscriptions: [MQTTSubscription] = []
@@ -238,7 +238,7 @@ final class ClientCore: @unchecked Sendable {
         }
         guard !batch.isEmpty else { return }
         var keep = [OutgoingMessage]()
-        var resumeAfter = [(CheckedContinuation<Void, any Error>, MQTTError)]()
+        var resumeAfter = [(PublishCompletion, MQTTError)]()
         var qos0Failures = 0
         var qos0Written = 0
         for (index, message) in batch.enumerated() {
@@ -278,7 +278,8 @@ final class ClientCore: @unchecked Sendable {
         shared.withLock { shared in
             if !keep.isEmpty { shared.outbox.insert(contentsOf: keep, at: 0) }
             shared.statistics.messagesPublished += qos0Written
-            for _ in 0..<(resumeAfter.count + qos0Failures + qos0Written) {
+            // A refused QoS 1/2 publish gives its place back through its publisher (resumed below).
+            for _ in 0..<(qos0Failures + qos0Written) {
                 if let next = Self.returnPermit(&shared) { permits.append(next) }
             }
         }
@@ -423,7 +424,7 @@ final class ClientCore: @unchecked Sendable {
             writtenInline.insert(key)
             return
         }
-        let (waiter, permit) = shared.withLock { shared -> (CheckedContinuation<Void, any Error>?, CheckedContinuation<Void, Never>??) in
+        let (waiter, permit) = shared.withLock { shared -> (PublishCompletion?, CheckedContinuation<Void, Never>??) in
             if let waiter = shared.pendingAcks.removeValue(forKey: key) {
                 if reasonCode < 0x80 { shared.statistics.messagesPublished += 1 }
                 return (waiter, nil)

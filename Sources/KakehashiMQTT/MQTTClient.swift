@@ -173,7 +173,7 @@ public final class MQTTClient: Sendable {
                 let accepted = core.shared.withLock { shared -> Bool in
                     guard !shared.stopRequested else { return false }
                     shared.outbox.append(OutgoingMessage(
-                        topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: continuation))
+                        topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: .waiting(continuation)))
                     return true
                 }
                 if accepted { core.wakeNetworkThread() } else { continuation.resume(throwing: stoppedError("publish to \(topic)")) }
@@ -184,6 +184,43 @@ public final class MQTTClient: Sendable {
         } catch {
             throw stoppedError("publish to \(topic)")
         }
+    }
+
+    /// Queues `payload` for `topic` and returns as soon as it holds a place in the in-flight window,
+    /// without waiting for the acknowledgement: messages queued one after another by one caller go
+    /// out in that order, several in flight at once. `completion` runs once the broker acknowledged
+    /// the message (nil) or it failed (the error), on the client's network thread: keep it short.
+    /// QoS 0 completes when the message is handed to libmosquitto.
+    public func enqueue(
+        _ topic: String, payload: some Collection<UInt8>, qos: MQTTQoS, retain: Bool = false,
+        completion: @escaping @Sendable (MQTTError?) -> Void
+    ) async throws(MQTTError) {
+        if qos == .atMostOnce {
+            try await publish(topic, payload: payload, qos: qos, retain: retain)
+            completion(nil)
+            return
+        }
+        guard !topic.isEmpty, mosquitto_pub_topic_check(topic) == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError(.invalidArgument, operation: "publish to \(topic)", broker: broker,
+                            detail: "not a valid topic name (no wildcards, not empty)")
+        }
+        core.startThread()
+        await acquirePermit()
+        let finish: @Sendable (MQTTError?) -> Void = { [self] error in
+            releasePermit()
+            completion(error.map { MQTTError($0.kind, operation: "publish to \(topic)", broker: $0.broker, code: $0.code, detail: $0.detail) })
+        }
+        let bytes = Array(payload)
+        let accepted = core.shared.withLock { shared -> Bool in
+            guard !shared.stopRequested else { return false }
+            shared.outbox.append(OutgoingMessage(topic: topic, payload: bytes, qos: qos, retain: retain, properties: nil, continuation: .callback(finish)))
+            return true
+        }
+        guard accepted else {
+            releasePermit()
+            throw stoppedError("publish to \(topic)")
+        }
+        core.wakeNetworkThread()
     }
 
     // MARK: - Internals

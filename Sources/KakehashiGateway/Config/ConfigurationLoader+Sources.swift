@@ -10,7 +10,7 @@ extension ConfigurationLoader {
         var sources = [SourceConfiguration]()
         for item in list {
             guard let m = item.mapping(allowed: ConfigNode.brokerKeys + [
-                "name", "kind", "topics", "adapter", "passive", "file", "speed", "secret", "secret_env", "window", "broker",
+                "name", "kind", "topics", "adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window", "broker",
             ]) else { continue }
             guard let name = item.required(m, "name")?.string, let kind = item.required(m, "kind")?.string else { continue }
             if !names.insert(name).inserted { m["name"]?.fail("another source is named '\(name)'") }
@@ -27,7 +27,7 @@ extension ConfigurationLoader {
     }
 
     func mqttSource(_ m: [String: ConfigNode], node: ConfigNode, name: String, gateway: GatewayID?) -> MQTTSourceConfiguration? {
-        for key in ["adapter", "passive", "file", "speed", "secret", "secret_env", "window"] where m[key] != nil {
+        for key in ["adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window"] where m[key] != nil {
             m[key]?.fail("'\(key)' applies to ble and btsnoop sources, not mqtt")
         }
         guard let brokerNode = node.required(m, "broker"), let brokerMembers = brokerNode.mapping(allowed: ConfigNode.brokerKeys),
@@ -97,7 +97,7 @@ extension ConfigurationLoader {
         if let valuesNode = node.required(m, "values"), let list = valuesNode.sequence() {
             if list.isEmpty { valuesNode.fail("at least one value is needed") }
             for item in list {
-                guard let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "add", "range"]) else { continue }
+                guard let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "add", "range", "optional"]) else { continue }
                 guard let attribute = item.required(extra, "attribute")?.string else { continue }
                 var unit: MeasurementUnit?
                 if let u = extra["unit"], let code = u.string {
@@ -112,7 +112,7 @@ extension ConfigurationLoader {
                 }
                 values.append(PayloadDecoder.ValueSpec(
                     attribute: attribute, location: location, unit: unit, scale: extra["scale"]?.double ?? 1,
-                    offset: extra["add"]?.double ?? 0, range: range))
+                    offset: extra["add"]?.double ?? 0, range: range, optional: extra["optional"]?.bool ?? false))
             }
         }
         guard let pattern, let sensor, let timestamp, !values.isEmpty else { return nil }
@@ -159,12 +159,19 @@ extension ConfigurationLoader {
         let input: BLESourceConfiguration.Input
         if replay {
             if m["adapter"] != nil { m["adapter"]?.fail("a btsnoop source replays a file; adapter applies to kind ble") }
-            guard let file = node.required(m, "file")?.string else { return nil }
-            let speed = m["speed"]?.double ?? 1
-            if speed < 0 { m["speed"]?.fail("speed is 0 (as fast as possible) or more") }
-            input = .btsnoop(path: ConfigDocument.resolve(file, against: baseDirectory), speed: speed)
+            if let pipe = m["pipe"] {
+                if m["file"] != nil { node.fail("a btsnoop source reads a file or a pipe, not both") }
+                if m["speed"] != nil { m["speed"]?.fail("a pipe is read as it is written (the writer sets the pace); speed applies to file") }
+                guard let path = pipe.string else { return nil }
+                input = .pipe(path: ConfigDocument.resolve(path, against: baseDirectory))
+            } else {
+                guard let file = node.required(m, "file")?.string else { return nil }
+                let speed = m["speed"]?.double ?? 1
+                if speed < 0 { m["speed"]?.fail("speed is 0 (as fast as possible) or more") }
+                input = .btsnoop(path: ConfigDocument.resolve(file, against: baseDirectory), speed: speed)
+            }
         } else {
-            if m["file"] != nil || m["speed"] != nil { node.fail("file and speed apply to kind btsnoop") }
+            if m["file"] != nil || m["speed"] != nil || m["pipe"] != nil { node.fail("file, pipe and speed apply to kind btsnoop") }
             input = .adapter(m["adapter"]?.string, passive: m["passive"]?.bool ?? false)
         }
         guard let secret = ConfigNode.secret(m, "secret", reader: reader, path: node.path) else {

@@ -143,6 +143,9 @@ public struct BLESourceConfiguration: Sendable {
         case adapter(String?, passive: Bool)
         /// A btsnoop capture replayed with its timing divided by `speed` (0: as fast as possible).
         case btsnoop(path: String, speed: Double)
+        /// btsnoop captures written live into a named pipe (by `kakehashi-sim ble`), read as they
+        /// arrive, one capture after another; the gateway creates the pipe when it is missing.
+        case pipe(path: String)
     }
 
     public var input: Input

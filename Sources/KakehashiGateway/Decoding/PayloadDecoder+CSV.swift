@@ -29,6 +29,7 @@ extension PayloadDecoder {
         }
         var values = [DecodedReading.Value]()
         for spec in self.values {
+            if spec.optional, case .column(let index) = spec.location, index >= cells.count || cells[index].trimmingSpaces.isEmpty { continue }
             let (value, field) = try cell(spec.location)
             guard let number = Double(value) else {
                 throw Rejection(.wrongType, "\(field): '\(value.prefix(40))' is not a number")

@@ -37,6 +37,7 @@ extension PayloadDecoder {
         var values = [DecodedReading.Value]()
         values.reserveCapacity(self.values.count)
         for spec in self.values {
+            if spec.optional, case .json(let path) = spec.location, (path.value(in: document) ?? .null) == .null { continue }
             let (value, field) = try lookup(spec.location)
             guard case .number(let number) = value else {
                 throw Rejection(.wrongType, "\(field): expected a number, found \(value.typeName)")

@@ -49,15 +49,18 @@ public struct PayloadDecoder: Sendable, Hashable {
         public let offset: Double
         /// Plausible values after scaling; others are rejected as out of range.
         public let range: ClosedRange<Double>
+        /// A missing or empty field leaves the attribute out instead of rejecting the message.
+        public let optional: Bool
 
         public init(attribute: String, location: Location, unit: MeasurementUnit? = nil, scale: Double = 1, offset: Double = 0,
-                    range: ClosedRange<Double> = PayloadDecoder.defaultRange) {
+                    range: ClosedRange<Double> = PayloadDecoder.defaultRange, optional: Bool = false) {
             self.attribute = attribute
             self.location = location
             self.unit = unit
             self.scale = scale
             self.offset = offset
             self.range = range
+            self.optional = optional
         }
     }
 

@@ -17,6 +17,7 @@ public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
         case unknownSensor = "unknown_sensor"
         case unsupportedAttribute = "unsupported_attribute"
         case invalidEntity = "invalid_entity"
+        case malformedCapture = "malformed_capture"
     }
 
     public let reason: Reason

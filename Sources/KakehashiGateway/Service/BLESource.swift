@@ -60,6 +60,17 @@ public final class BLESource: Service, Sendable {
             }
             if let last { await emit(tracker.advance(to: last.advanced(byMilliseconds: tracker.configuration.windowMilliseconds * 2))) }
             logger.info("source \(name): replayed \(index) packets")
+        case .pipe(let path):
+            let pipe: NamedPipeReader
+            do { pipe = try NamedPipeReader(path: path) } catch {
+                throw BLESourceError(source: name, detail: error.detail)
+            }
+            logger.info("source \(name): reading btsnoop captures written into the pipe \(path)")
+            try await withGracefulShutdownHandler {
+                try await readPipe(pipe, tracker: &tracker, pseudonymizer: pseudonymizer)
+            } onGracefulShutdown: {
+                pipe.stop()
+            }
         case .adapter(let adapter, let passive):
             var socket: HCISocket
             do {
@@ -81,6 +92,48 @@ public final class BLESource: Service, Sendable {
             }
             await emit(tracker.advance(to: clock().advanced(byMilliseconds: tracker.configuration.windowMilliseconds)))
         }
+    }
+
+    /// Captures arriving through a named pipe, one after another; their (writer-shifted) times are
+    /// the sightings' times. When a writer closes the pipe, the tracker is closed as at the end of
+    /// a file, so the tags of that capture leave.
+    func readPipe(_ pipe: NamedPipeReader, tracker: inout TagTracker, pseudonymizer: Pseudonymizer) async throws {
+        var stream = BTSnoopStream()
+        var decoded = DecodedCapture()
+        var records = 0, captures = 0
+        var last: Timestamp?
+        for await chunk in pipe.chunks {
+            switch chunk {
+            case .writerClosed:
+                if let time = last {
+                    await emit(tracker.advance(to: time.advanced(byMilliseconds: tracker.configuration.windowMilliseconds * 2)))
+                }
+                logger.info("source \(name): the writer closed \(pipe.path) after \(records) records of \(captures) capture(s)")
+                last = nil
+                stream = BTSnoopStream()
+            case .bytes(let bytes):
+                let items: [BTSnoopStream.Item]
+                do { items = try stream.feed(bytes) } catch {
+                    metrics.rejected(.malformedCapture)
+                    logger.warning("source \(name): skipped corrupt bytes in \(pipe.path): \(error)")
+                    continue
+                }
+                for item in items {
+                    switch item {
+                    case .captureStarted:
+                        captures += 1
+                    case .record(let record):
+                        records += 1
+                        guard record.type == .event && record.received else { continue }
+                        last = record.timestamp
+                        CaptureDecoder.decode(event: record.packet, at: record.timestamp, record: record.index + 1, into: &decoded)
+                        await handle(&decoded, tracker: &tracker, pseudonymizer: pseudonymizer)
+                    }
+                }
+            }
+        }
+        if let last { await emit(tracker.advance(to: last.advanced(byMilliseconds: tracker.configuration.windowMilliseconds * 2))) }
+        logger.info("source \(name): read \(records) records of \(captures) capture(s) from \(pipe.path)")
     }
 
     func handle(_ decoded: inout DecodedCapture, tracker: inout TagTracker, pseudonymizer: Pseudonymizer) async {

@@ -64,6 +64,16 @@ extension Timestamp {
         self = try parser.parse(assumedOffsetSeconds: assumedOffsetSeconds)
     }
 
+    /// RFC 3339 text at a numeric UTC offset, to the second: `2026-06-02T09:20:00+09:00`
+    /// (`+00:00` for UTC); milliseconds are dropped.
+    public func iso8601(offsetSeconds: Int) -> String {
+        let local = Timestamp(millisecondsSinceEpoch: millisecondsSinceEpoch + Int64(offsetSeconds) * 1000).iso8601
+        let sign = offsetSeconds < 0 ? "-" : "+"
+        let magnitude = abs(offsetSeconds)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return String(local.prefix(19)) + sign + two(magnitude / 3600) + ":" + two(magnitude / 60 % 60)
+    }
+
     /// RFC 3339 text in UTC with milliseconds: `2026-06-01T03:07:00.000Z`.
     public var iso8601: String {
         let ms = millisecondsSinceEpoch
