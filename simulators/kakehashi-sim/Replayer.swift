@@ -191,23 +191,23 @@ struct Replayer {
         if c.failed > 0 || unsettled > 0 { throw ExitCode(1) }
     }
 
+    /// Connects, giving up after --connect-timeout (the client itself retries forever).
     private func connect(_ client: MQTTClient) async throws {
         let timeout = broker.connectTimeout
-        let connected = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await client.connect()
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                return false
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? false
-        }
-        guard connected else {
+        let timedOut = Atomic<Bool>(false)
+        let timer = Task {
+            try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+            timedOut.store(true, ordering: .relaxed)
             await client.disconnect(drainTimeout: .zero)
-            throw SimulationError("no MQTT broker answered at \(client.broker) within \(ProgressMeter.duration(timeout)) (is it running? see --broker)")
+        }
+        defer { timer.cancel() }
+        do {
+            try await client.connect()
+        } catch {
+            if timedOut.load(ordering: .relaxed) {
+                throw SimulationError("no MQTT broker answered at \(client.broker) within \(ProgressMeter.duration(timeout)) (is it running? see --broker)")
+            }
+            throw SimulationError("cannot connect to \(client.broker): \(error)")
         }
     }
 }

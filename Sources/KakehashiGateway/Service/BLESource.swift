@@ -66,9 +66,13 @@ public final class BLESource: Service, Sendable {
                 throw BLESourceError(source: name, detail: error.detail)
             }
             logger.info("source \(name): reading btsnoop captures written into the pipe \(path)")
-            try await withGracefulShutdownHandler {
-                try await readPipe(pipe, tracker: &tracker, pseudonymizer: pseudonymizer)
-            } onGracefulShutdown: {
+            try await withTaskCancellationHandler {
+                try await withGracefulShutdownHandler {
+                    try await readPipe(pipe, tracker: &tracker, pseudonymizer: pseudonymizer)
+                } onGracefulShutdown: {
+                    pipe.stop()
+                }
+            } onCancel: {
                 pipe.stop()
             }
         case .adapter(let adapter, let passive):
