@@ -46,6 +46,9 @@ struct TestRules: ParsableCommand {
     @Option(name: .long, help: "Only this rule (by id).")
     var rule: String?
 
+    @Option(name: .long, help: "Only gauges of this prefecture, as the stations file names it (repeatable): the gauges one city's gateway sends.")
+    var prefecture: [String] = []
+
     func run() throws {
         let configuration: HubConfiguration
         do { configuration = try HubConfiguration.load(file: config) } catch {
@@ -79,7 +82,13 @@ struct TestRules: ParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        let normalized = RiverTraceNormalizer(tenant: owner, stations: gauges).normalize(readings, file: trace)
+        var normalized = RiverTraceNormalizer(tenant: owner, stations: gauges).normalize(readings, file: trace)
+        if !prefecture.isEmpty {
+            let chosen = Set(prefecture)
+            let codes = Set(gauges.byCode.values.filter { chosen.contains($0.prefecture) }.map(\.code))
+            guard !codes.isEmpty else { throw CommandFailure("no gauge of \(stations) is in prefecture \(prefecture.joined(separator: ", "))") }
+            normalized.entities.removeAll { !codes.contains($0.id.localID) }
+        }
         for problem in normalized.rejected.prefix(20) { FileHandle.standardError.write(Data("skipped: \(problem)\n".utf8)) }
         if normalized.rejected.count > 20 { FileHandle.standardError.write(Data("skipped: … \(normalized.rejected.count - 20) more\n".utf8)) }
         let entities = normalized.entities.enumerated()
@@ -103,8 +112,8 @@ struct TestRules: ParsableCommand {
         let alerted = Set(events.filter { $0.kind == .raised }.map(\.entity)).count
         let summary = kinds.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         FileHandle.standardError.write(Data("""
-            \(entities.count) readings of \(gauges.byCode.count) gauges (\(normalized.duplicates) repeated, \(normalized.rejected.count) skipped) \
-            through \(rules.count) rule(s) of \(owner): \(events.count) events (\(summary.isEmpty ? "none" : summary)); \(alerted) entities alerted
+            \(entities.count) readings of \(Set(entities.map(\.id)).count) gauges (\(normalized.duplicates) repeated, \(normalized.rejected.count) skipped) \
+            through \(rules.filter { $0.tenant == owner }.count) rule(s) of \(owner): \(events.count) events (\(summary.isEmpty ? "none" : summary)); \(alerted) entities alerted
 
             """.utf8))
     }

@@ -46,11 +46,14 @@ public struct ProgressMeter: Sendable {
     public let label: String
     /// Characters of the bar itself.
     public let barWidth: Int
+    /// What is counted, in lines (`messages`, `records`).
+    public let unit: String
 
-    public init(style: Style, label: String, barWidth: Int = 24) {
+    public init(style: Style, label: String, barWidth: Int = 24, unit: String = "messages") {
         self.style = style
         self.label = label
         self.barWidth = barWidth
+        self.unit = unit
     }
 
     /// The text to write for `snapshot` (nil for `.none`): the bar starts with `\r` and clears the
@@ -72,7 +75,7 @@ public struct ProgressMeter: Sendable {
             text += failed
             return text + "\u{1B}[K"
         case .lines:
-            var text = "\(label): \(Self.grouped(snapshot.sent))/\(Self.grouped(snapshot.total)) messages (\(percent)%), \(Self.rate(snapshot.rate))/s"
+            var text = "\(label): \(Self.grouped(snapshot.sent))/\(Self.grouped(snapshot.total)) \(unit) (\(percent)%), \(Self.rate(snapshot.rate))/s"
             if let time = snapshot.traceTime { text += ", trace time \(time)" }
             text += ", ETA \(eta)\(failed)"
             return text + "\n"

@@ -63,7 +63,7 @@ struct BLEReplay: AsyncParsableCommand {
         case .lines: style = .lines
         case .none: style = .none
         }
-        let meter = ProgressMeter(style: style, label: "ble")
+        let meter = ProgressMeter(style: style, label: "ble", unit: "records")
         let clock = ContinuousClock()
         let start = clock.now
         var nextDraw = start + (style == .bar ? .milliseconds(100) : .seconds(5))

@@ -93,8 +93,19 @@ public final class Uplink: Service, Sendable {
             self.stopping.withLock { $0 = true }
             self.newData.signal()
         }
-        try? await client.publish(statusTopic, payload: status(.offline).payload(), qos: .atLeastOnce, retain: true)
-        await client.disconnect(drainTimeout: .seconds(2))
+        // Say offline, but do not wait on a broker that is gone: its acknowledgement would never
+        // come (libmosquitto keeps a QoS 1 message for the next connection) and the process
+        // would not exit. Disconnecting settles the publish either way.
+        let said = Mutex(false)
+        let offline = status(.offline).payload()
+        let saying = Task {
+            try? await client.publish(statusTopic, payload: offline, qos: .atLeastOnce, retain: true)
+            said.withLock { $0 = true }
+        }
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !said.withLock({ $0 }) && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        await client.disconnect(drainTimeout: said.withLock { $0 } ? .seconds(2) : .zero)
+        _ = await saying.value
         metrics.uplink(connected: false)
         logger.info("uplink stopped", metadata: ["outbox_depth": "\(outbox.depth)"])
     }
