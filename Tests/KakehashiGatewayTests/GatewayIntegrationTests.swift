@@ -87,6 +87,30 @@ import Testing
         await sensors.disconnect()
     }
 
+    /// SIGTERM while the central broker is gone: the gateway gives up saying "offline" after the
+    /// flush timeout and exits 0, instead of waiting for an acknowledgement that cannot come.
+    @Test(.timeLimit(.minutes(2)))
+    func sigtermWithTheCentralBrokerGoneStillExits() async throws {
+        let harness = try GatewayHarness()
+        try await harness.prepareEdgeSession()
+        let collector = try await harness.collector()
+        try harness.start()
+        let sensors = try await harness.sensorClient()
+        try await sensors.publish("flood/s0/level", payload: GatewayHarness.floodPayload(level: 1, second: 1), qos: .atLeastOnce)
+        try await waitUntil("the gateway forwards", timeout: .seconds(20)) { collector.all.count == 1 }
+        await collector.stop()
+        harness.central.stop()
+        let process = try #require(harness.process)
+        let stopping = ContinuousClock.now
+        process.signal(SIGTERM)
+        try await waitUntil("the gateway exits", timeout: .seconds(20)) { !process.isRunning }
+        // The flush timeout is 5 s and saying offline waits at most 2 s more.
+        #expect(ContinuousClock.now - stopping < .seconds(10), "\(harness.log.suffix(1500))")
+        #expect(process.wait() == 0)
+        harness.process = nil
+        await sensors.disconnect()
+    }
+
     @Test(.timeLimit(.minutes(5)))
     func aSixtySecondCentralOutageLosesNothing() async throws {
         let harness = try GatewayHarness()
