@@ -92,7 +92,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ],
+            exclude: ["Dashboard/README.md"],
+            resources: [.copy("Dashboard/site")]),
         .executableTarget(
             name: "kakehashi-hub",
             dependencies: [

@@ -18,8 +18,10 @@ struct BLEPipeTests {
         let outbox = try Outbox(configuration: OutboxConfiguration(path: directory.appendingPathComponent("\(name).sqlite").path))
         let metrics = GatewayMetrics()
         let committer = Committer(outbox: outbox, metrics: metrics, logger: Logger(label: "test"), onCommit: {})
+        var configuration = BLESourceConfiguration(input: input, secret: Array("a-secret-of-sixteen-bytes".utf8))
+        configuration.location = try GeoPoint(latitude: 34.7303, longitude: 136.5086)
         let source = BLESource(
-            name: name, configuration: BLESourceConfiguration(input: input, secret: Array("a-secret-of-sixteen-bytes".utf8)),
+            name: name, configuration: configuration,
             tenant: try Tenant("kurume"), priority: 1, committer: committer, metrics: metrics, logger: Logger(label: "test"),
             clock: { Timestamp(Date()) })
         return Run(outbox: outbox, committer: committer, source: source)
@@ -47,6 +49,8 @@ struct BLEPipeTests {
             expected += try Self.entities(file.outbox)
         }
         #expect(expected.count > 50)
+        // Every tag is placed where the adapter is (the source's location).
+        #expect(expected.allSatisfy { $0.contains("\"location\"") && $0.contains("[136.5086,34.7303]") }, "\(expected.first ?? "")")
 
         // The same captures written one after the other into the pipe by the simulator.
         let pipePath = directory.appendingPathComponent("ble.pipe").path

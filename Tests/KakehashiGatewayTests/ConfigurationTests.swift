@@ -25,6 +25,7 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(replay.secret == Array("a-secret-of-sixteen-bytes".utf8))
+        #expect(replay.location == (try GeoPoint(latitude: 33.3193, longitude: 130.5083)))
     }
 
     @Test func theCSVRegistryEqualsTheYAMLOne() throws {

@@ -68,4 +68,20 @@ struct TraceReaderTests {
         #expect(parsed.readings.map(\.count) == [5])
         #expect(parsed.rejected.map(\.line) == [5, 6])
     }
+
+    @Test func aMovedNetworkKeepsItsLayoutAroundTheNewCentre() throws {
+        let locations = try PedestrianSensorLocations(text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/sensor-locations.csv")),
+                                                      file: "locations")
+        let points = locations.sensors.map(\.location)
+        let tokushima = try GeoPoint(latitude: 34.0745, longitude: 134.5513)
+        let moved = try Relocation.move(points, centerTo: tokushima)
+        #expect(moved.count == points.count)
+        let mean = (moved.map(\.latitude).reduce(0, +) / Double(moved.count), moved.map(\.longitude).reduce(0, +) / Double(moved.count))
+        #expect(abs(mean.0 - tokushima.latitude) < 1e-9 && abs(mean.1 - tokushima.longitude) < 1e-9)
+        for index in 1..<points.count {
+            #expect(abs((moved[index].latitude - moved[0].latitude) - (points[index].latitude - points[0].latitude)) < 1e-9)
+            #expect(abs((moved[index].longitude - moved[0].longitude) - (points[index].longitude - points[0].longitude)) < 1e-9)
+        }
+        #expect(try Relocation.move([], centerTo: tokushima).isEmpty)
+    }
 }

@@ -49,6 +49,20 @@ ensure_python_jsonschema() {
     export KAKEHASHI_PYTHON="$python"
 }
 
+# The dashboard's browser test: Debian's Chromium and its driver, Japanese fonts (for the
+# screenshots), and Selenium from PyPI.
+ensure_browser_test() {
+    ensure_apt_packages chromium chromium-driver fonts-noto-cjk python3
+    local python="${KAKEHASHI_PYTHON:-python3}"
+    if ! "$python" -c 'import selenium' 2>/dev/null; then
+        log "installing Python selenium"
+        "$python" -m pip install --quiet selenium 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages selenium 2>/dev/null \
+            || ensure_apt_packages python3-selenium
+    fi
+    "$python" -c 'import selenium' || die "$python cannot import selenium"
+}
+
 # Fails when the build log holds a warning in this repository's own code.
 check_no_warnings() {
     local logfile=$1 root

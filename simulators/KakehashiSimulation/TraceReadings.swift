@@ -81,3 +81,22 @@ public struct DeviceRegistryCSV: Sendable {
         return "\"" + field.replacing("\"", with: "\"\"") + "\""
     }
 }
+
+/// Moves a set of sensor positions as one piece, so a recorded network can be replayed in another
+/// city (the Melbourne counters around a Japanese station, say) with its layout kept.
+public enum Relocation {
+    /// `points` shifted so that their centre (mean latitude and longitude) lands on `center`;
+    /// distances in degrees between them are unchanged.
+    public static func move(_ points: [GeoPoint], centerTo center: GeoPoint) throws(ModelError) -> [GeoPoint] {
+        guard !points.isEmpty else { return [] }
+        let latitude = points.map(\.latitude).reduce(0, +) / Double(points.count)
+        let longitude = points.map(\.longitude).reduce(0, +) / Double(points.count)
+        var moved = [GeoPoint]()
+        moved.reserveCapacity(points.count)
+        for point in points {
+            moved.append(try GeoPoint(latitude: point.latitude - latitude + center.latitude,
+                                      longitude: point.longitude - longitude + center.longitude))
+        }
+        return moved
+    }
+}

@@ -53,6 +53,10 @@ struct PedestrianDevices: ParsableCommand {
     @Option(help: "Only the sensors this counts file has a column for.")
     var counts: String?
 
+    @Option(name: .customLong("move-to"), help: ArgumentHelp(
+        "Move the whole network, layout kept, so its centre is at LAT,LON (to replay the counts in another city).", valueName: "lat,lon"))
+    var moveTo: String?
+
     func run() throws {
         let locations = try PedestrianSensorLocations(text: readText(sensors), file: sensors)
         var chosen = locations.sensors
@@ -60,10 +64,12 @@ struct PedestrianDevices: ParsableCommand {
             let file = try PedestrianCounts(text: readText(counts), file: counts, utcOffsetSeconds: 0)
             chosen = TraceReadings.pedestrians(file, locations: locations).sensors
         }
+        var positions = chosen.map(\.location)
+        if let moveTo { positions = try Relocation.move(positions, centerTo: parsePoint(moveTo)) }
         var registry = DeviceRegistryCSV()
-        for sensor in chosen {
+        for (sensor, position) in zip(chosen, positions) {
             registry.add(id: sensor.id, type: "CrowdFlowObserved", entityID: sensor.id, name: sensor.description,
-                         location: sensor.location, intervalSeconds: 3600)
+                         location: position, intervalSeconds: 3600)
         }
         print(registry.text, terminator: "")
     }

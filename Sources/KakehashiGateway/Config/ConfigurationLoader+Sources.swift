@@ -10,7 +10,7 @@ extension ConfigurationLoader {
         var sources = [SourceConfiguration]()
         for item in list {
             guard let m = item.mapping(allowed: ConfigNode.brokerKeys + [
-                "name", "kind", "topics", "adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window", "broker",
+                "name", "kind", "topics", "adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window", "location", "broker",
             ]) else { continue }
             guard let name = item.required(m, "name")?.string, let kind = item.required(m, "kind")?.string else { continue }
             if !names.insert(name).inserted { m["name"]?.fail("another source is named '\(name)'") }
@@ -27,7 +27,7 @@ extension ConfigurationLoader {
     }
 
     func mqttSource(_ m: [String: ConfigNode], node: ConfigNode, name: String, gateway: GatewayID?) -> MQTTSourceConfiguration? {
-        for key in ["adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window"] where m[key] != nil {
+        for key in ["adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window", "location"] where m[key] != nil {
             m[key]?.fail("'\(key)' applies to ble and btsnoop sources, not mqtt")
         }
         guard let brokerNode = node.required(m, "broker"), let brokerMembers = brokerNode.mapping(allowed: ConfigNode.brokerKeys),
@@ -184,6 +184,11 @@ extension ConfigurationLoader {
         var source = BLESourceConfiguration(input: input, secret: Array(secret.utf8))
         if let window = m["window"]?.duration {
             if window < .seconds(1) { m["window"]?.fail("the window is at least 1s") } else { source.window = window }
+        }
+        if let node = m["location"], let members = node.mapping(allowed: ["latitude", "longitude"]) {
+            if let latitude = node.required(members, "latitude")?.double, let longitude = node.required(members, "longitude")?.double {
+                do { source.location = try GeoPoint(latitude: latitude, longitude: longitude) } catch { node.fail(error.description) }
+            }
         }
         return source
     }

@@ -153,6 +153,8 @@ public struct BLESourceConfiguration: Sendable {
     public var secret: [UInt8]
     /// Sightings are summarized per window.
     public var window: Duration = .seconds(10)
+    /// Where the adapter is: tags are placed here (the zone they were heard in); nil leaves them unlocated.
+    public var location: GeoPoint?
 
     public init(input: Input, secret: [UInt8]) {
         self.input = input

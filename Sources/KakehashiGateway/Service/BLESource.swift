@@ -158,7 +158,8 @@ public final class BLESource: Service, Sendable {
             do {
                 let device = try BeaconDevice(
                     id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: sighting.pseudonym),
-                    dateLastValueReported: end, rssi: (sighting.smoothedRSSI ?? sighting.maxRSSI.map(Double.init)).map { min(20, max(-127, $0)) })
+                    dateLastValueReported: end, rssi: (sighting.smoothedRSSI ?? sighting.maxRSSI.map(Double.init)).map { min(20, max(-127, $0)) },
+                    location: configuration.location)
                 readings.append(Ingest.pending(device.ngsiEntity, priority: priority))
             } catch {
                 metrics.rejected(.invalidEntity)
@@ -175,7 +176,7 @@ public final class BLESource: Service, Sendable {
             }
             do {
                 var entity = try BeaconDevice(id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: pseudonym),
-                                              dateLastValueReported: lastSeen).ngsiEntity
+                                              dateLastValueReported: lastSeen, location: configuration.location).ngsiEntity
                 entity.attributes["presence"] = .property(NGSIProperty(.text(present ? "present" : "absent"), observedAt: at))
                 readings.append(Ingest.pending(entity, priority: priority))
             } catch {

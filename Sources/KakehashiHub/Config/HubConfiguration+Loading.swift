@@ -20,7 +20,7 @@ struct HubConfigurationLoader {
     let baseDirectory: String
 
     func hub(_ root: ConfigNode) -> HubConfiguration? {
-        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts"]) else { return nil }
+        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard"]) else { return nil }
         var http = HubConfiguration.HTTP()
         if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
             if let host = members["host"]?.string { http.host = host }
@@ -84,6 +84,8 @@ struct HubConfigurationLoader {
         }
         var alerts = AlertsConfiguration()
         if let node = m["alerts"], let parsed = self.alerts(node, tenants: tenants) { alerts = parsed }
+        var dashboard = DashboardConfiguration()
+        if let node = m["dashboard"], let parsed = self.dashboard(node) { dashboard = parsed }
         guard let path else { return nil }
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
@@ -94,6 +96,7 @@ struct HubConfigurationLoader {
         configuration.limits = limits
         configuration.ingestConsumers = consumers
         configuration.alerts = alerts
+        configuration.dashboard = dashboard
         return configuration
     }
 

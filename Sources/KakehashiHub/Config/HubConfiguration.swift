@@ -70,6 +70,8 @@ public struct HubConfiguration: Sendable {
     public var ingestConsumers = 2
     /// Alert rules and how alerts are published.
     public var alerts = AlertsConfiguration()
+    /// The map dashboard at `/`.
+    public var dashboard = DashboardConfiguration()
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {

@@ -13,13 +13,17 @@ import ServiceLifecycle
 /// - `GET /feeds/map.geojson?type=…&bbox=west,south,east,north`: the map.
 /// - `GET /feeds/alerts/{id}.cap`: an alert's current CAP 1.2 message; `GET /feeds/alerts.atom`: the
 ///   Atom index of the active ones.
-/// - `GET /alerts?state=active|all&limit=`, `GET /alerts/{id}` (with its history),
+/// - `GET /alerts?state=active|all&limit=` (with a `Kakehashi-Feed-Position` header: resume the
+///   feed after it), `GET /alerts/{id}` (with its history),
 ///   `POST /alerts/{id}/acknowledge` with `{"by": "name"}`.
 ///
 /// The tenant is the `NGSILD-Tenant` header, or `?tenant=` where a header cannot be set (a
 /// browser's EventSource).
 extension HubAPI {
     static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
+    /// On `GET /alerts`: the id of the tenant's newest feed event when the list was read; a client
+    /// resumes `/feeds/alerts` after it (`?lastEventId=`).
+    static let feedPositionHeader = HTTPField.Name("Kakehashi-Feed-Position")!
     /// A comment line sent this often keeps proxies from closing a quiet stream and tells the
     /// hub when a client has gone.
     static let heartbeat: Duration = .seconds(15)
@@ -285,8 +289,11 @@ extension HubAPI {
             }
             limit = value
         }
+        // Read before the list: a client resuming the feed after this id may see an event again
+        // (its alert's lastEvent tells), never miss one.
+        let position = try await stored { () throws(StorageError) in try await store.latestAlertEventID(tenant: tenant) }
         let list = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: state == "active", limit: limit) }
-        return Self.json(.array(list.map(\.json)), jsonLD: false)
+        return Self.json(.array(list.map(\.json)), jsonLD: false, extra: [Self.feedPositionHeader: String(position)])
     }
 
     func showAlert(_ request: Request, id text: String) async throws(NGSIProblem) -> Response {

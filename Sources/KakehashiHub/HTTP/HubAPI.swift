@@ -15,6 +15,8 @@ public struct HubAPI: Sendable {
     let alerts: AlertService
     let registry: PrometheusRegistry
     let logger: Logger
+    /// The dashboard's files; nil when `dashboard.enabled` is false.
+    let dashboard: DashboardAssets?
 
     static let tenantHeader = HTTPField.Name("NGSILD-Tenant")!
     static let countHeader = HTTPField.Name("NGSILD-Results-Count")!
@@ -34,6 +36,7 @@ public struct HubAPI: Sendable {
         router.get("/healthz") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in self.metrics() }
         addFeedRoutes(to: router)
+        addDashboardRoutes(to: router)
     }
 
     // MARK: Shared request handling

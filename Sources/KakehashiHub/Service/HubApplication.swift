@@ -39,8 +39,9 @@ public struct Hub: Sendable {
         self.alerts = alerts
         self.ingest = ingest
         self.registry = registry
+        let dashboard = configuration.dashboard.enabled ? try DashboardAssets(configuration: configuration.dashboard) : nil
         self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, alerts: alerts,
-                          registry: registry, logger: logger)
+                          registry: registry, logger: logger, dashboard: dashboard)
         self.configuration = configuration
         self.logger = logger
         self.now = now

@@ -17,6 +17,10 @@ public protocol AlertStore: Sendable {
     /// The tenant's events with an id above `after`, oldest first, at most `limit`.
     func alertEvents(tenant: Tenant, after: Int64, limit: Int) async throws(StorageError) -> [AlertEventRecord]
 
+    /// The id of the tenant's newest event (0 when it has none): where a client that has just read
+    /// the alerts resumes the feed.
+    func latestAlertEventID(tenant: Tenant) async throws(StorageError) -> Int64
+
     /// The tenant's alerts, newest first: only active ones, or all, at most `limit`.
     func alerts(tenant: Tenant, activeOnly: Bool, limit: Int) async throws(StorageError) -> [AlertRecord]
 

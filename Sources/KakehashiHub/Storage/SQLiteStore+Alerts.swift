@@ -87,6 +87,15 @@ extension SQLiteStore: AlertStore {
         }
     }
 
+    public func latestAlertEventID(tenant: Tenant) async throws(StorageError) -> Int64 {
+        try read("reading the newest alert event of \(tenant)") { db in
+            let statement = try db.prepare("SELECT COALESCE(MAX(id), 0) FROM alert_events WHERE tenant = ?")
+            try statement.bind(1, tenant.name)
+            _ = try statement.step()
+            return statement.int64(0)
+        }
+    }
+
     public func alertHistory(tenant: Tenant, alert: Int64) async throws(StorageError) -> [AlertEventRecord] {
         try read("reading the history of alert \(alert) of \(tenant)") { db in
             let statement = try db.prepare("SELECT \(Self.eventColumns) FROM alert_events WHERE tenant = ? AND alert = ? ORDER BY id")

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""The dashboard in a real headless browser (Debian's Chromium and chromedriver, driven by Selenium).
+
+Run by `deploy/demo --check` against the demo's hub before the storm replay starts; the demo starts
+the replays once this script has written STATE/dashboard-ready. The browser reaches the hub through
+a TCP relay that this script can cut and restore, to check that the live feed resumes without gaps.
+
+Checks, each a failure when it does not hold:
+  - the page loads and goes live; the alerts raised by the replay appear without a reload;
+  - every located sensor of the tenant is on the map, each marker (or cluster) in the colour of
+    the most severe active alert of its sensors, as the hub's map feed says;
+  - when the connection drops the page says so, and once it is back the list of alerts equals the
+    hub's (nothing missed, nothing twice) and the page has every feed event;
+  - acknowledge (who, when) reaches the hub; a sensor opens with latest values, thresholds and a
+    chart of 24 h and 7 days with its threshold lines;
+  - Japanese and English; times in the viewer's zone (Asia/Tokyo here) with the zone shown; a marker
+    opens from the keyboard; the phone layout has no sideways scrolling;
+  - no request leaves loopback.
+Saves STATE/dashboard-storm.png (the map during the storm) and STATE/dashboard-details.png.
+"""
+import argparse, asyncio, json, pathlib, socket, sys, threading, time, traceback, urllib.parse, urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+COLOURS = None  # read from the page (window.kakehashi.colours)
+RANK = {"none": 0, "informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+
+
+class Relay:
+    """A loopback TCP relay to the hub that can be cut (listener closed, connections dropped) and restored."""
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.loop = asyncio.new_event_loop()
+        self.connections = set()
+        self.server = None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.restore()
+
+    def call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    async def _pipe(self, reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader, writer):
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        pair = (writer, up_writer)
+        self.connections.add(pair)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self.connections.discard(pair)
+
+    async def _start(self):
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _cut(self):
+        self.server.close()
+        for a, b in list(self.connections):
+            for w in (a, b):
+                w.transport.abort()
+        self.connections.clear()
+
+    def restore(self):
+        self.call(self._start())
+
+    def cut(self):
+        self.call(self._cut())
+
+
+class Check:
+    def __init__(self):
+        self.failures = []
+
+    def that(self, condition, message):
+        status = "ok  " if condition else "FAIL"
+        print(f"{status} {message}", file=sys.stderr, flush=True)
+        if not condition:
+            self.failures.append(message)
+        return condition
+
+
+def wait(what, condition, timeout=60, interval=0.25):
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (WebDriverException, OSError, ValueError, KeyError) as error:
+            last_error = error
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hub", required=True, help="the hub's URL, http://127.0.0.1:PORT")
+    parser.add_argument("--tenant", default="tokushima")
+    parser.add_argument("--state", required=True, help="folder for the ready file and the screenshots")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for the storm's alerts")
+    args = parser.parse_args()
+    state = pathlib.Path(args.state)
+    hub = args.hub.rstrip("/")
+    hub_port = urllib.parse.urlparse(hub).port
+    relay = Relay(hub_port)
+    page = f"http://127.0.0.1:{relay.port}"
+    check = Check()
+
+    def hub_json(path, tenant=True):
+        request = urllib.request.Request(hub + path, headers={"NGSILD-Tenant": args.tenant} if tenant else {})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response), response.headers
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1000",
+                     "--lang=en-GB", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-default-apps", "--disable-extensions", "--mute-audio"]:
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-GB,en"})
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+        run(driver, page, hub_json, args, state, relay, check)
+    except Exception as error:  # a failed step: say which, keep the picture, still check the network log
+        traceback.print_exc()
+        check.that(False, f"{type(error).__name__}: {error}")
+        driver.save_screenshot(str(state / "dashboard-failure.png"))
+    finally:
+        requests = []
+        try:
+            for entry in driver.get_log("performance"):
+                message = json.loads(entry["message"])["message"]
+                if message["method"] == "Network.requestWillBeSent":
+                    requests.append(message["params"]["request"]["url"])
+        except WebDriverException as error:
+            check.that(False, f"the browser's network log could not be read: {error}")
+        driver.quit()
+    outside = [u for u in requests if not (u.startswith(f"http://127.0.0.1:{relay.port}/") or u.startswith(("data:", "blob:")))]
+    check.that(requests and not outside, f"{len(requests)} requests, all to the hub on loopback" + (f"; outside: {outside[:5]}" if outside else ""))
+    if check.failures:
+        print(f"dashboard: {len(check.failures)} failed: " + "; ".join(check.failures), file=sys.stderr)
+        sys.exit(1)
+    print("dashboard: every check passed", file=sys.stderr)
+
+
+def run(driver, page, hub_json, args, state, relay, check):
+    driver.get(f"{page}/?tenant={args.tenant}")
+    wait("the page to start", lambda: driver.execute_script("return document.body.dataset.ready") == "1", 30)
+    wait("the live feed", lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") == "live", 30)
+    colours = driver.execute_script("return window.kakehashi.colours")
+    driver.execute_script("window.__loadedOnce = 'yes'")
+    initial = len(driver.find_elements(By.CSS_SELECTOR, "#alerts li"))
+    check.that(initial == 0, f"no alert before the replay ({initial})")
+    (state / "dashboard-ready").write_text("ready\n")
+
+    # Alerts raised by the replay appear without a reload.
+    wait("an alert raised by the replay in the list", lambda: driver.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]"), args.timeout)
+    check.that(driver.execute_script("return window.__loadedOnce") == "yes", "the first alert appeared without a reload")
+
+    # Markers: every located sensor, each in the colour of its most severe active alert.
+    def markers_match():
+        collection, _ = hub_json(f"/feeds/map.geojson?tenant={args.tenant}", tenant=False)
+        expected = {f["id"]: (f["properties"].get("alert") or {}).get("severity", "none") for f in collection["features"]}
+        drawn = driver.execute_script("""
+            return [...document.querySelectorAll('#map [data-entities]')].map(g => ({
+              entities: g.dataset.entities.split(' '), severity: g.dataset.severity,
+              fill: getComputedStyle(g.querySelector('.shape')).fill }));""")
+        seen = [e for m in drawn for e in m["entities"]]
+        if sorted(seen) != sorted(expected) or len(expected) < 20:
+            return None
+        for marker in drawn:
+            worst = max((expected[e] for e in marker["entities"]), key=lambda s: RANK[s])
+            if marker["severity"] != worst or marker["fill"] != rgb(colours[worst]):
+                return None
+        coloured = [m for m in drawn if m["severity"] != "none"]
+        return (len(expected), len(drawn), len(coloured)) if coloured else None
+
+    sensors, shapes, coloured = wait("the markers to match the hub's map feed, some in alert colours", markers_match, 90, 0.5)
+    check.that(True, f"{sensors} sensors drawn as {shapes} markers/clusters, {coloured} in alert colours, each as the hub's map says")
+
+    # The map during the storm.
+    wait("several active alerts", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#alerts li")) >= 3, args.timeout)
+    driver.save_screenshot(str(state / "dashboard-storm.png"))
+
+    # The connection drops while the storm goes on, then comes back: nothing missed, nothing twice.
+    relay.cut()
+    wait("the page to say the connection is lost", lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") in ("reconnecting", "offline"), 30)
+    text = driver.find_element(By.ID, "connection-text").text
+    check.that("lost" in text.lower(), f"the page says the connection is lost: '{text}'")
+    # Meanwhile another operator acknowledges an alert (straight to the hub): a feed event the page misses.
+    missed, _ = hub_json(f"/alerts?tenant={args.tenant}&state=active&limit=1000", tenant=False)
+    other = missed[-1]["id"]
+    request = urllib.request.Request(f"{args.hub}/alerts/{other}/acknowledge?tenant={args.tenant}", method="POST",
+                                     data=json.dumps({"by": "Duty Officer"}).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+    relay.restore()
+    wait("the page to be live again", lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") == "live", 60)
+
+    def same_as_hub():
+        alerts, headers = hub_json(f"/alerts?tenant={args.tenant}&state=active&limit=1000", tenant=False)
+        position = int(headers["Kakehashi-Feed-Position"])
+        page_state = driver.execute_script("""
+            const s = window.kakehashi.state;
+            return {last: s.lastEventId, alerts: [...s.alerts.values()].map(a => [a.id, a.stage, a.acknowledgedBy || null]),
+                    items: [...document.querySelectorAll('#alerts li')].map(li => Number(li.dataset.alert))};""")
+        hub_alerts = sorted([a["id"], a["stage"], a.get("acknowledgedBy")] for a in alerts)
+        if page_state["last"] != position or sorted(page_state["alerts"]) != hub_alerts:
+            return None
+        if sorted(page_state["items"]) != sorted(a[0] for a in hub_alerts) or len(set(page_state["items"])) != len(page_state["items"]):
+            return None
+        return position, len(hub_alerts)
+
+    position, active = wait("the page's alerts to equal the hub's after the reconnection", same_as_hub, 60, 0.5)
+    check.that(True, f"after the drop the page has every feed event (up to {position}) and the same {active} active alerts as the hub")
+    check.that("Duty Officer" in driver.find_element(By.CSS_SELECTOR, f"#alerts li[data-alert='{other}']").text,
+               f"the acknowledgement of alert {other} made during the drop is shown")
+
+    # Acknowledge, through the dialog.
+    alert_id = wait("an alert to acknowledge", lambda: click(driver, "#alerts li [data-action='acknowledge']", "data-alert"), 30)
+    field = wait("the acknowledge dialog", lambda: driver.find_element(By.ID, "ack-by") if driver.find_element(By.ID, "ack-dialog").get_attribute("open") is not None else None, 10)
+    field.clear()
+    field.send_keys("Test Operator 試験")
+    driver.find_element(By.ID, "ack-submit").click()
+    shown = wait("the list to show who acknowledged", lambda: (lambda el: el and el[0].text)(driver.find_elements(By.CSS_SELECTOR, f"#alerts li[data-alert='{alert_id}'] .acknowledged")), 20)
+    check.that("Test Operator 試験" in shown, f"the list shows the acknowledgement: '{shown}'")
+    stored, _ = hub_json(f"/alerts/{alert_id}?tenant={args.tenant}", tenant=False)
+    check.that(stored.get("acknowledgedBy") == "Test Operator 試験" and stored.get("acknowledgedAt"), f"the hub has alert {alert_id} acknowledged by the operator at {stored.get('acknowledgedAt')}")
+    check.that(("JST" in shown) or ("GMT+9" in shown), f"times are in the viewer's zone with the zone shown: '{shown}'")
+
+    # A gauge's details: latest values, thresholds, the 24 h and 7 d charts with threshold lines.
+    entity = wait("a river gauge alert", lambda: click(driver, "#alerts li[data-entity*=':WaterObserved:'] [data-action='show']", "data-entity", "./ancestor::li"), 30)
+    wait("the chart", lambda: driver.find_element(By.ID, "chart").get_attribute("data-state") == "loaded", 30)
+    points = int(driver.find_element(By.CSS_SELECTOR, "#chart path.series").get_attribute("data-points"))
+    thresholds = driver.find_elements(By.CSS_SELECTOR, "#chart line.threshold")
+    values = driver.find_element(By.ID, "details-values").text
+    check.that(points >= 2 and thresholds, f"the 24 h chart of {entity} has {points} readings and {len(thresholds)} threshold lines")
+    check.that("waterLevel" in values and " m" in values, f"latest values with units: {values.splitlines()[:2]}")
+    check.that(len(driver.find_elements(By.CSS_SELECTOR, "#details-thresholds li .swatch")) >= 1, "the thresholds are listed")
+    driver.save_screenshot(str(state / "dashboard-details.png"))
+    driver.find_element(By.ID, "range-7d").click()
+    wait("the 7-day chart", lambda: driver.find_element(By.ID, "chart").get_attribute("data-state") == "loaded" and driver.find_elements(By.CSS_SELECTOR, "#chart path.band"), 30)
+    check.that(True, "the 7-day chart shows hourly averages with their min–max band")
+
+    # Keyboard: Escape closes the details; a marker opens with Enter.
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    wait("the details to close", lambda: not driver.find_element(By.ID, "details").is_displayed(), 10)
+    marker = driver.find_element(By.CSS_SELECTOR, "#map g.marker[data-entities]")
+    opened = marker.get_attribute("data-entities")
+    driver.execute_script("arguments[0].focus()", marker)
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait("the details of the marker opened with Enter", lambda: driver.find_element(By.ID, "details").get_attribute("data-entity") == opened and driver.find_element(By.ID, "details").is_displayed(), 10)
+    check.that(True, "a marker opens from the keyboard")
+    driver.find_element(By.ID, "details-close").click()
+
+    # Japanese, then English again.
+    driver.find_element(By.ID, "language").click()
+    title = driver.find_element(By.ID, "alerts-title").text
+    check.that(driver.execute_script("return document.documentElement.lang") == "ja" and "警報" in title, f"Japanese: '{title}'")
+    check.that("Asia/Tokyo" in driver.find_element(By.ID, "zone").text, f"the zone is shown: '{driver.find_element(By.ID, 'zone').text}'")
+    driver.find_element(By.ID, "language").click()
+    check.that("Active alerts" in driver.find_element(By.ID, "alerts-title").text, "English again")
+
+    # A phone: the list under the map, nothing wider than the screen.
+    driver.set_window_size(390, 844)
+    layout = wait("the phone layout", lambda: driver.execute_script("""
+        const map = document.querySelector('.map-panel').getBoundingClientRect(), list = document.querySelector('.alerts-panel').getBoundingClientRect();
+        return innerWidth < 500 ? {below: list.top >= map.bottom - 1, wide: document.documentElement.scrollWidth - innerWidth} : null;"""), 10)
+    check.that(layout["below"] and layout["wide"] <= 0, f"on a phone the alerts are under the map and nothing scrolls sideways ({layout})")
+    check.that(driver.execute_script("return window.__loadedOnce") == "yes", "the page was never reloaded")
+
+
+def click(driver, selector, attribute, relative=None):
+    """Clicks the first element matching selector and returns an attribute of it (or of the element at
+    the relative XPath); the live list may replace the element in between: then wait() tries again."""
+    element = driver.find_element(By.CSS_SELECTOR, selector)
+    value = (element.find_element(By.XPATH, relative) if relative else element).get_attribute(attribute)
+    element.click()
+    return value
+
+
+def rgb(hex_colour):
+    value = hex_colour.lstrip("#")
+    return "rgb({}, {}, {})".format(*(int(value[i:i + 2], 16) for i in (0, 2, 4)))
+
+
+if __name__ == "__main__":
+    main()
