@@ -105,7 +105,7 @@ def wait(what, condition, timeout=60, interval=0.25):
             value = condition()
             if value:
                 return value
-        except (WebDriverException, OSError, ValueError, KeyError) as error:
+        except (WebDriverException, OSError, ValueError, KeyError, TypeError) as error:
             last_error = error
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
@@ -249,12 +249,32 @@ def run(driver, page, hub_json, args, state, relay, check):
     check.that(("JST" in shown) or ("GMT+9" in shown), f"times are in the viewer's zone with the zone shown: '{shown}'")
 
     # A gauge's details: latest values, thresholds, the 24 h and 7 d charts with threshold lines.
-    entity = wait("a river gauge alert", lambda: click(driver, "#alerts li[data-entity*=':WaterObserved:'] [data-action='show']", "data-entity", "./ancestor::li"), 30)
-    wait("the chart", lambda: driver.find_element(By.ID, "chart").get_attribute("data-state") == "loaded", 30)
-    points = int(driver.find_element(By.CSS_SELECTOR, "#chart path.series").get_attribute("data-points"))
-    thresholds = driver.find_elements(By.CSS_SELECTOR, "#chart line.threshold")
+    # A gauge that has readings in the last 24 h (many report only around the flood peak), opened by its link.
+    def recent_gauge():
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 23 * 3600))
+        series, _ = hub_json(f"/ngsi-ld/v1/temporal/entities?type=WaterObserved&attrs=waterLevel&timerel=after&timeAt={since}"
+                             "&options=temporalValues&limit=1000")
+        counts = {item["id"]: len(item.get("waterLevel", {}).get("values", [])) for item in series}
+        best = max(counts, key=counts.get, default=None)
+        return best if best and counts[best] >= 2 else None
+    entity = wait("a gauge with readings in the last 24 h", recent_gauge, 120, 1)
+    driver.execute_script("location.hash = arguments[0]", "#sensor=" + urllib.parse.quote(entity, safe=""))
+    wait("the gauge's details from its link", lambda: driver.find_element(By.ID, "details").get_attribute("data-entity") == entity, 10)
+    check.that(driver.execute_script("return window.__loadedOnce") == "yes", f"the link #sensor=… opened {entity} without a reload")
+
+    def chart_points():
+        if driver.find_element(By.ID, "chart").get_attribute("data-state") != "loaded":
+            return None
+        series = driver.find_elements(By.CSS_SELECTOR, "#chart path.series")
+        count = int(series[0].get_attribute("data-points")) if series else 0
+        return count if count >= 2 else None
+    points = wait("the 24 h chart to hold readings", chart_points, 60, 0.5)
+    stored, _ = hub_json(f"/ngsi-ld/v1/entities/{urllib.parse.quote(entity, safe='')}")
+    levels = sorted(float(line.get_attribute("data-level")) for line in driver.find_elements(By.CSS_SELECTOR, "#chart line.threshold"))
+    expected = sorted(stored[name]["value"] for name in ("alertLevel", "dangerLevel") if name in stored)
     values = driver.find_element(By.ID, "details-values").text
-    check.that(points >= 2 and thresholds, f"the 24 h chart of {entity} has {points} readings and {len(thresholds)} threshold lines")
+    check.that(points >= 2 and levels and levels == expected,
+               f"the 24 h chart of {entity} has {points} readings and threshold lines at {levels} (the gauge's own levels: {expected})")
     check.that("waterLevel" in values and " m" in values, f"latest values with units: {values.splitlines()[:2]}")
     check.that(len(driver.find_elements(By.CSS_SELECTOR, "#details-thresholds li .swatch")) >= 1, "the thresholds are listed")
     driver.save_screenshot(str(state / "dashboard-details.png"))
@@ -265,10 +285,15 @@ def run(driver, page, hub_json, args, state, relay, check):
     # Keyboard: Escape closes the details; a marker opens with Enter.
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     wait("the details to close", lambda: not driver.find_element(By.ID, "details").is_displayed(), 10)
-    marker = driver.find_element(By.CSS_SELECTOR, "#map g.marker[data-entities]")
-    opened = marker.get_attribute("data-entities")
-    driver.execute_script("arguments[0].focus()", marker)
-    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    # (the map redraws as the feed goes on; the focused marker keeps its focus, so Enter reaches it)
+    def enter_on_marker():
+        opened = driver.execute_script("""
+            const marker = document.querySelector('#map g.marker[data-entities]');
+            marker.focus();
+            return document.activeElement.dataset.entities;""")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        return opened
+    opened = wait("a marker to take the keyboard focus", enter_on_marker, 10)
     wait("the details of the marker opened with Enter", lambda: driver.find_element(By.ID, "details").get_attribute("data-entity") == opened and driver.find_element(By.ID, "details").is_displayed(), 10)
     check.that(True, "a marker opens from the keyboard")
     driver.find_element(By.ID, "details-close").click()

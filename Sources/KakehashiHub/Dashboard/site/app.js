@@ -100,7 +100,20 @@ async function start() {
   setInterval(() => { if (!document.hidden) loadMap().catch(() => {}); }, Math.max(1, session.refreshSeconds) * 1000);
   tick();
   setInterval(tick, 1000);
+  // A link to one sensor (…/#sensor=urn:ngsi-ld:…) opens its details, also while the page is open.
+  addEventListener("hashchange", openLinkedSensor);
+  openLinkedSensor();
   document.body.dataset.ready = "1";
+}
+
+function linkedSensor() {
+  const match = /^#sensor=(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function openLinkedSensor() {
+  const id = linkedSensor();
+  if (id && id !== state.selected) { map.focus(id); openDetails(id); }
 }
 
 function fatal(error) {
@@ -141,6 +154,7 @@ async function loadMap() {
   state.mapReadAt = new Date();
   renderMap();
   renderSummary();
+  if (state.selected) refreshDetails();
 }
 
 // --- the live feed ---------------------------------------------------------------------------------
@@ -448,6 +462,7 @@ function drawLegend() {
 
 async function openDetails(id) {
   state.selected = id;
+  if (linkedSensor() !== id) history.replaceState(null, "", `#sensor=${encodeURIComponent(id)}`);
   map?.select(id);
   const panel = $("details");
   panel.hidden = false;
@@ -472,6 +487,24 @@ async function openDetails(id) {
   renderValues(entity);
   renderThresholds(entity);
   await loadChart();
+}
+
+/** Re-reads the open sensor's values and chart in place (on each map refresh), so they follow the storm. */
+let detailsRefreshing = false;
+async function refreshDetails() {
+  const id = state.selected;
+  if (!id || detailsRefreshing || $("chart").dataset.state === "loading") return;
+  detailsRefreshing = true;
+  try {
+    const entity = await (await hub(`/ngsi-ld/v1/entities/${encodeURIComponent(id)}`, { ngsi: true })).json();
+    if (state.selected !== id) return;
+    $("details").entity = entity;
+    renderValues(entity);
+    renderThresholds(entity);
+    await loadChart({ quiet: true });
+  } catch { /* the next refresh tries again; the connection state says what is wrong */ } finally {
+    detailsRefreshing = false;
+  }
 }
 
 function renderDetailsAlert() {
@@ -541,7 +574,7 @@ function chartAttribute(entity) {
   return properties(entity).find(([, a]) => typeof a.value === "number")?.[0];
 }
 
-async function loadChart() {
+async function loadChart({ quiet = false } = {}) {
   const panel = $("details");
   const entity = panel.entity;
   const box = $("chart");
@@ -552,8 +585,11 @@ async function loadChart() {
   const to = Date.now();
   const from = to - (state.range === "7d" ? 7 * 24 : 24) * 3600_000;
   const base = `/ngsi-ld/v1/temporal/entities/${encodeURIComponent(entity.id)}?attrs=${attribute}&timerel=after&timeAt=${new Date(from).toISOString()}`;
-  box.textContent = t("loading");
-  box.dataset.state = "loading";
+  const range = state.range;
+  if (!quiet) {
+    box.textContent = t("loading");
+    box.dataset.state = "loading";
+  }
   try {
     let points = [], band = null;
     if (state.range === "7d") {
@@ -566,7 +602,7 @@ async function loadChart() {
       const data = await (await hub(`${base}&options=temporalValues`, { ngsi: true })).json();
       points = (data[attribute]?.values ?? []).filter((p) => typeof p[0] === "number").map((p) => ({ t: Date.parse(p[1]), v: p[0] }));
     }
-    if (state.selected !== entity.id) return;
+    if (state.selected !== entity.id || state.range !== range) return;
     const lines = thresholds(entity).filter((l) => l.attribute === attribute);
     const last = points[points.length - 1];
     const summary = `${attribute}: ${points.length} ${t("readings")}${last ? `, ${formatNumber(last.v, unitCode)} ${formatTime(last.t)}` : ""}`;
@@ -594,6 +630,7 @@ function closeDetails() {
   const id = state.selected;
   state.selected = null;
   $("details").hidden = true;
+  if (linkedSensor()) history.replaceState(null, "", location.pathname + location.search);
   map?.select(null);
   const marker = document.querySelector(`#map [data-entities="${CSS.escape(id ?? "")}"]`);
   (marker ?? $("map")).focus();
