@@ -172,11 +172,30 @@ def run(driver, page, hub_json, args, state, relay, check):
     driver.execute_script("window.__loadedOnce = 'yes'")
     initial = len(driver.find_elements(By.CSS_SELECTOR, "#alerts li"))
     check.that(initial == 0, f"no alert before the replay ({initial})")
+    # Every cue the page gives (the banner), kept for the checks below.
+    driver.execute_script("""
+        window.__cues = [];
+        const box = document.getElementById('banner');
+        new MutationObserver(() => { if (!box.hidden) window.__cues.push({text: box.textContent, severity: box.dataset.severity,
+            flash: box.classList.contains('flash'), colour: getComputedStyle(box).backgroundColor}); })
+          .observe(box, {attributes: true, childList: true, characterData: true, subtree: true});""")
     (state / "dashboard-ready").write_text("ready\n")
 
     # Alerts raised by the replay appear without a reload.
     wait("an alert raised by the replay in the list", lambda: driver.find_elements(By.CSS_SELECTOR, "#alerts li[data-alert]"), args.timeout)
     check.that(driver.execute_script("return window.__loadedOnce") == "yes", "the first alert appeared without a reload")
+    cues = wait("a cue for the raised alert", lambda: driver.execute_script("return window.__cues.filter(c => c.text.startsWith('Raised') && c.flash)"), 10)
+    check.that(cues[0]["severity"] in RANK and cues[0]["severity"] != "none", f"a raised alert flashes a banner: '{cues[0]['text']}' ({cues[0]['severity']})")
+
+    # The CAP message linked from the list.
+    def cap_link():
+        link = driver.find_element(By.CSS_SELECTOR, "#alerts li a.cap")
+        return link.get_attribute("data-alert"), urllib.parse.urlparse(link.get_attribute("href"))
+    cap_alert, cap_url = wait("a CAP link", cap_link, 10)
+    with urllib.request.urlopen(f"{args.hub}{cap_url.path}?{cap_url.query}", timeout=10) as response:
+        cap = response.read().decode()
+    check.that(response.headers.get_content_type().endswith("xml") and "urn:oasis:names:tc:emergency:cap:1.2" in cap and "<msgType>" in cap,
+               f"the CAP link of alert {cap_alert} gives a CAP 1.2 message ({cap_url.path})")
 
     # Markers: every located sensor, each in the colour of its most severe active alert.
     def markers_match():
@@ -313,6 +332,26 @@ def run(driver, page, hub_json, args, state, relay, check):
         return innerWidth < 500 ? {below: list.top >= map.bottom - 1, wide: document.documentElement.scrollWidth - innerWidth} : null;"""), 10)
     check.that(layout["below"] and layout["wide"] <= 0, f"on a phone the alerts are under the map and nothing scrolls sideways ({layout})")
     check.that(driver.execute_script("return window.__loadedOnce") == "yes", "the page was never reloaded")
+    escalations = driver.execute_script("return window.__cues.filter(c => c.text.startsWith('Escalated'))")
+    check.that(escalations and all(c["flash"] for c in escalations),
+               f"escalations flash a banner ({len(escalations)}, e.g. '{escalations[0]['text'] if escalations else ''}')")
+
+    # Thousands of sensors on screen: drawn as clusters, every sensor in one, the worst colour kept.
+    driver.set_window_size(1600, 1000)
+    crowd = driver.execute_script("""
+        const sensors = [];
+        for (let i = 0; i < 5000; i++) sensors.push({ id: `urn:ngsi-ld:WaterObserved:load:${i}`, lon: 133.5 + (i % 100) * 0.012,
+          lat: 33.4 + Math.floor(i / 100) * 0.012, type: 'WaterObserved', name: `g${i}`,
+          severity: i % 97 ? 'none' : 'critical', rank: i % 97 ? 0 : 500 });
+        const map = window.kakehashi.map, started = performance.now();
+        map.setSensors(sensors); map.fit();
+        const drawn = [...document.querySelectorAll('#map [data-entities]')];
+        return { ms: performance.now() - started, shapes: drawn.length,
+                 sensors: new Set(drawn.flatMap(g => g.dataset.entities.split(' '))).size,
+                 critical: drawn.filter(g => g.dataset.severity === 'critical').length };""")
+    check.that(crowd["sensors"] == 5000 and crowd["shapes"] <= 600 and crowd["critical"] >= 1,
+               f"5,000 sensors drawn as {crowd['shapes']} markers/clusters in {crowd['ms']:.0f} ms, every one in a marker, "
+               f"{crowd['critical']} in the critical colour")
 
 
 def click(driver, selector, attribute, relative=None):

@@ -695,6 +695,6 @@ function tick() {
 }
 
 // For tests and operators' consoles: what the page holds.
-window.kakehashi = { state, colours: COLOURS };
+window.kakehashi = { state, colours: COLOURS, get map() { return map; } };
 
 start();

@@ -15,7 +15,7 @@ const words = {
     updatedAt: "updated {at}", normal: "Normal", noData: "No readings in this period.", loading: "Loading…",
     chartFailed: "The history could not be loaded: {why}", sensors: "{n} sensors on the map · map read {at}",
     noThresholds: "No thresholds for this sensor.", levelOf: "{name}: {level}", ownLevel: "{name}: this sensor's {attribute}",
-    banner: "{event}: {stage} at {name}", escalated: "escalated", raised: "raised", cluster: "{n} sensors, most severe: {stage}",
+    banner: "{event}: {stage} at {name}", escalated: "Escalated", raised: "Raised", cluster: "{n} sensors, most severe: {stage}",
     markerLabel: "{name}, {type}, {stage}", ackFailed: "Not acknowledged: {why}", loadFailed: "Could not read the hub: {why}",
     value: "{value} (level {level})", averagePerHour: "hourly average, min–max band", readings: "readings",
     types: { WaterObserved: "River gauge", CrowdFlowObserved: "People counter", Device: "Watch tag", FloodMonitoring: "Flood monitor" },
