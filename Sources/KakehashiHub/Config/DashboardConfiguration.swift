@@ -5,7 +5,7 @@ import KakehashiConfig
 /// ```yaml
 /// dashboard:
 ///   refresh: 15s                       # how often the page re-reads sensor positions and values
-///   outlines: /srv/maps/city.geojson   # the offline base map (default: Japan's prefectures; none: no outlines)
+///   outlines: /srv/maps/city.geojson   # the offline base map (builtin, the default: Japan's prefectures; none: no outlines)
 ///   tiles:                             # a tile server of the deployment's own, if it has one
 ///     url: https://tiles.example.lg.jp/{z}/{x}/{y}.png
 ///     attribution: 地理院タイル
@@ -69,7 +69,11 @@ extension HubConfigurationLoader {
         if let flag = m["enabled"]?.bool { dashboard.enabled = flag }
         if let path = m["assets"]?.string { dashboard.assets = ConfigDocument.resolve(path, against: baseDirectory) }
         if let node = m["outlines"], let text = node.string {
-            dashboard.outlines = text == "none" ? .none : .file(ConfigDocument.resolve(text, against: baseDirectory))
+            switch text {
+            case "none": dashboard.outlines = .none
+            case "builtin": dashboard.outlines = .builtIn
+            default: dashboard.outlines = .file(ConfigDocument.resolve(text, against: baseDirectory))
+            }
         }
         if let node = m["tiles"], let members = node.mapping(allowed: ["url", "attribution", "max_zoom"]) {
             if let url = node.required(members, "url")?.string {
