@@ -17,11 +17,7 @@ enum AlertScenarios {
     static let backgroundSensors = 200
     static let base: Int64 = 1_780_358_400_000  // 2026-06-02T00:00:00Z
 
-    static func run(probes: Int, backgroundRate: Int) async throws -> (rows: [BenchRow], notes: [String]) {
-        let gatewayBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-gateway").path
-        guard FileManager.default.isExecutableFile(atPath: gatewayBinary) else {
-            throw TestSupportError("\(gatewayBinary) is missing: build it in the same configuration (deploy/bench does)")
-        }
+    static func run(gatewayBinary: String, probes: Int, backgroundRate: Int) async throws -> (rows: [BenchRow], notes: [String]) {
         let edge = try TestBroker(), central = try TestBroker()
         try edge.start()
         try central.start()

@@ -9,12 +9,8 @@ import Logging
 /// brokers setup, same publisher, same count, in the same run. Also the gateway's peak RSS and the
 /// outbox's bytes on disk per reading.
 enum GatewayScenarios {
-    static func run(repeats: Int, count: Int) async throws -> (rows: [BenchRow], notes: [String]) {
+    static func run(binary gatewayBinary: String, repeats: Int, count: Int) async throws -> (rows: [BenchRow], notes: [String]) {
         var notes = [String]()
-        let gatewayBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-gateway").path
-        guard FileManager.default.isExecutableFile(atPath: gatewayBinary) else {
-            throw TestSupportError("\(gatewayBinary) is missing: build it in the same configuration (deploy/bench does)")
-        }
         var gateway = [Double](), relay = [Double](), rss = [Double]()
         for round in 0..<repeats {
             if round % 2 == 0 {

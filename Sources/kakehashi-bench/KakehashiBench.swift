@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -42,9 +43,18 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Other readings per second flowing during the alert latency run.")
     var alertBackground: Int = 2000
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, hub, alerts }
+    @Option(help: ArgumentHelp("The gateway binary to measure (default: kakehashi-gateway beside this program).", valueName: "path"))
+    var gateway: String?
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, hub, alerts.")
+    @Option(help: ArgumentHelp("ThingsBoard IoT Gateway's `thingsboard-gateway` executable, in a virtual environment (deploy/bench installs one); without it that comparison is skipped.", valueName: "path"))
+    var thingsboard: String?
+
+    @Option(help: "Readings per run of the ThingsBoard IoT Gateway comparison.")
+    var thingsboardReadings: Int = 20_000
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, hub, alerts }
+
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, hub, alerts.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -64,9 +74,19 @@ struct KakehashiBench: AsyncParsableCommand {
             rows += try await MQTTScenarios.run(repeats: mqttRepeats, qos0: qos0Messages, qos1: qos1Messages)
         }
         if only == .all || only == .gateway {
-            let gateway = try await GatewayScenarios.run(repeats: mqttRepeats, count: gatewayReadings)
-            rows += gateway.rows
-            notes += gateway.notes
+            let measured = try await GatewayScenarios.run(binary: try gatewayBinary(), repeats: mqttRepeats, count: gatewayReadings)
+            rows += measured.rows
+            notes += measured.notes
+        }
+        if only == .all || only == .thingsboard {
+            if let thingsboard {
+                let compared = try await ThingsBoardScenarios.run(gatewayBinary: try gatewayBinary(), thingsboard: thingsboard,
+                                                                  repeats: mqttRepeats, count: thingsboardReadings)
+                rows += compared.rows
+                notes += compared.notes
+            } else {
+                notes.append("ThingsBoard IoT Gateway comparison skipped: no --thingsboard executable.")
+            }
         }
         if only == .all || only == .hub {
             let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)
@@ -74,7 +94,7 @@ struct KakehashiBench: AsyncParsableCommand {
             notes += hub.notes
         }
         if only == .all || only == .alerts {
-            let alerts = try await AlertScenarios.run(probes: alertProbes, backgroundRate: alertBackground)
+            let alerts = try await AlertScenarios.run(gatewayBinary: try gatewayBinary(), probes: alertProbes, backgroundRate: alertBackground)
             rows += alerts.rows
             notes += alerts.notes
         }
@@ -84,6 +104,15 @@ struct KakehashiBench: AsyncParsableCommand {
         print("")
         for note in notes { print(note) }
         print("Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a fresh local mosquitto; \(machine()).")
+    }
+
+    /// The gateway to run: `--gateway`, or the one built beside this program.
+    func gatewayBinary() throws -> String {
+        let path = gateway ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-gateway").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw ValidationError("\(path) is not an executable gateway: build it (deploy/bench does) or name one with --gateway")
+        }
+        return path
     }
 
     func machine() -> String {

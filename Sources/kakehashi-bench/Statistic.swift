@@ -12,6 +12,8 @@ struct BenchRow {
     let unit: String
     /// Whether a larger number is better (throughput) or a smaller one (latency).
     let higherIsBetter: Bool
+    /// A memory figure: the ratio reads "× less memory" rather than "× faster".
+    var isMemory = false
 
     static func median(_ samples: [Double]) -> Double {
         let sorted = samples.sorted()
@@ -34,7 +36,9 @@ struct BenchRow {
 
     var markdown: String {
         let ratioText: String
-        if !higherIsBetter && ratio < 1 {
+        if isMemory {
+            ratioText = ratio >= 1 ? "\(Self.format(ratio))× less memory" : "\(Self.format(1 / ratio))× the baseline's memory"
+        } else if !higherIsBetter && ratio < 1 {
             ratioText = "\(Self.format(1 / ratio))× the baseline's time"
         } else if !higherIsBetter {
             ratioText = "\(Self.format(ratio))× faster"

@@ -63,6 +63,21 @@ ensure_browser_test() {
     "$python" -c 'import selenium' || die "$python cannot import selenium"
 }
 
+# ThingsBoard IoT Gateway from PyPI in its own virtual environment (.build/thingsboard-venv), for the
+# benchmark's side-by-side comparison. Prints the path of its `thingsboard-gateway` executable.
+KAKEHASHI_THINGSBOARD_VERSION=3.8.5
+ensure_thingsboard_gateway() {
+    local venv=.build/thingsboard-venv python="${KAKEHASHI_PYTHON:-python3}"
+    if [ ! -x "$venv/bin/thingsboard-gateway" ]; then
+        log "installing ThingsBoard IoT Gateway $KAKEHASHI_THINGSBOARD_VERSION from PyPI into $venv"
+        "$python" -m venv "$venv" 2>/dev/null || { ensure_apt_packages python3-venv && python3 -m venv "$venv"; } \
+            || die "cannot create a Python virtual environment in $venv"
+        "$venv/bin/pip" install --quiet "thingsboard-gateway==$KAKEHASHI_THINGSBOARD_VERSION" >&2 \
+            || die "pip could not install thingsboard-gateway==$KAKEHASHI_THINGSBOARD_VERSION"
+    fi
+    echo "$venv/bin/thingsboard-gateway"
+}
+
 # Fails when the build log holds a warning in this repository's own code.
 check_no_warnings() {
     local logfile=$1 root
