@@ -52,9 +52,15 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Readings per run of the ThingsBoard IoT Gateway comparison.")
     var thingsboardReadings: Int = 20_000
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, hub, alerts }
+    @Option(help: "Readings per second in the gateway memory scenario.")
+    var memoryRate: Int = 1000
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, hub, alerts.")
+    @Option(help: "Seconds of load in the gateway memory scenario.")
+    var memorySeconds: Int = 15
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, memory, hub, alerts }
+
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, alerts.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -87,6 +93,12 @@ struct KakehashiBench: AsyncParsableCommand {
             } else {
                 notes.append("ThingsBoard IoT Gateway comparison skipped: no --thingsboard executable.")
             }
+        }
+        if only == .all || only == .memory {
+            let memory = try await GatewayMemoryScenarios.run(gatewayBinary: try gatewayBinary(), thingsboard: thingsboard, repeats: 3,
+                                                              rate: memoryRate, seconds: memorySeconds)
+            rows += memory.rows
+            notes += memory.notes
         }
         if only == .all || only == .hub {
             let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)

@@ -62,34 +62,10 @@ enum ThingsBoardScenarios {
         try central.start()
         defer { edge.stop(); central.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-tb-\(UUID().uuidString.prefix(8))")
-        let config = directory.appendingPathComponent("config")
-        try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try writeConfiguration(config, executable: executable, data: directory.appendingPathComponent("data").path + "/", logs: directory.path,
-                               edgePort: edge.port, centralPort: central.port)
-
-        // ThingsBoard's part: answer getSessionLimits (no limits); count the telemetry.
-        let responder = try await sessionLimitsResponder(central)
         let (client, subscription) = try await GatewayScenarios.counter(central, filter: "v1/gateway/telemetry", batches: false)
-        // The connector's persistent session exists before the readings arrive (as for Kakehashi).
-        var session = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "tb-bench-edge")
-        session.session = .persistent
-        let prepare = try MQTTClient(configuration: session, logger: GatewayScenarios.quiet)
-        _ = try await prepare.subscribe("flood/+/level", qos: .atLeastOnce)
-        await prepare.disconnect()
-
-        let process = try ChildProcess(executable: "/usr/bin/env", arguments: ["TB_GW_CONFIG_DIR=\(config.path)/", executable],
-                                       logFile: directory.appendingPathComponent("gateway.out").path)
+        let (process, responder) = try await start(executable: executable, edge: edge, central: central, directory: directory)
         defer { process.signal(SIGKILL); _ = process.wait() }
-        // Ready when it has asked for its limits and connected to the edge broker.
-        let readyBy = ContinuousClock.now + .seconds(60)
-        while !(responder.answered.withLock { $0 } && edge.log.contains(" as tb-bench-edge ")) {
-            guard ContinuousClock.now < readyBy, process.isRunning else {
-                throw TestSupportError("ThingsBoard IoT Gateway did not start (see \(directory.path)/gateway.out)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
         let start = ContinuousClock.now
         let counting = Task { await countReadings(subscription, count: count) }
         // A reading it loses would leave the count short for ever: give up after a generous deadline.
@@ -108,21 +84,56 @@ enum ThingsBoardScenarios {
         return (Double(count) / GatewayScenarios.seconds(end - start), peak)
     }
 
+    /// Starts ThingsBoard IoT Gateway between `edge` and `central` (configuration in `directory`)
+    /// with its persistent session on the edge broker prepared, and returns once it is ready: it has
+    /// asked the stand-in for its limits and connected to the edge broker.
+    static func start(executable: String, edge: TestBroker, central: TestBroker, directory: URL) async throws -> (ChildProcess, Responder) {
+        let config = directory.appendingPathComponent("config")
+        try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try writeConfiguration(config, executable: executable, data: directory.appendingPathComponent("data").path + "/", logs: directory.path,
+                               edgePort: edge.port, centralPort: central.port)
+        let responder = try await sessionLimitsResponder(central)
+        // The connector's persistent session exists before the readings arrive (as for Kakehashi).
+        var session = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "tb-bench-edge")
+        session.session = .persistent
+        let prepare = try MQTTClient(configuration: session, logger: GatewayScenarios.quiet)
+        _ = try await prepare.subscribe("flood/+/level", qos: .atLeastOnce)
+        await prepare.disconnect()
+        let process = try ChildProcess(executable: "/usr/bin/env", arguments: ["TB_GW_CONFIG_DIR=\(config.path)/", executable],
+                                       logFile: directory.appendingPathComponent("gateway.out").path)
+        let readyBy = ContinuousClock.now + .seconds(60)
+        while !(responder.answered.withLock { $0 } && edge.log.contains(" as tb-bench-edge ")) {
+            guard ContinuousClock.now < readyBy, process.isRunning else {
+                process.signal(SIGKILL)
+                _ = process.wait()
+                throw TestSupportError("ThingsBoard IoT Gateway did not start (see \(directory.path)/gateway.out)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (process, responder)
+    }
+
     /// Readings in ThingsBoard gateway telemetry messages (`{"device":[{"ts":…,"values":{…}},…]}`).
     static func countReadings(_ subscription: MQTTSubscription, count: Int) async -> (ContinuousClock.Instant, Int) {
-        let key = Array(#""values":"#.utf8)
         var received = 0
         var last = ContinuousClock.now
         for await message in subscription {
-            let payload = message.payload
-            var i = 0
-            while i + key.count <= payload.count {
-                if payload[i] == key[0], payload[i..<(i + key.count)].elementsEqual(key) { received += 1; i += key.count } else { i += 1 }
-            }
+            received += readings(in: message.payload)
             last = ContinuousClock.now
             if received >= count || Task.isCancelled { break }
         }
         return (last, received)
+    }
+
+    /// Readings in one telemetry message: its `"values":` keys.
+    static func readings(in payload: [UInt8]) -> Int {
+        let key = Array(#""values":"#.utf8)
+        var count = 0, i = 0
+        while i + key.count <= payload.count {
+            if payload[i] == key[0], payload[i..<(i + key.count)].elementsEqual(key) { count += 1; i += key.count } else { i += 1 }
+        }
+        return count
     }
 
     final class Responder: Sendable {
