@@ -16,7 +16,7 @@ final class GatewayHarness: @unchecked Sendable {
 
     static let sensors = (0..<20).map { "s\($0)" }
 
-    init(quota: String = "256MiB", commitBatch: Int = 2000) throws {
+    init(quota: String = "256MiB", commitBatch: Int = 2000, batchSize: Int = 500) throws {
         edge = try TestBroker()
         try edge.start()
         central = try TestBroker()
@@ -33,7 +33,7 @@ final class GatewayHarness: @unchecked Sendable {
         let configuration = """
             tenant: kurume
             gateway: gw-test
-            central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: 500, in_flight_batches: 8, shutdown_flush_timeout: 5s, status_interval: 2s }
+            central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: \(batchSize), in_flight_batches: 8, shutdown_flush_timeout: 5s, status_interval: 2s }
             outbox: { path: outbox.sqlite, quota: \(quota), commit_interval: 20ms, commit_batch: \(commitBatch), sync: full }
             devices: devices.yaml
             metrics: { textfile: gateway.prom, interval: 1s }
