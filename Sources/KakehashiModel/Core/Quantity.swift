@@ -36,8 +36,14 @@ public struct Quantity: Sendable, Hashable, CustomStringConvertible {
         // The shortest decimal that round-trips to `value` is what the sensor reported.
         guard let decimal = Decimal(string: value.description) else { return .nan }
         let from = source.toBase, to = target.toBase
-        let base = (decimal * from.factor + from.offset) / source.baseDivisor
-        let result = (base * target.baseDivisor - to.offset) / to.factor
+        // The same arithmetic without its identities: Decimal division is the gateway's costliest
+        // step per reading, and most conversions (cm or mm to the base metre) need none.
+        var result = decimal * from.factor
+        if from.offset != 0 { result += from.offset }
+        if source.baseDivisor != 1 { result /= source.baseDivisor }
+        if target.baseDivisor != 1 { result *= target.baseDivisor }
+        if to.offset != 0 { result -= to.offset }
+        if to.factor != 1 { result /= to.factor }
         return Double(result.description) ?? .nan
     }
 
