@@ -74,8 +74,10 @@ enum GatewayScenarios {
         return (client, try await client.subscribe(filter, qos: .atLeastOnce))
     }
 
-    static func readings(in payload: [UInt8]) -> Int {
-        let key = Array(#"{"seq":"#.utf8)
+    static func readings(in payload: [UInt8]) -> Int { occurrences(of: Array(#"{"seq":"#.utf8), in: payload) }
+
+    /// How many times `key` occurs in `payload` (readings in a message, counted without parsing it).
+    static func occurrences(of key: [UInt8], in payload: [UInt8]) -> Int {
         var count = 0, i = 0
         while i + key.count <= payload.count {
             if payload[i] == key[0], payload[i..<(i + key.count)].elementsEqual(key) { count += 1; i += key.count } else { i += 1 }

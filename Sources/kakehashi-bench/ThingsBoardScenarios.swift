@@ -127,14 +127,7 @@ enum ThingsBoardScenarios {
     }
 
     /// Readings in one telemetry message: its `"values":` keys.
-    static func readings(in payload: [UInt8]) -> Int {
-        let key = Array(#""values":"#.utf8)
-        var count = 0, i = 0
-        while i + key.count <= payload.count {
-            if payload[i] == key[0], payload[i..<(i + key.count)].elementsEqual(key) { count += 1; i += key.count } else { i += 1 }
-        }
-        return count
-    }
+    static func readings(in payload: [UInt8]) -> Int { GatewayScenarios.occurrences(of: Array(#""values":"#.utf8), in: payload) }
 
     final class Responder: Sendable {
         let client: MQTTClient
