@@ -12,7 +12,7 @@ enum GatewayMemoryScenarios {
             let ours = try await measure(rate: rate, seconds: seconds) { edge, central, directory in
                 let file = try GatewayScenarios.configuration(edge: edge, centralPort: central.port, directory: directory)
                 try await GatewayScenarios.prepareSession(edge)
-                let process = try ChildProcess(executable: gatewayBinary, arguments: ["run", file, "--log-level", "warning"],
+                let process = try ChildProcess(executable: "/usr/bin/env", arguments: GatewayScenarios.installedEnvironment + [gatewayBinary, "run", file, "--log-level", "warning"],
                                                logFile: directory.appendingPathComponent("gateway.log").path)
                 // Connected on both sides (mosquitto logs each connection).
                 let readyBy = ContinuousClock.now + .seconds(30)

@@ -34,6 +34,10 @@ enum GatewayScenarios {
         ], notes)
     }
 
+    /// The environment the systemd unit (deploy/gateway/kakehashi-gateway.service) gives the
+    /// gateway, so that the figures are those of the installed gateway.
+    static let installedEnvironment = ["MALLOC_ARENA_MAX=2"]
+
     static func payload(_ i: Int) -> [UInt8] {
         let ms = 1_780_358_400_000 + Int64(i / 20) * 1000
         let seconds = ms / 1000
@@ -144,7 +148,7 @@ enum GatewayScenarios {
         let file = try configuration(edge: edge, centralPort: central.port, directory: directory)
         try await prepareSession(edge)
         let (client, subscription) = try await counter(central, filter: "kakehashi/v1/+/+/obs", batches: true)
-        let process = try ChildProcess(executable: binary, arguments: ["run", file, "--log-level", "warning"],
+        let process = try ChildProcess(executable: "/usr/bin/env", arguments: installedEnvironment + [binary, "run", file, "--log-level", "warning"],
                                        logFile: directory.appendingPathComponent("gateway.log").path)
         defer { process.signal(SIGKILL); _ = process.wait() }
         let start = ContinuousClock.now
