@@ -27,23 +27,25 @@ public final class SQLiteStatement {
 
     deinit { sqlite3_finalize(handle) }
 
-    private func check(_ rc: Int32, _ what: String) throws(SQLiteError) {
-        guard rc == SQLITE_OK else { throw connection.error(rc, "\(what) of `\(sql)`") }
+    /// Throws when binding parameter `index` failed. The message is built only then: binding is
+    /// the innermost step of every insert.
+    private func check(_ rc: Int32, binding index: Int32) throws(SQLiteError) {
+        guard rc == SQLITE_OK else { throw connection.error(rc, "binding parameter \(index) of `\(sql)`") }
     }
 
     public func bind(_ index: Int32, _ value: Int64) throws(SQLiteError) {
-        try check(sqlite3_bind_int64(handle, index, value), "binding parameter \(index)")
+        try check(sqlite3_bind_int64(handle, index, value), binding: index)
     }
 
     public func bind(_ index: Int32, _ value: Int) throws(SQLiteError) { try bind(index, Int64(value)) }
 
     public func bind(_ index: Int32, _ value: Double) throws(SQLiteError) {
-        try check(sqlite3_bind_double(handle, index, value), "binding parameter \(index)")
+        try check(sqlite3_bind_double(handle, index, value), binding: index)
     }
 
     public func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
-        guard let value else { return try check(sqlite3_bind_null(handle, index), "binding parameter \(index)") }
-        try check(sqlite3_bind_text(handle, index, value, -1, kk_sqlite_transient()), "binding parameter \(index)")
+        guard let value else { return try check(sqlite3_bind_null(handle, index), binding: index) }
+        try check(sqlite3_bind_text(handle, index, value, -1, kk_sqlite_transient()), binding: index)
     }
 
     public func bind(_ index: Int32, _ value: some Collection<UInt8>) throws(SQLiteError) {
@@ -52,7 +54,7 @@ public final class SQLiteStatement {
         } ?? Array(value).withUnsafeBufferPointer { buffer in
             sqlite3_bind_blob64(handle, index, buffer.baseAddress, sqlite3_uint64(buffer.count), kk_sqlite_transient())
         }
-        try check(rc, "binding parameter \(index)")
+        try check(rc, binding: index)
     }
 
     /// Advances to the next row; `false` when done.

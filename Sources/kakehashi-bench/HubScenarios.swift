@@ -23,6 +23,7 @@ enum HubScenarios {
         let payloads = (0..<(readings / perBatch)).map(batchPayload)
         var hub = [Double](), raw = [Double]()
         for round in 0..<repeats {
+            AlertScenarios.progress("hub ingest: run \(round + 1) of \(repeats), \(payloads.count * perBatch) readings each")
             if round % 2 == 0 {
                 hub.append(try await ingestRun(payloads))
                 raw.append(try rawRun(count: payloads.count * perBatch))
@@ -31,18 +32,21 @@ enum HubScenarios {
                 hub.append(try await ingestRun(payloads))
             }
         }
-        let (api, sql, built) = try await temporalRun(rows: rows)
+        AlertScenarios.progress("hub temporal query: building a database of \(rows) rows")
+        let (api, sql, built) = try await temporalRun(rows: rows, rounds: repeats)
+        let apiP50 = api.map(\.p50), apiP99 = api.map(\.p99), sqlP50 = sql.map(\.p50), sqlP99 = sql.map(\.p99)
         return ([
             BenchRow(scenario: "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, 2 sessions",
                      kakehashi: hub, baselineName: "raw batched INSERTs of the same rows, same schema (libsqlite3, WAL, sync full)", baseline: raw,
                      unit: "readings/s", higherIsBetter: true),
             BenchRow(scenario: "Temporal query p50: one sensor, 30 days of 1-minute data aggregated hourly, \(built) rows in the database",
-                     kakehashi: [api.p50], baselineName: "the same aggregate by SQLite GROUP BY over the raw rows", baseline: [sql.p50],
+                     kakehashi: apiP50, baselineName: "the same aggregate by SQLite GROUP BY over the raw rows", baseline: sqlP50,
                      unit: "ms", higherIsBetter: false),
             BenchRow(scenario: "Temporal query p99 (same query)",
-                     kakehashi: [api.p99], baselineName: "the same aggregate by SQLite GROUP BY over the raw rows", baseline: [sql.p99],
+                     kakehashi: apiP99, baselineName: "the same aggregate by SQLite GROUP BY over the raw rows", baseline: sqlP99,
                      unit: "ms", higherIsBetter: false),
-        ], [String(format: "Temporal query through the HTTP router (no socket), 200 queries on random sensors after 20 warm-up ones; p99 %.2f ms (goal: under 20 ms).", api.p99)])
+        ], [String(format: "Temporal query through the HTTP router (no socket): %d rounds of 200 queries on random sensors, after 20 warm-up ones, each round's p50 and p99; worst p99 %.2f ms (goal: under 20 ms).",
+                   api.count, apiP99.max() ?? 0)])
     }
 
     static func entity(_ i: Int) -> NGSIEntity {
@@ -139,8 +143,9 @@ enum HubScenarios {
     struct Percentiles { let p50: Double; let p99: Double }
 
     /// Builds a database of `rows` rows (sensors × 30 days of minutes, with their rollups), then
-    /// times the hourly aggregate query through the API and as raw SQL.
-    static func temporalRun(rows: Int) async throws -> (api: Percentiles, sql: Percentiles, rows: Int) {
+    /// times the hourly aggregate query through the API and as raw SQL, `rounds` rounds of 200
+    /// queries each (the percentiles of each round).
+    static func temporalRun(rows: Int, rounds: Int) async throws -> (api: [Percentiles], sql: [Percentiles], rows: Int) {
         let minutes = 43_200
         let series = max(1, (rows + minutes - 1) / minutes)
         let path = temporaryFile()
@@ -177,7 +182,12 @@ enum HubScenarios {
         let built = Int(try db.scalar("SELECT count(*) FROM observations") ?? 0)
         let end = start + Int64(minutes) * 60_000
         var generator = SystemRandomNumberGenerator()
-        let picks = (0..<220).map { _ in Int.random(in: 0..<series, using: &generator) }
+        let perRound = 200, warmUp = 20
+        let picks = (0..<(warmUp + rounds * perRound)).map { _ in Int.random(in: 0..<series, using: &generator) }
+        /// The percentiles of each round of timed queries (the warm-up ones dropped).
+        func byRound(_ times: [Double]) -> [Percentiles] {
+            (0..<rounds).map { r in percentiles(Array(times[(r * perRound)..<((r + 1) * perRound)])) }
+        }
 
         // Raw SQL baseline.
         let scan = try db.prepare("SELECT t / 3600000, count(*), min(num), max(num), avg(num) FROM observations WHERE series = ? AND t >= ? AND t < ? GROUP BY t / 3600000")
@@ -190,7 +200,7 @@ enum HubScenarios {
             var groups = 0
             while try scan.step() { groups += 1 }
             scan.reset()
-            if n >= 20 { sqlTimes.append(seconds(ContinuousClock.now - began) * 1000) }
+            if n >= warmUp { sqlTimes.append(seconds(ContinuousClock.now - began) * 1000) }
             precondition(groups == 720)
         }
 
@@ -209,12 +219,12 @@ enum HubScenarios {
                     precondition(response.status == .ok)
                     return response.body.readableBytes
                 }
-                if n >= 20 { times.append(seconds(ContinuousClock.now - began) * 1000) }
+                if n >= warmUp { times.append(seconds(ContinuousClock.now - began) * 1000) }
                 precondition(count > 0)
             }
             return times
         }
-        return (percentiles(apiTimes), percentiles(sqlTimes), built)
+        return (byRound(apiTimes), byRound(sqlTimes), built)
     }
 
     static func percentiles(_ samples: [Double]) -> Percentiles {

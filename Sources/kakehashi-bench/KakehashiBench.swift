@@ -37,8 +37,11 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Rows in the database of the temporal query scenario.")
     var hubRows: Int = 10_000_000
 
-    @Option(help: "Alerts measured in the alert latency run.")
+    @Option(help: "Alerts measured in each alert latency run.")
     var alertProbes: Int = 200
+
+    @Option(help: "Runs of the alert latency scenario (each starts its own brokers, gateway and hub).")
+    var alertRepeats: Int = 3
 
     @Option(help: "Other readings per second flowing during the alert latency run.")
     var alertBackground: Int = 2000
@@ -70,21 +73,28 @@ struct KakehashiBench: AsyncParsableCommand {
     func run() async throws {
         var rows = [BenchRow]()
         var notes = [String]()
-        if only == .all || only == .model {
+        let began = ContinuousClock.now
+        /// Whether `scenario` is selected; says so on standard error with the time so far.
+        func selected(_ scenario: Scenario, _ what: String) -> Bool {
+            guard only == .all || only == scenario else { return false }
+            AlertScenarios.progress("[\(Int((ContinuousClock.now - began).components.seconds)) s] \(what)")
+            return true
+        }
+        if selected(.model, "encoding and decoding NGSI-LD") {
             rows += try ModelScenarios.run(repeats: repeats, iterations: iterations)
         }
-        if only == .all || only == .ble {
+        if selected(.ble, "decoding the BLE captures") {
             rows += try BLEScenarios.run(repeats: repeats)
         }
-        if only == .all || only == .mqtt {
+        if selected(.mqtt, "MQTT publish → subscribe against the C loop") {
             rows += try await MQTTScenarios.run(repeats: mqttRepeats, qos0: qos0Messages, qos1: qos1Messages)
         }
-        if only == .all || only == .gateway {
+        if selected(.gateway, "gateway edge → central against mosquitto_sub | mosquitto_pub") {
             let measured = try await GatewayScenarios.run(binary: try gatewayBinary(), repeats: mqttRepeats, count: gatewayReadings)
             rows += measured.rows
             notes += measured.notes
         }
-        if only == .all || only == .thingsboard {
+        if selected(.thingsboard, "gateway against ThingsBoard IoT Gateway") {
             if let thingsboard {
                 let compared = try await ThingsBoardScenarios.run(gatewayBinary: try gatewayBinary(), thingsboard: thingsboard,
                                                                   repeats: mqttRepeats, count: thingsboardReadings)
@@ -94,19 +104,20 @@ struct KakehashiBench: AsyncParsableCommand {
                 notes.append("ThingsBoard IoT Gateway comparison skipped: no --thingsboard executable.")
             }
         }
-        if only == .all || only == .memory {
+        if selected(.memory, "gateway memory at a steady rate and idle") {
             let memory = try await GatewayMemoryScenarios.run(gatewayBinary: try gatewayBinary(), thingsboard: thingsboard, repeats: 3,
                                                               rate: memoryRate, seconds: memorySeconds)
             rows += memory.rows
             notes += memory.notes
         }
-        if only == .all || only == .hub {
+        if selected(.hub, "hub ingest and temporal queries") {
             let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)
             rows += hub.rows
             notes += hub.notes
         }
-        if only == .all || only == .alerts {
-            let alerts = try await AlertScenarios.run(gatewayBinary: try gatewayBinary(), probes: alertProbes, backgroundRate: alertBackground)
+        if selected(.alerts, "alert latency under load") {
+            let alerts = try await AlertScenarios.run(gatewayBinary: try gatewayBinary(), probes: alertProbes, backgroundRate: alertBackground,
+                                                        repeats: alertRepeats)
             rows += alerts.rows
             notes += alerts.notes
         }

@@ -40,6 +40,13 @@ final class SQLiteStoreWriter {
             self.fragments = entity.attributes.mapValues(NGSIEntity.normalizedFragment)
         }
 
+        /// Serializes the attributes whose JSON is not known yet (kept empty by the merge).
+        mutating func completeFragments() {
+            for (name, fragment) in fragments where fragment.isEmpty {
+                if let attribute = entity.attributes[name] { fragments[name] = NGSIEntity.normalizedFragment(attribute) }
+            }
+        }
+
         var body: [UInt8] {
             entity.context.isEmpty ? NGSIEntity.assembleNormalized(id: entity.id, fragments: fragments) : entity.serialized(.normalized)
         }
@@ -117,7 +124,8 @@ final class SQLiteStoreWriter {
             for (name, attribute) in entity.attributes {
                 if let stored = changed.values[slot].entity.attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
                 changed.values[slot].entity.attributes[name] = attribute
-                changed.values[slot].fragments[name] = fragments[position][name] ?? NGSIEntity.normalizedFragment(attribute)
+                // Empty until known: a reading superseded later in the batch is never serialized.
+                changed.values[slot].fragments[name] = fragments[position][name] ?? []
             }
 
             // Every Property with an observedAt and a scalar value is an observation (the same
@@ -176,7 +184,8 @@ final class SQLiteStoreWriter {
             try upsertRollup.run()
         }
         for id in order {
-            guard let state = changed[id] else { continue }
+            guard var state = changed[id] else { continue }
+            state.completeFragments()
             let location = try? state.entity.location()
             // An entity known to exist is updated in place (cheaper than an upsert).
             let statement = existed.contains(id) ? updateEntity : upsertEntity
