@@ -86,6 +86,7 @@ let package = Package(
             name: "KakehashiHub",
             dependencies: [
                 "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiAlerts",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -20,7 +20,7 @@ struct HubConfigurationLoader {
     let baseDirectory: String
 
     func hub(_ root: ConfigNode) -> HubConfiguration? {
-        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard"]) else { return nil }
+        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access"]) else { return nil }
         var http = HubConfiguration.HTTP()
         if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
             if let host = members["host"]?.string { http.host = host }
@@ -44,8 +44,7 @@ struct HubConfigurationLoader {
             broker = node.broker(members, baseDirectory: baseDirectory, defaultClientID: "kakehashi-hub")
         }
         var tenants = [Tenant: HubConfiguration.TenantSettings]()
-        if let node = root.required(m, "tenants"), let table = node.table() {
-            if table.isEmpty { node.fail("name at least one tenant") }
+        if let node = m["tenants"], let table = node.table() {
             for (name, tenantNode) in table {
                 guard let tenant = validTenant(name, tenantNode) else { continue }
                 var settings = HubConfiguration.TenantSettings()
@@ -69,13 +68,27 @@ struct HubConfigurationLoader {
         var interval: Duration = .seconds(3600)
         if let node = m["retention"] { (retention, interval) = self.retention(node, tenants: tenants) ?? (retention, interval) }
         var limits = HubConfiguration.Limits()
-        if let node = m["limits"], let members = node.mapping(allowed: ["max_body", "default_page_size", "max_page_size", "max_temporal_instances", "max_upsert_entities"]) {
+        if let node = m["limits"], let members = node.mapping(allowed: ["max_body", "default_page_size", "max_page_size", "max_temporal_instances", "max_upsert_entities",
+                                                                     "requests_per_second", "request_burst", "feeds_per_key"]) {
             if let size = members["max_body"]?.byteCount { limits.maxBodyBytes = Int(min(max(size, 1024), 256 << 20)) }
             if let size = members["default_page_size"]?.int(in: 1...100_000) { limits.defaultPageSize = size }
             if let size = members["max_page_size"]?.int(in: 1...100_000) { limits.maxPageSize = size }
             if let count = members["max_temporal_instances"]?.int(in: 1...10_000_000) { limits.maxTemporalInstances = count }
             if let count = members["max_upsert_entities"]?.int(in: 1...100_000) { limits.maxUpsertEntities = count }
+            if let rate = members["requests_per_second"]?.int(in: 0...1_000_000) { limits.requestsPerSecond = rate }
+            if let burst = members["request_burst"]?.int(in: 1...1_000_000) { limits.requestBurst = burst }
+            if let feeds = members["feeds_per_key"]?.int(in: 1...10_000) { limits.feedsPerKey = feeds }
             if limits.defaultPageSize > limits.maxPageSize { node.fail("default_page_size is larger than max_page_size") }
+        }
+        var requireKeys = true
+        var brokerFiles: (password: String?, acl: String?) = (nil, nil)
+        if let node = m["access"], let members = node.mapping(allowed: ["require_keys", "broker_password_file", "broker_acl_file"]) {
+            if let flag = members["require_keys"] {
+                if let value = flag.bool { requireKeys = value } else { flag.fail("require_keys is true or false") }
+            }
+            brokerFiles.password = members["broker_password_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
+            brokerFiles.acl = members["broker_acl_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
+            if (brokerFiles.password == nil) != (brokerFiles.acl == nil) { node.fail("give both broker_password_file and broker_acl_file, or neither") }
         }
         var consumers = 2
         if let node = m["ingest"], let members = node.mapping(allowed: ["consumers"]) {
@@ -97,6 +110,10 @@ struct HubConfigurationLoader {
         configuration.ingestConsumers = consumers
         configuration.alerts = alerts
         configuration.dashboard = dashboard
+        configuration.requireKeys = requireKeys
+        if let password = brokerFiles.password, let acl = brokerFiles.acl {
+            configuration.brokerAccessFiles = BrokerAccessFiles(passwordFile: password, aclFile: acl, hubUser: broker?.credentials?.username ?? "kakehashi-hub")
+        }
         return configuration
     }
 

@@ -40,6 +40,13 @@ public struct HubConfiguration: Sendable {
         public var maxTemporalInstances = 10_000
         /// Entities per upsert request.
         public var maxUpsertEntities = 1000
+        /// Requests per second per API key, on average (0: unlimited); more are answered 429
+        /// with `Retry-After`.
+        public var requestsPerSecond = 50
+        /// Requests a key may make at once above its rate.
+        public var requestBurst = 100
+        /// Alert feeds (SSE and WebSocket) open at once per API key.
+        public var feedsPerKey = 4
 
         /// The defaults.
         public init() {}
@@ -72,6 +79,12 @@ public struct HubConfiguration: Sendable {
     public var alerts = AlertsConfiguration()
     /// The map dashboard at `/`.
     public var dashboard = DashboardConfiguration()
+    /// Whether every route but `/healthz` needs an API key (`access.require_keys`, default
+    /// true). Without keys, anyone who reaches the port reads and acknowledges for every tenant.
+    public var requireKeys = true
+    /// The central broker's password file and ACL that `kakehashi-hub gateway add` keeps
+    /// (`access.broker_password_file`, `access.broker_acl_file`).
+    public var brokerAccessFiles: BrokerAccessFiles?
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {

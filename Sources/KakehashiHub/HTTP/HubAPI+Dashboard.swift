@@ -18,6 +18,8 @@ extension HubAPI {
         router.get("/") { request, _ in self.asset(request, assets.files["index.html"], cache: "no-cache") }
         router.get("/index.html") { request, _ in self.asset(request, assets.files["index.html"], cache: "no-cache") }
         router.get("/dashboard/session") { request, _ in try self.session(request) }
+        router.post("/dashboard/login") { request, _ in try await self.login(request) }
+        router.post("/dashboard/logout") { _, _ in self.logout() }
         router.get("/dashboard/outlines.geojson") { request, _ in
             guard let outlines = assets.outlines else {
                 throw NGSIProblem(.resourceNotFound, "this hub draws no outlines (dashboard.outlines: none)")
@@ -66,7 +68,10 @@ extension HubAPI {
         let settings = configuration.dashboard
         var members: [String: JSONValue] = [
             "tenant": tenant.map { .string($0.name) } ?? .null,
-            "tenants": .array(configuration.tenants.keys.map(\.name).sorted().map { .string($0) }),
+            // With keys, only the key's own tenant: the others are not the caller's business.
+            "tenants": .array((AccessContext.principal.map { [$0.tenant] } ?? Array(directory.tenants.keys)).map(\.name).sorted().map { .string($0) }),
+            "keys": .bool(configuration.requireKeys),
+            "role": AccessContext.principal.map { .string($0.role.rawValue) } ?? .null,
             "refreshSeconds": .number(Double(settings.refresh.components.seconds)),
             "outlines": dashboard?.outlines == nil ? .null : "/dashboard/outlines.geojson",
             "severities": .array(Alert.Severity.allCases.map { .string($0.rawValue) }),
@@ -81,6 +86,41 @@ extension HubAPI {
         var headers = HTTPFields()
         headers[.cacheControl] = "no-store"
         return Self.json(.object(members), jsonLD: false, extra: headers)
+    }
+
+    /// `POST /dashboard/login` with `{"key": "kk_…"}`: checks the key and keeps it in an
+    /// HttpOnly, SameSite=Strict cookie, which the page's requests and feeds then carry.
+    func login(_ request: Request) async throws(NGSIProblem) -> Response {
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: 4096) } catch {
+            throw NGSIProblem(.requestEntityTooLarge, "a login is a small JSON object: {\"key\": \"kk_…\"}")
+        }
+        guard let json = try? JSONValue(parsing: body.readableBytesView), let key = json["key"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            throw NGSIProblem(.badRequestData, "send the key as {\"key\": \"kk_…\"}")
+        }
+        let principal: AccessPrincipal
+        switch directory.authenticate(key) {
+        case .success(let found): principal = found
+        case .failure(let refusal): throw NGSIProblem(.unauthorized, refusal.description)
+        }
+        guard principal.role.allows(.read) else {
+            throw NGSIProblem(.forbidden, "a \(principal.role) key cannot open the dashboard: it may only send readings")
+        }
+        if case .limited(let retryAfter) = limiter.take(principal.keyID) {
+            throw NGSIProblem(.tooManyRequests, "key \(principal.keyID) is over its request rate", headers: [.retryAfter: String(retryAfter)])
+        }
+        var headers = HTTPFields()
+        headers[.setCookie] = "\(AccessMiddleware<BasicRequestContext>.cookieName)=\(key); Path=/; HttpOnly; SameSite=Strict"
+        headers[.cacheControl] = "no-store"
+        return Self.json(["tenant": .string(principal.tenant.name), "role": .string(principal.role.rawValue), "key": .string(principal.keyID)],
+                         jsonLD: false, extra: headers)
+    }
+
+    /// `POST /dashboard/logout`: forgets the cookie.
+    func logout() -> Response {
+        var headers = HTTPFields()
+        headers[.setCookie] = "\(AccessMiddleware<BasicRequestContext>.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        return Response(status: .noContent, headers: headers)
     }
 
     /// A rule as the page draws it: its stages' names, levels (numbers, or the attribute that holds each sensor's own) and severities.

@@ -43,12 +43,13 @@ extension HubAPI {
 
     /// The tenant of a feed request: the header, or `?tenant=`.
     func feedTenant(_ request: Request, _ query: QueryString) throws(NGSIProblem) -> Tenant {
+        if let principal = AccessContext.principal { return principal.tenant }
         guard request.headers[Self.tenantHeader] == nil, let name = query["tenant"] else { return try tenant(of: request) }
         let tenant: Tenant
         do { tenant = try Tenant(name, field: "tenant") } catch {
             throw NGSIProblem(.nonexistentTenant, "tenant '\(name.prefix(64))' does not exist: \(error.reason)")
         }
-        guard configuration.tenants[tenant] != nil else { throw NGSIProblem(.nonexistentTenant, "tenant '\(tenant)' does not exist on this hub") }
+        guard directory.settings(of: tenant) != nil else { throw NGSIProblem(.nonexistentTenant, "tenant '\(tenant)' does not exist on this hub") }
         return tenant
     }
 
@@ -72,7 +73,12 @@ extension HubAPI {
             resume = value
         }
         let resumeAfter = resume
-        let live = alerts.feed.subscribe(tenant: tenant)
+        let principal = AccessContext.principal
+        if let principal, !feedSlots.take(principal.keyID) {
+            throw NGSIProblem(.tooManyRequests, "key \(principal.keyID) has \(feedSlots.limit) alert feeds open already (limits.feeds_per_key)",
+                              headers: [.retryAfter: "5"])
+        }
+        let live = guarded(alerts.feed.subscribe(tenant: tenant), for: principal)
         let store = self.store
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
@@ -90,6 +96,33 @@ extension HubAPI {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// `live`, ended as soon as the key of `principal` can no longer be used (revoked or
+    /// expired: checked every second); its feed slot is given back when the stream ends.
+    func guarded(_ live: AlertFeed.Stream, for principal: AccessPrincipal?) -> AlertFeed.Stream {
+        guard let principal else { return live }
+        let (stream, continuation) = AlertFeed.Stream.makeStream(bufferingPolicy: .unbounded)
+        let directory = self.directory, slots = self.feedSlots
+        let forward = Task {
+            for await record in live { continuation.yield(record) }
+            continuation.finish()
+        }
+        let watch = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if !directory.isUsable(keyID: principal.keyID) {
+                    continuation.finish()
+                    return
+                }
+            }
+        }
+        continuation.onTermination = { _ in
+            forward.cancel()
+            watch.cancel()
+            slots.release(principal.keyID)
+        }
+        return stream
     }
 
     /// Sends a client every event after `after`: first what is stored, then live events (skipping
@@ -165,8 +198,20 @@ extension HubAPI {
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.first == "/feeds/alerts/ws", let query = try? QueryString(parts.count > 1 ? String(parts[1]) : nil),
               (try? query.allow(["tenant", "lastEventId"])) != nil else { return .dontUpgrade }
-        let name = request.headerFields[Self.tenantHeader] ?? query["tenant"] ?? configuration.defaultTenant?.name
-        guard let name, let tenant = try? Tenant(name), configuration.tenants[tenant] != nil else { return .dontUpgrade }
+        // Without a usable key the request stays HTTP, where the router answers why.
+        var principal: AccessPrincipal?
+        if configuration.requireKeys {
+            guard case .success(let found?) = AccessMiddleware<BasicRequestContext>.decide(
+                method: request.method, path: "/feeds/alerts/ws", query: parts.count > 1 ? String(parts[1]) : nil,
+                fields: request.headerFields, directory: directory, limiter: limiter) else { return .dontUpgrade }
+            guard feedSlots.take(found.keyID) else { return .dontUpgrade }
+            principal = found
+        }
+        let name = principal?.tenant.name ?? request.headerFields[Self.tenantHeader] ?? query["tenant"] ?? configuration.defaultTenant?.name
+        guard let name, let tenant = try? Tenant(name), directory.settings(of: tenant) != nil else {
+            if let principal { feedSlots.release(principal.keyID) }
+            return .dontUpgrade
+        }
         var resume: Int64 = 0
         if let text = query["lastEventId"] {
             guard let value = Int64(text), value >= 0 else { return .dontUpgrade }
@@ -175,8 +220,8 @@ extension HubAPI {
         let store = self.store
         let feed = alerts.feed
         let after = resume
+        let live = guarded(feed.subscribe(tenant: tenant), for: principal)
         return .upgrade([:]) { inbound, outbound, _ in
-            let live = feed.subscribe(tenant: tenant)
             // The client only listens; its close (or any message after it) ends the stream.
             let listening = Task {
                 for try await _ in inbound {}

@@ -17,6 +17,12 @@ public struct HubAPI: Sendable {
     let logger: Logger
     /// The dashboard's files; nil when `dashboard.enabled` is false.
     let dashboard: DashboardAssets?
+    /// Tenants, gateways and keys.
+    let directory: AccessDirectory
+    /// Per-key request rate.
+    let limiter: RateLimiter
+    /// Open feeds per key.
+    let feedSlots: FeedSlots
 
     static let tenantHeader = HTTPField.Name("NGSILD-Tenant")!
     static let countHeader = HTTPField.Name("NGSILD-Results-Count")!
@@ -26,6 +32,9 @@ public struct HubAPI: Sendable {
 
     /// Adds every route to `router`.
     public func addRoutes(to router: Router<BasicRequestContext>) {
+        if configuration.requireKeys {
+            router.add(middleware: AccessMiddleware<BasicRequestContext>(directory: directory, limiter: limiter))
+        }
         router.get("/ngsi-ld/v1/entities") { request, _ in try await self.queryEntities(request) }
         router.get("/ngsi-ld/v1/entities/:id") { request, context in try await self.retrieveEntity(request, id: context.parameters.get("id") ?? "") }
         router.post("/ngsi-ld/v1/entityOperations/upsert") { request, _ in try await self.upsert(request) }
@@ -41,8 +50,10 @@ public struct HubAPI: Sendable {
 
     // MARK: Shared request handling
 
-    /// The tenant of a request: its `NGSILD-Tenant` header, or the configured default.
+    /// The tenant of a request: its key's (``AccessMiddleware`` checked that any header names
+    /// the same); without keys, its `NGSILD-Tenant` header, or the configured default.
     func tenant(of request: Request) throws(NGSIProblem) -> Tenant {
+        if let principal = AccessContext.principal { return principal.tenant }
         guard let name = request.headers[Self.tenantHeader] else {
             guard let fallback = configuration.defaultTenant else {
                 throw NGSIProblem(.badRequestData, "the NGSILD-Tenant header is required (this hub has no default tenant)")
@@ -53,7 +64,7 @@ public struct HubAPI: Sendable {
         do { tenant = try Tenant(name, field: "NGSILD-Tenant") } catch {
             throw NGSIProblem(.nonexistentTenant, "tenant '\(name.prefix(64))' does not exist: \(error.reason)")
         }
-        guard configuration.tenants[tenant] != nil else { throw NGSIProblem(.nonexistentTenant, "tenant '\(tenant)' does not exist on this hub") }
+        guard directory.settings(of: tenant) != nil else { throw NGSIProblem(.nonexistentTenant, "tenant '\(tenant)' does not exist on this hub") }
         return tenant
     }
 

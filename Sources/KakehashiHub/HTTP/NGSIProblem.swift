@@ -17,9 +17,20 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
         case unsupportedMediaType = "UnsupportedMediaType"
         case requestEntityTooLarge = "RequestEntityTooLarge"
         case serviceUnavailable = "ServiceUnavailable"
+        /// No usable API key (not an NGSI-LD error type: the hub's own).
+        case unauthorized = "Unauthorized"
+        /// The key may not do this, or not for this tenant (the hub's own).
+        case forbidden = "Forbidden"
+        /// The key's request rate or open feeds are over its limit (the hub's own).
+        case tooManyRequests = "TooManyRequests"
 
         /// The type URI.
-        public var uri: String { "https://uri.etsi.org/ngsi-ld/errors/\(rawValue)" }
+        public var uri: String {
+            switch self {
+            case .unauthorized, .forbidden, .tooManyRequests: "urn:kakehashi:problem:\(rawValue)"
+            default: "https://uri.etsi.org/ngsi-ld/errors/\(rawValue)"
+            }
+        }
 
         var defaultStatus: HTTPResponse.Status {
             switch self {
@@ -32,6 +43,9 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
             case .unsupportedMediaType: .unsupportedMediaType
             case .requestEntityTooLarge: .contentTooLarge
             case .serviceUnavailable: .serviceUnavailable
+            case .unauthorized: .unauthorized
+            case .forbidden: .forbidden
+            case .tooManyRequests: .tooManyRequests
             }
         }
     }
@@ -42,12 +56,15 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
     public let status: HTTPResponse.Status
     /// What went wrong, specifically.
     public let detail: String
+    /// Headers sent with it (`WWW-Authenticate`, `Retry-After`).
+    public let headers: HTTPFields
 
     /// Creates a problem with the type's usual status.
-    public init(_ kind: Kind, _ detail: String, status: HTTPResponse.Status? = nil) {
+    public init(_ kind: Kind, _ detail: String, status: HTTPResponse.Status? = nil, headers: HTTPFields = [:]) {
         self.kind = kind
         self.detail = detail
         self.status = status ?? kind.defaultStatus
+        self.headers = headers
     }
 
     /// A bad parameter.
@@ -59,7 +76,7 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers = HTTPFields()
+        var headers = self.headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.serialized())))
     }

@@ -7,14 +7,19 @@ import KakehashiModel
 /// switch validator.validate(topic: message.topic, payload: message.payload, receivedAt: now) { … }
 /// ```
 public struct BatchValidator: Sendable {
-    /// Tenants and their gateways.
-    public let tenants: [Tenant: HubConfiguration.TenantSettings]
+    /// Tenants and their gateways (those of the configuration and those added since).
+    public let directory: AccessDirectory
     /// Retention, to refuse readings already past it.
     public let retention: RetentionPolicy
 
-    /// Creates a validator.
+    /// Creates a validator of fixed tenants.
     public init(tenants: [Tenant: HubConfiguration.TenantSettings], retention: RetentionPolicy = RetentionPolicy()) {
-        self.tenants = tenants
+        self.init(directory: AccessDirectory(tenants: tenants), retention: retention)
+    }
+
+    /// Creates a validator of the directory's tenants.
+    public init(directory: AccessDirectory, retention: RetentionPolicy = RetentionPolicy()) {
+        self.directory = directory
         self.retention = retention
     }
 
@@ -31,10 +36,10 @@ public struct BatchValidator: Sendable {
         guard wireTopic.kind == .observations else {
             return .failure(IngestRejection(.badTopic, "topic \(topic) does not carry observations", tenant: tenant.name))
         }
-        guard let settings = tenants[tenant] else {
+        guard directory.settings(of: tenant) != nil else {
             return .failure(IngestRejection(.unknownTenant, "tenant \(tenant) is not served by this hub", tenant: tenant.name))
         }
-        guard settings.gateways.contains(wireTopic.gateway) else {
+        guard directory.accepts(gateway: wireTopic.gateway, tenant: tenant) else {
             return .failure(IngestRejection(.unknownGateway, "gateway \(wireTopic.gateway) is not registered for tenant \(tenant)", tenant: tenant.name))
         }
         let batch: WireBatch
@@ -54,7 +59,7 @@ public struct BatchValidator: Sendable {
 
     /// Validates entities posted over HTTP for `tenant`: each must belong to it.
     public func validate(entities: [NGSIEntity], tenant: Tenant, receivedAt: Timestamp) -> Result<IngestBatch, IngestRejection> {
-        guard tenants[tenant] != nil else {
+        guard directory.settings(of: tenant) != nil else {
             return .failure(IngestRejection(.unknownTenant, "tenant \(tenant) is not served by this hub", tenant: tenant.name))
         }
         for entity in entities where entity.id.tenant != tenant {

@@ -26,12 +26,13 @@ public struct Hub: Sendable {
     public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
                 now: @escaping WallClock = systemWallClock, store: (any ObservationStore & AlertStore)? = nil) throws {
         let store = try store ?? SQLiteStore(path: configuration.storagePath, options: configuration.storage)
+        let directory = AccessDirectory(store: try AccessStore(path: configuration.storagePath), configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry)
         let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,
                                       metrics: metrics, logger: logger, now: now)
         let evaluate: @Sendable ([NGSIEntity]) async -> Void = { entities in await alerts.observe(entities) }
         let ingestor = Ingestor(
-            validator: BatchValidator(tenants: configuration.tenants, retention: configuration.retention),
+            validator: BatchValidator(directory: directory, retention: configuration.retention),
             store: store, metrics: metrics, logger: logger, now: now, stored: evaluate)
         var ingest: MQTTIngest?
         if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger) }
@@ -41,7 +42,12 @@ public struct Hub: Sendable {
         self.registry = registry
         let dashboard = configuration.dashboard.enabled ? try DashboardAssets(configuration: configuration.dashboard) : nil
         self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, alerts: alerts,
-                          registry: registry, logger: logger, dashboard: dashboard)
+                          registry: registry, logger: logger, dashboard: dashboard, directory: directory,
+                          limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
+                          feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey))
+        if !configuration.requireKeys {
+            logger.warning("access.require_keys is false: anyone who reaches the HTTP port reads and acknowledges for every tenant")
+        }
         self.configuration = configuration
         self.logger = logger
         self.now = now

@@ -12,6 +12,7 @@
 /// - `gateways`: the highest sequence and last batch time seen per gateway.
 /// - `deadletters`: rejected batches with the reason (bounded).
 /// - `alerts`, `alert_events`: alerts and their history (see ``AlertStore``).
+/// - `access_tenants`, `access_gateways`, `access_keys`, `access_version`: see ``AccessStore``.
 enum SQLiteStoreSchema {
     static let migrations = [
         """
@@ -123,6 +124,39 @@ enum SQLiteStoreSchema {
             PRIMARY KEY(tenant, id)
         ) WITHOUT ROWID;
         CREATE UNIQUE INDEX alerts_open ON alerts(tenant, rule, entity) WHERE cleared IS NULL;
+        """,
+        // Access: tenants and gateways added by `kakehashi-hub tenant add` / `gateway add`
+        // (besides those of the configuration file), API keys (salted hashes only), and a
+        // version the running hub watches to reload them.
+        """
+        CREATE TABLE access_tenants(
+            name TEXT PRIMARY KEY,
+            display TEXT,
+            created INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE access_gateways(
+            tenant TEXT NOT NULL REFERENCES access_tenants(name) ON DELETE CASCADE,
+            gateway TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            PRIMARY KEY(tenant, gateway)
+        ) WITHOUT ROWID;
+        CREATE TABLE access_keys(
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            role TEXT NOT NULL,
+            label TEXT,
+            salt BLOB NOT NULL,
+            hash BLOB NOT NULL,
+            created INTEGER NOT NULL,
+            expires INTEGER,
+            revoked INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX access_keys_tenant ON access_keys(tenant);
+        CREATE TABLE access_version(
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT INTO access_version VALUES (1, 1);
         """,
     ]
 

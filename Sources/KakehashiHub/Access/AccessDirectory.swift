@@ -1,0 +1,122 @@
+import Foundation
+import KakehashiModel
+import Synchronization
+
+/// The running hub's view of tenants, gateways and keys: the configuration file's tenants plus
+/// those added with `kakehashi-hub tenant add`, and the keys, reloaded from the database when
+/// `access_version` moves. Checks are throttled: at most once a second on the way, and at once
+/// (at most ten times a second) when a key, tenant or gateway is not known, so a key created or
+/// revoked by the command line takes effect on the next request.
+public final class AccessDirectory: Sendable {
+    let store: AccessStore?
+    let configured: [Tenant: HubConfiguration.TenantSettings]
+    let now: @Sendable () -> Timestamp
+
+    private struct State {
+        var snapshot = AccessStore.Snapshot()
+        var checked = ContinuousClock.now - .seconds(60)
+        var forced = ContinuousClock.now - .seconds(60)
+        var tenants: [Tenant: HubConfiguration.TenantSettings] = [:]
+    }
+    private let state: Mutex<State>
+
+    /// A directory of the configured tenants only (no keys can be checked: every key is refused).
+    public convenience init(tenants: [Tenant: HubConfiguration.TenantSettings]) {
+        self.init(store: nil, configured: tenants)
+    }
+
+    public init(store: AccessStore?, configured: [Tenant: HubConfiguration.TenantSettings], now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) {
+        self.store = store
+        self.configured = configured
+        self.now = now
+        var initial = State()
+        initial.tenants = configured
+        if let store, let snapshot = try? store.snapshot() {
+            initial.snapshot = snapshot
+            initial.tenants = Self.merge(configured, snapshot)
+            initial.checked = ContinuousClock.now
+        }
+        state = Mutex(initial)
+    }
+
+    static func merge(_ configured: [Tenant: HubConfiguration.TenantSettings], _ snapshot: AccessStore.Snapshot) -> [Tenant: HubConfiguration.TenantSettings] {
+        var tenants = configured
+        for (tenant, gateways) in snapshot.tenants { tenants[tenant, default: .init()].gateways.formUnion(gateways) }
+        return tenants
+    }
+
+    /// Reloads when the stored version moved; `force` skips the once-a-second throttle (but not
+    /// the ten-a-second one).
+    func refresh(force: Bool = false) {
+        guard let store else { return }
+        let due: Bool = state.withLock { state in
+            let clock = ContinuousClock.now
+            if clock - state.checked >= .seconds(1) { state.checked = clock; return true }
+            if force, clock - state.forced >= .milliseconds(100) { state.forced = clock; state.checked = clock; return true }
+            return false
+        }
+        guard due, let version = try? store.version() else { return }
+        guard version != state.withLock({ $0.snapshot.version }), let snapshot = try? store.snapshot() else { return }
+        state.withLock { state in
+            state.snapshot = snapshot
+            state.tenants = Self.merge(configured, snapshot)
+        }
+    }
+
+    /// Every tenant served now.
+    public var tenants: [Tenant: HubConfiguration.TenantSettings] {
+        refresh()
+        return state.withLock { $0.tenants }
+    }
+
+    /// A tenant's settings, or nil when the hub does not serve it.
+    public func settings(of tenant: Tenant) -> HubConfiguration.TenantSettings? {
+        refresh()
+        if let found = state.withLock({ $0.tenants[tenant] }) { return found }
+        refresh(force: true)
+        return state.withLock { $0.tenants[tenant] }
+    }
+
+    /// Whether `gateway` may send batches for `tenant`.
+    public func accepts(gateway: GatewayID, tenant: Tenant) -> Bool {
+        if settings(of: tenant)?.gateways.contains(gateway) == true { return true }
+        refresh(force: true)
+        return state.withLock { $0.tenants[tenant]?.gateways.contains(gateway) == true }
+    }
+
+    /// Why a key was refused.
+    public enum Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+        case malformed
+        case unknown(String)
+        case unusable(String)
+
+        public var description: String {
+            switch self {
+            case .malformed: "the API key is not a Kakehashi key (kk_<12 hex>_<48 hex>)"
+            case .unknown(let id): "no key has the id \(id)"
+            case .unusable(let reason): reason
+            }
+        }
+    }
+
+    /// The principal of a presented key.
+    public func authenticate(_ text: String) -> Result<AccessPrincipal, Refusal> {
+        guard let key = APIKeySecret(text) else { return .failure(.malformed) }
+        refresh()
+        var record = state.withLock { $0.snapshot.keys[key.id] }
+        if record == nil {
+            refresh(force: true)
+            record = state.withLock { $0.snapshot.keys[key.id] }
+        }
+        guard let record, record.matches(key) else { return .failure(.unknown(key.id)) }
+        if let reason = record.unusable(at: now()) { return .failure(.unusable(reason)) }
+        return .success(AccessPrincipal(keyID: record.id, tenant: record.tenant, role: record.role))
+    }
+
+    /// Whether the key `id` is still usable (an open feed asks this on its heartbeat).
+    public func isUsable(keyID id: String) -> Bool {
+        refresh()
+        guard let record = state.withLock({ $0.snapshot.keys[id] }) else { return false }
+        return record.unusable(at: now()) == nil
+    }
+}

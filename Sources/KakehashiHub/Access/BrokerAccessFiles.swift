@@ -1,0 +1,91 @@
+import Foundation
+import KakehashiModel
+
+/// The central mosquitto's password file and ACL for the hub's gateways: each gateway logs in
+/// with its id as user name and may publish only under `kakehashi/v1/<tenant>/<gateway>/#`; the
+/// hub's own user reads every batch and publishes alerts. `kakehashi-hub gateway add` keeps both
+/// files; mosquitto reads them again on SIGHUP (`systemctl reload mosquitto`).
+public struct BrokerAccessFiles: Sendable {
+    /// The password file (mosquitto's format, written by `mosquitto_passwd`).
+    public let passwordFile: String
+    /// The ACL file (rewritten whole from the gateway list).
+    public let aclFile: String
+    /// The hub's user name on the broker.
+    public let hubUser: String
+
+    public init(passwordFile: String, aclFile: String, hubUser: String) {
+        self.passwordFile = passwordFile
+        self.aclFile = aclFile
+        self.hubUser = hubUser
+    }
+
+    /// The ACL for these gateways.
+    public static func acl(gateways: [(tenant: Tenant, gateway: GatewayID)], hubUser: String) -> String {
+        var lines = [
+            "# The central broker's ACL, written by `kakehashi-hub gateway add`: edits are lost on the next one.",
+            "# A gateway publishes only under its own tenant and id; the hub reads every batch and publishes alerts.",
+            "",
+            "user \(hubUser)",
+            "topic read \(WireTopic.prefix)/#",
+            "topic write \(WireTopic.prefix)/+/alerts",
+        ]
+        for (tenant, gateway) in gateways.sorted(by: { ($0.tenant.name, $0.gateway.rawValue) < ($1.tenant.name, $1.gateway.rawValue) }) {
+            lines += ["", "user \(gateway.rawValue)", "topic write \(WireTopic.prefix)/\(tenant.name)/\(gateway.rawValue)/#"]
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A new random broker password (32 hex digits).
+    public static func generatePassword() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// Sets `user`'s password in the password file (created if missing) with `mosquitto_passwd`.
+    public func setPassword(user: String, password: String) throws(AccessFileError) {
+        if !FileManager.default.fileExists(atPath: passwordFile) {
+            guard FileManager.default.createFile(atPath: passwordFile, contents: nil, attributes: [.posixPermissions: 0o640]) else {
+                throw AccessFileError("cannot create the broker password file \(passwordFile)")
+            }
+        }
+        guard let tool = Self.which("mosquitto_passwd") else {
+            throw AccessFileError("mosquitto_passwd is not installed (Debian package mosquitto): it writes the broker's password file")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = ["-b", passwordFile, user, password]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch { throw AccessFileError("cannot run \(tool): \(error)") }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw AccessFileError("mosquitto_passwd failed on \(passwordFile): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    /// Rewrites the ACL file for `gateways`.
+    public func writeACL(gateways: [(tenant: Tenant, gateway: GatewayID)]) throws(AccessFileError) {
+        do {
+            try Self.acl(gateways: gateways, hubUser: hubUser).write(toFile: aclFile, atomically: true, encoding: .utf8)
+        } catch {
+            throw AccessFileError("cannot write the broker ACL \(aclFile): \(error.localizedDescription)")
+        }
+    }
+
+    static func which(_ program: String) -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        for directory in paths.split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// A broker file could not be written, with the reason.
+public struct AccessFileError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,235 @@
+import ArgumentParser
+import Foundation
+import KakehashiHub
+import KakehashiModel
+
+/// Loads the configuration named by `--config`, or fails with its problems.
+func loadConfiguration(_ file: String) throws -> HubConfiguration {
+    do { return try HubConfiguration.load(file: file) } catch {
+        throw CommandFailure("the configuration has problems:\n\(error)")
+    }
+}
+
+/// Runs a storage call, turning its failure into the command's error.
+func accessCall<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw CommandFailure("\(error)") }
+}
+
+/// `kakehashi-hub tenant add|list`
+struct TenantCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenant",
+        abstract: "Add and list the tenants (cities) that share this hub.",
+        discussion: """
+            Tenants added here are kept in the hub database beside those of the configuration file; a running \
+            hub serves them from its next request on (no restart).
+            """,
+        subcommands: [Add.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a tenant.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The tenant's name: lower-case letters, digits and '-' (it appears in entity ids and topics), e.g. kurume.")
+        var name: String
+        @Option(help: "A name for people, e.g. 久留米市.")
+        var display: String?
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let tenant: Tenant
+            do { tenant = try Tenant(name, field: "NAME") } catch { throw ValidationError(error.description) }
+            if configuration.tenants[tenant] != nil { throw CommandFailure("tenant \(tenant) is in the configuration file already") }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            try accessCall { try store.addTenant(tenant, display: display) }
+            print("tenant \(tenant) added; next: kakehashi-hub key create --config \(options.config) --tenant \(tenant) --role admin")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the tenants and their gateways.")
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let added = try accessCall { try store.tenants() }
+            print("TENANT\tSOURCE\tGATEWAYS\tNAME")
+            for (tenant, settings) in configuration.tenants.sorted(by: { $0.key < $1.key }) {
+                print("\(tenant)\tconfiguration\t\(settings.gateways.map(\.rawValue).sorted().joined(separator: ","))\t")
+            }
+            for row in added {
+                print("\(row.tenant)\tadded \(row.created.iso8601)\t\(row.gateways.map(\.rawValue).joined(separator: ","))\t\(row.display ?? "")")
+            }
+        }
+    }
+}
+
+/// `kakehashi-hub gateway add|list`
+struct GatewayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Register gateways, with their broker login and ACL.",
+        subcommands: [Add.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a gateway of a tenant, and let it publish on the central broker.",
+            discussion: """
+                Writes the gateway's user (its id) with a new random password into the broker password file \
+                (with mosquitto_passwd) and rewrites the ACL so that it may publish only under \
+                kakehashi/v1/<tenant>/<gateway>/#. Both files are named in the configuration \
+                (access.broker_password_file, access.broker_acl_file). Reload the broker afterwards \
+                (systemctl reload mosquitto). The password is printed once, with the lines for the gateway's \
+                configuration.
+                """)
+        @OptionGroup var options: ConfigOption
+        @Option(help: "The tenant the gateway belongs to.")
+        var tenant: String
+        @Argument(help: "The gateway's id, unique on this hub, e.g. gw-kurume-01.")
+        var id: String
+        @Option(name: .customLong("password-env"), help: ArgumentHelp("Take the broker password from this environment variable instead of generating one.", valueName: "NAME"))
+        var passwordEnvironment: String?
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let tenantName: Tenant, gateway: GatewayID
+            do {
+                tenantName = try Tenant(tenant, field: "--tenant")
+                gateway = try GatewayID(id, field: "ID")
+            } catch { throw ValidationError(error.description) }
+            guard let files = configuration.brokerAccessFiles else {
+                throw CommandFailure("the configuration names no broker files: set access.broker_password_file and access.broker_acl_file")
+            }
+            var password = BrokerAccessFiles.generatePassword()
+            if let name = passwordEnvironment {
+                guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw CommandFailure("environment variable \(name) is empty or not set") }
+                password = value
+            }
+            if configuration.tenants.values.contains(where: { $0.gateways.contains(gateway) }) {
+                throw CommandFailure("gateway \(gateway) is in the configuration file already")
+            }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            try accessCall { try store.addGateway(gateway, tenant: tenantName) }
+            var all = try accessCall { try store.gateways() }
+            for (configured, settings) in configuration.tenants { all += settings.gateways.map { (configured, $0) } }
+            try accessCall { try files.setPassword(user: gateway.rawValue, password: password) }
+            try accessCall { try files.writeACL(gateways: all) }
+            print("""
+                gateway \(gateway) of \(tenantName) registered; broker user \(gateway) written to \(files.passwordFile), ACL to \(files.aclFile).
+                Reload the broker (systemctl reload mosquitto) and give the gateway these settings:
+
+                  gateway: { id: \(gateway), tenant: \(tenantName) }
+                  central:
+                    username: \(gateway)
+                    password: \(passwordEnvironment == nil ? password : "(from $\(passwordEnvironment!))")
+
+                The password is shown only now.
+                """)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the registered gateways.")
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            print("TENANT\tGATEWAY\tSOURCE")
+            for (tenant, settings) in configuration.tenants.sorted(by: { $0.key < $1.key }) {
+                for gateway in settings.gateways.sorted(by: { $0.rawValue < $1.rawValue }) { print("\(tenant)\t\(gateway)\tconfiguration") }
+            }
+            for (tenant, gateway) in try accessCall({ try store.gateways() }) { print("\(tenant)\t\(gateway)\tadded") }
+        }
+    }
+}
+
+/// `kakehashi-hub key create|list|revoke`
+struct KeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key",
+        abstract: "Create, list and revoke API keys.",
+        discussion: """
+            Every HTTP route and feed but /healthz needs a key: `Authorization: Bearer kk_…`, or the dashboard's \
+            login. Roles: reader (queries, feeds, dashboard), operator (also acknowledges its tenant's alerts \
+            and posts readings), admin (also /metrics), gateway (only posts readings). Only a salted hash is \
+            kept: a lost key is revoked and replaced.
+            """,
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key and print it (once).")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "The tenant the key acts for.")
+        var tenant: String
+        @Option(help: "reader, operator, admin or gateway.")
+        var role: String
+        @Option(help: "Who or what holds it, e.g. \"disaster office wall screen\".")
+        var label: String?
+        @Option(help: ArgumentHelp("When it stops working: a time (2027-03-31T00:00:00+09:00) or a span from now (90d, 12h).", valueName: "when"))
+        var expires: String?
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let tenantName: Tenant
+            do { tenantName = try Tenant(tenant, field: "--tenant") } catch { throw ValidationError(error.description) }
+            guard let accessRole = AccessRole(rawValue: role) else {
+                throw ValidationError("--role is one of \(AccessRole.allCases.map(\.rawValue).joined(separator: ", ")), not '\(role)'")
+            }
+            let expiry = try expires.map(Self.parseExpiry)
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (secret, record) = try accessCall {
+                try store.createKey(tenant: tenantName, role: accessRole, label: label, expires: expiry, knownTenants: Set(configuration.tenants.keys))
+            }
+            print(secret)
+            FileHandle.standardError.write(Data("""
+                key \(record.id): \(accessRole) of \(tenantName)\(expiry.map { ", expires \($0.iso8601)" } ?? ""). It is shown only now; \
+                use it as `Authorization: Bearer <key>` or log in to the dashboard with it.\n
+                """.utf8))
+        }
+
+        static func parseExpiry(_ text: String) throws -> Timestamp {
+            if let unit = text.last, let amount = Int64(text.dropLast()), amount > 0, let seconds = ["d": 86_400, "h": 3_600, "m": 60][unit] {
+                return Timestamp(millisecondsSinceEpoch: Timestamp(Date()).millisecondsSinceEpoch + amount * Int64(seconds) * 1000)
+            }
+            do { return try Timestamp(iso8601: text, field: "--expires") } catch {
+                throw ValidationError("--expires is a time with its zone (2027-03-31T00:00:00+09:00) or a span like 90d, 12h, 30m: \(error)")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys (never their secrets).")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "Only this tenant's keys.")
+        var tenant: String?
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let filter: Tenant?
+            do { filter = try tenant.map { try Tenant($0, field: "--tenant") } } catch { throw ValidationError("\(error)") }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let now = Timestamp(Date())
+            print("ID\tTENANT\tROLE\tSTATE\tCREATED\tEXPIRES\tLABEL")
+            for key in try accessCall({ try store.keys(tenant: filter) }) {
+                let state = key.revoked != nil ? "revoked" : (key.expires.map { $0 <= now } == true ? "expired" : "active")
+                print("\(key.id)\t\(key.tenant)\t\(key.role)\t\(state)\t\(key.created.iso8601)\t\(key.expires?.iso8601 ?? "-")\t\(key.label ?? "")")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a key: a running hub refuses it from its next request on and closes its open feeds.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The key's id (the 12 hex digits after kk_, as `key list` shows).")
+        var id: String
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            try accessCall { try store.revokeKey(id: id) }
+            print("key \(id) revoked")
+        }
+    }
+}
