@@ -33,12 +33,17 @@ public final class TestBroker: @unchecked Sendable {
         public var acl: String?
         /// Extra configuration lines.
         public var extraConfiguration: [String]
+        /// An existing password file and ACL file to use (as `kakehashi-hub gateway add` keeps
+        /// them) instead of `users` and `acl`; anonymous clients are refused.
+        public var accessFiles: (passwordFile: String, aclFile: String)?
 
-        public init(tls: TLSMode = .none, users: [String: String] = [:], acl: String? = nil, extraConfiguration: [String] = []) {
+        public init(tls: TLSMode = .none, users: [String: String] = [:], acl: String? = nil, extraConfiguration: [String] = [],
+                    accessFiles: (passwordFile: String, aclFile: String)? = nil) {
             self.tls = tls
             self.users = users
             self.acl = acl
             self.extraConfiguration = extraConfiguration
+            self.accessFiles = accessFiles
         }
     }
 
@@ -94,6 +99,11 @@ public final class TestBroker: @unchecked Sendable {
         }
     }
 
+    /// Makes mosquitto read its password file and ACL again (SIGHUP, as `systemctl reload` does).
+    public func reload() {
+        process?.signal(SIGHUP)
+    }
+
     /// Stops mosquitto by its pid with `signal` (SIGTERM saves its persistence file first) and
     /// waits for it to exit.
     public func stop(signal: Int32 = SIGTERM) {
@@ -130,7 +140,9 @@ public final class TestBroker: @unchecked Sendable {
             "max_inflight_messages 0",
         ]
         if getuid() == 0 { lines.append("user root") }
-        if options.users.isEmpty {
+        if let files = options.accessFiles {
+            lines += ["allow_anonymous false", "password_file \(files.passwordFile)", "acl_file \(files.aclFile)"]
+        } else if options.users.isEmpty {
             lines.append("allow_anonymous true")
         } else {
             let passwords = directory.appendingPathComponent("passwords")

@@ -4,9 +4,8 @@ import Synchronization
 
 /// The running hub's view of tenants, gateways and keys: the configuration file's tenants plus
 /// those added with `kakehashi-hub tenant add`, and the keys, reloaded from the database when
-/// `access_version` moves. Checks are throttled: at most once a second on the way, and at once
-/// (at most ten times a second) when a key, tenant or gateway is not known, so a key created or
-/// revoked by the command line takes effect on the next request.
+/// `access_version` moves (checked on each use: one indexed row), so a key created or revoked
+/// by the command line takes effect on the next request.
 public final class AccessDirectory: Sendable {
     let store: AccessStore?
     let configured: [Tenant: HubConfiguration.TenantSettings]
@@ -14,8 +13,6 @@ public final class AccessDirectory: Sendable {
 
     private struct State {
         var snapshot = AccessStore.Snapshot()
-        var checked = ContinuousClock.now - .seconds(60)
-        var forced = ContinuousClock.now - .seconds(60)
         var tenants: [Tenant: HubConfiguration.TenantSettings] = [:]
     }
     private let state: Mutex<State>
@@ -34,7 +31,6 @@ public final class AccessDirectory: Sendable {
         if let store, let snapshot = try? store.snapshot() {
             initial.snapshot = snapshot
             initial.tenants = Self.merge(configured, snapshot)
-            initial.checked = ContinuousClock.now
         }
         state = Mutex(initial)
     }
@@ -45,17 +41,10 @@ public final class AccessDirectory: Sendable {
         return tenants
     }
 
-    /// Reloads when the stored version moved; `force` skips the once-a-second throttle (but not
-    /// the ten-a-second one).
-    func refresh(force: Bool = false) {
-        guard let store else { return }
-        let due: Bool = state.withLock { state in
-            let clock = ContinuousClock.now
-            if clock - state.checked >= .seconds(1) { state.checked = clock; return true }
-            if force, clock - state.forced >= .milliseconds(100) { state.forced = clock; state.checked = clock; return true }
-            return false
-        }
-        guard due, let version = try? store.version() else { return }
+    /// Reloads when the stored version moved. The version is one row read on the directory's
+    /// own connection, so a change made by the command line counts from the next request.
+    func refresh() {
+        guard let store, let version = try? store.version() else { return }
         guard version != state.withLock({ $0.snapshot.version }), let snapshot = try? store.snapshot() else { return }
         state.withLock { state in
             state.snapshot = snapshot
@@ -72,16 +61,12 @@ public final class AccessDirectory: Sendable {
     /// A tenant's settings, or nil when the hub does not serve it.
     public func settings(of tenant: Tenant) -> HubConfiguration.TenantSettings? {
         refresh()
-        if let found = state.withLock({ $0.tenants[tenant] }) { return found }
-        refresh(force: true)
         return state.withLock { $0.tenants[tenant] }
     }
 
     /// Whether `gateway` may send batches for `tenant`.
     public func accepts(gateway: GatewayID, tenant: Tenant) -> Bool {
-        if settings(of: tenant)?.gateways.contains(gateway) == true { return true }
-        refresh(force: true)
-        return state.withLock { $0.tenants[tenant]?.gateways.contains(gateway) == true }
+        settings(of: tenant)?.gateways.contains(gateway) == true
     }
 
     /// Why a key was refused.
@@ -103,11 +88,7 @@ public final class AccessDirectory: Sendable {
     public func authenticate(_ text: String) -> Result<AccessPrincipal, Refusal> {
         guard let key = APIKeySecret(text) else { return .failure(.malformed) }
         refresh()
-        var record = state.withLock { $0.snapshot.keys[key.id] }
-        if record == nil {
-            refresh(force: true)
-            record = state.withLock { $0.snapshot.keys[key.id] }
-        }
+        let record = state.withLock { $0.snapshot.keys[key.id] }
         guard let record, record.matches(key) else { return .failure(.unknown(key.id)) }
         if let reason = record.unusable(at: now()) { return .failure(.unusable(reason)) }
         return .success(AccessPrincipal(keyID: record.id, tenant: record.tenant, role: record.role))

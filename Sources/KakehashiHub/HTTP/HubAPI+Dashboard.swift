@@ -62,7 +62,7 @@ extension HubAPI {
         let query = try QueryString(request.uri.query)
         try query.allow(["tenant"])
         var tenant: Tenant?
-        if query["tenant"] != nil || request.headers[Self.tenantHeader] != nil || configuration.defaultTenant != nil {
+        if AccessContext.principal != nil || query["tenant"] != nil || request.headers[Self.tenantHeader] != nil || configuration.defaultTenant != nil {
             tenant = try feedTenant(request, query)
         }
         let settings = configuration.dashboard

@@ -11,9 +11,11 @@ final class LiveHub: Sendable {
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
-    init(_ configuration: HubConfiguration) async throws {
+    /// Without `access`, keys are not required (see ``HubHarness/withHub(_:access:_:)``).
+    init(_ configuration: HubConfiguration, access: Bool = false) async throws {
         var configuration = configuration
         configuration.http.port = 0
+        if !access { configuration.requireKeys = false }
         let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
         let bound = Mutex<Int?>(nil)
         let app = hub.application { port in bound.withLock { $0 = port } }
