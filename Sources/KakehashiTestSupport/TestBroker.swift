@@ -190,18 +190,18 @@ public final class TestBroker: @unchecked Sendable {
         throw TestSupportError("\(program) is not installed (deploy/test installs it)")
     }
 
+    /// Runs a helper program to its end (posix_spawn and waitpid: Foundation's `Process` can
+    /// spin forever in `waitUntilExit` when several run at once on worker threads).
     static func run(_ program: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = try which(program)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestSupportError("\(program) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kk-\(program)-\(UUID().uuidString.prefix(8)).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let child = try ChildProcess(executable: try which(program).path, arguments: arguments, logFile: log)
+        let status = child.wait()
+        guard status == 0 else {
+            throw TestSupportError("\(program) \(arguments.joined(separator: " ")) failed (wait status \(status)): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }
     }
+
 
     static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()

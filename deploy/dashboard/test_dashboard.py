@@ -115,6 +115,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hub", required=True, help="the hub's URL, http://127.0.0.1:PORT")
     parser.add_argument("--tenant", default="tokushima")
+    parser.add_argument("--key-file", required=True, help="a file holding an operator key of the tenant (the page logs in with it)")
     parser.add_argument("--state", required=True, help="folder for the ready file and the screenshots")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for the storm's alerts")
     args = parser.parse_args()
@@ -124,9 +125,13 @@ def main():
     relay = Relay(hub_port)
     page = f"http://127.0.0.1:{relay.port}"
     check = Check()
+    args.key = pathlib.Path(args.key_file).read_text().strip()
 
     def hub_json(path, tenant=True):
-        request = urllib.request.Request(hub + path, headers={"NGSILD-Tenant": args.tenant} if tenant else {})
+        headers = {"Authorization": f"Bearer {args.key}"}
+        if tenant:
+            headers["NGSILD-Tenant"] = args.tenant
+        request = urllib.request.Request(hub + path, headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response), response.headers
 
@@ -165,9 +170,23 @@ def main():
 
 
 def run(driver, page, hub_json, args, state, relay, check):
+    # The hub needs a key: the page asks for one, refuses a wrong one, and keeps the right one in
+    # a cookie that scripts cannot read.
     driver.get(f"{page}/?tenant={args.tenant}")
+    wait("the login dialog", lambda: driver.execute_script("return document.getElementById('login-dialog').open"), 30)
+    check.that(not driver.find_elements(By.CSS_SELECTOR, "#alerts li"), "without a key the page shows the login dialog and no data")
+    field = driver.find_element(By.ID, "login-key")
+    field.send_keys("kk_0123456789ab_" + "0" * 48)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    refused = wait("the wrong key's error", lambda: driver.find_element(By.ID, "login-error").text, 10)
+    check.that("no key has the id" in refused, f"a wrong key is refused with the reason: '{refused}'")
+    field.clear()
+    field.send_keys(args.key)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
     wait("the page to start", lambda: driver.execute_script("return document.body.dataset.ready") == "1", 30)
     wait("the live feed", lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") == "live", 30)
+    check.that("kakehashi_key" not in driver.execute_script("return document.cookie"), "the key's cookie is HttpOnly (scripts cannot read it)")
+    check.that(driver.find_element(By.ID, "logout").is_displayed(), "a logged-in page offers to log out")
     colours = driver.execute_script("return window.kakehashi.colours")
     driver.execute_script("window.__loadedOnce = 'yes'")
     initial = len(driver.find_elements(By.CSS_SELECTOR, "#alerts li"))
@@ -192,7 +211,8 @@ def run(driver, page, hub_json, args, state, relay, check):
         link = driver.find_element(By.CSS_SELECTOR, "#alerts li a.cap")
         return link.get_attribute("data-alert"), urllib.parse.urlparse(link.get_attribute("href"))
     cap_alert, cap_url = wait("a CAP link", cap_link, 10)
-    with urllib.request.urlopen(f"{args.hub}{cap_url.path}?{cap_url.query}", timeout=10) as response:
+    cap_request = urllib.request.Request(f"{args.hub}{cap_url.path}?{cap_url.query}", headers={"Authorization": f"Bearer {args.key}"})
+    with urllib.request.urlopen(cap_request, timeout=10) as response:
         cap = response.read().decode()
     check.that(response.headers.get_content_type().endswith("xml") and "urn:oasis:names:tc:emergency:cap:1.2" in cap and "<msgType>" in cap,
                f"the CAP link of alert {cap_alert} gives a CAP 1.2 message ({cap_url.path})")
@@ -231,7 +251,8 @@ def run(driver, page, hub_json, args, state, relay, check):
     missed, _ = hub_json(f"/alerts?tenant={args.tenant}&state=active&limit=1000", tenant=False)
     other = missed[-1]["id"]
     request = urllib.request.Request(f"{args.hub}/alerts/{other}/acknowledge?tenant={args.tenant}", method="POST",
-                                     data=json.dumps({"by": "Duty Officer"}).encode(), headers={"Content-Type": "application/json"})
+                                     data=json.dumps({"by": "Duty Officer"}).encode(), headers={"Content-Type": "application/json",
+                                                                                                  "Authorization": f"Bearer {args.key}"})
     urllib.request.urlopen(request, timeout=10).read()
     relay.restore()
     wait("the page to be live again", lambda: driver.find_element(By.ID, "connection").get_attribute("data-state") == "live", 60)

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KakehashiModel
 
 /// The central mosquitto's password file and ACL for the hub's gateways: each gateway logs in
@@ -51,18 +54,33 @@ public struct BrokerAccessFiles: Sendable {
         guard let tool = Self.which("mosquitto_passwd") else {
             throw AccessFileError("mosquitto_passwd is not installed (Debian package mosquitto): it writes the broker's password file")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["-b", passwordFile, user, password]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch { throw AccessFileError("cannot run \(tool): \(error)") }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw AccessFileError("mosquitto_passwd failed on \(passwordFile): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("kakehashi-passwd-\(UUID().uuidString.prefix(8)).err").path
+        defer { try? FileManager.default.removeItem(atPath: errors) }
+        let status = Self.run(tool, ["-b", passwordFile, user, password], errors: errors)
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            throw AccessFileError("mosquitto_passwd failed on \(passwordFile) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+    }
+
+    /// Runs `tool` to its end with posix_spawn and waitpid (Foundation's `Process` can spin in
+    /// `waitUntilExit` when used from concurrency's worker threads); its standard error goes to
+    /// `errors`. Returns the exit status, or -1 when it could not start.
+    static func run(_ tool: String, _ arguments: [String], errors: String) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([tool] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child = pid_t()
+        guard posix_spawn(&child, tool, &actions, nil, argv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+        // WIFEXITED / WEXITSTATUS
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
     }
 
     /// Rewrites the ACL file for `gateways`.

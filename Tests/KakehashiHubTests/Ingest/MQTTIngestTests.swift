@@ -44,6 +44,7 @@ struct MQTTIngestTests {
         try broker.start()
         defer { broker.stop() }
         var configuration = HubHarness.configuration()
+        configuration.requireKeys = false  // the router is driven without keys (AccessTests cover them)
         configuration.broker = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "hub-ingest-test")
         let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
         let ingest = try #require(hub.ingest)
@@ -92,6 +93,7 @@ struct MQTTIngestTests {
 
     @Test func healthFailsWithoutBroker() async throws {
         var configuration = HubHarness.configuration()
+        configuration.requireKeys = false  // the router is driven without keys (AccessTests cover them)
         configuration.broker = MQTTConfiguration(host: "127.0.0.1", port: try TestBroker.freePort(), clientID: "hub-nobroker")
         let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
         let app = Application(router: hub.router())

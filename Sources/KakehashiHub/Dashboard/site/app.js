@@ -32,7 +32,9 @@ let map;
 
 // --- talking to the hub --------------------------------------------------------------------------
 
-class HubError extends Error {}
+class HubError extends Error {
+  constructor(message, status = 0) { super(message); this.status = status; }
+}
 
 async function hub(path, { method = "GET", body, ngsi = false } = {}) {
   const headers = { Accept: "application/json" };
@@ -47,7 +49,7 @@ async function hub(path, { method = "GET", body, ngsi = false } = {}) {
   if (!response.ok) {
     let detail = `${response.status} ${response.statusText}`;
     try { const problem = await response.json(); detail = problem.detail || problem.title || detail; } catch { /* not JSON */ }
-    throw new HubError(detail);
+    throw new HubError(detail, response.status);
   }
   return response;
 }
@@ -64,12 +66,14 @@ async function start() {
   try {
     session = await (await hub(`/dashboard/session${asked ? `?tenant=${encodeURIComponent(asked)}` : ""}`)).json();
   } catch (error) {
+    if (error.status === 401) return login();
     if (asked) { sessionStorage.removeItem("kakehashi.tenant"); }
-    try { session = await (await hub("/dashboard/session")).json(); } catch (again) { return fatal(again); }
+    try { session = await (await hub("/dashboard/session")).json(); } catch (again) { return again.status === 401 ? login() : fatal(again); }
     if (asked) banner(t("loadFailed", { why: error.message }), "error");
   }
   state.session = session;
   $("switch-tenant").hidden = session.tenants.length < 2;
+  $("logout").hidden = !session.keys;
   if (!session.tenant) return chooseTenant();
   state.tenant = session.tenant;
   sessionStorage.setItem("kakehashi.tenant", state.tenant);
@@ -119,6 +123,33 @@ function openLinkedSensor() {
 function fatal(error) {
   setConnection("offline", { s: "—" });
   banner(t("loadFailed", { why: error.message }), "error");
+}
+
+// The hub needs a key: ask for one. The hub keeps it in an HttpOnly cookie, which every request
+// and the feed then carry; the page never stores it.
+function login(problem) {
+  setConnection("offline", { s: "—" });
+  const dialog = $("login-dialog");
+  $("login-error").textContent = problem ?? "";
+  $("login-error").hidden = !problem;
+  if (!dialog.open) dialog.showModal();
+  $("login-form").onsubmit = async (event) => {
+    event.preventDefault();
+    try {
+      await hub("/dashboard/login", { method: "POST", body: { key: $("login-key").value.trim() } });
+      sessionStorage.removeItem("kakehashi.tenant");
+      const url = new URL(location.href);
+      url.searchParams.delete("tenant");
+      location.assign(url.toString());
+    } catch (error) {
+      $("login-error").textContent = t("loginFailed", { why: error.message });
+      $("login-error").hidden = false;
+    }
+  };
+}
+
+async function logout() {
+  try { await hub("/dashboard/logout", { method: "POST" }); } finally { location.reload(); }
 }
 
 function chooseTenant() {
@@ -177,7 +208,9 @@ function connect() {
   source.addEventListener("error", () => {
     state.down = true;
     if (source.readyState === EventSource.CLOSED) {
-      // The browser gave up (an HTTP error): try again ourselves, resuming from the last event.
+      // The browser gave up (an HTTP error): a key revoked or expired asks for another;
+      // otherwise try again ourselves, resuming from the last event.
+      hub("/dashboard/session").catch((error) => { if (error.status === 401) { source.close(); login(t("keyRefused")); } });
       const delay = state.retryDelay;
       state.retryDelay = Math.min(30_000, state.retryDelay * 2);
       setConnection("offline", { s: Math.round(delay / 1000) });
@@ -639,6 +672,7 @@ function closeDetails() {
 // --- controls --------------------------------------------------------------------------------------------------
 
 function wireControls() {
+  $("logout").addEventListener("click", logout);
   $("language").addEventListener("click", () => {
     const next = language() === "ja" ? "en" : "ja";
     localStorage.setItem("kakehashi.language", next);
