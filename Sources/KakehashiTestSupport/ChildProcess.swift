@@ -12,8 +12,13 @@ public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     private var exitStatus: Int32?
 
-    /// Starts `executable` with `arguments`; standard output and error go to `logFile`.
-    public init(executable: String, arguments: [String], logFile: String) throws {
+    /// Whether the child leads its own process group (see ``signalGroup(_:)``).
+    public let leadsGroup: Bool
+
+    /// Starts `executable` with `arguments`; standard output and error go to `logFile`. With
+    /// `ownGroup` the child leads a new process group, so a shell pipeline can be stopped whole.
+    public init(executable: String, arguments: [String], logFile: String, ownGroup: Bool = false) throws {
+        leadsGroup = ownGroup
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -31,7 +36,12 @@ public final class ChildProcess: @unchecked Sendable {
         sigemptyset(&defaults)
         for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -42,6 +52,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
+        if leadsGroup { kill(-pid, SIGKILL) }
         if isRunning {
             kill(pid, SIGKILL)
             _ = wait()
@@ -60,6 +71,13 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends `signal`.
     public func signal(_ signal: Int32) {
         if isRunning { kill(pid, signal) }
+    }
+
+    /// Sends `signal` to every process of the child's group (started with `ownGroup`), e.g.
+    /// both ends of a shell pipeline, even after the shell itself exited.
+    public func signalGroup(_ signal: Int32) {
+        guard leadsGroup else { return self.signal(signal) }
+        kill(-pid, signal)
     }
 
     /// Waits for the child to exit and returns its raw wait status.

@@ -172,8 +172,10 @@ enum GatewayScenarios {
         defer { try? FileManager.default.removeItem(at: directory) }
         let (client, subscription) = try await counter(central, filter: "relay/readings", batches: false)
         let command = "mosquitto_sub -i relay-sub -h 127.0.0.1 -p \(edge.port) -q 1 -t 'flood/+/level' | mosquitto_pub -i relay-pub -h 127.0.0.1 -p \(central.port) -q 1 -t relay/readings -l"
-        let relay = try ChildProcess(executable: "/bin/sh", arguments: ["-c", command], logFile: directory.appendingPathComponent("relay.log").path)
-        defer { relay.signal(SIGKILL); _ = relay.wait() }
+        // Its own process group: killing only the shell would leave mosquitto_sub and mosquitto_pub running.
+        let relay = try ChildProcess(executable: "/bin/sh", arguments: ["-c", command], logFile: directory.appendingPathComponent("relay.log").path,
+                                     ownGroup: true)
+        defer { relay.signalGroup(SIGKILL); _ = relay.wait() }
         // The relay is ready when both of its clients are connected (mosquitto logs each connection).
         let readyBy = ContinuousClock.now + .seconds(10)
         while !(edge.log.contains(" as relay-sub ") && central.log.contains(" as relay-pub ")) {
