@@ -78,18 +78,23 @@ public final class SQLiteConnection {
     }
 
     /// Applies the migrations after the current `user_version`, each in its own transaction, and
-    /// sets `user_version` to the number applied in all.
+    /// sets `user_version` to the number applied in all. The version is read inside each
+    /// transaction, so processes opening the same new file at once (the hub and its command
+    /// line) apply each migration once.
     public func migrate(_ migrations: [String]) throws {
-        let current = try userVersion
-        guard current <= migrations.count else {
-            throw SQLiteError(code: 0, message: "schema version \(current) is newer than this program knows (\(migrations.count))",
-                              operation: "migrating", path: path)
-        }
-        for (index, sql) in migrations.enumerated().dropFirst(current) {
-            try transaction {
-                try execute(sql)
-                try execute("PRAGMA user_version = \(index + 1)")
+        while true {
+            let done: Bool = try transaction {
+                let current = try userVersion
+                guard current <= migrations.count else {
+                    throw SQLiteError(code: 0, message: "schema version \(current) is newer than this program knows (\(migrations.count))",
+                                      operation: "migrating", path: path)
+                }
+                guard current < migrations.count else { return true }
+                try execute(migrations[current])
+                try execute("PRAGMA user_version = \(current + 1)")
+                return false
             }
+            if done { return }
         }
     }
 }

@@ -114,11 +114,14 @@ public final class TestBroker: @unchecked Sendable {
     }
 
     /// Whether a TCP connection to the port succeeds now.
-    public func acceptsConnections() -> Bool {
+    public func acceptsConnections() -> Bool { Self.accepts(port: port) }
+
+    /// Whether a TCP connection to `127.0.0.1:port` succeeds now.
+    public static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = Self.loopback(port: port)
+        var address = loopback(port: port)
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
@@ -182,7 +185,8 @@ public final class TestBroker: @unchecked Sendable {
 
     // MARK: - Helpers
 
-    static func which(_ program: String) throws -> URL {
+    /// Where `program` is installed.
+    public static func which(_ program: String) throws -> URL {
         for directory in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"] {
             let url = URL(fileURLWithPath: directory).appendingPathComponent(program)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }

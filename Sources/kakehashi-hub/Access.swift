@@ -114,14 +114,24 @@ struct GatewayCommand: ParsableCommand {
             for (configured, settings) in configuration.tenants { all += settings.gateways.map { (configured, $0) } }
             try accessCall { try files.setPassword(user: gateway.rawValue, password: password) }
             try accessCall { try files.writeACL(gateways: all) }
+            let shown = passwordEnvironment == nil ? password : "(the value of $\(passwordEnvironment!))"
             print("""
-                gateway \(gateway) of \(tenantName) registered; broker user \(gateway) written to \(files.passwordFile), ACL to \(files.aclFile).
-                Reload the broker (systemctl reload mosquitto) and give the gateway these settings:
+                gateway \(gateway) of \(tenantName) registered: broker user \(gateway) in \(files.passwordFile), ACL in \(files.aclFile)
+                (it may publish only under kakehashi/v1/\(tenantName)/\(gateway)/#).
+                Reload the broker (systemctl reload mosquitto), then give the gateway these settings (gateway.yaml):
 
-                  gateway: { id: \(gateway), tenant: \(tenantName) }
+                  tenant: \(tenantName)
+                  gateway: \(gateway)
                   central:
+                    host: <this hub's broker address>
+                    port: 8883
                     username: \(gateway)
-                    password: \(passwordEnvironment == nil ? password : "(from $\(passwordEnvironment!))")
+                    password_env: KAKEHASHI_CENTRAL_PASSWORD
+                    tls: { ca_file: /etc/kakehashi/ca.pem }
+
+                and in its environment (e.g. the systemd unit's EnvironmentFile):
+
+                  KAKEHASHI_CENTRAL_PASSWORD=\(shown)
 
                 The password is shown only now.
                 """)
