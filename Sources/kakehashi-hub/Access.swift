@@ -243,3 +243,84 @@ struct KeyCommand: ParsableCommand {
         }
     }
 }
+
+/// `kakehashi-hub share grant|list|revoke`
+struct ShareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "share",
+        abstract: "Let one tenant read another's entities of a type (optionally in an area, or as hourly aggregates only).",
+        discussion: """
+            Shared entities appear in the grantee's entity queries, temporal queries by id, map feed and alert feed, \
+            marked with sharedBy (the owner). Revoking takes effect on the next request, and open feeds stop \
+            carrying the owner's alerts within a second.
+            """,
+        subcommands: [Grant.self, List.self, Revoke.self])
+
+    struct Grant: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Share an owner's entities of one type with another tenant.")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "The tenant whose data is shared (the owner).")
+        var from: String
+        @Option(help: "The tenant that may read it (the grantee).")
+        var to: String
+        @Option(help: "The entity type shared, e.g. WaterObserved.")
+        var type: String
+        @Option(help: ArgumentHelp("Only entities inside this polygon: a GeoJSON Polygon, its coordinates, or a file holding either.", valueName: "polygon"))
+        var area: String?
+        @Option(help: "full (latest values, history, alerts) or hourly (hourly aggregates only, no alerts).")
+        var precision: String = "full"
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let owner: Tenant, grantee: Tenant
+            do {
+                owner = try Tenant(from, field: "--from")
+                grantee = try Tenant(to, field: "--to")
+            } catch { throw ValidationError("\(error)") }
+            guard let level = ShareGrant.Precision(rawValue: precision) else { throw ValidationError("--precision is full or hourly, not '\(precision)'") }
+            var polygon: [GeoPoint]?
+            if let area {
+                let text = FileManager.default.fileExists(atPath: area) ? ((try? String(contentsOfFile: area, encoding: .utf8)) ?? "") : area
+                do { polygon = try ShareGrant.area(parsing: text) } catch { throw ValidationError("--area: \(error)") }
+            }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let grant = try accessCall {
+                try store.grant(owner: owner, grantee: grantee, type: type, area: polygon, precision: level, knownTenants: Set(configuration.tenants.keys))
+            }
+            print("grant \(grant.id): \(grantee) reads \(owner)'s \(type)\(polygon == nil ? "" : " inside the area") (\(level))")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List grants.")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "Only grants from or to this tenant.")
+        var tenant: String?
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let filter: Tenant?
+            do { filter = try tenant.map { try Tenant($0, field: "--tenant") } } catch { throw ValidationError("\(error)") }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            print("ID\tOWNER\tGRANTEE\tTYPE\tAREA\tPRECISION\tSTATE")
+            for grant in try accessCall({ try store.grants(involving: filter) }) {
+                let state = grant.revoked.map { "revoked \($0.iso8601)" } ?? "active"
+                print("\(grant.id)\t\(grant.owner)\t\(grant.grantee)\t\(grant.type)\t\(grant.area.map { "\($0.count - 1) corners" } ?? "everywhere")\t\(grant.precision)\t\(state)")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End a grant at once (open feeds included).")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The grant's id (see `share list`).")
+        var id: Int64
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            try accessCall { try store.revokeGrant(id: id) }
+            print("grant \(id) revoked")
+        }
+    }
+}

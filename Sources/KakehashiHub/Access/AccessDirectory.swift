@@ -69,6 +69,12 @@ public final class AccessDirectory: Sendable {
         settings(of: tenant)?.gateways.contains(gateway) == true
     }
 
+    /// The active grants that let `grantee` read other tenants' data.
+    public func grants(to grantee: Tenant) -> [ShareGrant] {
+        refresh()
+        return state.withLock { $0.snapshot.grants[grantee] ?? [] }
+    }
+
     /// Why a key was refused.
     public enum Refusal: Error, Sendable, Hashable, CustomStringConvertible {
         case malformed

@@ -7,7 +7,7 @@ import KakehashiSQLite
 /// (``AccessDirectory``). Every change bumps `access_version`, which the hub watches.
 public final class AccessStore: @unchecked Sendable {
     // One connection, used under `lock`.
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     private let lock = NSLock()
     public let path: String
 
@@ -28,6 +28,8 @@ public final class AccessStore: @unchecked Sendable {
         public var version: Int64 = 0
         public var tenants: [Tenant: Set<GatewayID>] = [:]
         public var keys: [String: APIKeyRecord] = [:]
+        /// Active grants by grantee.
+        public var grants: [Tenant: [ShareGrant]] = [:]
     }
 
     /// A tenant as listed.
@@ -38,7 +40,7 @@ public final class AccessStore: @unchecked Sendable {
         public let gateways: [GatewayID]
     }
 
-    private func locked<T>(_ operation: String, _ body: () throws -> T) throws(StorageError) -> T {
+    func locked<T>(_ operation: String, _ body: () throws -> T) throws(StorageError) -> T {
         lock.lock()
         defer { lock.unlock() }
         do { return try body() } catch let error as AccessError {
@@ -70,6 +72,8 @@ public final class AccessStore: @unchecked Sendable {
                 }
                 let keys = try connection.prepare("SELECT id, tenant, role, label, salt, hash, created, expires, revoked FROM access_keys")
                 while try keys.step() { if let record = Self.record(keys) { snapshot.keys[record.id] = record } }
+                let grants = try connection.prepare("\(Self.grantColumns) WHERE revoked IS NULL")
+                while try grants.step() { if let grant = Self.grant(grants) { snapshot.grants[grant.grantee, default: []].append(grant) } }
             }
             return snapshot
         }
@@ -85,7 +89,7 @@ public final class AccessStore: @unchecked Sendable {
             revoked: row.isNull(8) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(8)))
     }
 
-    private func bump() throws {
+    func bump() throws {
         try connection.execute("UPDATE access_version SET version = version + 1")
     }
 
@@ -218,6 +222,76 @@ public final class AccessStore: @unchecked Sendable {
                     guard try exists.step() else { throw AccessError("no key has the id \(id) (see `kakehashi-hub key list`)") }
                     throw AccessError("key \(id) is revoked already")
                 }
+                try bump()
+            }
+        }
+    }
+}
+
+extension AccessStore {
+    static let grantColumns = "SELECT id, owner, grantee, type, area, precision, created, revoked FROM access_grants"
+
+    static func grant(_ row: SQLiteStatement) -> ShareGrant? {
+        guard let owner = row.string(1).flatMap({ try? Tenant($0) }), let grantee = row.string(2).flatMap({ try? Tenant($0) }),
+              let type = row.string(3), let precision = row.string(5).flatMap(ShareGrant.Precision.init(rawValue:)) else { return nil }
+        var area: [GeoPoint]?
+        if let text = row.string(4) {
+            guard let parsed = try? ShareGrant.area(parsing: text) else { return nil }
+            area = parsed
+        }
+        return ShareGrant(id: row.int64(0), owner: owner, grantee: grantee, type: type, area: area, precision: precision,
+                          created: Timestamp(millisecondsSinceEpoch: row.int64(6)),
+                          revoked: row.isNull(7) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(7)))
+    }
+
+    /// Lets `grantee` read `owner`'s entities of `type` (inside `area` when given, at `precision`).
+    /// `knownTenants` are the configuration file's tenants.
+    public func grant(owner: Tenant, grantee: Tenant, type: String, area: [GeoPoint]?, precision: ShareGrant.Precision,
+                      knownTenants: Set<Tenant> = [], now: Timestamp = Timestamp(Date())) throws(StorageError) -> ShareGrant {
+        try locked("sharing \(owner)'s \(type) with \(grantee)") {
+            try connection.transaction {
+                guard owner != grantee else { throw AccessError("a tenant sees its own data already: name another tenant to share with") }
+                for tenant in [owner, grantee] where !knownTenants.contains(tenant) {
+                    let known = try connection.prepare("SELECT 1 FROM access_tenants WHERE name = ?")
+                    try known.bind(1, tenant.name)
+                    guard try known.step() else { throw AccessError("tenant \(tenant) does not exist") }
+                }
+                let grant = ShareGrant(id: 0, owner: owner, grantee: grantee, type: type, area: area, precision: precision, created: now)
+                let insert = try connection.prepare("INSERT INTO access_grants(owner, grantee, type, area, precision, created) VALUES (?, ?, ?, ?, ?, ?)")
+                try insert.bind(1, owner.name)
+                try insert.bind(2, grantee.name)
+                try insert.bind(3, type)
+                try insert.bind(4, grant.areaText)
+                try insert.bind(5, precision.rawValue)
+                try insert.bind(6, now.millisecondsSinceEpoch)
+                try insert.run()
+                let id = connection.lastInsertRowID
+                try bump()
+                return ShareGrant(id: id, owner: owner, grantee: grantee, type: type, area: area, precision: precision, created: now)
+            }
+        }
+    }
+
+    /// Every grant (revoked ones too), optionally those involving one tenant.
+    public func grants(involving tenant: Tenant? = nil) throws(StorageError) -> [ShareGrant] {
+        try locked("listing grants") {
+            let select = try connection.prepare("\(Self.grantColumns) WHERE ?1 IS NULL OR owner = ?1 OR grantee = ?1 ORDER BY id")
+            try select.bind(1, tenant?.name)
+            var grants = [ShareGrant]()
+            while try select.step() { if let grant = Self.grant(select) { grants.append(grant) } }
+            return grants
+        }
+    }
+
+    /// Ends a grant: the grantee's queries, map and open feeds stop showing the owner's data at once.
+    public func revokeGrant(id: Int64, now: Timestamp = Timestamp(Date())) throws(StorageError) {
+        try locked("revoking grant \(id)") {
+            try connection.transaction {
+                let update = try connection.prepare("UPDATE access_grants SET revoked = ? WHERE id = ? AND revoked IS NULL")
+                try update.bind(1, now.millisecondsSinceEpoch)
+                try update.bind(2, id)
+                try update.run()
+                guard connection.changes == 1 else { throw AccessError("no active grant has the id \(id) (see `kakehashi-hub share list`)") }
                 try bump()
             }
         }

@@ -29,7 +29,9 @@ extension HubAPI {
         let (limit, offset) = try page(query)
         let count = query["count"].map { $0 == "true" } ?? query.options.contains("count")
 
-        let candidates = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
+        let own = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
+        // Then what other tenants shared with this one, marked with their owner.
+        let candidates = own + (try await sharedEntities(for: tenant, types: types, ids: ids)).map(\.entity)
         let matching = candidates.filter { entity in
             if let filter, !filter.matches(entity) { return false }
             if let attributes, !attributes.contains(where: { entity.attributes[$0] != nil }) { return false }
@@ -72,7 +74,9 @@ extension HubAPI {
         try query.allow(["attrs", "options", "format"])
         let jsonLD = try Self.wantsJSONLD(request)
         let id = try Self.entityID(text, parameter: "id")
-        guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) }) else {
+        var found = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) })
+        if found == nil { found = try await sharedEntity(id, for: tenant)?.0 }
+        guard let entity = found else {
             throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
         }
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }

@@ -66,13 +66,19 @@ extension HubAPI {
         let tenant = try feedTenant(request, query)
         let resumeText = request.headers[Self.lastEventIDHeader] ?? query["lastEventId"]
         var resume: Int64 = 0
+        var sharedResume = [Tenant: Int64]()
         if let resumeText, !resumeText.isEmpty {
-            guard let value = Int64(resumeText.trimmingCharacters(in: .whitespaces)), value >= 0 else {
-                throw NGSIProblem(.badRequestData, "Last-Event-ID '\(resumeText.prefix(40))' is not an event id (a whole number)")
+            guard let cursor = Self.feedCursor(resumeText) else {
+                throw NGSIProblem(.badRequestData, "Last-Event-ID '\(resumeText.prefix(40))' is not an event id (a whole number, then ;tenant=number for shared feeds)")
             }
-            resume = value
+            (resume, sharedResume) = cursor
         }
         let resumeAfter = resume
+        // Other tenants' alerts shared in full: one feed, each event marked with its owner.
+        let owners = Set(directory.grants(to: tenant).filter { $0.precision == .full }.map(\.owner))
+        if !owners.isEmpty {
+            return try await sharedAlertStream(tenant: tenant, owners: owners, after: resume, sharedAfter: sharedResume, resumed: resumeText != nil)
+        }
         let principal = AccessContext.principal
         if let principal, !feedSlots.take(principal.keyID) {
             throw NGSIProblem(.tooManyRequests, "key \(principal.keyID) has \(feedSlots.limit) alert feeds open already (limits.feeds_per_key)",
@@ -178,6 +184,165 @@ extension HubAPI {
         } onGracefulShutdown: {
             continuation.finish()
         }
+    }
+
+    /// `N` or `N;owner=M;…`: the last event of the tenant's own feed and of each owner's shared one.
+    static func feedCursor(_ text: String) -> (Int64, [Tenant: Int64])? {
+        let parts = text.trimmingCharacters(in: .whitespaces).split(separator: ";", omittingEmptySubsequences: false)
+        guard let first = parts.first, let own = Int64(first), own >= 0 else { return nil }
+        var others = [Tenant: Int64]()
+        for part in parts.dropFirst() {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, let tenant = try? Tenant(String(pair[0])), let value = Int64(pair[1]), value >= 0 else { return nil }
+            others[tenant] = value
+        }
+        return (own, others)
+    }
+
+    static func feedCursorText(own: Int64, others: [Tenant: Int64]) -> String {
+        ([String(own)] + others.sorted { $0.key < $1.key }.map { "\($0.key.name)=\($0.value)" }).joined(separator: ";")
+    }
+
+    enum SharedItem: Sendable {
+        case events(Tenant, [AlertEventRecord])
+        case heartbeat
+    }
+
+    /// The SSE feed of a tenant that others share alerts with: its own events and each owner's
+    /// (those of the granted type and area), merged as they come. An event's id is the cursor of
+    /// every source (`12;omuta=5`), so a reconnect resumes each where it stopped. An owner's part
+    /// ends within a second of its last grant being revoked, and its events stop matching at once.
+    func sharedAlertStream(tenant: Tenant, owners: Set<Tenant>, after: Int64, sharedAfter: [Tenant: Int64], resumed: Bool) async throws(NGSIProblem) -> Response {
+        let principal = AccessContext.principal
+        let start = try await sharedStarts(owners: owners, known: sharedAfter, resumed: resumed)
+        let own = guarded(alerts.feed.subscribe(tenant: tenant), for: principal)
+        var lives = [Tenant: AlertFeed.Stream]()
+        for owner in owners { lives[owner] = sharedLive(alerts.feed.subscribe(tenant: owner), owner: owner, grantee: tenant) }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let initial = SharedFeedState(tenant: tenant, own: after, others: start, directory: directory)
+        let store = self.store, liveStreams = lives
+        let body = ResponseBody { writer in
+            var feed = initial
+            try await writer.write(feed.greeting)
+            let (merged, followers) = Self.startFollowers(store, tenant: tenant, ownStart: after, own: own, sharedStart: start, lives: liveStreams)
+            defer { followers.cancel() }
+            for await item in merged {
+                if let buffer = feed.render(item) { try await writer.write(buffer) }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Where each owner's part of a shared feed starts: where the client left it; from now for a
+    /// client resuming from before the grant (not the owner's whole history); else from the start.
+    func sharedStarts(owners: Set<Tenant>, known: [Tenant: Int64], resumed: Bool) async throws(NGSIProblem) -> [Tenant: Int64] {
+        var start = [Tenant: Int64]()
+        for owner in owners {
+            if let position = known[owner] {
+                start[owner] = position
+            } else if resumed {
+                start[owner] = try await stored { () throws(StorageError) in try await store.latestAlertEventID(tenant: owner) }
+            } else {
+                start[owner] = 0
+            }
+        }
+        return start
+    }
+
+    /// The cursor of a shared feed, and the rendering of its events.
+    struct SharedFeedState {
+        let tenant: Tenant
+        var own: Int64
+        var others: [Tenant: Int64]
+        let directory: AccessDirectory
+
+        var greeting: ByteBuffer {
+            ByteBuffer(string: "retry: 2000\n: kakehashi alerts of \(tenant.name) and shared by \(others.keys.map(\.name).sorted().joined(separator: ", "))"
+                       + " after \(HubAPI.feedCursorText(own: own, others: others))\n\n")
+        }
+
+        /// The SSE text of `item`: its events that still fall under a grant (own ones always),
+        /// each with the cursor after it as its id; nil when none.
+        mutating func render(_ item: SharedItem) -> ByteBuffer? {
+            switch item {
+            case .heartbeat:
+                return ByteBuffer(string: ": keepalive\n\n")
+            case .events(let source, let records):
+                var buffer = ByteBuffer()
+                let grants = source == tenant ? [] : directory.grants(to: tenant).filter { $0.owner == source && $0.precision == .full }
+                for record in records {
+                    if source == tenant { own = record.id } else { others[source] = record.id }
+                    var json = record.json
+                    if source != tenant {
+                        guard grants.contains(where: { $0.covers(type: record.event.entity.type, location: record.event.location) }) else { continue }
+                        if case .object(var members) = json {
+                            members[HubAPI.sharedByAttribute] = .string(source.name)
+                            json = .object(members)
+                        }
+                    }
+                    buffer.writeString("id: \(HubAPI.feedCursorText(own: own, others: others))\nevent: alert\ndata: ")
+                    buffer.writeBytes(json.serialized())
+                    buffer.writeString("\n\n")
+                }
+                return buffer.readableBytes > 0 ? buffer : nil
+            }
+        }
+    }
+
+
+    /// Follows the tenant's own feed and each owner's, merged into one stream; it ends when
+    /// the own feed ends (key revoked, shutdown) or the client falls too far behind.
+    private static func startFollowers(_ store: any AlertStore, tenant: Tenant, ownStart: Int64, own: AlertFeed.Stream,
+                                       sharedStart: [Tenant: Int64], lives: [Tenant: AlertFeed.Stream]) -> (AsyncStream<SharedItem>, Task<Void, Never>) {
+        let (merged, sink) = AsyncStream<SharedItem>.makeStream(bufferingPolicy: .bufferingOldest(AlertFeed.defaultCapacity))
+        @Sendable func deliver(_ source: Tenant, _ records: [AlertEventRecord]) throws {
+            if case .dropped = sink.yield(.events(source, records)) { throw CancellationError() }
+        }
+        let followers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try? await follow(store, tenant: tenant, after: ownStart, live: own, heartbeat: heartbeat,
+                                      deliver: { try deliver(tenant, $0) }, heartbeat: { sink.yield(.heartbeat) })
+                    sink.finish()
+                }
+                for (owner, live) in lives {
+                    group.addTask {
+                        try? await follow(store, tenant: owner, after: sharedStart[owner] ?? 0, live: live, heartbeat: nil,
+                                          deliver: { try deliver(owner, $0) }, heartbeat: {})
+                    }
+                }
+            }
+        }
+        return (merged, followers)
+    }
+
+    /// An owner's live events for `grantee`, ended within a second of the last full grant from
+    /// `owner` to `grantee` being revoked.
+    func sharedLive(_ live: AlertFeed.Stream, owner: Tenant, grantee: Tenant) -> AlertFeed.Stream {
+        let (stream, continuation) = AlertFeed.Stream.makeStream(bufferingPolicy: .unbounded)
+        let directory = self.directory
+        let forward = Task {
+            for await record in live { continuation.yield(record) }
+            continuation.finish()
+        }
+        let watch = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if !directory.grants(to: grantee).contains(where: { $0.owner == owner && $0.precision == .full }) {
+                    continuation.finish()
+                    return
+                }
+            }
+        }
+        continuation.onTermination = { _ in
+            forward.cancel()
+            watch.cancel()
+        }
+        return stream
     }
 
     static func sse(_ record: AlertEventRecord) -> ByteBuffer {
@@ -306,13 +471,21 @@ extension HubAPI {
             box = GeoBox(south: south, west: west, north: north, east: east)
         }
         var entities = try await stored { () throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: nil) }
+        // What other tenants share, marked with `sharedBy`; their alerts where shared in full.
+        let shared = try await sharedEntities(for: tenant, types: types, ids: nil)
+        entities += shared.map(\.entity)
         if let box {
             entities = entities.filter { entity in
                 guard case .geoProperty(let point, _)? = entity.attributes["location"] else { return false }
                 return box.contains(point)
             }
         }
-        let active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }
+        var active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }
+        let fully = Set(shared.filter { $0.grant.precision == .full }.map(\.entity.id))
+        for owner in Set(fully.map(\.tenant)) {
+            let theirs = try await stored { () throws(StorageError) in try await store.alerts(tenant: owner, activeOnly: true, limit: 100_000) }
+            active += theirs.filter { fully.contains($0.entity) }
+        }
         var headers = HTTPFields()
         headers[.contentType] = "application/geo+json"
         let body = MapFeatures.collection(entities: entities, alerts: active).serialized()

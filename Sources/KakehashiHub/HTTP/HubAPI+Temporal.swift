@@ -10,7 +10,8 @@ extension HubAPI {
 
     /// `GET /ngsi-ld/v1/temporal/entities` and `/temporal/entities/{id}`.
     func queryTemporal(_ request: Request, id text: String?) async throws -> Response {
-        let tenant = try tenant(of: request)
+        // Whose data: the caller's tenant, or for one entity shared with it, its owner's.
+        var tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
         try query.allow(text == nil ? Self.temporalQueryParameters : Self.temporalQueryParameters.subtracting(["type", "id", "limit", "offset", "count"]))
         let jsonLD = try Self.wantsJSONLD(request)
@@ -22,7 +23,18 @@ extension HubAPI {
         var headers = HTTPFields()
         if let text {
             let id = try Self.entityID(text, parameter: "id")
-            guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) }) else {
+            var found = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) })
+            if found == nil, let (entity, grant) = try await sharedEntity(id, for: tenant) {
+                if grant.precision == .hourly {
+                    guard case .aggregated(_, let period) = temporal.representation, period > 0, period % 3_600_000 == 0 else {
+                        throw NGSIProblem(.forbidden, "\(grant.owner) shares \(grant.type) with \(tenant) as hourly aggregates only: "
+                                          + "ask with options=aggregatedValues and aggrPeriodDuration of whole hours (PT1H)")
+                    }
+                }
+                found = entity
+                tenant = grant.owner
+            }
+            guard let entity = found else {
                 throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
             }
             entities = [entity]
@@ -43,6 +55,7 @@ extension HubAPI {
         var cut: (first: Timestamp, last: Timestamp)?
         for entity in entities {
             var members: [String: JSONValue] = ["id": .string(entity.id.rawValue), "type": .string(entity.type)]
+            if entity.id.tenant != tenant || entity.attributes[Self.sharedByAttribute] != nil { members[Self.sharedByAttribute] = ["type": "Property", "value": .string(entity.id.tenant.name)] }
             if jsonLD { members["@context"] = .array(Self.contexts(for: entity.type).map { .string($0) }) }
             let series = try await stored { () async throws(StorageError) in try await store.series(tenant: tenant, entity: entity.id) }
             for info in series where temporal.attributes?.contains(info.attribute) ?? true {

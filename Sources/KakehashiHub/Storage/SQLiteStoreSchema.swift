@@ -12,7 +12,7 @@
 /// - `gateways`: the highest sequence and last batch time seen per gateway.
 /// - `deadletters`: rejected batches with the reason (bounded).
 /// - `alerts`, `alert_events`: alerts and their history (see ``AlertStore``).
-/// - `access_tenants`, `access_gateways`, `access_keys`, `access_version`: see ``AccessStore``.
+/// - `access_tenants`, `access_gateways`, `access_keys`, `access_grants`, `access_version`: see ``AccessStore``.
 enum SQLiteStoreSchema {
     static let migrations = [
         """
@@ -157,6 +157,21 @@ enum SQLiteStoreSchema {
             version INTEGER NOT NULL
         );
         INSERT INTO access_version VALUES (1, 1);
+        """,
+        // Sharing: an owner tenant lets a grantee read its entities of one type, optionally only
+        // inside an area (a GeoJSON Polygon's coordinates) and at reduced precision.
+        """
+        CREATE TABLE access_grants(
+            id INTEGER PRIMARY KEY,
+            owner TEXT NOT NULL,
+            grantee TEXT NOT NULL,
+            type TEXT NOT NULL,
+            area TEXT,
+            precision TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            revoked INTEGER
+        );
+        CREATE INDEX access_grants_grantee ON access_grants(grantee) WHERE revoked IS NULL;
         """,
     ]
 

@@ -18,6 +18,8 @@ const state = {
   features: new Map(),   // entity id → {id, type, name, lon, lat, properties}
   alerts: new Map(),     // alert id → alert (as GET /alerts gives it)
   lastEventId: 0,
+  // The feed's whole position (`12;omuta=5` when other cities share alerts): where a reconnect resumes.
+  cursor: null,
   source: null,
   retryDelay: 1000,
   down: false,
@@ -179,7 +181,9 @@ async function loadMap() {
   for (const feature of collection.features) {
     const [lon, lat] = feature.geometry.coordinates;
     const p = feature.properties;
-    features.set(feature.id, { id: feature.id, type: p.type, name: p.name || localName(feature.id), lon, lat, properties: p });
+    // Another city's sensor (shared with this one) says whose it is.
+    const name = (p.name || localName(feature.id)) + (p.sharedBy ? ` (${p.sharedBy})` : "");
+    features.set(feature.id, { id: feature.id, type: p.type, name, lon, lat, properties: p, sharedBy: p.sharedBy ?? null });
   }
   state.features = features;
   state.mapReadAt = new Date();
@@ -192,7 +196,8 @@ async function loadMap() {
 
 function connect() {
   if (state.source) state.source.close();
-  const source = new EventSource(`/feeds/alerts?${tenantQuery()}&lastEventId=${state.lastEventId}`);
+  const resume = encodeURIComponent(state.cursor ?? String(state.lastEventId));
+  const source = new EventSource(`/feeds/alerts?${tenantQuery()}&lastEventId=${resume}`);
   state.source = source;
   source.addEventListener("open", () => {
     state.retryDelay = 1000;
@@ -203,7 +208,13 @@ function connect() {
     }
   });
   source.addEventListener("alert", (message) => {
-    try { apply(JSON.parse(message.data), Number(message.lastEventId)); } catch (error) { console.error("bad feed event", error); }
+    try {
+      state.cursor = message.lastEventId;
+      const event = JSON.parse(message.data);
+      // Alerts another city shares are on the map (the map feed colours them); the list is this city's.
+      if (event.sharedBy) return;
+      apply(event, Number(message.lastEventId.split(";")[0]));
+    } catch (error) { console.error("bad feed event", error); }
   });
   source.addEventListener("error", () => {
     state.down = true;
