@@ -28,12 +28,18 @@ struct HubConfigurationLoader {
         }
         var path: String?
         var options = SQLiteStore.Options()
-        if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache"]) {
+        var separation = HubConfiguration.StorageSeparation.shared
+        if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache", "separation"]) {
             path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             if let sync = members["sync"] {
                 if let text = sync.string, let value = SQLiteStore.Sync(rawValue: text) { options.sync = value } else { sync.fail("sync is full or normal") }
             }
             if let limit = members["deadletter_limit"]?.int(in: 0...10_000_000) { options.deadLetterLimit = limit }
+            if let node = members["separation"] {
+                if let text = node.string, let value = HubConfiguration.StorageSeparation(rawValue: text) { separation = value } else {
+                    node.fail("separation is shared (one database, rows tagged by tenant) or per_tenant (one SQLite file per tenant)")
+                }
+            }
             if let readers = members["readers"]?.int(in: 1...64) { options.readers = readers }
             if let node = members["cache"], let size = node.byteCount {
                 if size < 1 << 20 || size > 16 << 30 { node.fail("cache is between 1MiB and 16GiB") } else { options.writerCacheBytes = Int(size) }
@@ -103,6 +109,7 @@ struct HubConfigurationLoader {
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
         configuration.storage = options
+        configuration.storageSeparation = separation
         configuration.defaultTenant = defaultTenant
         configuration.retention = retention
         configuration.retentionInterval = interval

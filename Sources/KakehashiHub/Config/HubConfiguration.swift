@@ -54,8 +54,18 @@ public struct HubConfiguration: Sendable {
 
     /// The HTTP listener.
     public var http = HTTP()
+    /// How tenants' data is kept apart.
+    public enum StorageSeparation: String, Sendable, Hashable, CaseIterable {
+        /// One database; every row tagged with its tenant (the default).
+        case shared
+        /// One SQLite file per tenant beside the main one (``TenantSeparatedStore``).
+        case perTenant = "per_tenant"
+    }
+
     /// The SQLite file.
     public var storagePath: String
+    /// `storage.separation`.
+    public var storageSeparation = StorageSeparation.shared
     /// Store settings.
     public var storage = SQLiteStore.Options()
     /// The central broker to ingest from; nil serves HTTP only.

@@ -25,7 +25,15 @@ public struct Hub: Sendable {
     /// Opens storage and creates the services (nothing runs yet).
     public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
                 now: @escaping WallClock = systemWallClock, store: (any ObservationStore & AlertStore)? = nil) throws {
-        let store = try store ?? SQLiteStore(path: configuration.storagePath, options: configuration.storage)
+        let given = store
+        let store: any ObservationStore & AlertStore
+        if let given {
+            store = given
+        } else if configuration.storageSeparation == .perTenant {
+            store = try TenantSeparatedStore(path: configuration.storagePath, options: configuration.storage)
+        } else {
+            store = try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
+        }
         let directory = AccessDirectory(store: try AccessStore(path: configuration.storagePath), configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry)
         let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,

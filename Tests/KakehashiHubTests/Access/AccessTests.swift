@@ -12,9 +12,12 @@ import Testing
 /// a real hub database.
 @Suite(.serialized) struct AccessTests {
     /// Two tenants, each with a gauge rule, so each has alerts of its own.
-    static func configuration(path: String = Readings.temporaryDatabase(), limits: String = "") throws -> HubConfiguration {
+    /// The two ways of keeping tenants apart; the isolation tests run in both.
+    static let separations = ["shared", "per_tenant"]
+
+    static func configuration(path: String = Readings.temporaryDatabase(), limits: String = "", separation: String = "shared") throws -> HubConfiguration {
         let yaml = """
-            storage: { path: \(path), sync: normal }
+            storage: { path: \(path), sync: normal, separation: \(separation) }
             tenants: { kurume: { gateways: [gw-01] }, omuta: { gateways: [gw-om] } }
             \(limits)
             alerts:
@@ -91,8 +94,8 @@ import Testing
         }
     }
 
-    @Test func aReaderSeesItsOwnTenantOnlyOnEveryRoute() async throws {
-        let configuration = try Self.configuration()
+    @Test(arguments: separations) func aReaderSeesItsOwnTenantOnlyOnEveryRoute(separation: String) async throws {
+        let configuration = try Self.configuration(separation: separation)
         let keys = try Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
@@ -121,8 +124,8 @@ import Testing
         }
     }
 
-    @Test func rolesDecideWhatAKeyMayDo() async throws {
-        let configuration = try Self.configuration()
+    @Test(arguments: separations) func rolesDecideWhatAKeyMayDo(separation: String) async throws {
+        let configuration = try Self.configuration(separation: separation)
         let keys = try Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
@@ -237,7 +240,11 @@ import Testing
         "/feeds/map.geojson?severity=high' OR '1'='1",
     ])
     func injectionAttemptsNeverLeakOrFail(route: String) async throws {
-        let configuration = try Self.configuration()
+        for separation in Self.separations { try await injection(route: route, separation: separation) }
+    }
+
+    func injection(route: String, separation: String) async throws {
+        let configuration = try Self.configuration(separation: separation)
         let keys = try Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)

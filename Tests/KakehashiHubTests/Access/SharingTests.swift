@@ -37,8 +37,8 @@ import Testing
 
     static func ids(_ reply: Reply) -> [String] { (reply.json.arrayValue ?? []).compactMap { $0["id"]?.stringValue }.sorted() }
 
-    @Test func aFullGrantShowsTheOwnersEntitiesMarkedWithTheOwnerUntilRevoked() async throws {
-        let configuration = try AccessTests.configuration()
+    @Test(arguments: AccessTests.separations) func aFullGrantShowsTheOwnersEntitiesMarkedWithTheOwnerUntilRevoked(separation: String) async throws {
+        let configuration = try AccessTests.configuration(separation: separation)
         let keys = try AccessTests.Keys(path: configuration.storagePath)
         let known: Set<Tenant> = [Self.kurume, Self.omuta]
         try await HubHarness.withHub(configuration, access: true) { _, client in
@@ -77,8 +77,8 @@ import Testing
         }
     }
 
-    @Test func anAreaAndHourlyPrecisionLimitWhatIsShown() async throws {
-        let configuration = try AccessTests.configuration()
+    @Test(arguments: AccessTests.separations) func anAreaAndHourlyPrecisionLimitWhatIsShown(separation: String) async throws {
+        let configuration = try AccessTests.configuration(separation: separation)
         let keys = try AccessTests.Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
@@ -108,8 +108,8 @@ import Testing
         }
     }
 
-    @Test func theAlertFeedCarriesSharedAlertsUntilTheGrantIsRevoked() async throws {
-        let configuration = try AccessTests.configuration()
+    @Test(arguments: AccessTests.separations) func theAlertFeedCarriesSharedAlertsUntilTheGrantIsRevoked(separation: String) async throws {
+        let configuration = try AccessTests.configuration(separation: separation)
         let keys = try AccessTests.Keys(path: configuration.storagePath)
         let grant = try keys.store.grant(owner: Self.omuta, grantee: Self.kurume, type: "WaterObserved", area: Self.south, precision: .full,
                                          knownTenants: [Self.kurume, Self.omuta])

@@ -1,3 +1,4 @@
+import Foundation
 @testable import KakehashiHub
 import KakehashiSQLite
 import KakehashiModel
@@ -194,5 +195,44 @@ struct SQLiteStoreConformanceTests {
         #expect(minutes.map(\.start.millisecondsSinceEpoch) == [60_000, 120_000, 180_000])
         #expect(minutes.map(\.aggregate.count) == [1, 1, 1])
         #expect(minutes.map(\.aggregate.sum) == [1, 2, 3])
+    }
+}
+
+/// The same checks with one SQLite file per tenant (`storage.separation: per_tenant`).
+@Suite("Per-tenant SQLite store conformance")
+struct TenantSeparatedStoreConformanceTests {
+    func store(deadLetterLimit: Int = 100) throws -> TenantSeparatedStore {
+        var options = SQLiteStore.Options()
+        options.deadLetterLimit = deadLetterLimit
+        options.sync = .normal
+        return try TenantSeparatedStore(path: Readings.temporaryDatabase(), options: options)
+    }
+
+    @Test func exactlyOnce() async throws { try await StoreConformance.exactlyOnce(store()) }
+    @Test func latestStateMerges() async throws { try await StoreConformance.latestStateMerges(store()) }
+    @Test func tenantsAreSeparate() async throws { try await StoreConformance.tenantsAreSeparate(store()) }
+    @Test func rangesAndLastN() async throws { try await StoreConformance.rangesAndLastN(store()) }
+    @Test func textAndBooleanSeries() async throws { try await StoreConformance.textAndBooleanSeries(store()) }
+    @Test func deadLettersAreBounded() async throws { try await StoreConformance.deadLettersAreBounded(store(deadLetterLimit: 5), limit: 5) }
+    @Test func retention() async throws { try await StoreConformance.retention(store()) }
+
+    /// Each tenant's rows are in its own file and nowhere else; reopening finds them again.
+    @Test func eachTenantHasItsOwnFile() async throws {
+        let path = Readings.temporaryDatabase()
+        do {
+            let store = try TenantSeparatedStore(path: path)
+            _ = try await store.ingest(Readings.batch([Readings.level("k", 1, minutes: 0)]))
+            _ = try await store.ingest(Readings.batch([Readings.level("o", 2, minutes: 0, tenant: Readings.omuta)], tenant: Readings.omuta))
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tenants").path
+        for (tenant, other) in [(Readings.kurume, Readings.omuta), (Readings.omuta, Readings.kurume)] {
+            let db = try SQLiteConnection(path: TenantSeparatedStore.file(of: tenant, folder: folder), readOnly: true)
+            #expect(try db.scalar("SELECT count(*) FROM observations") == 1)
+            #expect(try db.scalar("SELECT count(*) FROM entities WHERE tenant = '\(other.name)'") == 0)
+        }
+        #expect(try SQLiteConnection(path: path, readOnly: true).scalar("SELECT count(*) FROM observations") == 0, "the main file holds no readings")
+        let reopened = try TenantSeparatedStore(path: path)
+        #expect(try await reopened.entities(tenant: Readings.omuta, types: nil, ids: nil).map(\.id) == [Readings.gauge("o", tenant: Readings.omuta)])
+        #expect(try await reopened.statistics().observations == 2)
     }
 }
