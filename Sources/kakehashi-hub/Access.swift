@@ -24,7 +24,49 @@ struct TenantCommand: ParsableCommand {
             Tenants added here are kept in the hub database beside those of the configuration file; a running \
             hub serves them from its next request on (no restart).
             """,
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, List.self, Export.self, Delete.self])
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy all of a tenant's data into a new SQLite file (the hub's schema, only its rows).",
+            discussion: "The file can be handed to the city, archived, or served by a hub of its own. The hub may keep running.")
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The tenant.")
+        var name: String
+        @Option(help: "The new file to write.")
+        var to: String
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let tenant: Tenant
+            do { tenant = try Tenant(name, field: "NAME") } catch { throw ValidationError(error.description) }
+            let counts = try accessCall { try TenantArchive.export(tenant, configuration: configuration, to: to) }
+            print("\(tenant) exported to \(to): " + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a tenant with all its data, keys, gateways and grants.",
+            discussion: """
+                Export it first if the data is to be kept. With storage.separation per_tenant its file is removed:                 stop the hub first. A tenant of the configuration file must also be removed from it.
+                """)
+        @OptionGroup var options: ConfigOption
+        @Argument(help: "The tenant.")
+        var name: String
+        @Flag(help: "Confirm: this cannot be undone.")
+        var yes = false
+
+        func run() throws {
+            let configuration = try loadConfiguration(options.config)
+            let tenant: Tenant
+            do { tenant = try Tenant(name, field: "NAME") } catch { throw ValidationError(error.description) }
+            guard yes else { throw ValidationError("deleting \(tenant) removes all its data: add --yes to confirm (export it first to keep a copy)") }
+            let counts = try accessCall { try TenantArchive.delete(tenant, configuration: configuration) }
+            print("\(tenant) deleted: " + counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            if configuration.tenants[tenant] != nil { print("\(tenant) is still in the configuration file: remove it there too") }
+        }
+    }
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a tenant.")
