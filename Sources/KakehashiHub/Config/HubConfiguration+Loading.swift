@@ -20,7 +20,7 @@ struct HubConfigurationLoader {
     let baseDirectory: String
 
     func hub(_ root: ConfigNode) -> HubConfiguration? {
-        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access"]) else { return nil }
+        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access", "federation"]) else { return nil }
         var http = HubConfiguration.HTTP()
         if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
             if let host = members["host"]?.string { http.host = host }
@@ -105,6 +105,7 @@ struct HubConfigurationLoader {
         if let node = m["alerts"], let parsed = self.alerts(node, tenants: tenants) { alerts = parsed }
         var dashboard = DashboardConfiguration()
         if let node = m["dashboard"], let parsed = self.dashboard(node) { dashboard = parsed }
+        let federation = m["federation"].map { self.federation($0, tenants: tenants) } ?? []
         guard let path else { return nil }
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
@@ -118,6 +119,7 @@ struct HubConfigurationLoader {
         configuration.alerts = alerts
         configuration.dashboard = dashboard
         configuration.requireKeys = requireKeys
+        configuration.federation = federation
         if let password = brokerFiles.password, let acl = brokerFiles.acl {
             configuration.brokerAccessFiles = BrokerAccessFiles(passwordFile: password, aclFile: acl, hubUser: broker?.credentials?.username ?? "kakehashi-hub")
         }

@@ -95,6 +95,8 @@ public struct HubConfiguration: Sendable {
     /// The central broker's password file and ACL that `kakehashi-hub gateway add` keeps
     /// (`access.broker_password_file`, `access.broker_acl_file`).
     public var brokerAccessFiles: BrokerAccessFiles?
+    /// Links to other hubs whose shared data this hub mirrors (`federation:`).
+    public var federation: [FederationLinkConfiguration] = []
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {

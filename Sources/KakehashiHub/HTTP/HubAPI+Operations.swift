@@ -22,6 +22,17 @@ extension HubAPI {
         } else {
             members["broker"] = "not configured"
         }
+        if !federation.isEmpty {
+            // A peer being away does not make this hub unhealthy; it is reported.
+            members["federation"] = .object(Dictionary(uniqueKeysWithValues: federation.map { link in
+                let status = link.status
+                return (link.configuration.name, JSONValue.object([
+                    "lastSuccess": status.lastSuccess.map { .string($0.iso8601) } ?? .null,
+                    "lastError": status.lastError.map { .string($0) } ?? .null,
+                    "mirrored": .number(Double(status.mirrored)),
+                ]))
+            }))
+        }
         members["status"] = .string(healthy ? "ok" : "failing")
         return Self.json(.object(members), status: healthy ? .ok : .serviceUnavailable, jsonLD: false)
     }

@@ -79,7 +79,8 @@ extension HubAPI {
         }
         if let cut {
             headers[Self.contentRange] = "date-time \(cut.first.iso8601)-\(cut.last.iso8601)/*"
-            return Self.json(.array(results), status: .partialContent, jsonLD: jsonLD, extra: headers)
+            // One entity asked by id is answered as the entity, as without the cut.
+            return Self.json(text == nil ? .array(results) : results[0], status: .partialContent, jsonLD: jsonLD, extra: headers)
         }
         return Self.json(text == nil ? .array(results) : results[0], jsonLD: jsonLD, extra: headers)
     }

@@ -23,6 +23,8 @@ public struct HubAPI: Sendable {
     let limiter: RateLimiter
     /// Open feeds per key.
     let feedSlots: FeedSlots
+    /// Links to peer hubs, for the health report.
+    var federation: [FederationLink] = []
 
     static let tenantHeader = HTTPField.Name("NGSILD-Tenant")!
     static let countHeader = HTTPField.Name("NGSILD-Results-Count")!

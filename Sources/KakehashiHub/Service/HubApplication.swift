@@ -21,6 +21,8 @@ public struct Hub: Sendable {
     public let api: HubAPI
     /// The metrics registry behind `/metrics`.
     public let registry: PrometheusRegistry
+    /// The links to peer hubs (`federation:`).
+    public let federation: [FederationLink]
 
     /// Opens storage and creates the services (nothing runs yet).
     public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
@@ -34,7 +36,9 @@ public struct Hub: Sendable {
         } else {
             store = try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
         }
-        let directory = AccessDirectory(store: try AccessStore(path: configuration.storagePath), configured: configuration.tenants)
+        let accessStore = try AccessStore(path: configuration.storagePath)
+        try Self.prepareMirrors(configuration, accessStore, logger: logger)
+        let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry)
         let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,
                                       metrics: metrics, logger: logger, now: now)
@@ -49,16 +53,36 @@ public struct Hub: Sendable {
         self.ingest = ingest
         self.registry = registry
         let dashboard = configuration.dashboard.enabled ? try DashboardAssets(configuration: configuration.dashboard) : nil
+        let links = configuration.federation.map { FederationLink(configuration: $0, ingestor: ingestor, store: store, logger: logger) }
+        self.federation = links
         self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, alerts: alerts,
                           registry: registry, logger: logger, dashboard: dashboard, directory: directory,
                           limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
-                          feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey))
+                          feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey), federation: links)
         if !configuration.requireKeys {
             logger.warning("access.require_keys is false: anyone who reaches the HTTP port reads and acknowledges for every tenant")
         }
         self.configuration = configuration
         self.logger = logger
         self.now = now
+    }
+
+    /// Each federation link's mirror tenant exists here, shared in full with its `share_with`
+    /// tenants (added when missing; nothing else is changed).
+    static func prepareMirrors(_ configuration: HubConfiguration, _ access: AccessStore, logger: Logger) throws {
+        guard !configuration.federation.isEmpty else { return }
+        let known = Set(try access.tenants().map(\.tenant))
+        let grants = try access.grants().filter { $0.revoked == nil && $0.precision == .full && $0.area == nil }
+        for link in configuration.federation {
+            if !known.contains(link.tenant) { try access.addTenant(link.tenant, display: "mirror of \(link.name)") }
+            for local in link.shareWith {
+                for type in link.types where !grants.contains(where: { $0.owner == link.tenant && $0.grantee == local && $0.type == type }) {
+                    _ = try access.grant(owner: link.tenant, grantee: local, type: type, area: nil, precision: .full,
+                                         knownTenants: Set(configuration.tenants.keys))
+                    logger.info("federation: sharing the mirror with a local tenant", metadata: ["link": "\(link.name)", "type": "\(type)", "with": "\(local)"])
+                }
+            }
+        }
     }
 
     let configuration: HubConfiguration
@@ -78,6 +102,7 @@ public struct Hub: Sendable {
         var services: [any Service] = []
         if let ingest { services.append(ingest) }
         services.append(MaintenanceService(store: store, logger: logger))
+        services += federation as [any Service]
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
         services.append(RetentionService(
             store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))

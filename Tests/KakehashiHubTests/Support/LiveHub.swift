@@ -12,9 +12,9 @@ final class LiveHub: Sendable {
     private let running: Task<Void, any Error>
 
     /// Without `access`, keys are not required (see ``HubHarness/withHub(_:access:_:)``).
-    init(_ configuration: HubConfiguration, access: Bool = false) async throws {
+    init(_ configuration: HubConfiguration, access: Bool = false, port: Int = 0) async throws {
         var configuration = configuration
-        configuration.http.port = 0
+        configuration.http.port = port
         if !access { configuration.requireKeys = false }
         let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
         let bound = Mutex<Int?>(nil)

@@ -1,0 +1,155 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import KakehashiModel
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Mirrors a peer hub's tenant into this hub (see ``FederationLinkConfiguration``). Every
+/// `interval` it lists the peer's entities of the configured types with the key the peer issued,
+/// and asks each one's history from the newest reading this hub holds (`timerel=after`),
+/// following `206` pages until the end. What comes back is stored through the same path as any
+/// batch, so the exactly-once key absorbs the overlap at the cursor, and a link that was down
+/// resumes from where this hub's data stops: nothing is missed, nothing is stored twice.
+public final class FederationLink: Service, Sendable {
+    public let configuration: FederationLinkConfiguration
+    let ingestor: Ingestor
+    let store: any ObservationStore
+    let logger: Logger
+    let session: URLSession
+
+    /// What the link did last.
+    public struct Status: Sendable, Hashable {
+        public var lastSuccess: Timestamp?
+        public var lastError: String?
+        public var mirrored = 0
+    }
+    private let state = Mutex(Status())
+    public var status: Status { state.withLock { $0 } }
+
+    public init(configuration: FederationLinkConfiguration, ingestor: Ingestor, store: any ObservationStore, logger: Logger) {
+        self.configuration = configuration
+        self.ingestor = ingestor
+        self.store = store
+        self.logger = logger
+        let settings = URLSessionConfiguration.ephemeral
+        settings.timeoutIntervalForRequest = 30
+        settings.httpAdditionalHeaders = ["Authorization": "Bearer \(configuration.key)", "Accept": "application/json"]
+        session = URLSession(configuration: settings)
+    }
+
+    public func run() async throws {
+        logger.info("federation link started", metadata: ["link": "\(configuration.name)", "peer": "\(configuration.url)", "tenant": "\(configuration.tenant)"])
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let stored = try await synchronize()
+                state.withLock {
+                    $0.lastSuccess = Timestamp(Date())
+                    $0.lastError = nil
+                    $0.mirrored += stored
+                }
+                if stored > 0 { logger.debug("federation link mirrored readings", metadata: ["link": "\(configuration.name)", "stored": "\(stored)"]) }
+            } catch let error as FederationError {
+                let known = state.withLock { status -> Bool in
+                    defer { status.lastError = error.description }
+                    return status.lastError == error.description
+                }
+                if !known { logger.warning("federation link failed; retrying", metadata: ["link": "\(configuration.name)", "error": "\(error)"]) }
+            } catch {
+                break   // cancelled
+            }
+            do { try await Task.sleep(for: configuration.interval) } catch { break }
+        }
+        logger.info("federation link stopped", metadata: ["link": "\(configuration.name)"])
+    }
+
+    /// One round: every entity of every type, with its history since this hub's newest reading.
+    /// Returns the readings newly stored.
+    @discardableResult
+    public func synchronize() async throws -> Int {
+        var stored = 0
+        for type in configuration.types {
+            var offset = 0
+            while true {
+                let (page, _) = try await get("/ngsi-ld/v1/entities?type=\(Self.encode(type))&limit=500&offset=\(offset)")
+                let entities = page.arrayValue ?? []
+                for json in entities { stored += try await mirror(json) }
+                if entities.count < 500 { break }
+                offset += 500
+            }
+        }
+        return stored
+    }
+
+    /// Mirrors one entity: its history from this hub's newest reading of it, then its state.
+    func mirror(_ json: JSONValue) async throws -> Int {
+        guard let idText = json["id"]?.stringValue, let id = try? EntityID(idText), id.tenant == configuration.tenant else { return 0 }
+        let local = try? await store.entity(tenant: configuration.tenant, id: id)
+        var cursor = local?.attributes.values.compactMap(\.observedAt).max()
+        var fragments = [NGSIEntity]()
+        while true {
+            let from = (cursor ?? Timestamp(millisecondsSinceEpoch: 0)).iso8601
+            let (answer, partial) = try await get("/ngsi-ld/v1/temporal/entities/\(Self.encode(id.rawValue))?timerel=after&timeAt=\(Self.encode(from))")
+            var newest = cursor
+            // The entity itself, or a one-element list of it.
+            let history = answer.arrayValue?.first ?? answer
+            if case .object(let members) = history {
+                for (name, instances) in members where name != "id" && name != "type" && name != HubAPI.sharedByAttribute {
+                    for instance in instances.arrayValue ?? [] {
+                        guard let fragment = try? NGSIEntity(json: .object(["id": .string(id.rawValue), "type": .string(id.type), name: instance]), form: .normalized),
+                              let at = fragment.attributes[name]?.observedAt else { continue }
+                        fragments.append(fragment)
+                        newest = max(newest ?? at, at)
+                    }
+                }
+            }
+            // A 206 answer stops at the peer's page size: ask again from its last instance.
+            guard partial, let next = newest, next != cursor else { break }
+            cursor = next
+        }
+        if var state = try? NGSIEntity(json: json, form: .normalized) {
+            state.attributes[HubAPI.sharedByAttribute] = nil
+            state.context = []
+            fragments.append(state)
+        }
+        var stored = 0
+        for start in stride(from: 0, to: fragments.count, by: 500) {
+            let chunk = Array(fragments[start..<min(start + 500, fragments.count)])
+            switch try await ingestor.ingest(entities: chunk, tenant: configuration.tenant) {
+            case .success(let result): stored += result.stored
+            case .failure(let rejection): throw FederationError("\(configuration.name): \(id) was refused here: \(rejection.detail)")
+            }
+        }
+        return stored
+    }
+
+    /// GETs `path` from the peer: its JSON, and whether the answer was partial (206).
+    func get(_ path: String) async throws -> (JSONValue, Bool) {
+        guard let url = URL(string: configuration.url + path) else { throw FederationError("\(configuration.name): bad URL \(configuration.url + path)") }
+        let data: Data, response: URLResponse
+        do { (data, response) = try await session.data(from: url) } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw FederationError("\(configuration.name): \(configuration.url) cannot be reached: \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard status == 200 || status == 206 else {
+            let detail = (try? JSONValue(parsing: Array(data)))?["detail"]?.stringValue ?? String(decoding: data.prefix(200), as: UTF8.self)
+            throw FederationError("\(configuration.name): the peer answered \(status) to \(path.prefix(120)): \(detail)")
+        }
+        do { return (try JSONValue(parsing: Array(data)), status == 206) } catch {
+            throw FederationError("\(configuration.name): the peer's answer to \(path.prefix(120)) is not JSON: \(error.reason)")
+        }
+    }
+
+    static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~:"))) ?? text
+    }
+}
+
+/// A federation link failed, with the reason.
+public struct FederationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
