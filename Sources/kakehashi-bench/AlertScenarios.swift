@@ -84,7 +84,9 @@ enum AlertScenarios {
 
         // Arrival times: SSE events (stamped on the client's reading thread) and probe readings at the central broker.
         let sseArrivals = Mutex<[UInt64]>([])
-        let sse = try SSEClient(port: port, path: "/feeds/alerts?tenant=kurume") { _ in
+        let key = try AccessStore(path: configuration.storagePath).createKey(tenant: try Tenant("kurume"), role: .reader, label: "bench",
+                                                                            expires: nil, knownTenants: Set(configuration.tenants.keys)).secret
+        let sse = try SSEClient(port: port, path: "/feeds/alerts", headers: ["Authorization": "Bearer \(key)"]) { _ in
             sseArrivals.withLock { $0.append(DispatchTime.now().uptimeNanoseconds) }
         }
         defer { sse.close() }

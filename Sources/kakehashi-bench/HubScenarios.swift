@@ -204,7 +204,8 @@ enum HubScenarios {
             precondition(groups == 720)
         }
 
-        // Through the API.
+        // Through the API, with a reader key as any client sends it.
+        let key = try AccessStore(path: path).createKey(tenant: tenant, role: .reader, label: "bench", expires: nil, knownTenants: [tenant]).secret
         let configuration = HubConfiguration(storagePath: path, tenants: [tenant: .init(gateways: [gateway])])
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet)
         let app = Application(router: hub.router())
@@ -215,7 +216,7 @@ enum HubScenarios {
                 let uri = "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:bench:g\(s)?attrs=waterLevel&timerel=between&timeAt=\(from)&endTimeAt=\(to)"
                     + "&options=aggregatedValues&aggrMethods=totalCount,avg,min,max&aggrPeriodDuration=PT1H"
                 let began = ContinuousClock.now
-                let count = try await client.execute(uri: uri, method: .get, headers: [.init("NGSILD-Tenant")!: tenant.name]) { response in
+                let count = try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key)"]) { response in
                     precondition(response.status == .ok)
                     return response.body.readableBytes
                 }
