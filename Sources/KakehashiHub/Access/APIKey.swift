@@ -9,7 +9,7 @@ import KakehashiModel
 /// |------------|:--:|:--:|:--:|
 /// | `reader`   | ✓ |   |   |
 /// | `operator` | ✓ | ✓ | ✓ |
-/// | `admin`    | ✓ | ✓ | ✓ (and reads `/metrics`) |
+/// | `admin`    | ✓ | ✓ | ✓ (and reads `/metrics`, shares its tenant's data) |
 /// | `gateway`  |   |   | ✓ |
 public enum AccessRole: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case reader, `operator`, admin, gateway
@@ -22,7 +22,7 @@ public enum AccessRole: String, Sendable, Hashable, CaseIterable, CustomStringCo
         case acknowledge
         /// Posting entities (`entityOperations/upsert`).
         case write
-        /// Hub-wide figures (`/metrics`).
+        /// Hub-wide figures (`/metrics`) and the tenant's sharing (`/access/grants`).
         case administer
     }
 

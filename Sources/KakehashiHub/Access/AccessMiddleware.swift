@@ -31,6 +31,7 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         default: break
         }
         if path.hasPrefix("/dashboard/"), path != "/dashboard/session" { return nil }
+        if path == "/access/grants" || path.hasPrefix("/access/grants/") { return .administer }
         if method == .post, path.hasPrefix("/alerts/"), path.hasSuffix("/acknowledge") { return .acknowledge }
         return .read
     }
@@ -100,7 +101,7 @@ extension AccessRole.Permission {
         case .read: "read data"
         case .acknowledge: "acknowledge alerts"
         case .write: "send readings"
-        case .administer: "read the hub's metrics"
+        case .administer: "read the hub's metrics or manage its tenant's sharing"
         }
     }
 }

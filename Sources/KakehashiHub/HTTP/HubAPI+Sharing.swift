@@ -1,3 +1,4 @@
+import Hummingbird
 import KakehashiModel
 
 /// What another tenant shared with the caller's (see ``ShareGrant``).
@@ -52,5 +53,78 @@ extension HubAPI {
         guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: id.tenant, id: id) }),
               let grant = grant(covering: entity, for: grantee) else { return nil }
         return (Self.sharedView(entity, grant), grant)
+    }
+
+    // MARK: The tenant's own sharing, by its admin key
+
+    static func grantJSON(_ grant: ShareGrant) -> JSONValue {
+        var members: [String: JSONValue] = [
+            "id": .number(Double(grant.id)), "owner": .string(grant.owner.name), "grantee": .string(grant.grantee.name),
+            "type": .string(grant.type), "precision": .string(grant.precision.rawValue), "created": .string(grant.created.iso8601),
+            "revoked": grant.revoked.map { .string($0.iso8601) } ?? .null,
+        ]
+        members["area"] = grant.area.map { ring in
+            .object(["type": "Polygon", "coordinates": .array([.array(ring.map { .array([.number($0.longitude), .number($0.latitude)]) })])])
+        } ?? .null
+        return .object(members)
+    }
+
+    func accessStore() throws(NGSIProblem) -> AccessStore {
+        guard let store = directory.store else { throw NGSIProblem(.operationNotSupported, "this hub keeps no grants") }
+        return store
+    }
+
+    /// `GET /access/grants`: the grants from and to the caller's tenant.
+    func listGrants(_ request: Request) async throws(NGSIProblem) -> Response {
+        let tenant = try tenant(of: request)
+        let store = try accessStore()
+        let grants: [ShareGrant]
+        do { grants = try store.grants(involving: tenant) } catch { throw NGSIProblem(.internalError, "reading grants failed: \(error.operation)") }
+        return Self.json(.array(grants.map(Self.grantJSON)), jsonLD: false)
+    }
+
+    /// `POST /access/grants` with `{"to", "type", "area"?, "precision"?}`: the caller's tenant
+    /// shares its entities of `type` with `to`.
+    func createGrant(_ request: Request) async throws(NGSIProblem) -> Response {
+        let owner = try tenant(of: request)
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: 256 * 1024) } catch {
+            throw NGSIProblem(.requestEntityTooLarge, "a grant is a small JSON object (an area up to 256 KiB)")
+        }
+        let json: JSONValue
+        do { json = try JSONValue(parsing: body.readableBytesView) } catch {
+            throw NGSIProblem(.invalidRequest, "the body is not valid JSON: \(error.reason)")
+        }
+        guard let name = json["to"]?.stringValue, let grantee = try? Tenant(name), directory.settings(of: grantee) != nil else {
+            throw NGSIProblem(.badRequestData, "\"to\" names a tenant of this hub")
+        }
+        guard let type = json["type"]?.stringValue, !type.isEmpty, type.count <= 256 else { throw NGSIProblem(.badRequestData, "\"type\" is the entity type shared") }
+        let precisionText = json["precision"]?.stringValue ?? "full"
+        guard let precision = ShareGrant.Precision(rawValue: precisionText) else { throw NGSIProblem(.badRequestData, "\"precision\" is full or hourly") }
+        var area: [GeoPoint]?
+        if let given = json["area"], given != .null {
+            do { area = try ShareGrant.area(parsing: given.jsonText) } catch { throw NGSIProblem(error) }
+        }
+        let store = try accessStore()
+        let grant: ShareGrant
+        do {
+            grant = try store.grant(owner: owner, grantee: grantee, type: type, area: area, precision: precision,
+                                    knownTenants: Set(directory.tenants.keys))
+        } catch { throw NGSIProblem(.badRequestData, error.cause) }
+        return Self.json(Self.grantJSON(grant), status: .created, jsonLD: false)
+    }
+
+    /// `DELETE /access/grants/{id}`: the owner ends one of its grants, at once.
+    func revokeGrant(_ request: Request, id text: String) async throws(NGSIProblem) -> Response {
+        let owner = try tenant(of: request)
+        guard let id = Int64(text) else { throw NGSIProblem(.badRequestData, "'\(text.prefix(40))' is not a grant id") }
+        let store = try accessStore()
+        let mine: [ShareGrant]
+        do { mine = try store.grants(involving: owner) } catch { throw NGSIProblem(.internalError, "reading grants failed: \(error.operation)") }
+        guard let grant = mine.first(where: { $0.id == id }) else { throw NGSIProblem(.resourceNotFound, "\(owner) has no grant \(id)") }
+        guard grant.owner == owner else { throw NGSIProblem(.forbidden, "grant \(id) is \(grant.owner)'s to revoke, not \(owner)'s") }
+        guard grant.revoked == nil else { throw NGSIProblem(.resourceNotFound, "grant \(id) is revoked already") }
+        do { try store.revokeGrant(id: id) } catch { throw NGSIProblem(.internalError, "revoking failed: \(error.cause)") }
+        return Response(status: .noContent)
     }
 }

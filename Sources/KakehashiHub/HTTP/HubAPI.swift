@@ -46,6 +46,9 @@ public struct HubAPI: Sendable {
         }
         router.get("/healthz") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in self.metrics() }
+        router.get("/access/grants") { request, _ in try await self.listGrants(request) }
+        router.post("/access/grants") { request, _ in try await self.createGrant(request) }
+        router.delete("/access/grants/:id") { request, context in try await self.revokeGrant(request, id: context.parameters.get("id") ?? "") }
         addFeedRoutes(to: router)
         addDashboardRoutes(to: router)
     }

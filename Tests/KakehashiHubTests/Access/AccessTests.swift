@@ -32,7 +32,7 @@ import Testing
     struct Keys {
         let store: AccessStore
         let kurumeReader: String, kurumeOperator: String, kurumeGateway: String, kurumeAdmin: String
-        let omutaReader: String, omutaOperator: String
+        let omutaReader: String, omutaOperator: String, omutaAdmin: String
 
         init(path: String) throws {
             let store = try AccessStore(path: path)
@@ -47,6 +47,7 @@ import Testing
             kurumeAdmin = try make(Readings.kurume, .admin)
             omutaReader = try make(Readings.omuta, .reader)
             omutaOperator = try make(Readings.omuta, .operator)
+            omutaAdmin = try make(Readings.omuta, .admin)
         }
     }
 

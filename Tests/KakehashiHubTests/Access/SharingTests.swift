@@ -108,6 +108,32 @@ import Testing
         }
     }
 
+    /// A city's admin key shares its own data and ends it; no other key may.
+    @Test func aCitysAdminSharesThroughTheAPI() async throws {
+        let configuration = try AccessTests.configuration()
+        let keys = try AccessTests.Keys(path: configuration.storagePath)
+        try await HubHarness.withHub(configuration, access: true) { _, client in
+            try await Self.seed(client, keys)
+            let body = #"{"to": "kurume", "type": "WaterObserved", "precision": "full", "area": {"type": "Polygon", "coordinates": [[[130,33],[131,33],[131,33.6],[130,33.6],[130,33]]]}}"#
+            #expect(try await client.keyed(keys.omutaOperator, .post, "/access/grants", body: body).status == .forbidden, "only an admin key shares")
+            let created = try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: body)
+            #expect(created.status == .created && created.json["owner"] == "omuta" && created.json["grantee"] == "kurume", "\(created.text)")
+            let id = try #require(created.json["id"]?.numberValue.map { Int($0) })
+            #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved"))
+                    == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:omuta:o3"])
+            // Bad requests are ProblemDetails.
+            #expect(try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "nowhere", "type": "WaterObserved"}"#).status == .badRequest)
+            #expect(try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "kurume", "type": "X", "area": [[[0,0],[1,1]]]}"#).status == .badRequest)
+            #expect(try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "omuta", "type": "X"}"#).status == .badRequest)
+            // Both sides see it listed; only the owner ends it.
+            #expect(try await client.keyed(keys.kurumeAdmin, .get, "/access/grants").json.arrayValue?.count == 1)
+            #expect(try await client.keyed(keys.kurumeAdmin, .delete, "/access/grants/\(id)").status == .forbidden)
+            #expect(try await client.keyed(keys.omutaAdmin, .delete, "/access/grants/\(id)").status == .noContent)
+            #expect(try await client.keyed(keys.omutaAdmin, .delete, "/access/grants/\(id)").status == .notFound)
+            #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved")) == ["urn:ngsi-ld:WaterObserved:kurume:k1"])
+        }
+    }
+
     @Test(arguments: AccessTests.separations) func theAlertFeedCarriesSharedAlertsUntilTheGrantIsRevoked(separation: String) async throws {
         let configuration = try AccessTests.configuration(separation: separation)
         let keys = try AccessTests.Keys(path: configuration.storagePath)
