@@ -7,12 +7,14 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Mirrors a peer hub's tenant into this hub (see ``FederationLinkConfiguration``). Every
-/// `interval` it lists the peer's entities of the configured types with the key the peer issued,
-/// and asks each one's history from the newest reading this hub holds (`timerel=after`),
-/// following `206` pages until the end. What comes back is stored through the same path as any
-/// batch, so the exactly-once key absorbs the overlap at the cursor, and a link that was down
-/// resumes from where this hub's data stops: nothing is missed, nothing is stored twice.
+/// Mirrors a peer hub's tenant into this hub (see ``FederationLinkConfiguration``), with the
+/// key the peer issued. It follows the peer's `/feeds/entities` (each stored batch, pushed as it
+/// is stored) and, once that feed is open, catches up: it lists the peer's entities of the
+/// configured types and asks each one's history from the newest reading this hub holds
+/// (`timerel=after`, following `206` pages). Everything is stored through the same path as any
+/// batch, so the exactly-once key absorbs what the feed and the catch-up both bring. When the
+/// feed drops, the link waits `interval`, opens it again and catches up again: nothing is missed,
+/// nothing is stored twice. A peer without the feed is asked every `interval` instead.
 public final class FederationLink: Service, Sendable {
     public let configuration: FederationLinkConfiguration
     let ingestor: Ingestor
@@ -42,16 +44,22 @@ public final class FederationLink: Service, Sendable {
 
     public func run() async throws {
         logger.info("federation link started", metadata: ["link": "\(configuration.name)", "peer": "\(configuration.url)", "tenant": "\(configuration.tenant)"])
+        var push = true
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let stored = try await synchronize()
-                state.withLock {
-                    $0.lastSuccess = Timestamp(Date())
-                    $0.lastError = nil
-                    $0.mirrored += stored
+                if push {
+                    // Live: the peer's stored batches as they come, while the history since this
+                    // hub's newest reading is fetched beside them (the overlap is absorbed).
+                    try await follow()
+                } else {
+                    record(stored: try await synchronize())
                 }
-                if stored > 0 { logger.debug("federation link mirrored readings", metadata: ["link": "\(configuration.name)", "stored": "\(stored)"]) }
             } catch let error as FederationError {
+                if error.notFound && push {
+                    push = false   // a peer without /feeds/entities: ask it every interval instead
+                    logger.info("federation link: the peer has no entity feed; polling", metadata: ["link": "\(configuration.name)"])
+                    continue
+                }
                 let known = state.withLock { status -> Bool in
                     defer { status.lastError = error.description }
                     return status.lastError == error.description
@@ -63,6 +71,54 @@ public final class FederationLink: Service, Sendable {
             do { try await Task.sleep(for: configuration.interval) } catch { break }
         }
         logger.info("federation link stopped", metadata: ["link": "\(configuration.name)"])
+    }
+
+    private func record(stored: Int) {
+        state.withLock {
+            $0.lastSuccess = Timestamp(Date())
+            $0.lastError = nil
+            $0.mirrored += stored
+        }
+    }
+
+    /// Follows the peer's `/feeds/entities` until it ends, catching up once it is open.
+    func follow() async throws {
+        let types = configuration.types.map(Self.encode).joined(separator: ",")
+        guard let url = URL(string: "\(configuration.url)/feeds/entities?type=\(types)") else {
+            throw FederationError("\(configuration.name): bad URL \(configuration.url)")
+        }
+        let reader = EventStreamReader(url: url, headers: ["Authorization": "Bearer \(configuration.key)"])
+        defer { reader.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await event in reader.events where event.name == "entities" {
+                        let json = (try? JSONValue(parsing: Array(event.data.utf8))) ?? .null
+                        var entities = [NGSIEntity]()
+                        for item in json.arrayValue ?? [] {
+                            guard var entity = try? NGSIEntity(json: item, form: .normalized), entity.id.tenant == self.configuration.tenant else { continue }
+                            entity.attributes[HubAPI.sharedByAttribute] = nil
+                            entity.context = []
+                            entities.append(entity)
+                        }
+                        guard !entities.isEmpty else { continue }
+                        switch try await self.ingestor.ingest(entities: entities, tenant: self.configuration.tenant) {
+                        case .success(let result): self.record(stored: result.stored)
+                        case .failure(let rejection): throw FederationError("\(self.configuration.name): a pushed batch was refused here: \(rejection.detail)")
+                        }
+                    }
+                } catch let failure as EventStreamReader.Failure {
+                    if Task.isCancelled { throw CancellationError() }
+                    if case .status(404, _) = failure { throw FederationError("\(self.configuration.name): the peer has no entity feed", notFound: true) }
+                    throw FederationError("\(self.configuration.name): the peer's entity feed: \(failure)")
+                }
+                if Task.isCancelled { throw CancellationError() }
+                throw FederationError("\(self.configuration.name): the peer ended its entity feed")
+            }
+            group.addTask { self.record(stored: try await self.synchronize()) }
+            // The catch-up returns; the feed runs until it ends or fails.
+            while let _ = try await group.next() {}
+        }
     }
 
     /// One round: every entity of every type, with its history since this hub's newest reading.
@@ -151,5 +207,10 @@ public final class FederationLink: Service, Sendable {
 /// A federation link failed, with the reason.
 public struct FederationError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// The peer does not have what was asked (its entity feed).
+    let notFound: Bool
+    init(_ description: String, notFound: Bool = false) {
+        self.description = description
+        self.notFound = notFound
+    }
 }

@@ -17,6 +17,8 @@ public actor AlertService {
     let store: any ObservationStore & AlertStore
     /// Live clients.
     public nonisolated let feed: AlertFeed
+    /// Stored batches for `/feeds/entities` (federation links of other hubs).
+    public nonisolated let entityFeed: EntityFeed
     let metrics: HubMetrics
     let logger: Logger
     let now: WallClock
@@ -33,6 +35,7 @@ public actor AlertService {
         self.configuration = configuration
         self.store = store
         self.feed = AlertFeed()
+        self.entityFeed = EntityFeed()
         self.metrics = metrics
         self.logger = logger
         self.now = now
@@ -180,6 +183,7 @@ public actor AlertService {
     func stop() {
         mqttQueue?.finish()
         feed.finishAll()
+        entityFeed.finishAll()
     }
 }
 

@@ -31,6 +31,7 @@ extension HubAPI {
     func addFeedRoutes(to router: Router<BasicRequestContext>) {
         router.get("/feeds/alerts") { request, _ in try await self.alertStream(request) }
         router.get("/feeds/alerts.atom") { request, _ in try await self.atom(request) }
+        router.get("/feeds/entities") { request, _ in try await self.entityStream(request) }
         router.get("/feeds/alerts/ws") { _, _ -> Response in
             throw NGSIProblem(.badRequestData, "/feeds/alerts/ws is a WebSocket: send an Upgrade: websocket request (tenant in NGSILD-Tenant or ?tenant=)")
         }
@@ -184,6 +185,71 @@ extension HubAPI {
         } onGracefulShutdown: {
             continuation.finish()
         }
+    }
+
+    /// `GET /feeds/entities?type=A,B`: Server-Sent Events, one `entities` event per stored batch
+    /// of the caller's tenant (its entities of those types, normalized NGSI-LD, as stored). Live
+    /// only, without ids: a client catches up through the temporal API, whose answers the
+    /// exactly-once key makes safe to repeat (what a federation link does). Ends when the key is
+    /// revoked, within a second.
+    func entityStream(_ request: Request) async throws(NGSIProblem) -> Response {
+        let query = try QueryString(request.uri.query)
+        try query.allow(["tenant", "type"])
+        let tenant = try feedTenant(request, query)
+        let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
+        let principal = AccessContext.principal
+        if let principal, !feedSlots.take(principal.keyID) {
+            throw NGSIProblem(.tooManyRequests, "key \(principal.keyID) has \(feedSlots.limit) feeds open already (limits.feeds_per_key)",
+                              headers: [.retryAfter: "5"])
+        }
+        let live = alerts.entityFeed.subscribe(tenant: tenant)
+        let (items, sink) = AsyncStream<[NGSIEntity]?>.makeStream(bufferingPolicy: .bufferingOldest(1000))
+        let directory = self.directory, slots = feedSlots
+        // Batches, and a tick every second (nil) to check the key and send a keepalive every 15.
+        let forward = Task {
+            for await batch in live { if case .dropped = sink.yield(batch) { break } }
+            sink.finish()
+        }
+        let tick = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                sink.yield(nil)
+            }
+        }
+        sink.onTermination = { _ in
+            forward.cancel()
+            tick.cancel()
+            if let principal { slots.release(principal.keyID) }
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: kakehashi entities of \(tenant.name)\n\n"))
+            var ticks = 0
+            // The server waits for open responses when it shuts down: end the stream then.
+            try await withGracefulShutdownHandler {
+                for await item in items {
+                    guard let batch = item else {
+                        if let principal, !directory.isUsable(keyID: principal.keyID) { break }
+                        ticks += 1
+                        if ticks % 15 == 0 { try await writer.write(ByteBuffer(string: ": keepalive\n\n")) }
+                        continue
+                    }
+                    let shown = batch.filter { types?.contains($0.type) ?? true }
+                    guard !shown.isEmpty else { continue }
+                    var buffer = ByteBuffer(string: "event: entities\ndata: ")
+                    buffer.writeBytes(JSONValue.array(shown.map { $0.json(.normalized) }).serialized())
+                    buffer.writeString("\n\n")
+                    try await writer.write(buffer)
+                }
+            } onGracefulShutdown: {
+                sink.finish()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// `N` or `N;owner=M;…`: the last event of the tenant's own feed and of each owner's shared one.

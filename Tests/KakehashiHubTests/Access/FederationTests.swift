@@ -22,7 +22,7 @@ import Testing
         let keysA = try AccessTests.Keys(path: a.storagePath)
         let portA = try TestBroker.freePort()
         let hubA = HubBox(try await LiveHub(a, access: true, port: portA))
-        func post(_ entities: [NGSIEntity], key: String) async throws {
+        @Sendable func post(_ entities: [NGSIEntity], key: String) async throws {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(portA)/ngsi-ld/v1/entityOperations/upsert")!)
             request.httpMethod = "POST"
             request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
@@ -40,7 +40,7 @@ import Testing
             storage: { path: \(pathB), sync: normal }
             tenants: { yame: {} }
             federation:
-              - { name: hub-a, url: "http://127.0.0.1:\(portA)", key: \(keysA.kurumeReader), tenant: kurume, types: [WaterObserved], share_with: [yame], interval: 200ms }
+              - { name: hub-a, url: "http://127.0.0.1:\(portA)", key: \(keysA.kurumeReader), tenant: kurume, types: [WaterObserved], share_with: [yame], interval: 60s }
             """, file: "hub.yaml", baseDirectory: "/")
         let accessB = try AccessStore(path: pathB)
         let yameKey = try accessB.createKey(tenant: try Tenant("yame"), role: .reader, label: nil, expires: nil, knownTenants: [try Tenant("yame")]).secret.description
@@ -57,10 +57,17 @@ import Testing
                 guard ContinuousClock.now < deadline else { Issue.record("B did not mirror A's readings: \(link.status)"); return }
                 try await Task.sleep(for: .milliseconds(50))
             }
+            // Pushed: a reading stored in A now reaches B over A's entity feed, long before the 60 s interval.
+            try await post([Readings.level("k9", 2.2, minutes: 0)], key: keysA.kurumeOperator)
+            let pushedBy = ContinuousClock.now + .seconds(10)
+            while try await client.keyed(yameKey, .get, "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:kurume:k9").status != .ok {
+                guard ContinuousClock.now < pushedBy else { Issue.record("A's new reading was not pushed to B: \(link.status)"); return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             running.cancel()
             _ = await running.result
             let shown = try await client.keyed(yameKey, .get, "/ngsi-ld/v1/entities?type=WaterObserved")
-            #expect(AccessTests.ids(shown) == ["urn:ngsi-ld:WaterObserved:kurume:k1"], "omuta's data is not kurume's key's to read")
+            #expect(AccessTests.ids(shown) == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k9"], "omuta's data is not kurume's key's to read")
             #expect(shown.json.arrayValue?.first?["sharedBy"]?["value"] == "kurume")
             #expect(try await client.keyed(yameKey, .get, "/healthz").json["federation"]?["hub-a"]?["lastSuccess"] != nil)
 
@@ -70,7 +77,7 @@ import Testing
             let storeA = try SQLiteStore(path: a.storagePath)
             _ = try await storeA.ingest(Readings.batch((10..<20).map { Readings.level("k1", 1 + Double($0) / 10, minutes: Int64($0)) }))
             await #expect(throws: FederationError.self) { try await link.synchronize() }
-            #expect(link.status.mirrored == 10)
+            #expect(link.status.mirrored == 11)
 
             // Restored: B catches up with exactly those ten, in pages of four, and a second round adds nothing.
             hubA.hub = try await LiveHub(a, access: true, port: portA)
