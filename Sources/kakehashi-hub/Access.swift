@@ -10,6 +10,17 @@ func loadConfiguration(_ file: String) throws -> HubConfiguration {
     }
 }
 
+/// The configuration named by `--config` and the access tables of its database.
+func openAccess(_ options: ConfigOption) throws -> (HubConfiguration, AccessStore) {
+    let configuration = try loadConfiguration(options.config)
+    return (configuration, try accessCall { try AccessStore(path: configuration.storagePath) })
+}
+
+/// A tenant named on the command line.
+func parseTenant(_ text: String, _ field: String) throws -> Tenant {
+    do { return try Tenant(text, field: field) } catch { throw ValidationError("\(error)") }
+}
+
 /// Runs a storage call, turning its failure into the command's error.
 func accessCall<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch { throw CommandFailure("\(error)") }
@@ -38,8 +49,7 @@ struct TenantCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try loadConfiguration(options.config)
-            let tenant: Tenant
-            do { tenant = try Tenant(name, field: "NAME") } catch { throw ValidationError(error.description) }
+            let tenant = try parseTenant(name, "NAME")
             let counts = try accessCall { try TenantArchive.export(tenant, configuration: configuration, to: to) }
             print("\(tenant) exported to \(to): " + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
@@ -59,10 +69,19 @@ struct TenantCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try loadConfiguration(options.config)
-            let tenant: Tenant
-            do { tenant = try Tenant(name, field: "NAME") } catch { throw ValidationError(error.description) }
+            let tenant = try parseTenant(name, "NAME")
             guard yes else { throw ValidationError("deleting \(tenant) removes all its data: add --yes to confirm (export it first to keep a copy)") }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let theirs = try accessCall { try store.gateways() }.filter { $0.tenant == tenant }.map(\.gateway)
             let counts = try accessCall { try TenantArchive.delete(tenant, configuration: configuration) }
+            // Its gateways can no longer log in to the central broker.
+            if let files = configuration.brokerAccessFiles, !theirs.isEmpty {
+                var remaining = try accessCall { try store.gateways() }
+                for (configured, settings) in configuration.tenants where configured != tenant { remaining += settings.gateways.map { (configured, $0) } }
+                for gateway in theirs { try accessCall { try files.removeUser(gateway.rawValue) } }
+                try accessCall { try files.writeACL(gateways: remaining) }
+                print("broker users \(theirs.map(\.rawValue).joined(separator: ", ")) removed from \(files.passwordFile) and the ACL: reload the broker")
+            }
             print("\(tenant) deleted: " + counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
             if configuration.tenants[tenant] != nil { print("\(tenant) is still in the configuration file: remove it there too") }
         }
@@ -77,11 +96,9 @@ struct TenantCommand: ParsableCommand {
         var display: String?
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let tenant: Tenant
-            do { tenant = try Tenant(name, field: "NAME") } catch { throw ValidationError(error.description) }
+            let (configuration, store) = try openAccess(options)
+            let tenant = try parseTenant(name, "NAME")
             if configuration.tenants[tenant] != nil { throw CommandFailure("tenant \(tenant) is in the configuration file already") }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
             try accessCall { try store.addTenant(tenant, display: display) }
             print("tenant \(tenant) added; next: kakehashi-hub key create --config \(options.config) --tenant \(tenant) --role admin")
         }
@@ -92,8 +109,7 @@ struct TenantCommand: ParsableCommand {
         @OptionGroup var options: ConfigOption
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (configuration, store) = try openAccess(options)
             let added = try accessCall { try store.tenants() }
             print("TENANT\tSOURCE\tGATEWAYS\tNAME")
             for (tenant, settings) in configuration.tenants.sorted(by: { $0.key < $1.key }) {
@@ -185,8 +201,7 @@ struct GatewayCommand: ParsableCommand {
         @OptionGroup var options: ConfigOption
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (configuration, store) = try openAccess(options)
             print("TENANT\tGATEWAY\tSOURCE")
             for (tenant, settings) in configuration.tenants.sorted(by: { $0.key < $1.key }) {
                 for gateway in settings.gateways.sorted(by: { $0.rawValue < $1.rawValue }) { print("\(tenant)\t\(gateway)\tconfiguration") }
@@ -223,8 +238,7 @@ struct KeyCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try loadConfiguration(options.config)
-            let tenantName: Tenant
-            do { tenantName = try Tenant(tenant, field: "--tenant") } catch { throw ValidationError(error.description) }
+            let tenantName = try parseTenant(tenant, "--tenant")
             guard let accessRole = AccessRole(rawValue: role) else {
                 throw ValidationError("--role is one of \(AccessRole.allCases.map(\.rawValue).joined(separator: ", ")), not '\(role)'")
             }
@@ -257,10 +271,8 @@ struct KeyCommand: ParsableCommand {
         var tenant: String?
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let filter: Tenant?
-            do { filter = try tenant.map { try Tenant($0, field: "--tenant") } } catch { throw ValidationError("\(error)") }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (_, store) = try openAccess(options)
+            let filter = try tenant.map { try parseTenant($0, "--tenant") }
             let now = Timestamp(Date())
             print("ID\tTENANT\tROLE\tSTATE\tCREATED\tEXPIRES\tLABEL")
             for key in try accessCall({ try store.keys(tenant: filter) }) {
@@ -278,8 +290,7 @@ struct KeyCommand: ParsableCommand {
         var id: String
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (_, store) = try openAccess(options)
             try accessCall { try store.revokeKey(id: id) }
             print("key \(id) revoked")
         }
@@ -340,10 +351,8 @@ struct ShareCommand: ParsableCommand {
         var tenant: String?
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let filter: Tenant?
-            do { filter = try tenant.map { try Tenant($0, field: "--tenant") } } catch { throw ValidationError("\(error)") }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (_, store) = try openAccess(options)
+            let filter = try tenant.map { try parseTenant($0, "--tenant") }
             print("ID\tOWNER\tGRANTEE\tTYPE\tAREA\tPRECISION\tSTATE")
             for grant in try accessCall({ try store.grants(involving: filter) }) {
                 let state = grant.revoked.map { "revoked \($0.iso8601)" } ?? "active"
@@ -359,8 +368,7 @@ struct ShareCommand: ParsableCommand {
         var id: Int64
 
         func run() throws {
-            let configuration = try loadConfiguration(options.config)
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let (_, store) = try openAccess(options)
             try accessCall { try store.revokeGrant(id: id) }
             print("grant \(id) revoked")
         }

@@ -83,6 +83,21 @@ public struct BrokerAccessFiles: Sendable {
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
     }
 
+    /// Removes `user` from the password file (`mosquitto_passwd -D`).
+    public func removeUser(_ user: String) throws(AccessFileError) {
+        guard FileManager.default.fileExists(atPath: passwordFile) else { return }
+        guard let tool = Self.which("mosquitto_passwd") else {
+            throw AccessFileError("mosquitto_passwd is not installed (Debian package mosquitto): it writes the broker's password file")
+        }
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("kakehashi-passwd-\(UUID().uuidString.prefix(8)).err").path
+        defer { try? FileManager.default.removeItem(atPath: errors) }
+        let status = Self.run(tool, ["-D", passwordFile, user], errors: errors)
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            throw AccessFileError("mosquitto_passwd -D failed on \(passwordFile) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
     /// Rewrites the ACL file for `gateways`.
     public func writeACL(gateways: [(tenant: Tenant, gateway: GatewayID)]) throws(AccessFileError) {
         do {

@@ -131,5 +131,24 @@ import Testing
         }
         #expect(try await entities(key) == ["urn:ngsi-ld:WaterObserved:yame:y1"])
         #expect(try await entities(otherKey) == [])
+
+        // The city leaves: its data, keys and broker login go.
+        let exported = "\(d)/yame.sqlite"
+        _ = try Self.hub(["tenant", "export", "--config", config, "yame", "--to", exported], in: directory)
+        #expect(FileManager.default.fileExists(atPath: exported))
+        let deleted = try Self.hub(["tenant", "delete", "--config", config, "yame", "--yes"], in: directory)
+        #expect(deleted.contains("gw-yame-01 removed"), "\(deleted)")
+        broker.signal(SIGHUP)
+        #expect(try await entities(key) == [], "the city's key is refused")
+        let refusedBy = ContinuousClock.now + .seconds(15)
+        while true {   // until the broker has re-read its files
+            let attempt = try MQTTClient(configuration: settings, logger: Logger(label: "test"))
+            do {
+                try await attempt.connect()
+                await attempt.disconnect()
+            } catch { break }
+            guard ContinuousClock.now < refusedBy else { Issue.record("the deleted city's gateway can still log in"); break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
     }
 }
