@@ -145,23 +145,37 @@ enum StoreConformance {
     }
 }
 
-@Suite("SQLite store conformance")
-struct SQLiteStoreConformanceTests {
-    func store(deadLetterLimit: Int = 100) throws -> SQLiteStore {
+/// The stores every check runs on: one SQLite file, and one file per tenant
+/// (`storage.separation: per_tenant`).
+enum ConformingStore: String, CaseIterable, Sendable {
+    case sqlite, perTenant
+
+    func make(deadLetterLimit: Int = 100) throws -> any ObservationStore {
         var options = SQLiteStore.Options()
         options.deadLetterLimit = deadLetterLimit
         options.sync = .normal
-        return try SQLiteStore(path: Readings.temporaryDatabase(), options: options)
+        switch self {
+        case .sqlite: return try SQLiteStore(path: Readings.temporaryDatabase(), options: options)
+        case .perTenant: return try TenantSeparatedStore(path: Readings.temporaryDatabase(), options: options)
+        }
     }
+}
 
-    @Test func exactlyOnce() async throws { try await StoreConformance.exactlyOnce(store()) }
-    @Test func latestStateMerges() async throws { try await StoreConformance.latestStateMerges(store()) }
-    @Test func tenantsAreSeparate() async throws { try await StoreConformance.tenantsAreSeparate(store()) }
-    @Test func rangesAndLastN() async throws { try await StoreConformance.rangesAndLastN(store()) }
-    @Test func textAndBooleanSeries() async throws { try await StoreConformance.textAndBooleanSeries(store()) }
-    @Test func deadLettersAreBounded() async throws { try await StoreConformance.deadLettersAreBounded(store(deadLetterLimit: 5), limit: 5) }
-    @Test func retention() async throws { try await StoreConformance.retention(store()) }
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    @Test(arguments: ConformingStore.allCases) func exactlyOnce(_ kind: ConformingStore) async throws { try await StoreConformance.exactlyOnce(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func latestStateMerges(_ kind: ConformingStore) async throws { try await StoreConformance.latestStateMerges(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func tenantsAreSeparate(_ kind: ConformingStore) async throws { try await StoreConformance.tenantsAreSeparate(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func rangesAndLastN(_ kind: ConformingStore) async throws { try await StoreConformance.rangesAndLastN(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func textAndBooleanSeries(_ kind: ConformingStore) async throws { try await StoreConformance.textAndBooleanSeries(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func deadLettersAreBounded(_ kind: ConformingStore) async throws {
+        try await StoreConformance.deadLettersAreBounded(kind.make(deadLetterLimit: 5), limit: 5)
+    }
+    @Test(arguments: ConformingStore.allCases) func retention(_ kind: ConformingStore) async throws { try await StoreConformance.retention(kind.make()) }
+}
 
+@Suite("SQLite store")
+struct SQLiteStoreConformanceTests {
     @Test func survivesReopening() async throws {
         let path = Readings.temporaryDatabase()
         do {
@@ -198,24 +212,9 @@ struct SQLiteStoreConformanceTests {
     }
 }
 
-/// The same checks with one SQLite file per tenant (`storage.separation: per_tenant`).
-@Suite("Per-tenant SQLite store conformance")
+/// What is particular to one SQLite file per tenant.
+@Suite("Per-tenant SQLite store")
 struct TenantSeparatedStoreConformanceTests {
-    func store(deadLetterLimit: Int = 100) throws -> TenantSeparatedStore {
-        var options = SQLiteStore.Options()
-        options.deadLetterLimit = deadLetterLimit
-        options.sync = .normal
-        return try TenantSeparatedStore(path: Readings.temporaryDatabase(), options: options)
-    }
-
-    @Test func exactlyOnce() async throws { try await StoreConformance.exactlyOnce(store()) }
-    @Test func latestStateMerges() async throws { try await StoreConformance.latestStateMerges(store()) }
-    @Test func tenantsAreSeparate() async throws { try await StoreConformance.tenantsAreSeparate(store()) }
-    @Test func rangesAndLastN() async throws { try await StoreConformance.rangesAndLastN(store()) }
-    @Test func textAndBooleanSeries() async throws { try await StoreConformance.textAndBooleanSeries(store()) }
-    @Test func deadLettersAreBounded() async throws { try await StoreConformance.deadLettersAreBounded(store(deadLetterLimit: 5), limit: 5) }
-    @Test func retention() async throws { try await StoreConformance.retention(store()) }
-
     /// Each tenant's rows are in its own file and nowhere else; reopening finds them again.
     @Test func eachTenantHasItsOwnFile() async throws {
         let path = Readings.temporaryDatabase()
