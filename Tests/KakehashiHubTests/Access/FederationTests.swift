@@ -22,15 +22,7 @@ import Testing
         let keysA = try AccessTests.Keys(path: a.storagePath)
         let portA = try TestBroker.freePort()
         let hubA = HubBox(try await LiveHub(a, access: true, port: portA))
-        @Sendable func post(_ entities: [NGSIEntity], key: String) async throws {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(portA)/ngsi-ld/v1/entityOperations/upsert")!)
-            request.httpMethod = "POST"
-            request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(JSONValue.array(entities.map { $0.json(.normalized) }).serialized())
-            let (_, response) = try await URLSession.shared.data(for: request)
-            #expect(((response as? HTTPURLResponse)?.statusCode ?? 0) < 300)
-        }
+        @Sendable func post(_ entities: [NGSIEntity], key: String) async throws { try await postEntities(entities, port: portA, key: key) }
         try await post((0..<10).map { Readings.level("k1", 1 + Double($0) / 10, minutes: Int64($0)) }, key: keysA.kurumeOperator)
         try await post([Readings.level("o1", 1.0, minutes: 0, tenant: Readings.omuta)], key: keysA.omutaOperator)
 

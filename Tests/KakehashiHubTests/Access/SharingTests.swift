@@ -141,15 +141,7 @@ import Testing
                                          knownTenants: [Self.kurume, Self.omuta])
         let live = try await LiveHub(configuration, access: true)
         defer { Task { await live.stop() } }
-        func post(_ key: String, _ entities: [NGSIEntity]) async throws {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(live.port)/ngsi-ld/v1/entityOperations/upsert")!)
-            request.httpMethod = "POST"
-            request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(JSONValue.array(entities.map { $0.json(.normalized) }).serialized())
-            let (_, response) = try await URLSession.shared.data(for: request)
-            #expect(((response as? HTTPURLResponse)?.statusCode ?? 0) < 300)
-        }
+        func post(_ key: String, _ entities: [NGSIEntity]) async throws { try await postEntities(entities, port: live.port, key: key) }
         let sse = try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["Authorization": "Bearer \(keys.kurumeReader)"])
         defer { sse.close() }
         try await waitUntil("the feed answers", timeout: .seconds(20)) { sse.status != nil }

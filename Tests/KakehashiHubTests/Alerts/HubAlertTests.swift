@@ -237,13 +237,6 @@ import Testing
     }
 
     static func upsert(_ entities: [NGSIEntity], port: Int) async throws {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/ngsi-ld/v1/entityOperations/upsert")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("kurume", forHTTPHeaderField: "NGSILD-Tenant")
-        request.httpBody = Data(JSONValue.array(entities.map { $0.json(.normalized) }).serialized())
-        let (_, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard status == 201 || status == 204 || status == 207 else { throw TestSupportError("upsert answered \(status)") }
+        try await postEntities(entities, port: port, tenant: "kurume")
     }
 }

@@ -1,5 +1,10 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import KakehashiHub
+import KakehashiTestSupport
+import KakehashiModel
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -40,4 +45,18 @@ final class LiveHub: Sendable {
     struct LiveHubError: Error, CustomStringConvertible {
         var description: String { "the hub's HTTP server did not start within 20 s" }
     }
+}
+
+/// Posts `entities` to the upsert route of the hub on `port` (with `key` as bearer token, or the
+/// `NGSILD-Tenant` header of an open hub); fails unless the hub answers 201, 204 or 207.
+func postEntities(_ entities: [NGSIEntity], port: Int, key: String? = nil, tenant: String? = nil) async throws {
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/ngsi-ld/v1/entityOperations/upsert")!)
+    request.httpMethod = "POST"
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+    if let tenant { request.setValue(tenant, forHTTPHeaderField: "NGSILD-Tenant") }
+    request.httpBody = Data(JSONValue.array(entities.map { $0.json(.normalized) }).serialized())
+    let (_, response) = try await URLSession.shared.data(for: request)
+    let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+    guard status == 201 || status == 204 || status == 207 else { throw TestSupportError("upsert answered \(status)") }
 }
