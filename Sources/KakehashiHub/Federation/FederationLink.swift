@@ -45,7 +45,10 @@ public final class FederationLink: Service, Sendable {
     public func run() async throws {
         logger.info("federation link started", metadata: ["link": "\(configuration.name)", "peer": "\(configuration.url)", "tenant": "\(configuration.tenant)"])
         var push = true
+        // After a failure the link tries again soon (1 s, doubling), never later than `interval`.
+        var retry = Duration.seconds(1)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var pause = configuration.interval
             do {
                 if push {
                     // Live: the peer's stored batches as they come, while the history since this
@@ -65,10 +68,13 @@ public final class FederationLink: Service, Sendable {
                     return status.lastError == error.description
                 }
                 if !known { logger.warning("federation link failed; retrying", metadata: ["link": "\(configuration.name)", "error": "\(error)"]) }
+                pause = min(retry, configuration.interval)
+                retry = min(retry * 2, configuration.interval)
             } catch {
                 break   // cancelled
             }
-            do { try await Task.sleep(for: configuration.interval) } catch { break }
+            if pause == configuration.interval { retry = .seconds(1) }
+            do { try await Task.sleep(for: pause) } catch { break }
         }
         logger.info("federation link stopped", metadata: ["link": "\(configuration.name)"])
     }
@@ -184,11 +190,16 @@ public final class FederationLink: Service, Sendable {
     /// GETs `path` from the peer: its JSON, and whether the answer was partial (206).
     func get(_ path: String) async throws -> (JSONValue, Bool) {
         guard let url = URL(string: configuration.url + path) else { throw FederationError("\(configuration.name): bad URL \(configuration.url + path)") }
-        let data: Data, response: URLResponse
-        do { (data, response) = try await session.data(from: url) } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw FederationError("\(configuration.name): \(configuration.url) cannot be reached: \(error.localizedDescription)")
+        var answer: (Data, URLResponse)?
+        // A GET is safe to repeat: once more when the connection failed (e.g. a kept-alive
+        // connection the peer had closed).
+        for attempt in 0..<2 where answer == nil {
+            do { answer = try await session.data(from: url) } catch {
+                if Task.isCancelled { throw CancellationError() }
+                if attempt == 1 { throw FederationError("\(configuration.name): \(configuration.url) cannot be reached: \(error.localizedDescription)") }
+            }
         }
+        guard let (data, response) = answer else { throw FederationError("\(configuration.name): \(configuration.url) gave no answer") }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard status == 200 || status == 206 else {
             let detail = (try? JSONValue(parsing: Array(data)))?["detail"]?.stringValue ?? String(decoding: data.prefix(200), as: UTF8.self)

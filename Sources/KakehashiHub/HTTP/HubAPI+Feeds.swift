@@ -87,10 +87,7 @@ extension HubAPI {
         }
         let live = guarded(alerts.feed.subscribe(tenant: tenant), for: principal)
         let store = self.store
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream; charset=utf-8"
-        headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let headers = Self.eventStreamHeaders
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: kakehashi alerts of \(tenant.name) after event \(resumeAfter)\n\n"))
             try await Self.follow(store, tenant: tenant, after: resumeAfter, live: live, heartbeat: Self.heartbeat) { records in
@@ -109,8 +106,14 @@ extension HubAPI {
     /// expired: checked every second); its feed slot is given back when the stream ends.
     func guarded(_ live: AlertFeed.Stream, for principal: AccessPrincipal?) -> AlertFeed.Stream {
         guard let principal else { return live }
-        let (stream, continuation) = AlertFeed.Stream.makeStream(bufferingPolicy: .unbounded)
         let directory = self.directory, slots = self.feedSlots
+        return Self.ending(live, when: { !directory.isUsable(keyID: principal.keyID) }, then: { slots.release(principal.keyID) })
+    }
+
+    /// `live`, ended as soon as `stop` holds (checked every second); `then` runs when it ends.
+    static func ending(_ live: AlertFeed.Stream, when stop: @escaping @Sendable () -> Bool,
+                       then: @escaping @Sendable () -> Void = {}) -> AlertFeed.Stream {
+        let (stream, continuation) = AlertFeed.Stream.makeStream(bufferingPolicy: .unbounded)
         let forward = Task {
             for await record in live { continuation.yield(record) }
             continuation.finish()
@@ -118,7 +121,7 @@ extension HubAPI {
         let watch = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                if !directory.isUsable(keyID: principal.keyID) {
+                if stop() {
                     continuation.finish()
                     return
                 }
@@ -127,10 +130,11 @@ extension HubAPI {
         continuation.onTermination = { _ in
             forward.cancel()
             watch.cancel()
-            slots.release(principal.keyID)
+            then()
         }
         return stream
     }
+
 
     /// Sends a client every event after `after`: first what is stored, then live events (skipping
     /// those already sent, filling any gap from storage), in id order, until `live` ends.
@@ -221,10 +225,7 @@ extension HubAPI {
             tick.cancel()
             if let principal { slots.release(principal.keyID) }
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream; charset=utf-8"
-        headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let headers = Self.eventStreamHeaders
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: kakehashi entities of \(tenant.name)\n\n"))
             var ticks = 0
@@ -284,10 +285,7 @@ extension HubAPI {
         let own = guarded(alerts.feed.subscribe(tenant: tenant), for: principal)
         var lives = [Tenant: AlertFeed.Stream]()
         for owner in owners { lives[owner] = sharedLive(alerts.feed.subscribe(tenant: owner), owner: owner, grantee: tenant) }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream; charset=utf-8"
-        headers[.cacheControl] = "no-cache"
-        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let headers = Self.eventStreamHeaders
         let initial = SharedFeedState(tenant: tenant, own: after, others: start, directory: directory)
         let store = self.store, liveStreams = lives
         let body = ResponseBody { writer in
@@ -389,26 +387,18 @@ extension HubAPI {
     /// An owner's live events for `grantee`, ended within a second of the last full grant from
     /// `owner` to `grantee` being revoked.
     func sharedLive(_ live: AlertFeed.Stream, owner: Tenant, grantee: Tenant) -> AlertFeed.Stream {
-        let (stream, continuation) = AlertFeed.Stream.makeStream(bufferingPolicy: .unbounded)
         let directory = self.directory
-        let forward = Task {
-            for await record in live { continuation.yield(record) }
-            continuation.finish()
-        }
-        let watch = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                if !directory.grants(to: grantee).contains(where: { $0.owner == owner && $0.precision == .full }) {
-                    continuation.finish()
-                    return
-                }
-            }
-        }
-        continuation.onTermination = { _ in
-            forward.cancel()
-            watch.cancel()
-        }
-        return stream
+        return Self.ending(live, when: { !directory.grants(to: grantee).contains { $0.owner == owner && $0.precision == .full } })
+    }
+
+
+    /// The headers of every Server-Sent Events response (no caching, no proxy buffering).
+    static var eventStreamHeaders: HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return headers
     }
 
     static func sse(_ record: AlertEventRecord) -> ByteBuffer {
