@@ -36,6 +36,9 @@ public struct AlertEvent: Sendable, Hashable {
     public var at: Timestamp
     /// The entity's location, when known.
     public var location: GeoPoint?
+    /// Decided on a reading that arrived after later readings of the entity (dated by sensor
+    /// time, earlier than events already given for the entity).
+    public var late = false
 
     /// Creates an event.
     public init(kind: Kind, rule: String, entity: EntityID, stage: Int, stageName: String?, severity: Alert.Severity?,

@@ -130,6 +130,7 @@ extension AlertEvent {
         if let value { members["value"] = .number(value) }
         if let level { members["level"] = .number(level) }
         if let location { members["location"] = AlertEventRecord.point(location) }
+        if late { members["late"] = .bool(true) }
         return members
     }
 }

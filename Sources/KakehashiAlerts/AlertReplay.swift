@@ -1,10 +1,11 @@
 import KakehashiModel
 
-/// Replays readings through rules on virtual time: the clock follows the readings' own times, so
-/// stale sensors, absent tags and minimum durations are decided as they would have been live.
+/// Replays readings through rules on virtual time: each entity's clock follows its own readings'
+/// times, so stale sensors, absent tags and minimum durations are decided as the live hub decides
+/// them for the same readings.
 ///
 /// ```swift
-/// let events = AlertReplay(rules: rules).run(entities)   // entities in observation order
+/// let events = AlertReplay(rules: rules).run(entities)   // entities in any order
 /// ```
 public struct AlertReplay: Sendable {
     /// The rules.
@@ -13,25 +14,22 @@ public struct AlertReplay: Sendable {
     /// Creates a replay of `rules`.
     public init(rules: [AlertRule]) { self.rules = rules }
 
-    /// The events of `entities` (in observation order), with the clock moved to each reading's
-    /// newest time before it is taken, and finally to `end` when given.
+    /// The events of `entities`, evaluated per entity in observation order, then with every
+    /// entity's clock moved to `end` when given (what time alone decides until then).
     public func run(_ entities: [NGSIEntity], until end: Timestamp? = nil) -> [AlertEvent] {
+        // In observation order (a stable sort), so nothing is late and the history kept stays small.
+        let ordered = entities.enumerated().sorted { a, b in
+            let x = AlertEngine.newest(a.element), y = AlertEngine.newest(b.element)
+            if x != y { return (x?.millisecondsSinceEpoch ?? .min) < (y?.millisecondsSinceEpoch ?? .min) }
+            return a.offset < b.offset
+        }
         var engine = AlertEngine(rules: rules)
         var events = [AlertEvent]()
-        var clock: Timestamp?
-        for entity in entities {
-            if let at = Self.newest(entity), clock.map({ at > $0 }) ?? true {
-                clock = at
-                events += engine.advance(to: at)
-            }
-            events += engine.observe(entity)
-        }
-        if let end, clock.map({ end > $0 }) ?? true { events += engine.advance(to: end) }
+        for (_, entity) in ordered { events += engine.observe(entity) }
+        if let end { events += engine.advance(to: end) }
         return events
     }
 
     /// The newest `observedAt` of an entity's attributes.
-    public static func newest(_ entity: NGSIEntity) -> Timestamp? {
-        entity.attributes.values.compactMap(\.observedAt).max()
-    }
+    public static func newest(_ entity: NGSIEntity) -> Timestamp? { AlertEngine.newest(entity) }
 }

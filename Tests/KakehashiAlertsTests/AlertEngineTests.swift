@@ -67,8 +67,8 @@ struct AlertEngineTests {
              expected: ["raised:warning@30"]),
         Case(name: "minimum duration before clearing", rule: stages(clearAfter: 20), levels: [(0, 2.5), (10, 1.0), (20, 2.5), (30, 1.0), (40, 1.0), (50, 1.0)],
              expected: ["raised:warning@0", "cleared:-@50"]),
-        Case(name: "a late reading does not rewind the alert", rule: stages(), levels: [(0, 2.5), (20, 2.6), (10, 1.0)],
-             expected: ["raised:warning@0"]),
+        Case(name: "a late reading is evaluated where it belongs", rule: stages(), levels: [(0, 2.5), (20, 2.6), (10, 1.0)],
+             expected: ["raised:warning@0", "cleared:-@10", "raised:warning@20"]),
     ]
 
     @Test(arguments: cases)
@@ -105,8 +105,9 @@ struct AlertEngineTests {
         let rise = AlertRule(id: "rise", tenant: Self.city, entityType: "WaterObserved", attribute: "waterLevel",
                              kind: .rateOfChange(RateOfChange(window: 30 * Self.minute, change: 0.3, severity: .high)))
         let levels: [(Int64, Double)] = [(0, 1.0), (10, 1.1), (20, 1.2), (30, 1.25), (40, 1.5), (50, 1.6), (60, 1.62), (70, 1.7), (80, 1.72), (90, 1.73)]
-        // 40: 1.5 − 1.2 (at 20, within 30 minutes) = 0.3 → raised; 70: 1.7 − 1.5 (at 40) = 0.2 → cleared.
-        #expect(Self.run(rise, levels) == ["raised:rising@40", "cleared:-@70"])
+        // 40: 1.5 − 1.2 (at 20, within 30 minutes) = 0.3 → raised; 1 ms after 60, 1.25 (at 30) leaves the
+        // window: 1.62 − 1.5 (at 40) = 0.12 → cleared then, not at the next reading.
+        #expect(Self.run(rise, levels) == ["raised:rising@40", "cleared:-@60"])
         let slow = (0..<20).map { (Int64($0) * 10, 1.0 + Double($0) * 0.05) }  // 0.15 per 30 minutes
         #expect(Self.run(rise, slow).isEmpty)
     }

@@ -73,13 +73,21 @@ struct RiverTraceAlertTests {
 
     /// The recorded calm day is not flat: a few gauges read at or above their flood level
     /// (single spikes on mountain datums, and some sustained readings). The engine raises exactly
-    /// for those and no other.
+    /// for those and no other; a gauge is raised again only after its alert cleared (2000000004
+    /// reads under its level from 16:50, reports nothing after 03:50 until 07:50, when it is above
+    /// again: its alert clears at 04:50, twelve hours after it went under, and is raised at 07:50).
     @Test func calmDayRaisesOnlyWhereTheRecordReachedTheLevel() throws {
         let day = try Self.load("calm-2025-10-15")
-        let raised = Self.replay(day).filter { $0.kind == .raised }
+        let events = Self.replay(day)
+        let raised = events.filter { $0.kind == .raised }
         #expect(Set(raised.map(\.entity.localID)) == day.reached)
-        #expect(raised.count == day.reached.count)
         #expect(day.reached.count < 10)
+        for gauge in day.reached {
+            let kinds = events.filter { $0.entity.localID == gauge }.map(\.kind)
+            #expect(kinds.enumerated().allSatisfy { $0.element == ($0.offset % 2 == 0 ? .raised : .cleared) }, "\(gauge): \(kinds)")
+        }
+        let twice = events.filter { $0.entity.localID == "2000000004" }.map { "\($0.kind.rawValue)@\($0.at.iso8601)" }
+        #expect(twice == ["raised@2025-10-14T15:50:00.000Z", "cleared@2025-10-15T04:50:00.000Z", "raised@2025-10-15T07:50:00.000Z"])
     }
 
     @Test func replayIsDeterministic() throws {

@@ -1,17 +1,6 @@
+import KakehashiTestSupport
 import Testing
 @testable import KakehashiMQTT
-
-/// A deterministic generator (SplitMix64) so that jittered delays are reproducible.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 struct ConnectionStateMachineTests {
     static let broker = "127.0.0.1:1883"
