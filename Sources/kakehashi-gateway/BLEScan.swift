@@ -52,7 +52,7 @@ struct BLEScan: ParsableCommand {
         let epochStart = Timestamp(millisecondsSinceEpoch: Int64(wallClockMilliseconds()))
         while duration == 0 || clock.now - started < .seconds(duration) {
             let elapsed = clock.now - started
-            let now = epochStart.advanced(byMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            let now = epochStart.advanced(byMilliseconds: elapsed.milliseconds)
             let advertisements: [DecodedAdvertisement]
             do {
                 advertisements = try loop.step(&source, now: now)

@@ -11,7 +11,7 @@ public struct ScanWatchdog: Sendable, Hashable {
 
     /// Creates a watchdog.
     public init(timeout: Duration) {
-        timeoutMilliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        timeoutMilliseconds = max(1, timeout.milliseconds)
     }
 
     /// An advertisement arrived at `time`.

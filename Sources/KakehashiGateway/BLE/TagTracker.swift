@@ -37,7 +37,7 @@ public struct TagTracker: Sendable {
         /// Creates a configuration; `missedToLeave` is clamped to 1...`presenceWindows`.
         public init(window: Duration = .seconds(10), presenceWindows: Int = 6, missedToLeave: Int = 4,
                     rssiSmoothing: Double = 0.3, mode: Mode = .all) {
-            let ms = window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000
+            let ms = window.milliseconds
             windowMilliseconds = max(1, ms)
             self.presenceWindows = max(1, presenceWindows)
             self.missedToLeave = min(max(1, missedToLeave), max(1, presenceWindows))

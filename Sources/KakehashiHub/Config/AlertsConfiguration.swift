@@ -15,6 +15,15 @@ public struct AlertsConfiguration: Sendable {
     /// Publish each event to `kakehashi/v1/<tenant>/alerts` on the broker (default true when a
     /// broker is configured).
     public var publishMQTT = true
+    /// How long a sensor's readings may still be on their way: the wall clock moves a silent
+    /// entity's own clock on only past this (default 60 s), so a reading that arrives within it
+    /// is never late for a decision taken on the clock.
+    public var clockGrace: Duration = .seconds(60)
+    /// How far back (sensor time) a late reading is still evaluated where it belongs (default 6 h).
+    public var lateWindow: Duration = .seconds(6 * 3600)
+    /// How long the rules wait for a gateway's missing batch (a gap in its sequence numbers, or
+    /// the first batch since the hub started) before evaluating the batches after it (default 2 s).
+    public var reorderWait: Duration = .seconds(2)
 
     /// No rules.
     public init() {}
@@ -27,7 +36,7 @@ public struct AlertsConfiguration: Sendable {
 }
 
 extension HubConfigurationLoader {
-    static let alertKeys = ["rules", "senders", "zone_offset", "clock_interval", "publish_mqtt"]
+    static let alertKeys = ["rules", "senders", "zone_offset", "clock_interval", "publish_mqtt", "clock_grace", "late_window", "reorder_wait"]
 
     func alerts(_ node: ConfigNode, tenants: [Tenant: HubConfiguration.TenantSettings]) -> AlertsConfiguration? {
         guard let m = node.mapping(allowed: Self.alertKeys) else { return nil }
@@ -39,6 +48,15 @@ extension HubConfigurationLoader {
             if interval < .milliseconds(100) || interval > .seconds(3600) { node.fail("clock_interval is between 100ms and 1h") } else { alerts.clockInterval = interval }
         }
         if let flag = m["publish_mqtt"]?.bool { alerts.publishMQTT = flag }
+        if let node = m["clock_grace"], let grace = node.duration {
+            if grace < .zero || grace > .seconds(86_400) { node.fail("clock_grace is between 0s and 24h") } else { alerts.clockGrace = grace }
+        }
+        if let node = m["late_window"], let window = node.duration {
+            if window < .zero || window > .seconds(7 * 86_400) { node.fail("late_window is between 0s and 7d") } else { alerts.lateWindow = window }
+        }
+        if let node = m["reorder_wait"], let wait = node.duration {
+            if wait < .zero || wait > .seconds(60) { node.fail("reorder_wait is between 0s and 60s") } else { alerts.reorderWait = wait }
+        }
         if let node = m["senders"], let table = node.table() {
             for (name, value) in table {
                 guard let tenant = value.model({ _ throws(ModelError) in try Tenant(name) }) else { continue }
@@ -136,7 +154,7 @@ extension HubConfigurationLoader {
     private func kind(_ key: String, _ node: ConfigNode) -> AlertRule.Kind? {
         func milliseconds(_ node: ConfigNode?) -> Int64? {
             guard let duration = node?.duration else { return nil }
-            return duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            return duration.milliseconds
         }
         func severity(_ node: ConfigNode?) -> Alert.Severity? {
             guard let node, let text = node.string else { return nil }

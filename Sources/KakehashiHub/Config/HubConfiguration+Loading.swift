@@ -159,7 +159,7 @@ struct HubConfigurationLoader {
             guard let member = m[key] else { return nil }
             if member.string == "forever" { return nil }
             guard let duration = member.duration else { return nil }
-            let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            let ms = duration.milliseconds
             if ms < 60_000 { member.fail("keep data at least a minute (or write forever)"); return nil }
             return ms
         }

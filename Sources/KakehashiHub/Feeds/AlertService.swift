@@ -7,10 +7,14 @@ import ServiceLifecycle
 /// Runs the alert rules on what the hub stores and on the clock, keeps the alerts and their
 /// history, and hands each event to the feeds (SSE/WebSocket clients, MQTT).
 ///
-/// Work is done one step at a time, in arrival order (each step waits for the one before):
-/// evaluating a batch, storing its events (which gives them their ids), then publishing them. So
-/// ids follow the engine's order and clients see them in id order. At the first step the engine
-/// takes back the active alerts from storage and looks at the latest state of every watched
+/// Work is done one step at a time (each step waits for the one before): evaluating a batch,
+/// storing its events (which gives them their ids), then publishing them. So ids follow the
+/// engine's order and clients see them in id order. The engine decides on the readings' own
+/// times, each entity on its own clock; the wall clock moves only silent entities on (after
+/// `alerts.clock_grace`). A gateway's batches are evaluated in the order of their sequence
+/// numbers, whatever order storage finished them in (several ingest sessions store at once): a
+/// batch after a gap waits up to `alerts.reorder_wait` for the missing one. At the first step the
+/// engine takes back the active alerts from storage and looks at the latest state of every watched
 /// entity, so a restart neither raises an active alert again nor misses one.
 public actor AlertService {
     let configuration: AlertsConfiguration
@@ -24,6 +28,13 @@ public actor AlertService {
     let now: WallClock
     private var engine: AlertEngine
     private var started = false
+    /// Per gateway: the next sequence number expected, and batches waiting for a missing one.
+    private var nextSequence: [Source: UInt64] = [:]
+    private var waiting: [Source: [Waiting]] = [:]
+    private var countedLate = 0, countedTooLate = 0
+
+    private struct Source: Hashable { let tenant: Tenant, gateway: GatewayID }
+    private struct Waiting { let lowest: UInt64, highest: UInt64, entities: [NGSIEntity], arrived: Timestamp, since: ContinuousClock.Instant }
     private var tail: Task<Void, Never>?
     private let mqtt: MQTTClient?
     private let mqttQueue: AsyncStream<AlertEventRecord>.Continuation?
@@ -39,7 +50,7 @@ public actor AlertService {
         self.metrics = metrics
         self.logger = logger
         self.now = now
-        self.engine = AlertEngine(rules: configuration.rules)
+        self.engine = AlertEngine(rules: configuration.rules, lateWindow: configuration.lateWindow.milliseconds)
         if let broker, configuration.publishMQTT, !configuration.rules.isEmpty {
             var settings = broker
             settings.clientID = "\(broker.clientID)-alerts"
@@ -58,16 +69,69 @@ public actor AlertService {
     /// Whether any rule is configured.
     public nonisolated var hasRules: Bool { !configuration.rules.isEmpty }
 
-    /// Evaluates a stored batch; returns once its events are stored and handed to the feeds.
-    public func observe(_ entities: [NGSIEntity]) async {
-        guard hasRules, !entities.isEmpty else { return }
-        await serially { await self.evaluate { engine in entities.flatMap { engine.observe($0) } } }
+    /// Evaluates a stored batch; returns once its events are stored and handed to the feeds, or,
+    /// for a gateway's batch that follows a gap in its sequence numbers, once it waits for the
+    /// missing one (it is evaluated when that one comes or after `alerts.reorder_wait`).
+    public func observe(_ batch: IngestBatch) async {
+        guard hasRules, !batch.entities.isEmpty else { return }
+        let arrived = now()
+        guard let gateway = batch.gateway, let lowest = batch.lowestSequence, let highest = batch.highestSequence else {
+            return await evaluate(batch.entities, arrived: arrived)
+        }
+        let source = Source(tenant: batch.tenant, gateway: gateway)
+        if let next = nextSequence[source], lowest <= next {
+            // In sequence (or sent again): evaluated now, then whatever waited for it.
+            nextSequence[source] = max(next, highest &+ 1)
+            var ready = [(batch.entities, arrived)]
+            ready += release(source, expired: false)
+            for (entities, arrived) in ready { await evaluate(entities, arrived: arrived) }
+            return
+        }
+        // A gap, or the gateway's first batch since the hub started: wait a moment for what comes before.
+        if nextSequence[source] != nil { metrics.alertSequenceGaps.increment() }
+        waiting[source, default: []].append(Waiting(lowest: lowest, highest: highest, entities: batch.entities, arrived: arrived, since: .now))
+        let wait = configuration.reorderWait
+        Task { [weak self] in
+            try? await Task.sleep(for: wait)
+            await self?.releaseExpired(source)
+        }
     }
 
-    /// Moves the rules' clock to `time` (stale sensors, absent tags, minimum durations).
+    /// Evaluates waiting batches of `source` that waited long enough, and those they lead to.
+    private func releaseExpired(_ source: Source) async {
+        for (entities, arrived) in release(source, expired: true) { await evaluate(entities, arrived: arrived) }
+    }
+
+    /// Takes out, in sequence order, the waiting batches of `source` that now follow on (and,
+    /// when `expired`, those that waited `reorder_wait`, moving past the gap).
+    private func release(_ source: Source, expired: Bool) -> [([NGSIEntity], Timestamp)] {
+        guard var queue = waiting[source], !queue.isEmpty else { return [] }
+        queue.sort { $0.lowest < $1.lowest }
+        var out = [([NGSIEntity], Timestamp)]()
+        let deadline = ContinuousClock.now - configuration.reorderWait
+        while let first = queue.first {
+            let follows = nextSequence[source].map { first.lowest <= $0 } ?? false
+            let waitedEnough = expired && queue.contains { $0.since <= deadline }
+            guard follows || waitedEnough else { break }
+            queue.removeFirst()
+            nextSequence[source] = max(nextSequence[source] ?? 0, first.highest &+ 1)
+            out.append((first.entities, first.arrived))
+        }
+        waiting[source] = queue.isEmpty ? nil : queue
+        return out
+    }
+
+    private func evaluate(_ entities: [NGSIEntity], arrived: Timestamp) async {
+        await serially { await self.evaluate { engine in entities.flatMap { engine.observe($0, arrivedAt: arrived) } } }
+    }
+
+    /// Moves the rules' clock on with the wall clock at `time`: each entity that has been silent
+    /// since its last reading arrived, by that time less `alerts.clock_grace` (stale sensors,
+    /// absent tags, minimum durations, clears).
     public func tick(_ time: Timestamp) async {
         guard hasRules else { return }
-        await serially { await self.evaluate { engine in engine.advance(to: time) } }
+        let grace = configuration.clockGrace.milliseconds
+        await serially { await self.evaluate { engine in engine.advance(wall: time, grace: grace) } }
     }
 
     /// Records an operator's acknowledgement; nil when the tenant has no alert `id`.
@@ -113,8 +177,9 @@ public actor AlertService {
             let watched = Dictionary(grouping: configuration.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
             var events = [AlertEvent]()
             for (tenant, types) in watched.sorted(by: { $0.key.name < $1.key.name }) {
+                let arrived = now()
                 for entity in try await store.entities(tenant: tenant, types: types, ids: nil) {
-                    events += engine.observe(entity)
+                    events += engine.observe(entity, arrivedAt: arrived)
                     primed += 1
                 }
             }
@@ -129,6 +194,17 @@ public actor AlertService {
 
     private func evaluate(_ body: (inout AlertEngine) -> [AlertEvent]) async {
         let events = body(&engine)
+        if engine.lateReadings != countedLate {
+            metrics.alertLateReadings.increment(by: Int64(engine.lateReadings - countedLate))
+            countedLate = engine.lateReadings
+        }
+        if engine.tooLate != countedTooLate {
+            metrics.alertTooLateReadings.increment(by: Int64(engine.tooLate - countedTooLate))
+            logger.warning("readings older than the alert history kept were stored but not evaluated", metadata: [
+                "readings": "\(engine.tooLate - countedTooLate)", "late_window": "\(configuration.lateWindow)",
+            ])
+            countedTooLate = engine.tooLate
+        }
         await record(events)
     }
 

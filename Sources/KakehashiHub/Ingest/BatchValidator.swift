@@ -53,7 +53,7 @@ public struct BatchValidator: Sendable {
                 .topicMismatch, "the batch says \(batch.tenant)/\(batch.gateway), its topic \(tenant)/\(wireTopic.gateway)", tenant: tenant.name))
         }
         return .success(IngestBatch(
-            tenant: tenant, gateway: batch.gateway, highestSequence: batch.entries.last?.sequence,
+            tenant: tenant, gateway: batch.gateway, highestSequence: batch.entries.last?.sequence, lowestSequence: batch.entries.first?.sequence,
             entities: batch.entries.map(\.entity), receivedAt: receivedAt, oldestAccepted: oldestAccepted(tenant: tenant, entities: batch.entries.map(\.entity), now: receivedAt)))
     }
 

@@ -12,8 +12,8 @@ public struct Ingestor: Sendable {
     let metrics: HubMetrics
     let logger: Logger
     let now: WallClock
-    /// Called with each stored batch's entities (the alert rules); returns when they are evaluated.
-    let stored: @Sendable ([NGSIEntity]) async -> Void
+    /// Called with each stored batch (the alert rules, the entity feed).
+    let stored: @Sendable (IngestBatch) async -> Void
 
     /// What became of a batch.
     public enum Outcome: Sendable, Hashable {
@@ -25,7 +25,7 @@ public struct Ingestor: Sendable {
 
     /// Creates an ingestor.
     public init(validator: BatchValidator, store: any ObservationStore, metrics: HubMetrics, logger: Logger, now: @escaping WallClock,
-                stored: @escaping @Sendable ([NGSIEntity]) async -> Void = { _ in }) {
+                stored: @escaping @Sendable (IngestBatch) async -> Void = { _ in }) {
         self.validator = validator
         self.store = store
         self.metrics = metrics
@@ -53,7 +53,7 @@ public struct Ingestor: Sendable {
                     let result = try await store.ingest(batch)
                     metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                     metrics.record(result)
-                    await stored(batch.entities)
+                    await stored(batch)
                     return .stored(result)
                 } catch {
                     metrics.storageFailures.increment()
@@ -80,7 +80,7 @@ public struct Ingestor: Sendable {
             let result = try await store.ingest(batch)
             metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             metrics.record(result)
-            await stored(batch.entities)
+            await stored(batch)
             return .success(result)
         }
     }

@@ -18,6 +18,12 @@ public struct HubMetrics: Sendable {
     let ingestDuration: Timer
     /// Alert events stored and published.
     let alertEvents: Counter
+    /// Readings evaluated after a later reading of their entity (placed where they belong).
+    let alertLateReadings: Counter
+    /// Readings older than every reading the rules keep for their entity: stored, not evaluated.
+    let alertTooLateReadings: Counter
+    /// Batches of a gateway whose sequence left a gap the rules waited for (`alerts.reorder_wait`).
+    let alertSequenceGaps: Counter
 
     /// Creates the metrics in `factory`.
     public init(factory: any MetricsFactory) {
@@ -29,6 +35,9 @@ public struct HubMetrics: Sendable {
         storageFailures = Counter(label: "kakehashi_hub_storage_failures_total", factory: factory)
         ingestDuration = Timer(label: "kakehashi_hub_ingest_duration_seconds", factory: factory)
         alertEvents = Counter(label: "kakehashi_hub_alert_events_total", factory: factory)
+        alertLateReadings = Counter(label: "kakehashi_hub_alert_late_readings_total", factory: factory)
+        alertTooLateReadings = Counter(label: "kakehashi_hub_alert_too_late_readings_total", factory: factory)
+        alertSequenceGaps = Counter(label: "kakehashi_hub_alert_sequence_gaps_total", factory: factory)
         for reason in IngestRejection.Reason.allCases { rejected(reason).increment(by: 0) }
     }
 

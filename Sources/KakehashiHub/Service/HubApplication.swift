@@ -42,9 +42,9 @@ public struct Hub: Sendable {
         let metrics = HubMetrics(factory: registry)
         let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,
                                       metrics: metrics, logger: logger, now: now)
-        let evaluate: @Sendable ([NGSIEntity]) async -> Void = { entities in
-            await alerts.observe(entities)
-            alerts.entityFeed.publish(entities)
+        let evaluate: @Sendable (IngestBatch) async -> Void = { batch in
+            await alerts.observe(batch)
+            alerts.entityFeed.publish(batch.entities)
         }
         let ingestor = Ingestor(
             validator: BatchValidator(directory: directory, retention: configuration.retention),

@@ -8,6 +8,8 @@ public struct IngestBatch: Sendable {
     public let gateway: GatewayID?
     /// The highest outbox sequence in the batch (MQTT batches).
     public let highestSequence: UInt64?
+    /// The lowest outbox sequence in the batch (MQTT batches).
+    public let lowestSequence: UInt64?
     /// Entity fragments, in the order received.
     public let entities: [NGSIEntity]
     /// When the hub received the batch.
@@ -17,11 +19,12 @@ public struct IngestBatch: Sendable {
     public let oldestAccepted: Timestamp?
 
     /// Creates a batch.
-    public init(tenant: Tenant, gateway: GatewayID?, highestSequence: UInt64? = nil, entities: [NGSIEntity],
+    public init(tenant: Tenant, gateway: GatewayID?, highestSequence: UInt64? = nil, lowestSequence: UInt64? = nil, entities: [NGSIEntity],
                 receivedAt: Timestamp, oldestAccepted: Timestamp? = nil) {
         self.tenant = tenant
         self.gateway = gateway
         self.highestSequence = highestSequence
+        self.lowestSequence = lowestSequence ?? highestSequence
         self.entities = entities
         self.receivedAt = receivedAt
         self.oldestAccepted = oldestAccepted

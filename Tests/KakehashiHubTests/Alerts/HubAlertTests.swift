@@ -10,6 +10,7 @@ import KakehashiMQTT
 import KakehashiTestSupport
 import KakehashiTraces
 import Logging
+import Synchronization
 import Testing
 
 /// Alerts through the hub: rules from the configuration, evaluated on stored batches, kept with
@@ -149,24 +150,31 @@ import Testing
         }
     }
 
-    /// The hub's clock decides staleness without any new message: the alert is dated when the
-    /// gauge had been silent long enough, and the next reading clears it.
+    /// The hub's clock decides staleness without any new message: the gauge's own clock moves on
+    /// with the wall clock once it has been silent past the grace, the alert is dated when the gauge
+    /// had been silent long enough (by the gauge's time), and the next reading clears it.
     @Test func aSilentGaugeIsRaisedOnTheClockAndClearedByItsNextReading() async throws {
         let yaml = """
             storage: { path: \(Readings.temporaryDatabase()), sync: normal }
             tenants: { kurume: }
             alerts:
+              clock_grace: 1m
               rules:
                 - { id: silent, tenant: kurume, type: WaterObserved, stale: { after: 10m, severity: low } }
             """
-        try await HubHarness.withHub(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/")) { hub, client in
+        // The wall clock is months after the readings (a recording replayed): only the time since the reading arrived counts.
+        let wall = Mutex(Timestamp(millisecondsSinceEpoch: 1_796_000_000_000))
+        let clock: WallClock = { wall.withLock { $0 } }
+        @Sendable func wallAfter(minutes: Int64) -> Timestamp { Timestamp(millisecondsSinceEpoch: 1_796_000_000_000 + minutes * 60_000) }
+        try await HubHarness.withHub(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/"), now: clock) { hub, client in
             _ = try await client.upsert([Self.gauge("g1", 1.0, minutes: 0)])
-            await hub.alerts.tick(Readings.t0.advanced(byMilliseconds: 9 * 60_000))
+            await hub.alerts.tick(wallAfter(minutes: 10))  // silent 10 min, less the grace: 9 min of gauge time
             #expect(try await client.call(.get, "/alerts").json == .array([]))
-            await hub.alerts.tick(Readings.t0.advanced(byMilliseconds: 25 * 60_000))
+            await hub.alerts.tick(wallAfter(minutes: 25))
             let raised = try await client.call(.get, "/alerts").json.arrayValue ?? []
             #expect(raised.count == 1)
             #expect(raised.first?["stageName"] == "stale" && raised.first?["raisedAt"] == "2026-06-02T00:10:00.000Z")
+            wall.withLock { $0 = wallAfter(minutes: 30) }
             _ = try await client.upsert([Self.gauge("g1", 1.1, minutes: 30)])
             #expect(try await client.call(.get, "/alerts").json == .array([]))
             let kinds = try await hub.store.alertEvents(tenant: Readings.kurume, after: 0, limit: 10).map(\.event.kind)

@@ -24,11 +24,11 @@ struct HubHarness {
 
     /// Runs `body` against a hub on `configuration`. Without `access`, keys are not required
     /// (the tests of each feature); `AccessTests` pass `access: true`.
-    static func withHub(_ configuration: HubConfiguration = configuration(), access: Bool = false,
+    static func withHub(_ configuration: HubConfiguration = configuration(), access: Bool = false, now: @escaping WallClock = systemWallClock,
                         _ body: @Sendable (Hub, any TestClientProtocol) async throws -> Void) async throws {
         var configuration = configuration
         if !access { configuration.requireKeys = false }
-        let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
+        let hub = try Hub(configuration: configuration, logger: Logger(label: "test"), now: now)
         let app = Application(router: hub.router())
         try await app.test(.router) { client in try await body(hub, client) }
     }

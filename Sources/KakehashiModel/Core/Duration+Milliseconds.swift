@@ -1,0 +1,4 @@
+extension Duration {
+    /// Whole milliseconds (the unit of ``KakehashiModel/Timestamp``).
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
