@@ -69,6 +69,13 @@ public actor AlertService {
     /// Whether any rule is configured.
     public nonisolated var hasRules: Bool { !configuration.rules.isEmpty }
 
+    /// Takes back the active alerts and the latest state of watched entities from storage (once).
+    /// The hub does this before it ingests anything, so that what it reads back is not ahead of
+    /// batches still to be evaluated.
+    public func start() async {
+        await serially {}
+    }
+
     /// Evaluates a stored batch; returns once its events are stored and handed to the feeds, or,
     /// for a gateway's batch that follows a gap in its sequence numbers, once it waits for the
     /// missing one (it is evaluated when that one comes or after `alerts.reorder_wait`).
@@ -111,7 +118,8 @@ public actor AlertService {
         let deadline = ContinuousClock.now - configuration.reorderWait
         while let first = queue.first {
             let follows = nextSequence[source].map { first.lowest <= $0 } ?? false
-            let waitedEnough = expired && queue.contains { $0.since <= deadline }
+            // The gap before the first waiting batch is given up once that batch has waited long enough.
+            let waitedEnough = expired && first.since <= deadline
             guard follows || waitedEnough else { break }
             queue.removeFirst()
             nextSequence[source] = max(nextSequence[source] ?? 0, first.highest &+ 1)

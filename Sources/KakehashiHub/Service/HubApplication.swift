@@ -103,9 +103,10 @@ public struct Hub: Sendable {
     /// everything until SIGTERM/SIGINT.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         var services: [any Service] = []
-        if let ingest { services.append(ingest) }
+        // What ingests starts once the rules have read back their state.
+        if let ingest { services.append(AfterAlertsStart(alerts: alerts, service: ingest)) }
         services.append(MaintenanceService(store: store, logger: logger))
-        services += federation as [any Service]
+        services += federation.map { AfterAlertsStart(alerts: alerts, service: $0) } as [any Service]
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
         services.append(RetentionService(
             store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
@@ -120,5 +121,16 @@ public struct Hub: Sendable {
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+}
+
+/// Runs `service` once the alert rules have read back their state from storage.
+struct AfterAlertsStart: Service {
+    let alerts: AlertService
+    let service: any Service
+
+    func run() async throws {
+        await alerts.start()
+        try await service.run()
     }
 }
