@@ -190,8 +190,9 @@ public struct AlertEngine: Sendable {
     public mutating func advance(wall now: Timestamp, grace: Int64) -> [AlertEvent] {
         let wall = now.millisecondsSinceEpoch
         return advanceAll { timeline in
-            guard let time = timeline.time, let arrived = timeline.arrived else { return nil }
-            return time + (wall - arrived) - grace
+            // From the newest reading's time (not from where the clock already moved it).
+            guard let newest = timeline.entries.last?.at, let arrived = timeline.arrived else { return nil }
+            return newest + (wall - arrived) - grace
         }
     }
 

@@ -22,8 +22,8 @@ public struct AlertsConfiguration: Sendable {
     /// How far back (sensor time) a late reading is still evaluated where it belongs (default 6 h).
     public var lateWindow: Duration = .seconds(6 * 3600)
     /// How long the rules wait for a gateway's missing batch (a gap in its sequence numbers, or
-    /// the first batch since the hub started) before evaluating the batches after it (default 2 s).
-    public var reorderWait: Duration = .seconds(2)
+    /// the first batch since the hub started) before evaluating the batches after it (default 5 s).
+    public var reorderWait: Duration = .seconds(5)
 
     /// No rules.
     public init() {}

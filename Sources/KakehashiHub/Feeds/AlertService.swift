@@ -83,15 +83,14 @@ public actor AlertService {
         guard hasRules, !batch.entities.isEmpty else { return }
         let arrived = now()
         guard let gateway = batch.gateway, let lowest = batch.lowestSequence, let highest = batch.highestSequence else {
-            return await evaluate(batch.entities, arrived: arrived)
+            return await evaluate([(batch.entities, arrived)])
         }
         let source = Source(tenant: batch.tenant, gateway: gateway)
         if let next = nextSequence[source], lowest <= next {
             // In sequence (or sent again): evaluated now, then whatever waited for it.
             nextSequence[source] = max(next, highest &+ 1)
-            var ready = [(batch.entities, arrived)]
-            ready += release(source, expired: false)
-            for (entities, arrived) in ready { await evaluate(entities, arrived: arrived) }
+            // One step for all of them: nothing that arrives meanwhile can come between.
+            await evaluate([(batch.entities, arrived)] + release(source, expired: false))
             return
         }
         // A gap, or the gateway's first batch since the hub started: wait a moment for what comes before.
@@ -106,7 +105,7 @@ public actor AlertService {
 
     /// Evaluates waiting batches of `source` that waited long enough, and those they lead to.
     private func releaseExpired(_ source: Source) async {
-        for (entities, arrived) in release(source, expired: true) { await evaluate(entities, arrived: arrived) }
+        await evaluate(release(source, expired: true))
     }
 
     /// Takes out, in sequence order, the waiting batches of `source` that now follow on (and,
@@ -129,8 +128,14 @@ public actor AlertService {
         return out
     }
 
-    private func evaluate(_ entities: [NGSIEntity], arrived: Timestamp) async {
-        await serially { await self.evaluate { engine in entities.flatMap { engine.observe($0, arrivedAt: arrived) } } }
+    /// Evaluates batches in the order given, as one step.
+    private func evaluate(_ batches: [([NGSIEntity], Timestamp)]) async {
+        guard !batches.isEmpty else { return }
+        await serially {
+            await self.evaluate { engine in
+                batches.flatMap { entities, arrived in entities.flatMap { engine.observe($0, arrivedAt: arrived) } }
+            }
+        }
     }
 
     /// Moves the rules' clock on with the wall clock at `time`: each entity that has been silent

@@ -127,17 +127,102 @@ import Testing
         for payload in batches[half...] { try await publisher.publish(topic, payload: payload, qos: .atLeastOnce) }
         await publisher.disconnect()
 
-        try await waitUntil("every reading is stored and every event is on the feed", timeout: .seconds(90)) {
-            (live.hub.registry.value("kakehashi_hub_readings_stored_total") ?? 0) >= Double(readings.count) && feed.events.count >= command.count
+        // Followed as a client does: a client that lags too far behind is ended and comes back with Last-Event-ID.
+        var clients = [feed]
+        let deadline = ContinuousClock.now + .seconds(90)
+        while true {
+            let received = clients.flatMap(\.events)
+            if (live.hub.registry.value("kakehashi_hub_alert_events_total") ?? 0) >= Double(command.count), received.count >= command.count { break }
+            if clients.last!.ended, let last = received.last?.id {
+                clients.append(try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["NGSILD-Tenant": "kurume", "Last-Event-ID": last]))
+            }
+            guard ContinuousClock.now < deadline else {
+                let metrics = ["readings_stored", "alert_late_readings", "alert_too_late_readings", "alert_sequence_gaps", "alert_events"].map {
+                    "\($0) \(live.hub.registry.value("kakehashi_hub_\($0)_total") ?? -1)"
+                }.joined(separator: ", ")
+                Issue.record("after 90 s, \(received.count) of \(command.count) events on the feed; \(metrics)")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        let events = feed.events.compactMap { try? JSONValue(parsing: $0.data) }
+        let all = clients.flatMap(\.events)
+        #expect(all.compactMap { $0.id.flatMap(Int64.init) } == Array(1...Int64(all.count)))
+        let events = all.compactMap { try? JSONValue(parsing: $0.data) }
         let got = Self.perAlert(events)
         let differing = Set(expected.keys).union(got.keys).filter { expected[$0] != got[$0] }.sorted()
         #expect(differing.isEmpty, "\(differing.prefix(3).map { "\($0): expected \(expected[$0] ?? []) got \(got[$0] ?? [])" })")
         #expect(events.count == command.count)
         #expect(!events.contains { $0["late"] == true })
         #expect((live.hub.registry.value("kakehashi_hub_alert_late_readings_total") ?? 0) == 0)
-        feed.close()
+        for client in clients { client.close() }
         await live.stop()
+    }
+
+    /// Twenty seconds of recording from three gauges, replayed over HTTP at 1×, 1,000× and
+    /// 50,000×: the same events each time, dated in the recording's time (June 2026), with the
+    /// durations that end after the last reading decided by the wall clock alone.
+    @Test(.timeLimit(.minutes(3)))
+    func replaysAtAnySpeedGiveTheSameEventsInTheRecordingsTime() async throws {
+        let yaml = """
+            storage: { path: DATABASE, sync: normal }
+            tenants: { kurume: }
+            alerts:
+              clock_interval: 100ms
+              clock_grace: 500ms
+              rules:
+                - id: level
+                  tenant: kurume
+                  type: WaterObserved
+                  attribute: waterLevel
+                  threshold: { hysteresis: 0.1, raise_after: 2s, clear_after: 3s, stages: [ { name: high, level: 3.0, severity: high } ] }
+                - { id: silent, tenant: kurume, type: WaterObserved, stale: { after: 4s, severity: low } }
+            """
+        let start = try Timestamp(iso8601: "2026-06-01T03:00:00Z")
+        // a: above 3.0 from 3 s to 9 s, back under from 10 s (cleared at 13 s); b: a spike too short to raise;
+        // c: silent from 6 s to 12 s (stale at 10 s), above from 14 s to its last reading at 20 s.
+        func level(_ gauge: String, _ second: Int) -> Double? {
+            switch gauge {
+            case "a": return (3...9).contains(second) ? 3.2 : 2.5
+            case "b": return second == 7 ? 3.5 : 1.0
+            default: return (7...11).contains(second) ? nil : (second >= 14 ? 3.05 : 2.0)
+            }
+        }
+        func reading(_ gauge: String, _ second: Int, _ value: Double) -> NGSIEntity {
+            try! NGSIEntity(id: Readings.gauge(gauge), attributes: [
+                "waterLevel": .property(NGSIProperty(try! Quantity(value, .metre), observedAt: start.advanced(byMilliseconds: Int64(second) * 1000))),
+                "location": .geoProperty(try! GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil),
+            ])
+        }
+        let steps = (0...20).map { second in ["a", "b", "c"].compactMap { gauge in level(gauge, second).map { reading(gauge, second, $0) } } }
+        let rules = try HubConfiguration.parse(yaml: yaml.replacingOccurrences(of: "DATABASE", with: "x.sqlite"), file: "hub.yaml", baseDirectory: "/").alerts.rules
+        let expected = AlertReplay(rules: rules).run(steps.flatMap { $0 }, until: start.advanced(byMilliseconds: 60_000))
+        let describe = { (rule: String, entity: String, kind: String, at: String) in "\(rule) \(entity.split(separator: ":").last!) \(kind)@\(at)" }
+        let want = expected.map { describe($0.rule, $0.entity.rawValue, $0.kind.rawValue, $0.at.iso8601) }
+        #expect(want.contains("level a raised@2026-06-01T03:00:05.000Z") && want.contains("level a cleared@2026-06-01T03:00:13.000Z"))
+        #expect(want.contains("silent c raised@2026-06-01T03:00:10.000Z") && want.contains("level c raised@2026-06-01T03:00:16.000Z"))
+        #expect(want.contains("silent a raised@2026-06-01T03:00:24.000Z"), "\(want)")
+
+        for speed in [1.0, 1_000, 50_000] {
+            let configuration = try HubConfiguration.parse(yaml: yaml.replacingOccurrences(of: "DATABASE", with: Readings.temporaryDatabase()),
+                                                           file: "hub.yaml", baseDirectory: "/")
+            let live = try await LiveHub(configuration)
+            let feed = try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["NGSILD-Tenant": "kurume"])
+            try await waitUntil("the feed is open", timeout: .seconds(10)) { feed.status == 200 }
+            let began = ContinuousClock.now
+            for (second, readings) in steps.enumerated() {
+                // The replay's pace: the recording's seconds divided by the speed.
+                try await Task.sleep(until: began + .seconds(Double(second) / speed))
+                try await postEntities(readings, port: live.port, tenant: "kurume")
+            }
+            try await waitUntil("every event at \(speed)×", timeout: .seconds(30)) { feed.events.count >= expected.count }
+            let got = feed.events.compactMap { try? JSONValue(parsing: $0.data) }.compactMap { event -> String? in
+                guard let rule = event["rule"]?.stringValue, let entity = event["entity"]?.stringValue, let kind = event["kind"]?.stringValue,
+                      let at = event["at"]?.stringValue else { return nil }
+                return describe(rule, entity, kind, at)
+            }
+            #expect(Set(got) == Set(want) && got.count == want.count, "at \(speed)×: extra \(Set(got).subtracting(want)) missing \(Set(want).subtracting(got))")
+            feed.close()
+            await live.stop()
+        }
     }
 }
