@@ -75,7 +75,14 @@ struct HubConfigurationLoader {
         if let node = m["retention"] { (retention, interval) = self.retention(node, tenants: tenants) ?? (retention, interval) }
         var limits = HubConfiguration.Limits()
         if let node = m["limits"], let members = node.mapping(allowed: ["max_body", "default_page_size", "max_page_size", "max_temporal_instances", "max_upsert_entities",
-                                                                     "requests_per_second", "request_burst", "feeds_per_key"]) {
+                                                                     "requests_per_second", "request_burst", "feeds_per_key",
+                                                                     "max_future_skew", "max_reading_age"]) {
+            if let node = members["max_future_skew"], let skew = node.duration {
+                if skew < .zero || skew > .seconds(7 * 86_400) { node.fail("max_future_skew is between 0s and 7d") } else { limits.maxFutureSkew = skew }
+            }
+            if let node = members["max_reading_age"], let age = node.duration {
+                if age <= .zero { node.fail("max_reading_age is more than 0s") } else { limits.maxReadingAge = age }
+            }
             if let size = members["max_body"]?.byteCount { limits.maxBodyBytes = Int(min(max(size, 1024), 256 << 20)) }
             if let size = members["default_page_size"]?.int(in: 1...100_000) { limits.defaultPageSize = size }
             if let size = members["max_page_size"]?.int(in: 1...100_000) { limits.maxPageSize = size }

@@ -123,6 +123,12 @@ extension HubAPI {
                 errors.append(Self.upsertError(claimedID, NGSIProblem(.badRequestData, error.description)))
             }
         }
+        // Readings outside the clock limits are refused one by one, each kept as a dead letter.
+        let screened = await ingestor.screen(valid, tenant: tenant)
+        valid = screened.kept
+        for (entity, rejection) in screened.refused {
+            errors.append(Self.upsertError(entity.id.rawValue, NGSIProblem(.badRequestData, rejection.description)))
+        }
         var result = IngestResult()
         if !valid.isEmpty {
             let outcome = try await stored { () async throws(StorageError) in try await ingestor.ingest(entities: valid, tenant: tenant) }

@@ -11,6 +11,10 @@ public struct BatchValidator: Sendable {
     public let directory: AccessDirectory
     /// Retention, to refuse readings already past it.
     public let retention: RetentionPolicy
+    /// How far ahead of the hub's clock a reading may be observed.
+    public var maxFutureSkew: Duration = .seconds(600)
+    /// How long ago a reading may be observed (nil: any age).
+    public var maxReadingAge: Duration?
 
     /// Creates a validator of fixed tenants.
     public init(tenants: [Tenant: HubConfiguration.TenantSettings], retention: RetentionPolicy = RetentionPolicy()) {
@@ -21,6 +25,29 @@ public struct BatchValidator: Sendable {
     public init(directory: AccessDirectory, retention: RetentionPolicy = RetentionPolicy()) {
         self.directory = directory
         self.retention = retention
+    }
+
+    /// Splits `entities` into those observed within the clock limits around `now` and those
+    /// refused, each with its rejection (`clock-skew`, `too-old`).
+    public func screen(_ entities: [NGSIEntity], tenant: Tenant, now: Timestamp) -> (kept: [NGSIEntity], refused: [(NGSIEntity, IngestRejection)]) {
+        let latest = now.millisecondsSinceEpoch + maxFutureSkew.milliseconds
+        let earliest = maxReadingAge.map { now.millisecondsSinceEpoch - $0.milliseconds }
+        var kept = [NGSIEntity](), refused = [(NGSIEntity, IngestRejection)]()
+        kept.reserveCapacity(entities.count)
+        for entity in entities {
+            var problem: IngestRejection?
+            for (name, attribute) in entity.attributes.sorted(by: { $0.key < $1.key }) {
+                guard let at = attribute.observedAt else { continue }
+                if at.millisecondsSinceEpoch > latest {
+                    problem = IngestRejection(.clockSkew, "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) (limits.max_future_skew)", tenant: tenant.name)
+                } else if let earliest, at.millisecondsSinceEpoch < earliest, let age = maxReadingAge {
+                    problem = IngestRejection(.tooOld, "\(entity.id) \(name) observed at \(at.iso8601), more than \(age) before the hub's clock (\(now.iso8601)) (limits.max_reading_age)", tenant: tenant.name)
+                }
+                if problem != nil { break }
+            }
+            if let problem { refused.append((entity, problem)) } else { kept.append(entity) }
+        }
+        return (kept, refused)
     }
 
     /// Validates an MQTT wire batch: the topic names a known tenant and one of its gateways, the

@@ -16,6 +16,10 @@ public struct IngestRejection: Error, Sendable, Hashable, CustomStringConvertibl
         case tenantMismatch = "tenant-mismatch"
         /// Storage kept failing for this batch.
         case storageFailed = "storage-failed"
+        /// A reading observed further ahead of the hub's clock than `limits.max_future_skew`.
+        case clockSkew = "clock-skew"
+        /// A reading observed longer ago than `limits.max_reading_age`.
+        case tooOld = "too-old"
     }
 
     /// The reason.

@@ -43,7 +43,16 @@ public struct Ingestor: Sendable {
         case .failure(let rejection):
             try await deadLetter(rejection, source: topic, payload: payload, receivedAt: receivedAt)
             return .rejected(rejection)
-        case .success(let batch):
+        case .success(let whole):
+            // Readings outside the clock limits are kept as dead letters of their own; the rest is stored.
+            let (kept, refused) = validator.screen(whole.entities, tenant: whole.tenant, now: receivedAt)
+            for (entity, rejection) in refused {
+                try await deadLetter(rejection, source: topic, payload: entity.json(.normalized).serialized(), receivedAt: receivedAt)
+            }
+            if kept.isEmpty, let (_, rejection) = refused.first { return .rejected(rejection) }
+            let batch = refused.isEmpty ? whole : IngestBatch(
+                tenant: whole.tenant, gateway: whole.gateway, highestSequence: whole.highestSequence, lowestSequence: whole.lowestSequence,
+                entities: kept, receivedAt: whole.receivedAt, oldestAccepted: whole.oldestAccepted)
             var attempt = 0
             var lastError: StorageError?
             while attempt < 5 {
@@ -67,6 +76,18 @@ public struct Ingestor: Sendable {
             try await deadLetter(rejection, source: topic, payload: payload, receivedAt: receivedAt)
             return .rejected(rejection)
         }
+    }
+
+    /// Refuses the entities observed outside the clock limits (too far ahead of the hub's clock,
+    /// or older than `limits.max_reading_age`): each is kept as a dead letter with its reason and
+    /// returned with it; the others are returned to be stored.
+    public func screen(_ entities: [NGSIEntity], tenant: Tenant, source: String = "http") async -> (kept: [NGSIEntity], refused: [(NGSIEntity, IngestRejection)]) {
+        let receivedAt = now()
+        let result = validator.screen(entities, tenant: tenant, now: receivedAt)
+        for (entity, rejection) in result.refused {
+            try? await deadLetter(rejection, source: source, payload: entity.json(.normalized).serialized(), receivedAt: receivedAt)
+        }
+        return result
     }
 
     /// Validates and stores entities posted over HTTP; a storage failure is thrown to the caller.

@@ -47,7 +47,12 @@ public struct Hub: Sendable {
             alerts.entityFeed.publish(batch.entities)
         }
         let ingestor = Ingestor(
-            validator: BatchValidator(directory: directory, retention: configuration.retention),
+            validator: {
+                var validator = BatchValidator(directory: directory, retention: configuration.retention)
+                validator.maxFutureSkew = configuration.limits.maxFutureSkew
+                validator.maxReadingAge = configuration.limits.maxReadingAge
+                return validator
+            }(),
             store: store, metrics: metrics, logger: logger, now: now, stored: evaluate)
         var ingest: MQTTIngest?
         if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger) }
