@@ -63,6 +63,8 @@ public struct AlertEngine: Sendable {
     /// What the engine knows of an entity at one instant: its latest numbers (a stage level can be
     /// an attribute of the entity itself, sent once), its location, and its rules' states.
     struct Facts: Sendable {
+        /// The newest reading's time (ms).
+        var newest: Int64?
         var numbers: [String: Double] = [:]
         var location: GeoPoint?
         var rules: [Int: RuleState] = [:]
@@ -333,6 +335,7 @@ public struct AlertEngine: Sendable {
     /// Applies one reading at `t` to the entity's rules.
     private func apply(_ entity: NGSIEntity, at t: Int64, to facts: inout Facts, into events: inout [AlertEvent]) {
         Self.learn(entity, into: &facts)
+        facts.newest = max(facts.newest ?? t, t)
         let id = entity.id
         for index in watching(id, facts) {
             let rule = rules[index]
@@ -484,8 +487,10 @@ public struct AlertEngine: Sendable {
         case .absence(_, let stageSeverity):
             if to > 0 { name = "absent"; severity = stageSeverity }
         }
-        return AlertEvent(kind: kind, rule: rule.id, entity: id, stage: to, stageName: name, severity: severity,
-                          value: value, level: level, at: Timestamp(millisecondsSinceEpoch: t), location: facts.location)
+        var event = AlertEvent(kind: kind, rule: rule.id, entity: id, stage: to, stageName: name, severity: severity,
+                               value: value, level: level, at: Timestamp(millisecondsSinceEpoch: t), location: facts.location)
+        event.lastReadingAt = facts.newest.map { Timestamp(millisecondsSinceEpoch: $0) }
+        return event
     }
 
     private static func initial(_ rule: AlertRule) -> RuleState {

@@ -39,6 +39,8 @@ public struct AlertEvent: Sendable, Hashable {
     /// Decided on a reading that arrived after later readings of the entity (dated by sensor
     /// time, earlier than events already given for the entity).
     public var late = false
+    /// The entity's newest reading when the event was decided (a silent sensor's last reading).
+    public var lastReadingAt: Timestamp?
 
     /// Creates an event.
     public init(kind: Kind, rule: String, entity: EntityID, stage: Int, stageName: String?, severity: Alert.Severity?,

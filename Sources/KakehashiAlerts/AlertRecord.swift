@@ -37,6 +37,11 @@ public struct AlertRecord: Sendable, Hashable {
     public var lastChange: Int64
     /// Its kind.
     public var lastChangeKind: AlertEvent.Kind
+    /// The newest reading of the entity, when the hub looked (not stored with the alert).
+    public var lastReadingAt: Timestamp?
+    /// Whether the entity has gone silent while the alert is active: a `stale` rule's alert is
+    /// active on it (not stored with the alert).
+    public var stale = false
 
     /// Creates a record.
     public init(id: Int64, tenant: Tenant, rule: String, entity: EntityID, stage: Int, stageName: String?, severity: Alert.Severity?,
@@ -80,6 +85,8 @@ public struct AlertRecord: Sendable, Hashable {
         if let location { members["location"] = AlertEventRecord.point(location) }
         if let acknowledgedBy { members["acknowledgedBy"] = .string(acknowledgedBy) }
         if let acknowledgedAt { members["acknowledgedAt"] = .string(acknowledgedAt.iso8601) }
+        if let lastReadingAt { members["lastReadingAt"] = .string(lastReadingAt.iso8601) }
+        if stale { members["stale"] = .bool(true) }
         return .object(members)
     }
 }
@@ -131,6 +138,8 @@ extension AlertEvent {
         if let level { members["level"] = .number(level) }
         if let location { members["location"] = AlertEventRecord.point(location) }
         if late { members["late"] = .bool(true) }
+        if let lastReadingAt { members["lastReadingAt"] = .string(lastReadingAt.iso8601) }
+        if stageName == "stale", kind != .cleared { members["stale"] = .bool(true) }
         return members
     }
 }

@@ -131,11 +131,17 @@ public struct CAPMessage: Sendable {
             if let value = alert.value { description += "の値 \(number(value))" }
             if let level = alert.level { description += "（基準 \(number(level))）" }
             description += cleared ? "。\(when) に解除。" : "。\(when) 観測。"
+            if alert.stale, let last = alert.lastReadingAt {
+                description += "\(Self.time(last, offsetSeconds: offsetSeconds)) 以降、観測値が届いていません。"
+            }
         } else {
             description = "\(areaDescription) (\(alert.entity.rawValue))"
             if let value = alert.value { description += " read \(number(value))" }
             if let level = alert.level { description += " against a level of \(number(level))" }
             description += cleared ? "; cleared at \(when)." : " at \(when)."
+            if alert.stale, let last = alert.lastReadingAt {
+                description += " No reading since \(Self.time(last, offsetSeconds: offsetSeconds))."
+            }
         }
         out += "  <info>\n"
         element(&out, "language", japanese ? "ja-JP" : "en-US", indent: 2)
@@ -151,6 +157,18 @@ public struct CAPMessage: Sendable {
         element(&out, "valueName", "kakehashiAlertId", indent: 3)
         element(&out, "value", String(alert.id), indent: 3)
         out += "    </parameter>\n"
+        if alert.stale {
+            out += "    <parameter>\n"
+            element(&out, "valueName", "stale", indent: 3)
+            element(&out, "value", "true", indent: 3)
+            out += "    </parameter>\n"
+        }
+        if let last = alert.lastReadingAt {
+            out += "    <parameter>\n"
+            element(&out, "valueName", "lastReadingAt", indent: 3)
+            element(&out, "value", Self.time(last, offsetSeconds: offsetSeconds), indent: 3)
+            out += "    </parameter>\n"
+        }
         out += "    <area>\n"
         element(&out, "areaDesc", areaDescription, indent: 3)
         if let location = alert.location {

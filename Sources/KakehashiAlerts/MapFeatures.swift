@@ -39,6 +39,7 @@ public enum MapFeatures {
                 ]
                 if let name = alert.stageName { summary["stageName"] = .string(name) }
                 if let severity = alert.severity { summary["severity"] = .string(severity.rawValue) }
+                if alert.stale { summary["stale"] = .bool(true) }
                 properties["alert"] = .object(summary)
             } else {
                 properties["alert"] = .null

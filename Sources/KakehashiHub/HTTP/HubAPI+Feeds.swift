@@ -476,7 +476,7 @@ extension HubAPI {
         guard let alert = try await stored({ () throws(StorageError) in try await store.alert(tenant: tenant, id: id) }) else {
             throw NGSIProblem(.resourceNotFound, "alert \(id) of \(tenant) does not exist")
         }
-        let message = try await capMessage(alert)
+        let message = try await capMessage(try await withFreshness([alert], tenant: tenant)[0])
         var headers = HTTPFields()
         headers[.contentType] = "application/cap+xml; charset=utf-8"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: message.xml)))
@@ -497,7 +497,8 @@ extension HubAPI {
         let query = try QueryString(request.uri.query)
         try query.allow(["tenant"])
         let tenant = try feedTenant(request, query)
-        let active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 10_000) }
+        let active = try await withFreshness(
+            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 10_000) }, tenant: tenant)
         var entries = [AtomIndex.Entry]()
         for alert in active {
             entries.append(AtomIndex.Entry(message: try await capMessage(alert), link: "/feeds/alerts/\(alert.id).cap?tenant=\(tenant.name)"))
@@ -536,11 +537,12 @@ extension HubAPI {
                 return box.contains(point)
             }
         }
-        var active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }
+        var active = try await withFreshness(
+            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }, tenant: tenant)
         let fully = Set(shared.filter { $0.grant.precision == .full }.map(\.entity.id))
         for owner in Set(fully.map(\.tenant)) {
             let theirs = try await stored { () throws(StorageError) in try await store.alerts(tenant: owner, activeOnly: true, limit: 100_000) }
-            active += theirs.filter { fully.contains($0.entity) }
+            active += try await withFreshness(theirs.filter { fully.contains($0.entity) }, tenant: owner)
         }
         var headers = HTTPFields()
         headers[.contentType] = "application/geo+json"
@@ -566,7 +568,8 @@ extension HubAPI {
         // Read before the list: a client resuming the feed after this id may see an event again
         // (its alert's lastEvent tells), never miss one.
         let position = try await stored { () throws(StorageError) in try await store.latestAlertEventID(tenant: tenant) }
-        let list = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: state == "active", limit: limit) }
+        let list = try await withFreshness(
+            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: state == "active", limit: limit) }, tenant: tenant)
         return Self.json(.array(list.map(\.json)), jsonLD: false, extra: [Self.feedPositionHeader: String(position)])
     }
 
@@ -575,9 +578,10 @@ extension HubAPI {
         try query.allow(["tenant"])
         let tenant = try feedTenant(request, query)
         let id = try Self.alertID(text)
-        guard let alert = try await stored({ () throws(StorageError) in try await store.alert(tenant: tenant, id: id) }) else {
+        guard let found = try await stored({ () throws(StorageError) in try await store.alert(tenant: tenant, id: id) }) else {
             throw NGSIProblem(.resourceNotFound, "alert \(id) of \(tenant) does not exist")
         }
+        let alert = try await withFreshness([found], tenant: tenant)[0]
         let history = try await stored { () throws(StorageError) in try await store.alertHistory(tenant: tenant, alert: id) }
         guard case .object(var members) = alert.json else { return Self.json(alert.json, jsonLD: false) }
         members["history"] = .array(history.map(\.json))
@@ -607,6 +611,31 @@ extension HubAPI {
         }
         guard let record else { throw NGSIProblem(.resourceNotFound, "alert \(id) of \(tenant) does not exist") }
         return Self.json(record.json, jsonLD: false)
+    }
+
+    /// `records` with their entity's newest reading, and marked stale when a `stale` rule's alert
+    /// is active on their entity (the sensor has gone silent while they are active).
+    func withFreshness(_ records: [AlertRecord], tenant: Tenant) async throws(NGSIProblem) -> [AlertRecord] {
+        guard !records.isEmpty else { return records }
+        let staleRules = Set(configuration.alerts.rules.filter { rule in
+            guard rule.tenant == tenant, case .stale = rule.kind else { return false }
+            return true
+        }.map(\.id))
+        var silent = Set<EntityID>()
+        if !staleRules.isEmpty {
+            let active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }
+            silent = Set(active.filter { staleRules.contains($0.rule) }.map(\.entity))
+        }
+        let ids = Set(records.map(\.entity))
+        let entities = try await stored { () throws(StorageError) in try await store.entities(tenant: tenant, types: nil, ids: ids) }
+        var newest = [EntityID: Timestamp]()
+        for entity in entities { newest[entity.id] = AlertEngine.newest(entity) }
+        return records.map { record in
+            var record = record
+            record.lastReadingAt = newest[record.entity]
+            record.stale = record.isActive && silent.contains(record.entity)
+            return record
+        }
     }
 
     static func alertID(_ text: String) throws(NGSIProblem) -> Int64 {

@@ -160,25 +160,29 @@ extension SQLiteStore: AlertStore {
 
     static func insertEvent(_ db: SQLiteConnection, id: Int64, alert: Int64, event: AlertEvent, actor: String?) throws(SQLiteError) {
         try run(db, """
-            INSERT INTO alert_events(tenant, id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            INSERT INTO alert_events(tenant, id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor,
+                                     late, last_reading)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
             """, [.text(event.tenant.name), .int(id), .int(alert), .text(event.kind.rawValue), .text(event.rule), .text(event.entity.rawValue),
                   .int(Int64(event.stage)), .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
                   .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
-                  .optionalReal(event.location?.longitude), .optionalText(actor)])
+                  .optionalReal(event.location?.longitude), .optionalText(actor), .int(event.late ? 1 : 0),
+                  event.lastReadingAt.map { .int($0.millisecondsSinceEpoch) } ?? .null])
     }
 
-    static let eventColumns = "id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor"
+    static let eventColumns = "id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor, late, last_reading"
 
     static func events(_ statement: SQLiteStatement, tenant: Tenant) throws -> [AlertEventRecord] {
         var result = [AlertEventRecord]()
         while try statement.step() {
-            let event = AlertEvent(
+            var event = AlertEvent(
                 kind: AlertEvent.Kind(rawValue: statement.string(2) ?? "") ?? .raised, rule: statement.string(3) ?? "",
                 entity: try EntityID(statement.string(4) ?? ""), stage: statement.int(5), stageName: statement.string(6),
                 severity: statement.string(7).flatMap(Alert.Severity.init(rawValue:)), value: optionalDouble(statement, 8),
                 level: optionalDouble(statement, 9), at: Timestamp(millisecondsSinceEpoch: statement.int64(10)),
                 location: point(statement, 11))
+            event.late = statement.int(14) != 0
+            event.lastReadingAt = statement.isNull(15) ? nil : Timestamp(millisecondsSinceEpoch: statement.int64(15))
             result.append(AlertEventRecord(id: statement.int64(0), alert: statement.int64(1), event: event, actor: statement.string(13)))
         }
         return result

@@ -173,6 +173,12 @@ enum SQLiteStoreSchema {
         );
         CREATE INDEX access_grants_grantee ON access_grants(grantee) WHERE revoked IS NULL;
         """,
+        // Alert events decided on a reading that arrived after later ones of the entity (late), and
+        // the entity's newest reading when the event was decided (a silent sensor's last reading).
+        """
+        ALTER TABLE alert_events ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE alert_events ADD COLUMN last_reading INTEGER;
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

@@ -182,6 +182,47 @@ import Testing
         }
     }
 
+    /// A gauge in its danger stage that stops reporting: once its `stale` rule raises, its flood
+    /// alert says so in the alert list, the alert itself, CAP and the map, with the last reading's time.
+    @Test func anActiveAlertOfASilentGaugeSaysItIsStale() async throws {
+        let yaml = """
+            storage: { path: \(Readings.temporaryDatabase()), sync: normal }
+            tenants: { kurume: }
+            \(Self.rulesYAML)
+                - { id: gauge-silent, tenant: kurume, type: WaterObserved, stale: { after: 30m, severity: low } }
+            """
+        let wall = Mutex(Timestamp(millisecondsSinceEpoch: 1_796_000_000_000))
+        try await HubHarness.withHub(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/"), now: { wall.withLock { $0 } }) { hub, client in
+            _ = try await client.upsert([Self.gauge("g1", 3.4, minutes: 0)])
+            let before = try #require(try await client.call(.get, "/alerts").json.arrayValue?.first)
+            #expect(before["stale"] == nil && before["lastReadingAt"] == "2026-06-02T00:00:00.000Z")
+            // Silent for 31 minutes and the grace (60 s): stale, dated 30 minutes after its last reading.
+            await hub.alerts.tick(wall.withLock { $0 }.advanced(byMilliseconds: 32 * 60_000))
+            let list = try await client.call(.get, "/alerts").json.arrayValue ?? []
+            let flood = try #require(list.first { $0["rule"] == "river-stage" })
+            #expect(flood["stale"] == true && flood["lastReadingAt"] == "2026-06-02T00:00:00.000Z")
+            let silent = try #require(list.first { $0["rule"] == "gauge-silent" })
+            #expect(silent["raisedAt"] == "2026-06-02T00:30:00.000Z")
+            let id = Int(flood["id"]?.numberValue ?? 0)
+            #expect(try await client.call(.get, "/alerts/\(id)").json["stale"] == true)
+            let cap = try await client.call(.get, "/feeds/alerts/\(id).cap").text
+            #expect(cap.contains("<valueName>stale</valueName>") && cap.contains("<valueName>lastReadingAt</valueName>"))
+            #expect(cap.contains("No reading since 2026-06-02T09:00:00+09:00") && cap.contains("以降、観測値が届いていません"))
+            let map = try await client.call(.get, "/feeds/map.geojson").json
+            let feature = try #require(map["features"]?.arrayValue?.first)
+            #expect(feature["properties"]?["alert"]?["stale"] == true && feature["properties"]?["observedAt"] == "2026-06-02T00:00:00.000Z")
+            // On the feed: the stale event says so, with the last reading.
+            let events = try await hub.store.alertEvents(tenant: Readings.kurume, after: 0, limit: 10).map(\.json)
+            let staleEvent = try #require(events.first { $0["rule"] == "gauge-silent" })
+            #expect(staleEvent["stale"] == true && staleEvent["lastReadingAt"] == "2026-06-02T00:00:00.000Z")
+            // A reading: no longer stale.
+            wall.withLock { $0 = $0.advanced(byMilliseconds: 40 * 60_000) }
+            _ = try await client.upsert([Self.gauge("g1", 3.3, minutes: 40)])
+            let after = try await client.call(.get, "/alerts").json.arrayValue ?? []
+            #expect(after.count == 1 && after.first?["stale"] == nil && after.first?["lastReadingAt"] == "2026-06-02T00:40:00.000Z")
+        }
+    }
+
     /// The storm replayed over HTTP while a client follows the SSE feed, drops mid-storm, and
     /// comes back with Last-Event-ID: it gets every event once, in order, and the same events the
     /// engine alone decides for the same readings.
