@@ -18,7 +18,7 @@ Checks, each a failure when it does not hold:
   - no request leaves loopback.
 Saves STATE/dashboard-storm.png (the map during the storm) and STATE/dashboard-details.png.
 """
-import argparse, asyncio, json, pathlib, socket, sys, threading, time, traceback, urllib.parse, urllib.request
+import argparse, asyncio, calendar, json, pathlib, re, socket, sys, threading, time, traceback, urllib.parse, urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -240,6 +240,30 @@ def run(driver, page, hub_json, args, state, relay, check):
 
     # The map during the storm.
     wait("several active alerts", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#alerts li")) >= 3, args.timeout)
+
+    # How fresh each sensor's data is: every alert and every single marker says when its last reading came,
+    # as the hub says (N minutes before now, within a minute).
+    def freshness():
+        items = driver.execute_script("""return [...document.querySelectorAll('#alerts li')].map(li => [Number(li.dataset.alert),
+            li.querySelector('.seen') ? li.querySelector('.seen').textContent : ''])""")
+        labels = driver.execute_script("return [...document.querySelectorAll('#map [data-entities]')].map(g => g.getAttribute('aria-label') || '')")
+        if not items or not all("last reading" in text for _, text in items) or not any("last reading" in l for l in labels):
+            return None
+        return items, labels
+    items, labels = wait("each alert and marker to say when its last reading came", freshness, 60, 0.5)
+    listed, _ = hub_json(f"/alerts?tenant={args.tenant}&state=active&limit=1000", tenant=False)
+    by_id = {a["id"]: a for a in listed}
+    agree = 0
+    for alert_id, text in items:
+        hub_alert = by_id.get(alert_id)
+        if not hub_alert or "lastReadingAt" not in hub_alert:
+            continue
+        minutes = (time.time() - calendar.timegm(time.strptime(hub_alert["lastReadingAt"][:19], "%Y-%m-%dT%H:%M:%S"))) / 60
+        shown = re.search(r"last reading (\d+) min ago", text)
+        if minutes < 1 and "just now" in text or (shown and abs(int(shown.group(1)) - minutes) <= 1.5) or (minutes >= 120 and " h ago" in text or "days ago" in text):
+            agree += 1
+    check.that(agree == len(items), f"{agree} of {len(items)} alerts say when their sensor's last reading came, as the hub's lastReadingAt; "
+               f"{sum('last reading' in l for l in labels)} markers say it too (e.g. '{next(l for l in labels if 'last reading' in l)}')")
     driver.save_screenshot(str(state / "dashboard-storm.png"))
 
     # The connection drops while the storm goes on, then comes back: nothing missed, nothing twice.

@@ -4,7 +4,7 @@
 // after a drop from the last event seen) and the NGSI-LD API.
 
 import { initialLanguage, setLanguage, language, t, typeName, severityName, eventName, zoneLabel, formatTime,
-  formatAxisTime, formatNumber, unitSymbol } from "./i18n.js";
+  formatAxisTime, formatNumber, unitSymbol, formatAgo } from "./i18n.js";
 import { SensorMap } from "./map.js";
 import { drawChart } from "./chart.js";
 
@@ -83,7 +83,9 @@ async function start() {
   document.title = `Kakehashi · ${state.tenant}`;
   map = new SensorMap($("map"), {
     colour: (severity) => COLOURS[severity ?? "none"],
-    label: (sensor) => t("markerLabel", { name: sensor.name, type: typeName(sensor.type), stage: stageText(sensor) }),
+    label: (sensor) => sensor.observedAt
+      ? t("markerLabelSeen", { name: sensor.name, type: typeName(sensor.type), stage: stageText(sensor), ago: formatAgo(sensor.observedAt) })
+      : t("markerLabel", { name: sensor.name, type: typeName(sensor.type), stage: stageText(sensor) }),
     clusterLabel: (n, worst) => t("cluster", { n, stage: stageText(worst) }),
     onSelect: (id) => openDetails(id),
     tiles: session.tiles,
@@ -106,6 +108,8 @@ async function start() {
   setInterval(() => { if (!document.hidden) loadMap().catch(() => {}); }, Math.max(1, session.refreshSeconds) * 1000);
   tick();
   setInterval(tick, 1000);
+  // "last reading N min ago" moves on with the clock.
+  setInterval(() => { if (!document.hidden) scheduleRender(); }, 30000);
   // A link to one sensor (…/#sensor=urn:ngsi-ld:…) opens its details, also while the page is open.
   addEventListener("hashchange", openLinkedSensor);
   openLinkedSensor();
@@ -243,6 +247,7 @@ function apply(event, id) {
       const alert = known ?? { id: event.alert, rule: event.rule, entity: event.entity, entityType: event.entityType, raisedAt: event.at };
       Object.assign(alert, { stage: event.stage, stageName: event.stageName, severity: event.severity, value: event.value, level: event.level,
         updatedAt: event.at, lastEvent: id, lastEventKind: event.kind, active: true });
+      if (event.lastReadingAt) alert.lastReadingAt = event.lastReadingAt;
       if (event.location && !alert.location) alert.location = event.location;
       state.alerts.set(alert.id, alert);
       if (event.kind !== "deescalated") cue(alert, event.kind);
@@ -320,7 +325,7 @@ function renderAlerts() {
   const wanted = new Set();
   alerts.forEach((alert, index) => {
     const signature = JSON.stringify([language(), alert.stage, alert.severity, alert.value, alert.updatedAt, alert.acknowledgedBy,
-      Boolean(alert.fresh), sensorName(alert.entity)]);
+      Boolean(alert.fresh), sensorName(alert.entity), lastReadingOf(alert) ? formatAgo(lastReadingOf(alert)) : "", isStale(alert)]);
     let entry = rendered.get(alert.id);
     if (!entry || entry.signature !== signature) {
       const item = alertItem(alert);
@@ -368,6 +373,21 @@ function alertItem(alert) {
   const when = document.createElement("div");
   when.className = "when";
   when.textContent = `${t("raisedAt", { at: formatTime(alert.raisedAt) })} · ${t("updatedAt", { at: formatTime(alert.updatedAt) })}`;
+  // How fresh the sensor's data is, and whether it has stopped reporting (a stale rule's alert on it).
+  const seen = document.createElement("div");
+  seen.className = "seen";
+  const last = lastReadingOf(alert);
+  if (last) {
+    seen.textContent = t("lastReading", { ago: formatAgo(last) });
+    seen.title = formatTime(last, { seconds: true });
+  }
+  if (isStale(alert)) {
+    item.classList.add("stale");
+    const mark = document.createElement("span");
+    mark.className = "stale-mark";
+    mark.textContent = t("stale");
+    seen.prepend(mark, last ? " · " : "");
+  }
   const actions = document.createElement("div");
   actions.className = "actions";
   if (alert.acknowledgedBy) {
@@ -387,8 +407,24 @@ function alertItem(alert) {
   cap.dataset.action = "cap";
   cap.dataset.alert = alert.id;
   actions.append(cap);
-  item.append(badge, title, value, when, actions);
+  item.append(badge, title, value, when, seen, actions);
   return item;
+}
+
+/** The sensor's newest reading: from the map (refreshed), or as the alert last said. */
+function lastReadingOf(alert) {
+  const fromMap = state.features.get(alert.entity)?.properties?.observedAt;
+  const candidates = [fromMap, alert.lastReadingAt].filter(Boolean);
+  return candidates.sort((a, b) => Date.parse(b) - Date.parse(a))[0] ?? null;
+}
+
+/** Whether a stale rule's alert is active on the alert's sensor (it has stopped reporting). */
+function isStale(alert) {
+  if (alert.stale) return true;
+  for (const other of state.alerts.values()) {
+    if (other.entity === alert.entity && other.stageName === "stale" && other.active !== false) return true;
+  }
+  return false;
 }
 
 function button(text, action, handler) {
@@ -481,7 +517,8 @@ function renderMap() {
   map.setSensors([...state.features.values()].map((f) => {
     const alert = worst.get(f.id);
     return { id: f.id, lon: f.lon, lat: f.lat, type: f.type, name: f.name, severity: alert?.severity ?? "none",
-      stageName: alert?.stageName, rank: rank(alert), acknowledged: alert ? Boolean(alert.acknowledgedBy) : null };
+      stageName: alert?.stageName, rank: rank(alert), acknowledged: alert ? Boolean(alert.acknowledgedBy) : null,
+      observedAt: f.properties?.observedAt ?? null };
   }));
 }
 

@@ -20,6 +20,8 @@ const words = {
     banner: "{event}: {stage} at {name}", escalated: "Escalated", raised: "Raised", cluster: "{n} sensors, most severe: {stage}",
     markerLabel: "{name}, {type}, {stage}", ackFailed: "Not acknowledged: {why}", loadFailed: "Could not read the hub: {why}",
     value: "{value} (level {level})", averagePerHour: "hourly average, min–max band", readings: "readings",
+    lastReading: "last reading {ago}", justNow: "just now", minutesAgo: "{n} min ago", hoursAgo: "{n} h ago", daysAgo: "{n} days ago",
+    stale: "Not reporting", markerLabelSeen: "{name}, {type}, {stage}, last reading {ago}",
     types: { WaterObserved: "River gauge", CrowdFlowObserved: "People counter", Device: "Watch tag", FloodMonitoring: "Flood monitor" },
     severities: { informational: "Information", low: "Low", medium: "Medium", high: "High", critical: "Critical" },
   },
@@ -41,6 +43,8 @@ const words = {
     banner: "{event}：{name} で {stage}", escalated: "悪化", raised: "発表", cluster: "センサー {n} 台、最も重い段階：{stage}",
     markerLabel: "{name}、{type}、{stage}", ackFailed: "確認できませんでした：{why}", loadFailed: "ハブから読み込めません：{why}",
     value: "{value}（基準 {level}）", averagePerHour: "1時間平均と最小〜最大の幅", readings: "観測値",
+    lastReading: "最終観測 {ago}", justNow: "たった今", minutesAgo: "{n} 分前", hoursAgo: "{n} 時間前", daysAgo: "{n} 日前",
+    stale: "通信途絶", markerLabelSeen: "{name}、{type}、{stage}、最終観測 {ago}",
     types: { WaterObserved: "水位計", CrowdFlowObserved: "人流カウンタ", Device: "見守りタグ", FloodMonitoring: "水位監視" },
     severities: { informational: "情報", low: "低", medium: "中", high: "高", critical: "危険" },
   },
@@ -98,6 +102,17 @@ export function formatTime(value, { seconds = false, date = true } = {}) {
   if (seconds) options.second = "2-digit";
   if (date) Object.assign(options, { month: "numeric", day: "numeric" });
   return new Intl.DateTimeFormat(locale(), options).format(time);
+}
+
+/** How long ago `value` was, in words ("12 min ago", "3 時間前"), from `now`. */
+export function formatAgo(value, now = Date.now()) {
+  const time = value instanceof Date ? value.getTime() : Date.parse(value);
+  if (Number.isNaN(time)) return "";
+  const minutes = Math.floor(Math.max(0, now - time) / 60000);
+  if (minutes < 1) return t("justNow");
+  if (minutes < 120) return t("minutesAgo", { n: minutes });
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? t("hoursAgo", { n: hours }) : t("daysAgo", { n: Math.floor(hours / 24) });
 }
 
 export function formatAxisTime(value, withDate) {
