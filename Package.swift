@@ -126,7 +126,7 @@ let package = Package(
             path: "simulators/kakehashi-sim"),
 
         // Shared by test targets only: repository paths, the Smart Data Models schema check.
-        .target(name: "KakehashiTestSupport", dependencies: ["KakehashiModel"]),
+        .target(name: "KakehashiTestSupport", dependencies: ["KakehashiModel", "KakehashiSimulation"]),
 
         // The benchmark's baseline: a minimal C loop over libmosquitto.
         .target(name: "CMosquittoBaseline", dependencies: ["CMosquitto"]),

@@ -1,16 +1,5 @@
-/// A deterministic generator (SplitMix64): jittered delays, shuffles and random traces that are
-/// the same on every run for the same seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    public var state: UInt64
+import KakehashiSimulation
 
-    /// Creates a generator from `seed`.
-    public init(state seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A deterministic generator (the simulators' SplitMix64): jittered delays, shuffles and random
+/// traces that are the same on every run for the same seed.
+public typealias SeededGenerator = SplitMix64

@@ -129,7 +129,7 @@ struct EventTimeTests {
 
     /// Six gauges, 10-minute readings for a day, a random walk that crosses both levels.
     static func trace(seed: UInt64) -> [NGSIEntity] {
-        var random = SeededGenerator(state: seed)
+        var random = SeededGenerator(seed: seed)
         var readings = [NGSIEntity]()
         for gauge in 0..<6 {
             var level = Double.random(in: 2.0...3.5, using: &random)
@@ -151,7 +151,7 @@ struct EventTimeTests {
         let readings = Self.trace(seed: UInt64(seed))
         let expected = Self.perAlert(AlertReplay(rules: Self.rules).run(readings))
         #expect(expected.values.reduce(0) { $0 + $1.count } > 20)
-        var random = SeededGenerator(state: UInt64(seed) &* 7919)
+        var random = SeededGenerator(seed: UInt64(seed) &* 7919)
         // Each gauge's readings cut in batches; batches of different gauges interleaved at random,
         // a whole gauge held back for hours of other gauges' readings now and then.
         var queues = Dictionary(grouping: readings, by: \.id).mapValues { entities in
@@ -179,7 +179,7 @@ struct EventTimeTests {
         let trace = Self.trace(seed: UInt64(seed) + 100)
         let readings = byGauge ? trace : trace.sorted { AlertEngine.newest($0)! < AlertEngine.newest($1)! }
         let reference = AlertReplay(rules: [Self.river]).run(readings)
-        var random = SeededGenerator(state: UInt64(seed) &* 104_729)
+        var random = SeededGenerator(seed: UInt64(seed) &* 104_729)
         // Batches of 20 readings in order, some of them arriving up to five batches late.
         var batches = stride(from: 0, to: readings.count, by: 20).map { Array(readings[$0..<min($0 + 20, readings.count)]) }
         for index in batches.indices.reversed() where index == 0 || Int.random(in: 0..<4, using: &random) == 0 {

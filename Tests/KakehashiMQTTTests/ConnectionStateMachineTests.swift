@@ -11,7 +11,7 @@ struct ConnectionStateMachineTests {
     static let unavailable = MQTTError(.connectionRefused(.serverUnavailable), operation: "connect", broker: broker, code: 0x88, detail: "Server unavailable")
 
     func machine(_ backoff: Backoff = noJitter) -> ConnectionStateMachine {
-        ConnectionStateMachine(backoff: backoff, generator: SeededGenerator(state: 42))
+        ConnectionStateMachine(backoff: backoff, generator: SeededGenerator(seed: 42))
     }
 
     @Test func happyPathConnectsAndResubscribes() {
@@ -94,7 +94,7 @@ struct ConnectionStateMachineTests {
 
     @Test func jitterStaysWithinItsBandAndIsReproducible() {
         let backoff = Backoff(initial: .seconds(1), maximum: .seconds(30), multiplier: 2, jitter: 0.5)
-        var a = SeededGenerator(state: 7), b = SeededGenerator(state: 7)
+        var a = SeededGenerator(seed: 7), b = SeededGenerator(seed: 7)
         var seen = Set<Duration>()
         for attempt in 1...12 {
             let ceiling = min(30.0, pow2(attempt - 1))

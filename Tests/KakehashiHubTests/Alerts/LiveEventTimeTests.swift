@@ -93,7 +93,7 @@ import Testing
                 WireBatch.Entry(sequence: UInt64($0 + 1), entity: readings[$0])
             }).payload()
         }
-        var random = SeededGenerator(state: 2026)
+        var random = SeededGenerator(seed: 2026)
         var index = 0
         while index + 1 < batches.count {
             if Bool.random(using: &random) { batches.swapAt(index, index + 1) }
