@@ -102,8 +102,9 @@ public struct AlertEngine: Sendable {
     private var rulesByType: [String: [Int]] = [:]
 
     /// Creates an engine with no alert active. `lateWindow` (ms, default 6 h) and `historyLimit`
-    /// (default 256 readings) bound what is kept per entity for late readings.
-    public init(rules: [AlertRule], lateWindow: Int64 = 6 * 3_600_000, historyLimit: Int = 256) {
+    /// (default 64 readings: more than 6 h of a gauge reporting every 10 minutes) bound what is kept
+    /// per entity for late readings.
+    public init(rules: [AlertRule], lateWindow: Int64 = 6 * 3_600_000, historyLimit: Int = 64) {
         self.rules = rules
         self.lateWindow = max(0, lateWindow)
         self.historyLimit = max(1, historyLimit)
@@ -140,6 +141,8 @@ public struct AlertEngine: Sendable {
     /// wall time it arrived (live), from which ``advance(wall:grace:)`` moves a silent entity on.
     public mutating func observe(_ entity: NGSIEntity, arrivedAt wall: Timestamp? = nil) -> [AlertEvent] {
         let id = entity.id
+        // Nothing is kept for entities of a type no rule watches.
+        guard rulesByType[id.type] != nil else { return [] }
         guard let newest = Self.newest(entity) else {
             // Static attributes only (levels, a name): remembered for what follows.
             guard var timeline = timelines[id] else {
