@@ -156,7 +156,8 @@ public struct AlertEngine: Sendable {
             return []
         }
         let t = newest.millisecondsSinceEpoch
-        var timeline = timelines[id] ?? Timeline()
+        // Taken out while it changes, so that its readings are not copied (copy on write).
+        var timeline = timelines.removeValue(forKey: id) ?? Timeline()
         defer { timelines[id] = timeline }
         if let wall { timeline.arrived = max(timeline.arrived ?? .min, wall.millisecondsSinceEpoch) }
         if let last = timeline.entries.last, t == last.at {
@@ -206,7 +207,8 @@ public struct AlertEngine: Sendable {
     private mutating func advanceAll(_ target: (Timeline) -> Int64?) -> [AlertEvent] {
         var events = [AlertEvent]()
         for id in timelines.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-            guard var timeline = timelines[id], let to = target(timeline), timeline.time.map({ to > $0 }) ?? true else { continue }
+            guard let (time, target) = timelines[id].map({ ($0.time, target($0)) }), let to = target, time.map({ to > $0 }) ?? true,
+                  var timeline = timelines.removeValue(forKey: id) else { continue }
             var facts = timeline.facts
             guard nextDue(facts, id) != nil || timeline.time == nil else {
                 timeline.time = to
