@@ -7,12 +7,16 @@ public struct Ingest: Sendable {
     public let outbox: OutboxConfiguration
     public let limits: InputLimits
     public let metrics: GatewayMetrics
+    /// Arrival times of sensors without a clock, strictly increasing per sensor.
+    public let arrivals: ArrivalClock
 
-    public init(factory: EntityFactory, outbox: OutboxConfiguration, limits: InputLimits, metrics: GatewayMetrics) {
+    public init(factory: EntityFactory, outbox: OutboxConfiguration, limits: InputLimits, metrics: GatewayMetrics,
+                arrivals: ArrivalClock = ArrivalClock()) {
         self.factory = factory
         self.outbox = outbox
         self.limits = limits
         self.metrics = metrics
+        self.arrivals = arrivals
     }
 
     /// The readings of one message, or the rejection to keep.
@@ -27,7 +31,11 @@ public struct Ingest: Sendable {
             guard let levels = route.pattern.match(topic) else {
                 throw Rejection(.missingField, "topic \(topic) does not match \(route.pattern)")
             }
-            let reading = try route.decoder.decode(payload, topicLevels: levels, receivedAt: receivedAt)
+            var reading = try route.decoder.decode(payload, topicLevels: levels, receivedAt: receivedAt)
+            if case .arrival = route.decoder.timestamp {
+                reading = DecodedReading(sensor: reading.sensor, observedAt: arrivals.stamp(sensor: reading.sensor, arrivedAt: receivedAt),
+                                         values: reading.values)
+            }
             let skew = limits.maxFutureSkew
             if reading.observedAt.millisecondsSinceEpoch > receivedAt.millisecondsSinceEpoch + skew.milliseconds {
                 throw Rejection(.clockSkew, "observed at \(reading.observedAt), after the gateway's clock (\(receivedAt)) by more than \(skew)")
