@@ -157,8 +157,11 @@ import Testing
         try await sensors.publish("flood/s0/level", payload: GatewayHarness.floodPayload(level: 1, second: -1), qos: .atLeastOnce)
         try await waitUntil("the gateway forwards", timeout: .seconds(20)) { collector.all.count == 1 }
 
+        try await waitUntil("the metrics say connected", timeout: .seconds(10)) { harness.metric("kakehashi_gateway_uplink_connected") == 1 }
         harness.central.stop()
         let outageStarted = ContinuousClock.now
+        // The metrics say so within seconds (not only after a status publish that cannot complete).
+        try await waitUntil("the metrics say disconnected", timeout: .seconds(10)) { harness.metric("kakehashi_gateway_uplink_connected") == 0 }
         // 10,000 readings from 10 sensors, each sensor's in time order.
         let sensorsUsed = Array(GatewayHarness.sensors.prefix(10))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -180,6 +183,8 @@ import Testing
         try harness.central.start()
 
         try await waitUntil("every sequence arrived", timeout: .seconds(90)) { collector.distinctSequences.count >= 10_001 }
+        try await waitUntil("the metrics say connected again", timeout: .seconds(10)) { harness.metric("kakehashi_gateway_uplink_connected") == 1 }
+        #expect(harness.log.contains("central broker connection lost") && harness.log.contains("central broker connection back"))
         let entries = collector.all
         #expect(collector.distinctSequences == Set(1...10_001))
         // Duplicates may arrive, but each carries the sequence of its reading.

@@ -40,6 +40,10 @@ public final class GatewayMetrics: Sendable {
     }
     public func uplink(connected: Bool) { values.withLock { $0.uplinkConnected = connected } }
     public func error(_ message: String) { values.withLock { $0.lastError = message } }
+    /// Forgets the last error (the condition it described is over).
+    public func clearError() { values.withLock { $0.lastError = nil } }
+    /// Whether the uplink is connected now, as last reported.
+    public var uplinkConnected: Bool { values.withLock { $0.uplinkConnected } }
 
     public var lastError: String? { values.withLock { $0.lastError } }
     public var receivedTotal: Int { values.withLock { $0.received.values.reduce(0, +) } }

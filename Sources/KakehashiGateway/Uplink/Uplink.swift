@@ -86,6 +86,7 @@ public final class Uplink: Service, Sendable {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.statusLoop() }
+                group.addTask { await self.connectionWatch() }
                 await self.sendLoop()
                 group.cancelAll()
             }
@@ -112,9 +113,35 @@ public final class Uplink: Service, Sendable {
 
     func statusLoop() async {
         while !Task.isCancelled {
+            // While the central broker is away this waits (libmosquitto sends it on reconnection);
+            // the connection's state is watched apart, so metrics never wait on it.
             try? await client.publish(statusTopic, payload: status(.online).payload(), qos: .atLeastOnce, retain: true)
-            if case .connected = client.state { metrics.uplink(connected: true) } else { metrics.uplink(connected: false) }
             try? await Task.sleep(for: configuration.statusInterval)
+        }
+    }
+
+    /// Follows the client's connection state: the `uplink_connected` metric says what it is now,
+    /// a loss and a recovery are logged once each, and the last error is forgotten on recovery.
+    func connectionWatch() async {
+        var connected = true
+        var lostAt: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            let now: Bool
+            if case .connected = client.state { now = true } else { now = false }
+            if now != connected {
+                connected = now
+                metrics.uplink(connected: now)
+                if now {
+                    let outage = lostAt.map { ContinuousClock.now - $0 } ?? .zero
+                    logger.info("central broker connection back", metadata: ["after": "\(outage)", "outbox_depth": "\(outbox.depth)"])
+                    metrics.clearError()
+                } else {
+                    lostAt = .now
+                    metrics.error("central broker \(client.broker) not connected (\(client.state))")
+                    logger.warning("central broker connection lost; readings stay in the outbox", metadata: ["broker": "\(client.broker)"])
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(250))
         }
     }
 

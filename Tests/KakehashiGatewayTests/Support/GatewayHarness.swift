@@ -68,6 +68,12 @@ final class GatewayHarness: @unchecked Sendable {
 
     var configurationFile: String { directory.appendingPathComponent("gateway.yaml").path }
     var outboxFile: String { directory.appendingPathComponent("outbox.sqlite").path }
+    /// A sample of the gateway's metrics textfile (rewritten every second), nil until written.
+    func metric(_ name: String) -> Double? {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("gateway.prom"), encoding: .utf8)) ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
     var log: String { (try? String(contentsOf: directory.appendingPathComponent("gateway.log"), encoding: .utf8)) ?? "" }
 
     static var executable: String {
