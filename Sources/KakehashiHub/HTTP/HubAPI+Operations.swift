@@ -14,6 +14,11 @@ extension HubAPI {
             healthy = false
             members["storage"] = .string("failing: \(error)")
         }
+        if let failing = ingestor.health.failing {
+            // Reads may work while writes fail (a full disk): what ingest sees decides.
+            healthy = false
+            members["storage"] = .string("failing since \(failing.since.iso8601): \(failing.reason) (\(failing.attempts) attempts; batches are held unacknowledged, the broker keeps them)")
+        }
         if let ingest {
             let connected = ingest.isConnected
             members["broker"] = .string(connected ? "connected" : "disconnected")

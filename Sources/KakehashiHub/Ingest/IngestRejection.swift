@@ -14,7 +14,7 @@ public struct IngestRejection: Error, Sendable, Hashable, CustomStringConvertibl
         case topicMismatch = "topic-mismatch"
         /// An entity belongs to another tenant than the request's.
         case tenantMismatch = "tenant-mismatch"
-        /// Storage kept failing for this batch.
+        /// Storage kept failing for this batch (older versions; batches are now held until stored).
         case storageFailed = "storage-failed"
         /// A reading observed further ahead of the hub's clock than `limits.max_future_skew`.
         case clockSkew = "clock-skew"

@@ -14,6 +14,8 @@ public struct Ingestor: Sendable {
     let now: WallClock
     /// Called with each stored batch (the alert rules, the entity feed).
     let stored: @Sendable (IngestBatch) async -> Void
+    /// Whether storage is failing now (`/healthz`).
+    public let health: StorageHealth
 
     /// What became of a batch.
     public enum Outcome: Sendable, Hashable {
@@ -25,7 +27,8 @@ public struct Ingestor: Sendable {
 
     /// Creates an ingestor.
     public init(validator: BatchValidator, store: any ObservationStore, metrics: HubMetrics, logger: Logger, now: @escaping WallClock,
-                stored: @escaping @Sendable (IngestBatch) async -> Void = { _ in }) {
+                stored: @escaping @Sendable (IngestBatch) async -> Void = { _ in }, health: StorageHealth = StorageHealth()) {
+        self.health = health
         self.validator = validator
         self.store = store
         self.metrics = metrics
@@ -34,9 +37,10 @@ public struct Ingestor: Sendable {
         self.stored = stored
     }
 
-    /// Ingests one MQTT message. Storage failures are retried (with growing pauses) until the
-    /// batch is stored or kept as a dead letter, or the task is cancelled (then it throws and
-    /// the message stays unacknowledged, to be delivered again).
+    /// Ingests one MQTT message. Storage failures (a full disk) are retried with growing pauses
+    /// (up to 5 s) until the batch is stored, or the task is cancelled (then it throws and the
+    /// message stays unacknowledged, to be delivered again): a batch is never acknowledged before it
+    /// is stored. Meanwhile ``health`` says storage is failing.
     public func ingest(topic: String, payload: [UInt8]) async throws(CancellationError) -> Outcome {
         let receivedAt = now()
         switch validator.validate(topic: topic, payload: payload, receivedAt: receivedAt) {
@@ -53,28 +57,37 @@ public struct Ingestor: Sendable {
             let batch = refused.isEmpty ? whole : IngestBatch(
                 tenant: whole.tenant, gateway: whole.gateway, highestSequence: whole.highestSequence, lowestSequence: whole.lowestSequence,
                 entities: kept, receivedAt: whole.receivedAt, oldestAccepted: whole.oldestAccepted)
+            // Held until stored: never acknowledged before (the broker keeps it and what follows).
             var attempt = 0
-            var lastError: StorageError?
-            while attempt < 5 {
+            while true {
                 if Task.isCancelled { throw CancellationError() }
                 let started = ContinuousClock.now
                 do {
                     let result = try await store.ingest(batch)
                     metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                     metrics.record(result)
+                    recovered()
                     await stored(batch)
                     return .stored(result)
                 } catch {
                     metrics.storageFailures.increment()
-                    lastError = error
-                    logger.error("storing a batch failed; retrying", metadata: ["topic": "\(topic)", "error": "\(error)", "attempt": "\(attempt + 1)"])
                     attempt += 1
-                    do { try await Task.sleep(for: .milliseconds(100 << min(attempt, 6))) } catch { throw CancellationError() }
+                    if health.failed(error.description, at: now()) {
+                        logger.error("storage is failing: the batch is held unacknowledged and retried, the broker keeps the rest", metadata: [
+                            "topic": "\(topic)", "error": "\(error)", "attempts": "\(health.failing?.attempts ?? attempt)",
+                        ])
+                    }
+                    do { try await Task.sleep(for: .milliseconds(min(100 << min(attempt, 6), 5_000))) } catch { throw CancellationError() }
                 }
             }
-            let rejection = IngestRejection(.storageFailed, lastError?.description ?? "storage failed", tenant: batch.tenant.name)
-            try await deadLetter(rejection, source: topic, payload: payload, receivedAt: receivedAt)
-            return .rejected(rejection)
+        }
+    }
+
+    private func recovered() {
+        if let ended = health.succeeded() {
+            logger.notice("storage takes batches again", metadata: [
+                "failing_since": "\(ended.since.iso8601)", "failed_attempts": "\(ended.attempts)", "last_error": "\(ended.reason)",
+            ])
         }
     }
 
@@ -98,9 +111,15 @@ public struct Ingestor: Sendable {
             return .failure(rejection)
         case .success(let batch):
             let started = ContinuousClock.now
-            let result = try await store.ingest(batch)
+            let result: IngestResult
+            do { result = try await store.ingest(batch) } catch {
+                metrics.storageFailures.increment()
+                if health.failed(error.description, at: now()) { logger.error("storage is failing", metadata: ["error": "\(error)"]) }
+                throw error
+            }
             metrics.ingestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             metrics.record(result)
+            recovered()
             await stored(batch)
             return .success(result)
         }
