@@ -81,7 +81,18 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
 
     static func open(path: String, sync: Sync) throws(SQLiteError) -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path)
-        try connection.execute("PRAGMA journal_mode=WAL")
+        // Switching a new database to WAL takes a lock that the busy timeout does not wait for: when
+        // the hub and its command line open a new database at once, one of them waits here.
+        var waited = 0
+        while true {
+            do {
+                try connection.execute("PRAGMA journal_mode=WAL")
+                break
+            } catch where error.isBusy && waited < 10_000 {
+                usleep(20_000)
+                waited += 20
+            }
+        }
         try connection.execute("PRAGMA synchronous=\(sync == .full ? "FULL" : "NORMAL")")
         try connection.execute("PRAGMA temp_store=MEMORY")
         return connection
