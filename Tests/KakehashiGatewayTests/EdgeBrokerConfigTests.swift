@@ -53,12 +53,14 @@ struct EdgeBrokerConfigTests {
         defer { broker.signal(SIGTERM); _ = broker.wait() }
 
         // The gateway comes back: every reading is waiting for it.
+        // As the gateway does: its subscription registered and read before the connection, since what the
+        // broker kept arrives right after CONNACK.
         let back = try MQTTClient(configuration: session)
         let received = Mutex<Set<String>>([])
-        try await back.connect()
-        let messages = try await back.subscribe("flood/+/level", qos: .atLeastOnce)
+        let messages = try back.subscribeWithoutWaiting("flood/+/level", qos: .atLeastOnce)
         let reading = Task { for await message in messages { received.withLock { _ = $0.insert(String(decoding: message.payload, as: UTF8.self)) } } }
         defer { reading.cancel() }
+        try await back.connect()
         try await waitUntil("all 500 readings after the restart", timeout: .seconds(20)) { received.withLock { $0.count } >= 500 }
         #expect(received.withLock { $0 } == Set((0..<500).map(String.init)))
         await back.disconnect()
