@@ -325,7 +325,7 @@ function renderAlerts() {
   const wanted = new Set();
   alerts.forEach((alert, index) => {
     const signature = JSON.stringify([language(), alert.stage, alert.severity, alert.value, alert.updatedAt, alert.acknowledgedBy,
-      Boolean(alert.fresh), sensorName(alert.entity), lastReadingOf(alert) ? formatAgo(lastReadingOf(alert)) : "", isStale(alert)]);
+      Boolean(alert.fresh), sensorName(alert.entity)]);
     let entry = rendered.get(alert.id);
     if (!entry || entry.signature !== signature) {
       const item = alertItem(alert);
@@ -333,6 +333,8 @@ function renderAlerts() {
       entry = { item, signature };
       rendered.set(alert.id, entry);
     }
+    // How fresh the sensor's data is changes with every reading: updated in place, the item stays.
+    fillSeen(entry.item, alert);
     wanted.add(alert.id);
     if (list.children[index] !== entry.item) list.insertBefore(entry.item, list.children[index] ?? null);
   });
@@ -373,21 +375,8 @@ function alertItem(alert) {
   const when = document.createElement("div");
   when.className = "when";
   when.textContent = `${t("raisedAt", { at: formatTime(alert.raisedAt) })} · ${t("updatedAt", { at: formatTime(alert.updatedAt) })}`;
-  // How fresh the sensor's data is, and whether it has stopped reporting (a stale rule's alert on it).
   const seen = document.createElement("div");
   seen.className = "seen";
-  const last = lastReadingOf(alert);
-  if (last) {
-    seen.textContent = t("lastReading", { ago: formatAgo(last) });
-    seen.title = formatTime(last, { seconds: true });
-  }
-  if (isStale(alert)) {
-    item.classList.add("stale");
-    const mark = document.createElement("span");
-    mark.className = "stale-mark";
-    mark.textContent = t("stale");
-    seen.prepend(mark, last ? " · " : "");
-  }
   const actions = document.createElement("div");
   actions.className = "actions";
   if (alert.acknowledgedBy) {
@@ -409,6 +398,28 @@ function alertItem(alert) {
   actions.append(cap);
   item.append(badge, title, value, when, seen, actions);
   return item;
+}
+
+/** How fresh the alert's sensor data is, and whether it has stopped reporting (a stale rule's alert on it). */
+function fillSeen(item, alert) {
+  const seen = item.querySelector(".seen");
+  if (!seen) return;
+  const last = lastReadingOf(alert);
+  const stale = isStale(alert);
+  const text = last ? t("lastReading", { ago: formatAgo(last) }) : "";
+  const key = `${text}|${stale}|${language()}`;
+  if (seen.dataset.key === key) return;
+  seen.dataset.key = key;
+  seen.replaceChildren();
+  if (stale) {
+    const mark = document.createElement("span");
+    mark.className = "stale-mark";
+    mark.textContent = t("stale");
+    seen.append(mark, text ? " · " : "");
+  }
+  seen.append(text);
+  seen.title = last ? formatTime(last, { seconds: true }) : "";
+  item.classList.toggle("stale", stale);
 }
 
 /** The sensor's newest reading: from the map (refreshed), or as the alert last said. */
