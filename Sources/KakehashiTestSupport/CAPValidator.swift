@@ -7,7 +7,12 @@ import KakehashiModel
 public enum CAPValidator {
     /// The tool's report: `messages` (one per CAP text, with `valid`, `errors` and the fields lxml
     /// read) and `atom` when an Atom document was given.
-    public static func check(messages: [String], atom: String? = nil) throws -> JSONValue {
+    /// The tool runs on a thread of its own (see ``offThePool(_:)``).
+    public static func check(messages: [String], atom: String? = nil) async throws -> JSONValue {
+        try await offThePool { try checkBlocking(messages: messages, atom: atom) }
+    }
+
+    private static func checkBlocking(messages: [String], atom: String?) throws -> JSONValue {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kakehashi-cap-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +11,7 @@ import Glibc
 public final class ChildProcess: @unchecked Sendable {
     /// The child's pid.
     public let pid: pid_t
-    private var exitStatus: Int32?
+    private let exitStatus = Mutex<Int32?>(nil)
 
     /// Whether the child leads its own process group (see ``signalGroup(_:)``).
     public let leadsGroup: Bool
@@ -61,10 +62,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Whether the child has not exited yet (reaps it if it has).
     public var isRunning: Bool {
-        if exitStatus != nil { return false }
+        if exitStatus.withLock({ $0 }) != nil { return false }
         var status: Int32 = 0
         let rc = waitpid(pid, &status, WNOHANG)
-        if rc == pid { exitStatus = status; return false }
+        if rc == pid { exitStatus.withLock { $0 = status }; return false }
         return rc == 0
     }
 
@@ -80,13 +81,40 @@ public final class ChildProcess: @unchecked Sendable {
         kill(-pid, signal)
     }
 
+    /// Waits for the child to exit on a thread of its own, so that the waiting does not take one
+    /// of concurrency's few worker threads (two on a two-core machine) from every other test.
+    @discardableResult
+    public func exit() async -> Int32 {
+        await offThePool { self.wait() }
+    }
+
     /// Waits for the child to exit and returns its raw wait status.
     @discardableResult
     public func wait() -> Int32 {
-        if let exitStatus { return exitStatus }
+        if let known = exitStatus.withLock({ $0 }) { return known }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        exitStatus = status
+        while waitpid(pid, &status, 0) == -1 {
+            // Reaped meanwhile by `isRunning` on another thread.
+            if errno != EINTR { return exitStatus.withLock { $0 } ?? status }
+        }
+        exitStatus.withLock { $0 = status }
         return status
+    }
+}
+
+/// Runs blocking `body` (waiting for a process, a long synchronous tool) on a thread of its own
+/// and resumes with its result: concurrency's worker threads are as many as cores, and a test
+/// blocking one stalls every other test of the run.
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    let result: Result<T, any Error> = await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: Result { try body() }) }.start()
+    }
+    return try result.get()
+}
+
+/// ``offThePool(_:)`` for a body that cannot fail.
+public func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
     }
 }

@@ -24,7 +24,12 @@ public enum SmartDataModelValidator {
     }
 
     /// Validates `entities` (NGSI-LD JSON in `form`).
-    public static func validate(_ entities: [JSONValue], form: NGSIForm) throws -> Report {
+    /// The validator runs on a thread of its own (see ``offThePool(_:)``).
+    public static func validate(_ entities: [JSONValue], form: NGSIForm) async throws -> Report {
+        try await offThePool { try validateBlocking(entities, form: form) }
+    }
+
+    private static func validateBlocking(_ entities: [JSONValue], form: NGSIForm) throws -> Report {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kakehashi-sdm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -13,8 +13,8 @@ struct SchemaValidationTests {
     }
 
     @Test(arguments: NGSIForm.allCases)
-    func everySampleValidates(form: NGSIForm) throws {
-        let report = try SmartDataModelValidator.validate(Self.outputs(form), form: form)
+    func everySampleValidates(form: NGSIForm) async throws {
+        let report = try await SmartDataModelValidator.validate(Self.outputs(form), form: form)
         #expect(report.checked == Samples.all.count)
         #expect(report.failures.isEmpty, "\(report.failures)")
         // The documented deviations, each exactly where expected: the minimal gauge reads -0.82 m
@@ -25,7 +25,7 @@ struct SchemaValidationTests {
         ])
     }
 
-    @Test func validatorCatchesBrokenOutput() throws {
+    @Test func validatorCatchesBrokenOutput() async throws {
         // A negative control: the check must fail on output that breaks the schema, else it proves nothing.
         var broken = [JSONValue]()
         for (name, value) in [("waterLevel", JSONValue.string("high")), ("dateObserved", nil), ("location", ["type": "Point", "coordinates": ["x", 1]])] {
@@ -39,7 +39,7 @@ struct SchemaValidationTests {
         guard case .object(var alert) = Samples.alert.json(.keyValues) else { return }
         alert["severity"] = "extreme"
         broken.append(.object(alert))
-        let report = try SmartDataModelValidator.validate(broken, form: .keyValues)
+        let report = try await SmartDataModelValidator.validate(broken, form: .keyValues)
         #expect(report.failures.count == broken.count, "\(report.failures)")
     }
 }

@@ -74,9 +74,9 @@ struct StormTraceTests {
     }
 
     @Test(arguments: NGSIForm.allCases)
-    func everyEntityValidatesAgainstTheSmartDataModelsSchema(form: NGSIForm) throws {
+    func everyEntityValidatesAgainstTheSmartDataModelsSchema(form: NGSIForm) async throws {
         let outputs = Self.loaded.result.entities.map { $0.json(form) }
-        let report = try SmartDataModelValidator.validate(outputs, form: form)
+        let report = try await SmartDataModelValidator.validate(outputs, form: form)
         #expect(report.checked == 12438)
         #expect(report.failures.isEmpty, "\(report.failures.prefix(3))")
         #expect(report.deviations == ["WaterObserved.waterLevel below the gauge datum (schema minimum 0)": 267])

@@ -16,11 +16,11 @@ import Testing
     static let hubBinary = RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-hub").path
 
     /// Runs `kakehashi-hub ARGS` to its end; its standard output and error.
-    static func hub(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> String {
+    static func hub(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) async throws -> String {
         let log = directory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6)).log").path
         for (name, value) in environment { setenv(name, value, 1) }
         let child = try ChildProcess(executable: hubBinary, arguments: arguments, logFile: log)
-        let status = child.wait()
+        let status = await child.exit()
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         guard status == 0 else { throw TestSupportError("kakehashi-hub \(arguments.joined(separator: " ")) failed (\(status)): \(output)") }
         return output
@@ -75,20 +75,20 @@ import Testing
         defer { hubProcess.signal(SIGTERM); _ = hubProcess.wait() }
 
         // The five commands (the fifth, on the board, is the gateway below).
-        _ = try Self.hub(["tenant", "add", "--config", config, "yame", "--display", "八女市"], in: directory)
-        let added = try Self.hub(["gateway", "add", "--config", config, "--tenant", "yame", "gw-yame-01"], in: directory)
+        _ = try await Self.hub(["tenant", "add", "--config", config, "yame", "--display", "八女市"], in: directory)
+        let added = try await Self.hub(["gateway", "add", "--config", config, "--tenant", "yame", "gw-yame-01"], in: directory)
         let password = try #require(added.split(separator: "\n").first { $0.contains("KAKEHASHI_CENTRAL_PASSWORD=") }?
             .split(separator: "=").last.map { String($0).trimmingCharacters(in: .whitespaces) })
         #expect(added.contains("username: gw-yame-01") && added.contains("tenant: yame"))
         broker.signal(SIGHUP)   // systemctl reload mosquitto
-        let created = try Self.hub(["key", "create", "--config", config, "--tenant", "yame", "--role", "operator", "--label", "八女市 防災", "--expires", "365d"],
+        let created = try await Self.hub(["key", "create", "--config", config, "--tenant", "yame", "--role", "operator", "--label", "八女市 防災", "--expires", "365d"],
                                    in: directory)
         let key = try #require(created.split(separator: "\n").first { $0.hasPrefix("kk_") }.map(String.init))
         // Another city, to show the first one's data is not its.
-        _ = try Self.hub(["tenant", "add", "--config", config, "chikugo"], in: directory)
-        let otherKey = try #require(try Self.hub(["key", "create", "--config", config, "--tenant", "chikugo", "--role", "reader"], in: directory)
+        _ = try await Self.hub(["tenant", "add", "--config", config, "chikugo"], in: directory)
+        let otherKey = try #require(try await Self.hub(["key", "create", "--config", config, "--tenant", "chikugo", "--role", "reader"], in: directory)
             .split(separator: "\n").first { $0.hasPrefix("kk_") }.map(String.init))
-        let listed = try Self.hub(["key", "list", "--config", config, "--tenant", "yame"], in: directory)
+        let listed = try await Self.hub(["key", "list", "--config", config, "--tenant", "yame"], in: directory)
         #expect(listed.contains("yame\toperator\tactive") && !listed.contains(String(key.suffix(48))), "keys are listed without their secrets")
 
         // The gateway on the board: TLS on the gateway port, its own user.
@@ -134,9 +134,9 @@ import Testing
 
         // The city leaves: its data, keys and broker login go.
         let exported = "\(d)/yame.sqlite"
-        _ = try Self.hub(["tenant", "export", "--config", config, "yame", "--to", exported], in: directory)
+        _ = try await Self.hub(["tenant", "export", "--config", config, "yame", "--to", exported], in: directory)
         #expect(FileManager.default.fileExists(atPath: exported))
-        let deleted = try Self.hub(["tenant", "delete", "--config", config, "yame", "--yes"], in: directory)
+        let deleted = try await Self.hub(["tenant", "delete", "--config", config, "yame", "--yes"], in: directory)
         #expect(deleted.contains("gw-yame-01 removed"), "\(deleted)")
         broker.signal(SIGHUP)
         #expect(try await entities(key) == [], "the city's key is refused")

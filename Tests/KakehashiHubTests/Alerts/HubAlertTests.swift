@@ -87,7 +87,7 @@ import Testing
             let raised = try await client.call(.get, "/feeds/alerts/3.cap")
             let atom = try await client.call(.get, "/feeds/alerts.atom")
             #expect(atom.headers[.contentType]?.hasPrefix("application/atom+xml") == true)
-            let report = try CAPValidator.check(messages: [update.text, cancel.text, raised.text], atom: atom.text)
+            let report = try await CAPValidator.check(messages: [update.text, cancel.text, raised.text], atom: atom.text)
             let messages = report["messages"]?.arrayValue ?? []
             #expect(messages.count == 3)
             for message in messages { #expect(message["valid"] == true, "\(message["errors"] ?? .null)") }

@@ -26,7 +26,8 @@ final class LiveHub: Sendable {
         let app = hub.application { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
         running = Task { try await group.run() }
-        let deadline = ContinuousClock.now + .seconds(20)
+        // A bound for failure only: at the start of a full run on two cores, every suite competes.
+        let deadline = ContinuousClock.now + .seconds(120)
         while bound.withLock({ $0 }) == nil {
             guard ContinuousClock.now < deadline else { throw LiveHubError() }
             try await Task.sleep(for: .milliseconds(10))
@@ -43,7 +44,7 @@ final class LiveHub: Sendable {
     }
 
     struct LiveHubError: Error, CustomStringConvertible {
-        var description: String { "the hub's HTTP server did not start within 20 s" }
+        var description: String { "the hub's HTTP server did not start within 120 s" }
     }
 }
 
