@@ -160,6 +160,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
+        .testTarget(name: "KakehashiFaultTests", dependencies: ["KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiAlertsTests", dependencies: ["KakehashiAlerts", "KakehashiModel", "KakehashiTraces", "KakehashiTestSupport"]),
         .testTarget(
             name: "KakehashiSimulationTests",

@@ -31,7 +31,8 @@ struct ConfigurationLoader {
     }
 
     func central(_ node: ConfigNode, gateway: GatewayID?) -> UplinkConfiguration? {
-        guard let m = node.mapping(allowed: ConfigNode.brokerKeys + ["batch_size", "in_flight_batches", "status_interval", "shutdown_flush_timeout"]) else { return nil }
+        guard let m = node.mapping(allowed: ConfigNode.brokerKeys + ["batch_size", "in_flight_batches", "status_interval", "shutdown_flush_timeout",
+                                                                     "confirmation", "confirm_timeout", "unconfirmed_batches"]) else { return nil }
         guard var mqtt = node.broker(m, baseDirectory: baseDirectory, defaultClientID: gateway?.rawValue ?? "kakehashi-gateway") else { return nil }
         // Persistent session: acknowledgements owed across a reconnect are not lost.
         mqtt.session = .persistent
@@ -40,6 +41,15 @@ struct ConfigurationLoader {
         if let window = m["in_flight_batches"]?.int(in: 1...256) { uplink.inFlightBatches = window }
         if let interval = m["status_interval"]?.duration { uplink.statusInterval = max(interval, .seconds(1)) }
         if let timeout = m["shutdown_flush_timeout"]?.duration { uplink.shutdownFlushTimeout = timeout }
+        if let node = m["confirmation"] {
+            if let text = node.string, let value = UplinkConfiguration.Confirmation(rawValue: text) { uplink.confirmation = value }
+            else { node.fail("confirmation is hub (the hub confirms what it stored; the default) or broker (the broker's PUBACK, for a hub that sends no confirmations)") }
+        }
+        if let timeout = m["confirm_timeout"]?.duration {
+            if timeout < .seconds(1) { m["confirm_timeout"]?.fail("a confirm_timeout under 1s resends batches the hub is still storing") }
+            else { uplink.confirmTimeout = timeout }
+        }
+        if let window = m["unconfirmed_batches"]?.int(in: 1...4096) { uplink.unconfirmedBatches = window }
         return uplink
     }
 

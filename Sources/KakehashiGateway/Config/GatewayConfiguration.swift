@@ -43,6 +43,24 @@ public struct UplinkConfiguration: Sendable {
     public var statusInterval: Duration = .seconds(30)
     /// How long SIGTERM waits for the outbox to drain before exiting.
     public var shutdownFlushTimeout: Duration = .seconds(10)
+    /// What lets the gateway forget a batch.
+    public var confirmation: Confirmation = .hub
+    /// With ``Confirmation/hub``: a batch the broker acknowledged and the hub has not confirmed
+    /// after this long is sent again (the wait doubles at each resend, up to 10 minutes).
+    public var confirmTimeout: Duration = .seconds(30)
+    /// With ``Confirmation/hub``: batches sent and not yet confirmed by the hub, at most.
+    public var unconfirmedBatches: Int = 64
+
+    /// What lets the gateway delete a batch from its outbox.
+    public enum Confirmation: String, Sendable, Hashable {
+        /// The hub's confirmation on `kakehashi/v1/<tenant>/<gateway>/ack` that it stored the
+        /// batch (or kept it as a dead letter): nothing is lost when a broker restarts, crashes or
+        /// routes a batch to no one.
+        case hub
+        /// The central broker's PUBACK (for a hub that sends no confirmations): a batch the
+        /// broker acknowledged and then lost is lost.
+        case broker
+    }
 
     public init(mqtt: MQTTConfiguration) { self.mqtt = mqtt }
 }

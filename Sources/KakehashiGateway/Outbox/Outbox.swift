@@ -1,3 +1,4 @@
+import Foundation
 import KakehashiModel
 import KakehashiSQLite
 import Synchronization
@@ -25,6 +26,7 @@ public final class Outbox: Sendable {
         let insertDeadLetter: SQLiteStatement
         let trimDeadLetters: SQLiteStatement
         let select: SQLiteStatement
+        let oldest: SQLiteStatement
         var depth: Int
         var bytes: Int64
         var lastSequence: Int64
@@ -55,7 +57,7 @@ public final class Outbox: Sendable {
             let deadLetters = Int(try db.scalar("SELECT count(*) FROM deadletters") ?? 0)
             state = Mutex(State(
                 db: db,
-                insert: try db.prepare("INSERT INTO outbox(priority, entity) VALUES (?, ?)"),
+                insert: try db.prepare("INSERT INTO outbox(priority, entity, committed_at) VALUES (?, ?, ?)"),
                 deleteRange: try db.prepare("DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING length(entity)"),
                 dropOldest: try db.prepare(
                     "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?) RETURNING length(entity)"),
@@ -65,6 +67,7 @@ public final class Outbox: Sendable {
                     "INSERT INTO deadletters(received_at, source, topic, reason, detail, size, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                 trimDeadLetters: try db.prepare("DELETE FROM deadletters WHERE id <= (SELECT max(id) FROM deadletters) - ?"),
                 select: try db.prepare("SELECT seq, entity FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
+                oldest: try db.prepare("SELECT committed_at FROM outbox ORDER BY seq LIMIT 1"),
                 depth: depth, bytes: bytes, lastSequence: last, drops: drops, deadLetterCount: deadLetters))
         } catch let error as SQLiteError {
             throw OutboxError("open \(configuration.path)", error)
@@ -107,7 +110,7 @@ public final class Outbox: Sendable {
     /// Commits `readings` (giving them sequence numbers), the pending acknowledgements and dead
     /// letters in one transaction, then applies the quota.
     @discardableResult
-    public func commit(_ readings: [PendingReading]) throws(OutboxError) -> CommitResult {
+    public func commit(_ readings: [PendingReading], at now: Timestamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))) throws(OutboxError) -> CommitResult {
         do {
             return try state.withLock { (state) throws -> CommitResult in
                 var result = CommitResult()
@@ -131,6 +134,7 @@ public final class Outbox: Sendable {
                     for reading in readings {
                         try state.insert.bind(1, reading.priority)
                         try state.insert.bind(2, reading.entity)
+                        try state.insert.bind(3, now.millisecondsSinceEpoch)
                         try state.insert.run()
                         last = state.db.lastInsertRowID
                         if first == nil { first = last }
@@ -208,6 +212,16 @@ public final class Outbox: Sendable {
             }
         } catch {
             throw OutboxError("read readings after \(sequence)", error)
+        }
+    }
+
+    /// When the oldest reading still waiting was committed (nil when the outbox is empty; readings
+    /// committed before this was recorded say the epoch).
+    public var oldestCommittedAt: Timestamp? {
+        state.withLock { state in
+            defer { state.oldest.reset() }
+            guard (try? state.oldest.step()) == true else { return nil }
+            return Timestamp(millisecondsSinceEpoch: state.oldest.int64(0))
         }
     }
 

@@ -20,6 +20,8 @@ enum OutboxSchema {
             payload BLOB NOT NULL
         );
         """,
+        // When each reading was committed (ms since the epoch), for the age of the oldest one waiting.
+        "ALTER TABLE outbox ADD COLUMN committed_at INTEGER NOT NULL DEFAULT 0;",
     ]
 
     /// Bytes a stored reading costs besides its entity (row header, index entry), for the quota.

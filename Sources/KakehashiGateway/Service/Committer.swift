@@ -22,8 +22,12 @@ public final class Committer: Service, Sendable {
     let wake = Signal()
     /// Called after each commit that stored readings (the uplink listens).
     let onCommit: @Sendable () -> Void
+    /// Batches waiting for the hub's confirmation (from the uplink), for the metrics.
+    let unconfirmed: @Sendable () -> Int
 
-    public init(outbox: Outbox, metrics: GatewayMetrics, logger: Logger, onCommit: @escaping @Sendable () -> Void) {
+    public init(outbox: Outbox, metrics: GatewayMetrics, logger: Logger, onCommit: @escaping @Sendable () -> Void,
+                unconfirmed: @escaping @Sendable () -> Int = { 0 }) {
+        self.unconfirmed = unconfirmed
         self.outbox = outbox
         self.configuration = outbox.configuration
         self.metrics = metrics
@@ -114,6 +118,7 @@ public final class Committer: Service, Sendable {
             if start >= batch.count { break }
         }
         metrics.outbox(depth: outbox.depth, bytes: outbox.bytes, deadLetters: outbox.deadLetterCount)
+        metrics.waiting(oldestCommittedAt: outbox.oldestCommittedAt, unconfirmedBatches: unconfirmed())
         for waiter in waiters { waiter.resume() }
         if !batch.isEmpty { onCommit() }
     }

@@ -27,7 +27,8 @@ public final class Gateway: Service, Sendable {
         metrics.outbox(depth: outbox.depth, bytes: outbox.bytes, deadLetters: outbox.deadLetterCount)
         let uplink = try Uplink(configuration: configuration.uplink, tenant: configuration.tenant, gateway: configuration.gateway,
                                 outbox: outbox, metrics: metrics, logger: logger, clock: clock)
-        let committer = Committer(outbox: outbox, metrics: metrics, logger: logger, onCommit: { uplink.readingsCommitted() })
+        let committer = Committer(outbox: outbox, metrics: metrics, logger: logger, onCommit: { uplink.readingsCommitted() },
+                                  unconfirmed: { uplink.unconfirmed.withLock { $0.count } })
         let ingest = Ingest(factory: EntityFactory(tenant: configuration.tenant, registry: configuration.registry),
                             outbox: configuration.outbox, limits: configuration.limits, metrics: metrics)
         var services = [ServiceGroupConfiguration.ServiceConfiguration]()

@@ -5,9 +5,14 @@ import ServiceLifecycle
 import Synchronization
 
 /// Sends the outbox to the central broker: wire batches at QoS 1 on `…/obs`, at most
-/// `inFlightBatches` unacknowledged, each deleted from the outbox once acknowledged. Keeps the
-/// retained status fresh; its last will says offline. On graceful shutdown it keeps sending until
-/// the outbox is empty or `shutdownFlushTimeout` passed, then says offline and disconnects.
+/// `inFlightBatches` waiting for the broker's PUBACK. A batch leaves the outbox only when the hub
+/// confirms it on `…/ack` (``WireAcknowledgement``): the PUBACK means "in transit", so a batch
+/// the broker acknowledged and then lost (restart, crash, a shared subscription with no live
+/// session) is sent again after `confirmTimeout` (doubling at each resend); at most
+/// `unconfirmedBatches` wait for confirmation. With `confirmation: broker` the PUBACK is enough.
+/// Keeps the retained status fresh; its last will says offline. On graceful shutdown it keeps
+/// sending until the outbox is empty or `shutdownFlushTimeout` passed, then says offline and
+/// disconnects.
 public final class Uplink: Service, Sendable {
     public static let version = "0.5.0"
 
@@ -21,9 +26,24 @@ public final class Uplink: Service, Sendable {
     let clock: @Sendable () -> Timestamp
     let newData = Signal()
     let stopping = Mutex(false)
-    /// Batches published and not yet acknowledged.
+    /// Batches published and not yet acknowledged by the broker.
     let inFlight = Mutex(0)
     let slotFreed = Signal()
+    /// Batches sent and not yet confirmed by the hub, by increasing first sequence.
+    let unconfirmed = Mutex<[UnconfirmedBatch]>([])
+    /// Whether any confirmation came from the hub since the start (for the hint when none does).
+    let confirmationsSeen = Mutex(false)
+    /// The hub's confirmations (registered before the connection, so none kept by the broker is missed).
+    let confirmations: MQTTSubscription?
+
+    /// A batch on its way: sent, perhaps acknowledged by the broker, not yet confirmed by the hub.
+    struct UnconfirmedBatch: Sendable {
+        let range: ClosedRange<Int64>
+        /// When the broker acknowledged it (or the publish failed); nil while in transit.
+        var settledAt: ContinuousClock.Instant?
+        /// Times sent again.
+        var resends = 0
+    }
 
     public init(configuration: UplinkConfiguration, tenant: Tenant, gateway: GatewayID, outbox: Outbox, metrics: GatewayMetrics,
                 logger: Logger, clock: @escaping @Sendable () -> Timestamp) throws(MQTTError) {
@@ -39,6 +59,8 @@ public final class Uplink: Service, Sendable {
         mqtt.will = .init(topic: WireTopic(tenant: tenant, gateway: gateway, kind: .status).name, payload: offline.payload(), qos: .atLeastOnce, retain: true)
         mqtt.inflightWindow = max(mqtt.inflightWindow, configuration.inFlightBatches + 4)
         client = try MQTTClient(configuration: mqtt, logger: logger)
+        confirmations = configuration.confirmation == .hub
+            ? try client.subscribeWithoutWaiting(WireAcknowledgement.topic(tenant: tenant, gateway: gateway), qos: .atLeastOnce) : nil
     }
 
     var observationsTopic: String { WireTopic(tenant: tenant, gateway: gateway, kind: .observations).name }
@@ -87,6 +109,7 @@ public final class Uplink: Service, Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.statusLoop() }
                 group.addTask { await self.connectionWatch() }
+                if let confirmations = self.confirmations { group.addTask { await self.confirmationLoop(confirmations) } }
                 await self.sendLoop()
                 group.cancelAll()
             }
@@ -145,10 +168,13 @@ public final class Uplink: Service, Sendable {
         }
     }
 
-    /// Reads batches after the last one sent and publishes them, `inFlightBatches` at a time.
+    /// Reads batches after the last one sent and publishes them, `inFlightBatches` at a time
+    /// waiting for the broker, `unconfirmedBatches` waiting for the hub; sends again a batch the
+    /// hub has not confirmed `confirmTimeout` after the broker took it.
     func sendLoop() async {
         var cursor: Int64 = 0
         var flushDeadline: ContinuousClock.Instant?
+        var hinted = false
         // A discarding group: each batch's task is freed when it ends (a plain task group keeps
         // every finished child until it is awaited, which this loop never does: memory grew by
         // ~2 KB per batch, 0.45 MB/s at 1,000 readings/s).
@@ -167,6 +193,44 @@ public final class Uplink: Service, Sendable {
                     await slotFreed.wait(timeout: .milliseconds(100))
                     continue
                 }
+                // A batch the hub did not confirm in time goes again, before anything new.
+                if let due = dueForResend() {
+                    let readings: [StoredReading]
+                    do {
+                        readings = try outbox.readings(after: due.lowerBound - 1, limit: configuration.batchSize).filter { $0.sequence <= due.upperBound }
+                    } catch {
+                        logger.error("\(error)")
+                        metrics.error("\(error)")
+                        await newData.wait(timeout: .seconds(1))
+                        continue
+                    }
+                    let resends = unconfirmed.withLock { list -> Int in
+                        guard let index = list.firstIndex(where: { $0.range == due }) else { return 0 }
+                        if readings.isEmpty { list.remove(at: index); return 0 }  // gone meanwhile (confirmed, or dropped by the quota)
+                        list[index].settledAt = nil
+                        list[index].resends += 1
+                        return list[index].resends
+                    }
+                    guard !readings.isEmpty else { continue }
+                    metrics.resent(batches: 1, readings: readings.count)
+                    if !hinted && resends >= 2 && !confirmationsSeen.withLock({ $0 }) {
+                        hinted = true
+                        let message = "the hub has confirmed no batch on \(WireAcknowledgement.topic(tenant: tenant, gateway: gateway)) since the start: "
+                            + "a hub older than wire acknowledgements (set central.confirmation: broker), or a broker ACL that does not let "
+                            + "this gateway read that topic (kakehashi-hub gateway add writes it); readings stay in the outbox and are sent again"
+                        logger.warning("\(message)")
+                        metrics.error(message)
+                    } else if resends == 1 {
+                        logger.notice("sending a batch again: the hub did not confirm it in \(configuration.confirmTimeout)", metadata: [
+                            "first": "\(due.lowerBound)", "last": "\(due.upperBound)", "readings": "\(readings.count)"])
+                    }
+                    publish(readings, range: due, in: &group)
+                    continue
+                }
+                if configuration.confirmation == .hub && unconfirmed.withLock({ $0.count }) >= configuration.unconfirmedBatches {
+                    await slotFreed.wait(timeout: .milliseconds(100))
+                    continue
+                }
                 let readings: [StoredReading]
                 do {
                     readings = try outbox.readings(after: cursor, limit: configuration.batchSize)
@@ -177,27 +241,86 @@ public final class Uplink: Service, Sendable {
                     continue
                 }
                 guard let first = readings.first, let last = readings.last else {
-                    // Nothing new: when stopping, wait for what is in flight, then leave.
-                    if stopping && self.inFlight.withLock({ $0 }) == 0 { break }
-                    await newData.wait(timeout: stopping ? .milliseconds(50) : .seconds(1))
+                    // Nothing new: when stopping, wait for what is in flight and unconfirmed, then leave.
+                    if stopping && self.inFlight.withLock({ $0 }) == 0 && unconfirmed.withLock({ $0.isEmpty }) { break }
+                    // Woken by new readings, a confirmation or a settled publish; at the latest when a resend may be due.
+                    await newData.wait(timeout: stopping ? .milliseconds(50) : .milliseconds(500))
                     continue
                 }
                 cursor = last.sequence
-                let payload = Self.payload(tenant: tenant, gateway: gateway, readings: readings)
-                self.inFlight.withLock { $0 += 1 }
-                metrics.sent(readings.count)
-                group.addTask {
-                    do {
-                        try await self.client.publish(self.observationsTopic, payload: payload, qos: .atLeastOnce)
-                        self.outbox.acknowledge(first.sequence...last.sequence)
-                    } catch {
-                        self.logger.warning("batch \(first.sequence)...\(last.sequence) not acknowledged: \(error)")
-                    }
-                    self.inFlight.withLock { $0 -= 1 }
-                    self.slotFreed.signal()
+                let range = first.sequence...last.sequence
+                if configuration.confirmation == .hub {
+                    unconfirmed.withLock { $0.append(UnconfirmedBatch(range: range)) }
                 }
+                publish(readings, range: range, in: &group)
             }
             group.cancelAll()
+        }
+    }
+
+    /// Publishes a batch in a task of `group`; with broker confirmation its PUBACK lets the outbox
+    /// forget it, otherwise the PUBACK (or a failure) starts its wait for the hub's confirmation.
+    private func publish(_ readings: [StoredReading], range: ClosedRange<Int64>, in group: inout DiscardingTaskGroup) {
+        let payload = Self.payload(tenant: tenant, gateway: gateway, readings: readings)
+        inFlight.withLock { $0 += 1 }
+        metrics.sent(readings.count)
+        group.addTask {
+            do {
+                try await self.client.publish(self.observationsTopic, payload: payload, qos: .atLeastOnce)
+                if self.configuration.confirmation == .broker { self.outbox.acknowledge(range) }
+            } catch {
+                self.logger.warning("batch \(range.lowerBound)...\(range.upperBound) not acknowledged by the broker: \(error)")
+            }
+            // Confirmed meanwhile: already gone from the list.
+            self.unconfirmed.withLock { list in
+                if let index = list.firstIndex(where: { $0.range == range }) { list[index].settledAt = .now }
+            }
+            self.inFlight.withLock { $0 -= 1 }
+            self.slotFreed.signal()
+        }
+    }
+
+    /// The oldest batch the broker took (or failed) longer ago than its confirmation wait.
+    private func dueForResend() -> ClosedRange<Int64>? {
+        guard configuration.confirmation == .hub else { return nil }
+        let now = ContinuousClock.now
+        return unconfirmed.withLock { list in
+            list.first { batch in
+                guard let settled = batch.settledAt else { return false }
+                return now - settled >= min(configuration.confirmTimeout * (1 << min(batch.resends, 10)), .seconds(600))
+            }?.range
+        }
+    }
+
+    /// Applies the hub's confirmations: the confirmed readings leave the outbox at the next commit.
+    func confirmationLoop(_ confirmations: MQTTSubscription) async {
+        for await message in confirmations {
+            let acknowledgement: WireAcknowledgement
+            do {
+                acknowledgement = try WireAcknowledgement(payload: message.payload)
+            } catch {
+                metrics.invalidConfirmation()
+                logger.warning("ignored a confirmation on \(message.topic): \(error)")
+                continue
+            }
+            confirmationsSeen.withLock { $0 = true }
+            var confirmed = 0
+            for range in acknowledgement.ranges {
+                guard let low = Int64(exactly: range.lowerBound), let high = Int64(exactly: range.upperBound) else { continue }
+                outbox.acknowledge(low...high)
+                confirmed += unconfirmed.withLock { list in
+                    let before = list.count
+                    list.removeAll { $0.range.lowerBound >= low && $0.range.upperBound <= high }
+                    return before - list.count
+                }
+            }
+            metrics.confirmed(batches: confirmed, refused: acknowledgement.outcome == .deadLetter)
+            if acknowledgement.outcome == .deadLetter {
+                logger.warning("the hub refused readings and keeps them as a dead letter (kakehashi-hub deadletters)", metadata: [
+                    "sequences": "\(acknowledgement.ranges.map { "\($0.lowerBound)...\($0.upperBound)" })"])
+            }
+            slotFreed.signal()
+            newData.signal()
         }
     }
 }

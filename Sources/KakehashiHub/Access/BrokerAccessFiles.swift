@@ -6,7 +6,8 @@ import KakehashiModel
 
 /// The central mosquitto's password file and ACL for the hub's gateways: each gateway logs in
 /// with its id as user name and may publish only under `kakehashi/v1/<tenant>/<gateway>/#`; the
-/// hub's own user reads every batch and publishes alerts. `kakehashi-hub gateway add` keeps both
+/// hub's own user reads every batch and publishes alerts and confirmations (`…/ack`, which each
+/// gateway may read for itself). `kakehashi-hub gateway add` keeps both
 /// files; mosquitto reads them again on SIGHUP (`systemctl reload mosquitto`).
 public struct BrokerAccessFiles: Sendable {
     /// The password file (mosquitto's format, written by `mosquitto_passwd`).
@@ -26,14 +27,17 @@ public struct BrokerAccessFiles: Sendable {
     public static func acl(gateways: [(tenant: Tenant, gateway: GatewayID)], hubUser: String) -> String {
         var lines = [
             "# The central broker's ACL, written by `kakehashi-hub gateway add`: edits are lost on the next one.",
-            "# A gateway publishes only under its own tenant and id; the hub reads every batch and publishes alerts.",
+            "# A gateway publishes only under its own tenant and id and reads the hub's confirmations of its batches;",
+            "# the hub reads every batch and publishes alerts and confirmations.",
             "",
             "user \(hubUser)",
             "topic read \(WireTopic.prefix)/#",
             "topic write \(WireTopic.prefix)/+/alerts",
+            "topic write \(WireTopic.allAcknowledgements)",
         ]
         for (tenant, gateway) in gateways.sorted(by: { ($0.tenant.name, $0.gateway.rawValue) < ($1.tenant.name, $1.gateway.rawValue) }) {
-            lines += ["", "user \(gateway.rawValue)", "topic write \(WireTopic.prefix)/\(tenant.name)/\(gateway.rawValue)/#"]
+            lines += ["", "user \(gateway.rawValue)", "topic write \(WireTopic.prefix)/\(tenant.name)/\(gateway.rawValue)/#",
+                      "topic read \(WireAcknowledgement.topic(tenant: tenant, gateway: gateway))"]
         }
         return lines.joined(separator: "\n") + "\n"
     }

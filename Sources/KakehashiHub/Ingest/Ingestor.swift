@@ -42,18 +42,49 @@ public struct Ingestor: Sendable {
     /// message stays unacknowledged, to be delivered again): a batch is never acknowledged before it
     /// is stored. Meanwhile ``health`` says storage is failing.
     public func ingest(topic: String, payload: [UInt8]) async throws(CancellationError) -> Outcome {
+        try await handle(topic: topic, payload: payload).outcome
+    }
+
+    /// What the hub tells a gateway once its batch is handled for good (see ``WireAcknowledgement``).
+    public struct Confirmation: Sendable, Hashable {
+        /// `kakehashi/v1/<tenant>/<gateway>/ack`.
+        public let topic: String
+        public let acknowledgement: WireAcknowledgement
+    }
+
+    /// ``ingest(topic:payload:)``, with the confirmation to publish to the gateway: its batch's
+    /// sequences, once stored or kept as a dead letter. None for a message that is not a
+    /// registered gateway's batch, or whose sequences cannot be read (the gateway sends it again).
+    public func handle(topic: String, payload: [UInt8]) async throws(CancellationError) -> (outcome: Outcome, confirmation: Confirmation?) {
         let receivedAt = now()
         switch validator.validate(topic: topic, payload: payload, receivedAt: receivedAt) {
         case .failure(let rejection):
             try await deadLetter(rejection, source: topic, payload: payload, receivedAt: receivedAt)
-            return .rejected(rejection)
+            // Only a registered gateway's own topic gets an answer; an unreadable batch, as a dead letter.
+            var confirmation: Confirmation?
+            if rejection.reason == .invalidBatch, let wire = try? WireTopic(parsing: topic),
+               let sequences = WireAcknowledgement.sequences(ofUnreadableBatch: payload) {
+                confirmation = Confirmation(
+                    topic: WireAcknowledgement.topic(tenant: wire.tenant, gateway: wire.gateway),
+                    acknowledgement: WireAcknowledgement(ranges: [sequences], outcome: .deadLetter))
+            }
+            return (.rejected(rejection), confirmation)
         case .success(let whole):
+            var confirmation: Confirmation?
+            if let gateway = whole.gateway, let low = whole.lowestSequence, let high = whole.highestSequence {
+                confirmation = Confirmation(topic: WireAcknowledgement.topic(tenant: whole.tenant, gateway: gateway),
+                                            acknowledgement: WireAcknowledgement(ranges: [low...high], outcome: .stored))
+            }
             // Readings outside the clock limits are kept as dead letters of their own; the rest is stored.
             let (kept, refused) = validator.screen(whole.entities, tenant: whole.tenant, now: receivedAt)
             for (entity, rejection) in refused {
                 try await deadLetter(rejection, source: topic, payload: entity.json(.normalized).serialized(), receivedAt: receivedAt)
             }
-            if kept.isEmpty, let (_, rejection) = refused.first { return .rejected(rejection) }
+            if kept.isEmpty, let (_, rejection) = refused.first {
+                return (.rejected(rejection), confirmation.map {
+                    Confirmation(topic: $0.topic, acknowledgement: WireAcknowledgement(ranges: $0.acknowledgement.ranges, outcome: .deadLetter))
+                })
+            }
             let batch = refused.isEmpty ? whole : IngestBatch(
                 tenant: whole.tenant, gateway: whole.gateway, highestSequence: whole.highestSequence, lowestSequence: whole.lowestSequence,
                 entities: kept, receivedAt: whole.receivedAt, oldestAccepted: whole.oldestAccepted)
@@ -68,7 +99,7 @@ public struct Ingestor: Sendable {
                     metrics.record(result)
                     recovered()
                     await stored(batch)
-                    return .stored(result)
+                    return (.stored(result), confirmation)
                 } catch {
                     metrics.storageFailures.increment()
                     attempt += 1

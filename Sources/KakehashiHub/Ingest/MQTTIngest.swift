@@ -8,7 +8,10 @@ import ServiceLifecycle
 /// The sessions are persistent (batches published while the hub is down wait for it) and each
 /// batch is acknowledged to the broker only after it was stored or kept as a dead letter: a hub
 /// killed mid-batch gets the batch again when it comes back, and the exactly-once key makes the
-/// second delivery change nothing.
+/// second delivery change nothing. Then the hub confirms the batch's sequences to its gateway on
+/// `kakehashi/v1/<tenant>/<gateway>/ack` (``WireAcknowledgement``): only that lets the gateway
+/// forget them, so a batch the broker acknowledged and then lost (a restart, a crash, a shared
+/// subscription with no live session) is sent again.
 ///
 /// With more than one consumer (``HubConfiguration/ingestConsumers``) the sessions share one
 /// subscription, so the broker gives each batch to one of them: one batch is decoded and
@@ -55,15 +58,19 @@ public final class MQTTIngest: Service, Sendable {
         let ingestor = self.ingestor
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                for subscription in subscriptions {
+                for (subscription, consumer) in zip(subscriptions, consumers) {
                     group.addTask {
                         for await message in subscription {
+                            let handled: (outcome: Ingestor.Outcome, confirmation: Ingestor.Confirmation?)
                             do {
-                                _ = try await ingestor.ingest(topic: message.topic, payload: message.payload)
+                                handled = try await ingestor.handle(topic: message.topic, payload: message.payload)
                             } catch {
                                 // Cancelled while storage was failing: the batch stays unacknowledged.
                                 break
                             }
+                            // Tell the gateway it may forget the batch; queued, not waited for (a
+                            // confirmation lost on the way only means the gateway sends the batch again).
+                            if let confirmation = handled.confirmation { await self.confirm(confirmation, on: consumer.client) }
                         }
                     }
                 }
@@ -86,6 +93,18 @@ public final class MQTTIngest: Service, Sendable {
             try await client.connect()
             _ = try await client.subscribe(filter, qos: .atLeastOnce)
             await client.disconnect()
+        }
+    }
+
+    /// Publishes `confirmation` at QoS 1 without waiting for the broker's acknowledgement.
+    func confirm(_ confirmation: Ingestor.Confirmation, on client: MQTTClient) async {
+        let metrics = ingestor.metrics
+        do {
+            try await client.enqueue(confirmation.topic, payload: confirmation.acknowledgement.payload(), qos: .atLeastOnce) { error in
+                if error == nil { metrics.confirmationsSent.increment() } else { metrics.confirmationsFailed.increment() }
+            }
+        } catch {
+            metrics.confirmationsFailed.increment()
         }
     }
 

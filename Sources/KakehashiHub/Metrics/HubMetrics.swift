@@ -16,6 +16,10 @@ public struct HubMetrics: Sendable {
     let storageFailures: Counter
     /// Time to validate and store one batch.
     let ingestDuration: Timer
+    /// Confirmations published to gateways (``WireAcknowledgement``), acknowledged by the broker.
+    let confirmationsSent: Counter
+    /// Confirmations the broker did not take (the gateway sends those batches again).
+    let confirmationsFailed: Counter
     /// Alert events stored and published.
     let alertEvents: Counter
     /// Readings evaluated after a later reading of their entity (placed where they belong).
@@ -34,6 +38,8 @@ public struct HubMetrics: Sendable {
         readingsExpired = Counter(label: "kakehashi_hub_readings_expired_total", factory: factory)
         storageFailures = Counter(label: "kakehashi_hub_storage_failures_total", factory: factory)
         ingestDuration = Timer(label: "kakehashi_hub_ingest_duration_seconds", factory: factory)
+        confirmationsSent = Counter(label: "kakehashi_hub_confirmations_sent_total", factory: factory)
+        confirmationsFailed = Counter(label: "kakehashi_hub_confirmations_failed_total", factory: factory)
         alertEvents = Counter(label: "kakehashi_hub_alert_events_total", factory: factory)
         alertLateReadings = Counter(label: "kakehashi_hub_alert_late_readings_total", factory: factory)
         alertTooLateReadings = Counter(label: "kakehashi_hub_alert_too_late_readings_total", factory: factory)

@@ -192,6 +192,8 @@ enum SQLiteStoreSchema {
         case number = 0, text = 1, boolean = 2
     }
 
-    /// Dead-letter payloads are kept up to this many bytes.
-    static let deadLetterPayloadLimit = 4096
+    /// Dead-letter payloads are kept whole up to this many bytes (beyond any batch a gateway
+    /// writes; the central broker's `message_size_limit` is lower), so `deadletters retry` can
+    /// ingest them again.
+    static let deadLetterPayloadLimit = 16 << 20
 }

@@ -138,7 +138,8 @@ final class GatewayHarness: @unchecked Sendable {
     }
 }
 
-/// Everything the central broker delivered, parsed as wire batches.
+/// Everything the central broker delivered, parsed as wire batches; each batch is confirmed to
+/// its gateway as the hub does (``WireAcknowledgement`` on `…/ack`), once it is in the list.
 final class CentralCollector: @unchecked Sendable {
     struct Entry: Hashable {
         let sequence: Int64
@@ -162,12 +163,17 @@ final class CentralCollector: @unchecked Sendable {
 
     init(client: MQTTClient, subscription: MQTTSubscription) {
         self.client = client
-        task = Task { [store] in
+        task = Task { [store, client] in
             for await message in subscription {
                 do {
                     let batch = try WireBatch(payload: message.payload)
                     store.entries.withLock { list in
                         for entry in batch.entries { list.append(Entry(sequence: Int64(entry.sequence), entity: entry.entity)) }
+                    }
+                    if let first = batch.entries.first, let last = batch.entries.last {
+                        let confirmation = WireAcknowledgement(ranges: [first.sequence...last.sequence], outcome: .stored)
+                        try? await client.enqueue(WireAcknowledgement.topic(tenant: batch.tenant, gateway: batch.gateway),
+                                                  payload: confirmation.payload(), qos: .atLeastOnce) { _ in }
                     }
                 } catch {
                     store.malformed.withLock { $0 += 1 }
