@@ -12,6 +12,7 @@ enum GatewayMemoryScenarios {
             let ours = try await measure(rate: rate, seconds: seconds) { edge, central, directory in
                 let file = try GatewayScenarios.configuration(edge: edge, centralPort: central.port, directory: directory)
                 try await GatewayScenarios.prepareSession(edge)
+                let confirmer = try await GatewayScenarios.startConfirmer(central)
                 let process = try ChildProcess(executable: "/usr/bin/env", arguments: GatewayScenarios.installedEnvironment + [gatewayBinary, "run", file, "--log-level", "warning"],
                                                logFile: directory.appendingPathComponent("gateway.log").path)
                 // Connected on both sides (mosquitto logs each connection).
@@ -20,7 +21,7 @@ enum GatewayMemoryScenarios {
                     guard ContinuousClock.now < readyBy else { throw TestSupportError("the gateway did not connect to both brokers") }
                     try await Task.sleep(for: .milliseconds(20))
                 }
-                return (process, "kakehashi/v1/+/+/obs", { payload in GatewayScenarios.readings(in: payload) }, {})
+                return (process, "kakehashi/v1/+/+/obs", { payload in GatewayScenarios.readings(in: payload) }, { await confirmer.disconnect() })
             }
             idle.append(ours.idle); peak.append(ours.peak)
             if let thingsboard {
