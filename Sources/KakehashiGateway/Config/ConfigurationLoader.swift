@@ -56,7 +56,7 @@ struct ConfigurationLoader {
     // MARK: Outbox, metrics, limits
 
     func outbox(_ node: ConfigNode) -> OutboxConfiguration? {
-        guard let m = node.mapping(allowed: ["path", "quota", "sync", "commit_interval", "commit_batch", "priorities", "deadletter_limit"]) else { return nil }
+        guard let m = node.mapping(allowed: ["path", "quota", "sync", "commit_interval", "commit_batch", "priorities", "deadletter_limit", "min_free"]) else { return nil }
         var outbox = OutboxConfiguration(path: ConfigDocument.resolve(m["path"]?.string ?? "outbox.sqlite", against: baseDirectory))
         if let quota = m["quota"]?.byteCount {
             if quota < 1 << 20 { m["quota"]?.fail("a quota under 1 MiB leaves no room for an outage") } else { outbox.quotaBytes = quota }
@@ -68,6 +68,7 @@ struct ConfigurationLoader {
         if let interval = m["commit_interval"]?.duration { outbox.commitInterval = max(interval, .milliseconds(1)) }
         if let batch = m["commit_batch"]?.int(in: 1...100_000) { outbox.commitBatch = batch }
         if let limit = m["deadletter_limit"]?.int(in: 0...10_000_000) { outbox.deadLetterLimit = limit }
+        if let free = m["min_free"]?.byteCount { outbox.minFreeBytes = free }
         if let node = m["priorities"], let priorities = node.mapping(allowed: DeviceRecord.Kind.allCases.map(\.rawValue) + ["Device"]) {
             for (type, value) in priorities {
                 if let priority = value.int(in: 0...100) { outbox.priorities[type] = priority }

@@ -87,6 +87,10 @@ public struct OutboxConfiguration: Sendable {
     public var priorities: [String: Int] = OutboxConfiguration.defaultPriorities
     /// Dead letters kept (the oldest go first).
     public var deadLetterLimit: Int = 10_000
+    /// Free space the outbox leaves on its filesystem: below it, the quota shrinks to what fits
+    /// (the lowest-priority oldest readings go first, counted as drops) and the WAL is checkpointed
+    /// and truncated, so the outbox can always commit.
+    public var minFreeBytes: Int64 = 16 << 20
 
     public static let defaultPriorities = ["WaterObserved": 3, "CrowdFlowObserved": 2, "DeviceMeasurement": 2, "Device": 1]
 

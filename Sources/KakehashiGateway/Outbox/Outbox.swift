@@ -47,6 +47,8 @@ public final class Outbox: Sendable {
             try db.execute("PRAGMA journal_mode=WAL")
             try db.execute("PRAGMA synchronous=\(configuration.sync == .full ? "FULL" : "NORMAL")")
             try db.execute("PRAGMA wal_autocheckpoint=4000")
+            // A checkpoint truncates the WAL back to 4 MiB (it keeps its largest size otherwise).
+            try db.execute("PRAGMA journal_size_limit=4194304")
             try db.migrate(OutboxSchema.migrations)
             let depth = Int(try db.scalar("SELECT count(*) FROM outbox") ?? 0)
             let bytes = (try db.scalar("SELECT sum(length(entity)) FROM outbox") ?? 0) + Int64(depth) * OutboxSchema.rowOverhead
@@ -107,8 +109,10 @@ public final class Outbox: Sendable {
         state.withLock { !$0.pendingAcknowledgements.isEmpty || !$0.pendingDeadLetters.isEmpty }
     }
 
-    /// Commits `readings` (giving them sequence numbers), the pending acknowledgements and dead
-    /// letters in one transaction, then applies the quota.
+    /// Commits the pending acknowledgements and dead letters in one transaction, then `readings`
+    /// (giving them sequence numbers) with the quota in another: what shrinks the outbox never
+    /// waits on new readings, so a full disk cannot keep confirmed readings in it. The quota is
+    /// the configured one or, when the filesystem has less than `minFreeBytes` free, what fits.
     @discardableResult
     public func commit(_ readings: [PendingReading], at now: Timestamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))) throws(OutboxError) -> CommitResult {
         do {
@@ -116,20 +120,60 @@ public final class Outbox: Sendable {
                 var result = CommitResult()
                 let acknowledgements = state.pendingAcknowledgements
                 let letters = state.pendingDeadLetters
-                guard !readings.isEmpty || !acknowledgements.isEmpty || !letters.isEmpty else { return result }
+                let free = Self.freeBytes(near: configuration.path)
+                let short = free.map { $0 < configuration.minFreeBytes } ?? false
+                defer {
+                    // Short of space: move the WAL into the file and truncate it, so it gives its space back.
+                    if short { try? state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+                }
+                if !acknowledgements.isEmpty || !letters.isEmpty {
+                    var depth = state.depth, bytes = state.bytes
+                    try state.db.transaction {
+                        for range in acknowledgements {
+                            try state.deleteRange.bind(1, range.lowerBound)
+                            try state.deleteRange.bind(2, range.upperBound)
+                            while try state.deleteRange.step() {
+                                depth -= 1
+                                bytes -= state.deleteRange.int64(0) + OutboxSchema.rowOverhead
+                                result.acknowledged += 1
+                            }
+                            state.deleteRange.reset()
+                        }
+                        for letter in letters {
+                            try state.insertDeadLetter.bind(1, letter.receivedAt.millisecondsSinceEpoch)
+                            try state.insertDeadLetter.bind(2, letter.source)
+                            try state.insertDeadLetter.bind(3, letter.topic)
+                            try state.insertDeadLetter.bind(4, letter.reason)
+                            try state.insertDeadLetter.bind(5, letter.detail)
+                            try state.insertDeadLetter.bind(6, letter.size)
+                            try state.insertDeadLetter.bind(7, letter.payload.prefix(OutboxSchema.deadLetterPayloadLimit))
+                            try state.insertDeadLetter.run()
+                        }
+                        if !letters.isEmpty {
+                            try state.trimDeadLetters.bind(1, configuration.deadLetterLimit)
+                            try state.trimDeadLetters.run()
+                        }
+                    }
+                    if !letters.isEmpty {
+                        state.deadLetterCount = min(configuration.deadLetterLimit, state.deadLetterCount + letters.count)
+                    }
+                    state.pendingAcknowledgements.removeFirst(acknowledgements.count)
+                    state.pendingDeadLetters.removeFirst(letters.count)
+                    state.depth = depth
+                    state.bytes = bytes
+                }
+                if let free, short, !readings.isEmpty, state.bytes < configuration.minFreeBytes - free {
+                    // Others filled the filesystem: dropping what the outbox holds would not give
+                    // back enough. Hold the readings (the sources wait, the edge broker keeps the rest).
+                    throw SQLiteError(code: 13, message: "only \(free) bytes free on the outbox's filesystem (outbox.min_free is \(configuration.minFreeBytes))",
+                                      operation: "committing", path: configuration.path)
+                }
+                // Short of space with the outbox the larger user: it gives back what is missing.
+                let quota = free.map { min(configuration.quotaBytes, max(0, state.bytes + $0 - configuration.minFreeBytes)) } ?? configuration.quotaBytes
+                guard !readings.isEmpty || state.bytes > quota else { return result }
                 var depth = state.depth, bytes = state.bytes, last = state.lastSequence
                 var drops = [Int: Int]()
                 try state.db.transaction {
-                    for range in acknowledgements {
-                        try state.deleteRange.bind(1, range.lowerBound)
-                        try state.deleteRange.bind(2, range.upperBound)
-                        while try state.deleteRange.step() {
-                            depth -= 1
-                            bytes -= state.deleteRange.int64(0) + OutboxSchema.rowOverhead
-                            result.acknowledged += 1
-                        }
-                        state.deleteRange.reset()
-                    }
                     var first: Int64?
                     for reading in readings {
                         try state.insert.bind(1, reading.priority)
@@ -142,10 +186,10 @@ public final class Outbox: Sendable {
                         bytes += Int64(reading.entity.count) + OutboxSchema.rowOverhead
                     }
                     if let first { result.sequences = first...last }
-                    while bytes > configuration.quotaBytes && depth > 0 {
+                    while bytes > quota && depth > 0 {
                         guard let lowest = try state.db.scalar("SELECT min(priority) FROM outbox") else { break }
                         let average = max(1, bytes / Int64(depth))
-                        let excess = Int((bytes - configuration.quotaBytes) / average) + 1
+                        let excess = Int((bytes - quota) / average) + 1
                         try state.dropOldest.bind(1, Int64(lowest))
                         try state.dropOldest.bind(2, Int64(min(excess, 10_000)))
                         var removed = 0
@@ -163,26 +207,7 @@ public final class Outbox: Sendable {
                         try state.countDrop.bind(2, count)
                         try state.countDrop.run()
                     }
-                    for letter in letters {
-                        try state.insertDeadLetter.bind(1, letter.receivedAt.millisecondsSinceEpoch)
-                        try state.insertDeadLetter.bind(2, letter.source)
-                        try state.insertDeadLetter.bind(3, letter.topic)
-                        try state.insertDeadLetter.bind(4, letter.reason)
-                        try state.insertDeadLetter.bind(5, letter.detail)
-                        try state.insertDeadLetter.bind(6, letter.size)
-                        try state.insertDeadLetter.bind(7, letter.payload.prefix(OutboxSchema.deadLetterPayloadLimit))
-                        try state.insertDeadLetter.run()
-                    }
-                    if !letters.isEmpty {
-                        try state.trimDeadLetters.bind(1, configuration.deadLetterLimit)
-                        try state.trimDeadLetters.run()
-                    }
                 }
-                if !letters.isEmpty {
-                    state.deadLetterCount = min(configuration.deadLetterLimit, state.deadLetterCount + letters.count)
-                }
-                state.pendingAcknowledgements.removeFirst(acknowledgements.count)
-                state.pendingDeadLetters.removeFirst(letters.count)
                 state.depth = depth
                 state.bytes = bytes
                 state.lastSequence = last
@@ -195,6 +220,14 @@ public final class Outbox: Sendable {
         } catch {
             throw OutboxError("commit \(readings.count) readings", SQLiteError(code: 0, message: "\(error)", operation: "committing", path: configuration.path))
         }
+    }
+
+    /// Bytes free for an unprivileged writer on the filesystem holding `path` (nil if unknown).
+    static func freeBytes(near path: String) -> Int64? {
+        var info = statvfs()
+        let directory = (path as NSString).deletingLastPathComponent
+        guard statvfs(directory.isEmpty ? "." : directory, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
     /// Up to `limit` stored readings with sequence numbers above `sequence`, in order.

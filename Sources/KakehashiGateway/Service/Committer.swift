@@ -14,11 +14,21 @@ public final class Committer: Service, Sendable {
         var stopping = false
     }
 
+    /// Commits failing in a row (a full disk): logged when it starts, then once a minute with
+    /// counts, and when it ends, never once per attempt.
+    struct Failing {
+        var since: ContinuousClock.Instant
+        var attempts = 0
+        var lastLogged: ContinuousClock.Instant
+        var lastError = ""
+    }
+
     let outbox: Outbox
     let configuration: OutboxConfiguration
     let metrics: GatewayMetrics
     let logger: Logger
     let state = Mutex(State())
+    let failing = Mutex<Failing?>(nil)
     let wake = Signal()
     /// Called after each commit that stored readings (the uplink listens).
     let onCommit: @Sendable () -> Void
@@ -82,6 +92,34 @@ public final class Committer: Service, Sendable {
         logger.info("committer stopped", metadata: ["outbox_depth": "\(outbox.depth)"])
     }
 
+    private func failed(_ error: String, waiting: Int) {
+        let now = ContinuousClock.now
+        let log = failing.withLock { failing -> (first: Bool, attempts: Int, since: Duration)? in
+            if failing == nil { failing = Failing(since: now, lastLogged: now) ; failing!.attempts = 1; failing!.lastError = error; return (true, 1, .zero) }
+            failing!.attempts += 1
+            failing!.lastError = error
+            guard now - failing!.lastLogged >= .seconds(60) else { return nil }
+            failing!.lastLogged = now
+            return (false, failing!.attempts, now - failing!.since)
+        }
+        metrics.error(error)
+        guard let log else { return }
+        let message = log.first
+            ? "the outbox cannot commit; readings wait in memory and the sources are held (the edge broker keeps the rest): \(error)"
+            : "the outbox still cannot commit: \(error)"
+        logger.error("\(message)", metadata: [
+            "failed_attempts": "\(log.attempts)", "for": "\(log.since)", "readings_waiting": "\(waiting)",
+            "outbox_depth": "\(outbox.depth)", "free_bytes": "\(Outbox.freeBytes(near: configuration.path).map(String.init) ?? "?")",
+        ])
+    }
+
+    private func recovered() {
+        guard let ended = failing.withLock({ failing -> Failing? in defer { failing = nil }; return failing }) else { return }
+        logger.notice("the outbox commits again", metadata: [
+            "failed_attempts": "\(ended.attempts)", "for": "\(ContinuousClock.now - ended.since)", "last_error": "\(ended.lastError)"])
+        metrics.clearError()
+    }
+
     /// Commits everything pending now.
     func commitPending() {
         let (batch, waiters) = state.withLock { state in
@@ -109,13 +147,16 @@ public final class Committer: Service, Sendable {
                 }
             } catch {
                 // The readings stay pending (not lost): put them back and try again next round.
-                logger.error("\(error)")
-                metrics.error(error.description)
+                // While they wait, sources are held (see `submit`): the edge broker keeps the rest.
                 state.withLock { $0.pending.insert(contentsOf: batch[start...], at: 0) }
+                failed(error.description, waiting: batch.count - start)
                 break
             }
             start = end
-            if start >= batch.count { break }
+            if start >= batch.count {
+                recovered()
+                break
+            }
         }
         metrics.outbox(depth: outbox.depth, bytes: outbox.bytes, deadLetters: outbox.deadLetterCount)
         metrics.waiting(oldestCommittedAt: outbox.oldestCommittedAt, unconfirmedBatches: unconfirmed())

@@ -27,7 +27,8 @@ final class Chain: @unchecked Sendable {
     static let baseMilliseconds: Int64 = 1_780_358_400_000
 
     /// `consumers`: the hub's ingest sessions (2 and more share one subscription).
-    init(consumers: Int, confirmTimeout: String = "2s") throws {
+    /// `outbox`: the outbox file (a path on a small filesystem for the disk-full tests).
+    init(consumers: Int, confirmTimeout: String = "2s", outbox: String = "outbox.sqlite", minFree: String = "16MiB") throws {
         edge = try TestBroker()
         try edge.start()
         central = try TestBroker()
@@ -46,7 +47,7 @@ final class Chain: @unchecked Sendable {
             gateway: gw-01
             central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: 200, shutdown_flush_timeout: 5s,
                        status_interval: 2s, confirm_timeout: \(confirmTimeout) }
-            outbox: { path: outbox.sqlite, commit_interval: 20ms, sync: normal }
+            outbox: { path: \(outbox), commit_interval: 20ms, sync: normal, min_free: \(minFree) }
             devices: devices.yaml
             metrics: { textfile: gateway.prom, interval: 500ms }
             sources:
@@ -154,19 +155,23 @@ final class Publisher: Sendable {
     let accepted = Mutex<Set<String>>([])
     let attempted = Mutex<Set<String>>([])
     let finished = Mutex(false)
+    /// The first reading's index (a second publisher continues where a first one ended).
+    let offset: Int
+
+    init(offset: Int = 0) { self.offset = offset }
 
     static func key(_ k: Int) -> String { "\(Chain.sensors[k % Chain.sensors.count])@\(k)" }
 
     func run(chain: Chain, total: Int, perSecond: Int) async throws {
-        var configuration = MQTTConfiguration(host: chain.edge.host, port: chain.edge.port, clientID: "sensors-fault")
+        var configuration = MQTTConfiguration(host: chain.edge.host, port: chain.edge.port, clientID: "sensors-fault-\(offset)")
         configuration.session = .persistent
         configuration.reconnect = Backoff(initial: .milliseconds(50), maximum: .milliseconds(300))
         let client = try MQTTClient(configuration: configuration)
         try await client.connect()
         let clock = ContinuousClock()
         let start = clock.now
-        for k in 0..<total {
-            try await clock.sleep(until: start + .milliseconds(k * 1000 / perSecond))
+        for k in offset..<(offset + total) {
+            try await clock.sleep(until: start + .milliseconds((k - offset) * 1000 / perSecond))
             let time = Timestamp(millisecondsSinceEpoch: Chain.baseMilliseconds + Int64(k) * 1000)
             let payload = Array(#"{"level":\#(100 + k % 300),"ts":"\#(time.iso8601)"}"#.utf8)
             attempted.withLock { _ = $0.insert(Self.key(k)) }

@@ -1,0 +1,68 @@
+import Foundation
+import KakehashiTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The gateway's outbox on a small filesystem that something else fills: the gateway holds new
+/// readings (its sources wait, the edge broker keeps them), says so once rather than on every
+/// attempt, stays up, and delivers everything once space returns. Needs root (a tmpfs mount), as
+/// CI and deploy/test run.
+@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+struct GatewayFullDiskTests {
+    static func shell(_ command: String) async -> Int32 {
+        guard let child = try? ChildProcess(executable: "/bin/sh", arguments: ["-c", command], logFile: "/dev/null") else { return -1 }
+        return await child.exit()
+    }
+
+    @Test(.timeLimit(.minutes(4)))
+    func aFullDiskHoldsReadingsAtTheEdgeAndLosesNothing() async throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("kk-gwfull-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        #expect(await Self.shell("mount -t tmpfs -o size=32m tmpfs '\(mountPoint.path)'") == 0, "mounting a 32 MiB tmpfs")
+        defer {
+            let path = mountPoint.path
+            Task { _ = await Self.shell("umount -l '\(path)'"); try? FileManager.default.removeItem(atPath: path) }
+        }
+        let chain = try Chain(consumers: 2, outbox: mountPoint.appendingPathComponent("outbox.sqlite").path, minFree: "2MiB")
+        try await chain.startHub()
+        try await chain.startGateway()
+
+        // Readings flow; then another program fills the filesystem to the last block.
+        let first = Publisher()
+        try await first.run(chain: chain, total: 500, perSecond: 500)
+        try await waitUntil("the first readings are stored", timeout: .seconds(60)) { try chain.stored().count == 500 }
+        let ballast = mountPoint.appendingPathComponent("ballast").path
+        _ = await Self.shell("dd if=/dev/zero of='\(ballast)' bs=1M count=64 2>/dev/null")
+        var info = statvfs()
+        _ = statvfs(mountPoint.path, &info)
+        #expect(Int64(info.f_bavail) * Int64(info.f_frsize) < 1 << 20, "the filesystem is full")
+
+        // 2,000 more readings: the edge broker accepts them, the gateway cannot commit and holds them.
+        let second = Publisher(offset: 500)
+        try await second.run(chain: chain, total: 2_000, perSecond: 1_000)
+        try await waitUntil("the gateway says it cannot commit", timeout: .seconds(30)) { chain.gatewayLog.contains("the outbox cannot commit") }
+        try await Task.sleep(for: .seconds(5))  // a stretch of a full disk, not a synchronization
+        #expect(chain.gateway?.isRunning == true, "\(chain.gatewayLog.suffix(2000))")
+        let lines = chain.gatewayLog.split(separator: "\n").filter { $0.contains("cannot commit") }
+        #expect(lines.count == 1, "said \(lines.count) times in 5 s: \(lines.joined(separator: "\n"))")
+        #expect(try chain.stored().count == 500)
+
+        // Space returns: the gateway takes up what the edge broker kept, and everything is stored once.
+        try FileManager.default.removeItem(atPath: ballast)
+        let accepted = first.accepted.withLock { $0 }.union(second.accepted.withLock { $0 })
+        #expect(accepted.count == 2_500)
+        var stored = Set<String>()
+        try await waitUntil("every accepted reading is stored", timeout: .seconds(120)) {
+            stored = try chain.stored()
+            return stored.isSuperset(of: accepted)
+        }
+        #expect(stored == accepted)
+        try await waitUntil("the gateway says it commits again", timeout: .seconds(30)) { chain.gatewayLog.contains("the outbox commits again") }
+        #expect(chain.gatewayMetric("kakehashi_gateway_dropped_total{priority=\"3\"}") == nil)
+        #expect(await chain.stopGateway() == 0)
+        await chain.stopHub()
+    }
+}
