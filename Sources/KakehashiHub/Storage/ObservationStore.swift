@@ -41,6 +41,9 @@ public protocol ObservationStore: Sendable {
     /// The newest dead letters first.
     func deadLetters(limit: Int) async throws(StorageError) -> [HubDeadLetter]
 
+    /// Forgets a dead letter (ingested again by `kakehashi-hub deadletters retry`); false if there was none.
+    func deleteDeadLetter(id: Int64) async throws(StorageError) -> Bool
+
     /// Deletes what `policy` says is too old at `now`.
     func applyRetention(_ policy: RetentionPolicy, now: Timestamp) async throws(StorageError) -> RetentionResult
 

@@ -179,6 +179,15 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
         try write("keeping a dead letter from \(letter.source)") { writer in try writer.recordDeadLetter(letter) }
     }
 
+    public func deleteDeadLetter(id: Int64) async throws(StorageError) -> Bool {
+        try write("forgetting dead letter #\(id)") { writer in
+            let statement = try writer.connection.prepare("DELETE FROM deadletters WHERE id = ?")
+            try statement.bind(1, id)
+            try statement.run()
+            return writer.connection.changes > 0
+        }
+    }
+
     public func applyRetention(_ policy: RetentionPolicy, now: Timestamp) async throws(StorageError) -> RetentionResult {
         try write("applying retention") { writer in try writer.applyRetention(policy, now: now) }
     }

@@ -81,6 +81,10 @@ public final class TenantSeparatedStore: ObservationStore, AlertStore, Sendable 
         try await main.deadLetters(limit: limit)
     }
 
+    public func deleteDeadLetter(id: Int64) async throws(StorageError) -> Bool {
+        try await main.deleteDeadLetter(id: id)
+    }
+
     public func applyRetention(_ policy: RetentionPolicy, now: Timestamp) async throws(StorageError) -> RetentionResult {
         var total = RetentionResult()
         for store in all {
