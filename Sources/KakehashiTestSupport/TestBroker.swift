@@ -66,7 +66,7 @@ public final class TestBroker: @unchecked Sendable {
     /// Prepares the directory, configuration, password file, ACL and certificates.
     public init(_ options: Options = Options()) throws {
         self.options = options
-        port = try Self.freePort()
+        port = try Self.reusablePort()  // restarts come back on it
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kakehashi-broker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if options.tls != .none { certificates = try makeCertificates() }
@@ -213,6 +213,26 @@ public final class TestBroker: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         return address
+    }
+
+    /// A free port below the kernel's ephemeral range, for a server that must come back on the
+    /// same port: no `freePort()` and no outgoing connection can be given it in between.
+    public static func reusablePort() throws -> Int {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? "32768 60999"
+        let low = Int(range.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first ?? "") ?? 32768
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let port = Int.random(in: 10_000..<max(10_001, low), using: &generator)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { continue }
+            var address = loopback(port: port)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if bound == 0 { return port }
+        }
+        throw TestSupportError("no free port found under the ephemeral range (from \(low))")
     }
 
     /// A port that was free on 127.0.0.1 a moment ago (bound to port 0, then released).

@@ -33,7 +33,7 @@ final class Chain: @unchecked Sendable {
         try edge.start()
         central = try TestBroker()
         try central.start()
-        httpPort = try TestBroker.freePort()
+        httpPort = try TestBroker.reusablePort()  // the hub comes back on it
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-fault-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 

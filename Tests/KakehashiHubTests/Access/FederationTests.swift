@@ -20,7 +20,7 @@ import Testing
         settings.limits.maxTemporalInstances = 4
         let a = settings
         let keysA = try AccessTests.Keys(path: a.storagePath)
-        let portA = try TestBroker.freePort()
+        let portA = try TestBroker.reusablePort()  // hub A comes back on it
         let hubA = HubBox(try await LiveHub(a, access: true, port: portA))
         @Sendable func post(_ entities: [NGSIEntity], key: String) async throws { try await postEntities(entities, port: portA, key: key) }
         try await post((0..<10).map { Readings.level("k1", 1 + Double($0) / 10, minutes: Int64($0)) }, key: keysA.kurumeOperator)
@@ -72,7 +72,7 @@ import Testing
             #expect(link.status.mirrored == 11)
 
             // Restored: B catches up with exactly those ten, in pages of four, and a second round adds nothing.
-            hubA.hub = try await LiveHub(a, access: true, port: portA)
+            hubA.hub = try await LiveHub.restart(a, access: true, port: portA)
             #expect(try await link.synchronize() == 10)
             #expect(try await link.synchronize() == 0)
             let values = try await history()

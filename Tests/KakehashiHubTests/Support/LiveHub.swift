@@ -25,16 +25,38 @@ final class LiveHub: Sendable {
         let bound = Mutex<Int?>(nil)
         let app = hub.application { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
-        running = Task { try await group.run() }
+        // The application may end before it listens (a port taken meanwhile): say so at once.
+        let ended = Mutex<String?>(nil)
+        running = Task {
+            do { try await group.run() } catch {
+                ended.withLock { $0 = "\(error)" }
+                throw error
+            }
+            ended.withLock { $0 = $0 ?? "ended" }
+        }
         // A bound for failure only: at the start of a full run on two cores, every suite competes.
         let deadline = ContinuousClock.now + .seconds(120)
         while bound.withLock({ $0 }) == nil {
-            guard ContinuousClock.now < deadline else { throw LiveHubError() }
+            if let reason = ended.withLock({ $0 }) { throw LiveHubError(reason: "the hub stopped before it listened on port \(port): \(reason)") }
+            guard ContinuousClock.now < deadline else { throw LiveHubError(reason: "the hub's HTTP server did not start within 120 s") }
             try await Task.sleep(for: .milliseconds(10))
         }
         self.hub = hub
         self.group = group
         self.port = bound.withLock { $0 }!
+    }
+
+    /// Starts a hub again on the `port` an earlier one had, trying again for a few seconds while
+    /// the port is still taken.
+    static func restart(_ configuration: HubConfiguration, access: Bool = false, port: Int) async throws -> LiveHub {
+        var attempt = 0
+        while true {
+            do { return try await LiveHub(configuration, access: access, port: port) } catch let error as LiveHubError where attempt < 20 {
+                attempt += 1
+                print("restarting a hub on port \(port): \(error); trying again")
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
     }
 
     /// Shuts the application down and waits for it.
@@ -44,7 +66,8 @@ final class LiveHub: Sendable {
     }
 
     struct LiveHubError: Error, CustomStringConvertible {
-        var description: String { "the hub's HTTP server did not start within 120 s" }
+        let reason: String
+        var description: String { reason }
     }
 }
 
