@@ -17,7 +17,7 @@ struct EdgeBrokerConfigTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let d = directory.path
-        let port = try TestBroker.freePort()
+        let port = try TestBroker.reusablePort()  // the broker restarts on it
         var conf = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("deploy/mosquitto/edge.conf"), encoding: .utf8)
         for (from, to) in [("/var/lib/mosquitto/", "\(d)/"), ("listener 1883", "listener \(port) 127.0.0.1")] {
             #expect(conf.contains(from), "edge.conf names \(from)")
