@@ -46,15 +46,15 @@ final class LiveHub: Sendable {
         self.port = bound.withLock { $0 }!
     }
 
-    /// Starts a hub again on the `port` an earlier one had, trying again for a few seconds while
-    /// the port is still taken.
+    /// Starts a hub again on the `port` an earlier one had, trying again (up to a minute) while
+    /// the port is still taken: under load the stopped hub's listener was seen to outlive its stop.
     static func restart(_ configuration: HubConfiguration, access: Bool = false, port: Int) async throws -> LiveHub {
         var attempt = 0
         while true {
-            do { return try await LiveHub(configuration, access: access, port: port) } catch let error as LiveHubError where attempt < 20 {
+            do { return try await LiveHub(configuration, access: access, port: port) } catch let error as LiveHubError where attempt < 120 {
                 attempt += 1
                 print("restarting a hub on port \(port): \(error); trying again")
-                try await Task.sleep(for: .milliseconds(250))
+                try await Task.sleep(for: .milliseconds(500))
             }
         }
     }
