@@ -27,6 +27,9 @@ public final class Outbox: Sendable {
         let trimDeadLetters: SQLiteStatement
         let select: SQLiteStatement
         let oldest: SQLiteStatement
+        let pageSize: Int64
+        /// The WAL's checkpoint threshold now, in pages (smaller as the filesystem fills).
+        var walPages: Int64 = 4000
         var depth: Int
         var bytes: Int64
         var lastSequence: Int64
@@ -70,6 +73,7 @@ public final class Outbox: Sendable {
                 trimDeadLetters: try db.prepare("DELETE FROM deadletters WHERE id <= (SELECT max(id) FROM deadletters) - ?"),
                 select: try db.prepare("SELECT seq, entity FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
                 oldest: try db.prepare("SELECT committed_at FROM outbox ORDER BY seq LIMIT 1"),
+                pageSize: max(512, try db.scalar("PRAGMA page_size") ?? 4096),
                 depth: depth, bytes: bytes, lastSequence: last, drops: drops, deadLetterCount: deadLetters))
         } catch let error as SQLiteError {
             throw OutboxError("open \(configuration.path)", error)
@@ -122,23 +126,45 @@ public final class Outbox: Sendable {
                 let letters = state.pendingDeadLetters
                 let free = Self.freeBytes(near: configuration.path)
                 let short = free.map { $0 < configuration.minFreeBytes } ?? false
+                // The WAL grows to its checkpoint threshold before it is copied into the file: keep
+                // that under an eighth of the free space, so it never fills the filesystem itself.
+                if let free {
+                    let pages = min(4000, max(32, free / 8 / state.pageSize))
+                    if pages != state.walPages {
+                        try state.db.execute("PRAGMA wal_autocheckpoint=\(pages)")
+                        try state.db.execute("PRAGMA journal_size_limit=\(pages * state.pageSize)")
+                        state.walPages = pages
+                    }
+                }
                 defer {
                     // Short of space: move the WAL into the file and truncate it, so it gives its space back.
                     if short { try? state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
                 }
-                if !acknowledgements.isEmpty || !letters.isEmpty {
-                    var depth = state.depth, bytes = state.bytes
+                // Confirmed readings leave first. Short of space, one range per transaction with a
+                // checkpoint after each: a large delete needs as much WAL as the pages it touches.
+                let groups: [[ClosedRange<Int64>]] = short ? acknowledgements.map { [$0] } : (acknowledgements.isEmpty ? [] : [acknowledgements])
+                for group in groups {
+                    var depth = state.depth, bytes = state.bytes, deleted = 0
                     try state.db.transaction {
-                        for range in acknowledgements {
+                        for range in group {
                             try state.deleteRange.bind(1, range.lowerBound)
                             try state.deleteRange.bind(2, range.upperBound)
                             while try state.deleteRange.step() {
                                 depth -= 1
                                 bytes -= state.deleteRange.int64(0) + OutboxSchema.rowOverhead
-                                result.acknowledged += 1
+                                deleted += 1
                             }
                             state.deleteRange.reset()
                         }
+                    }
+                    result.acknowledged += deleted
+                    state.pendingAcknowledgements.removeFirst(group.count)
+                    state.depth = depth
+                    state.bytes = bytes
+                    if short { try? state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+                }
+                if !letters.isEmpty {
+                    try state.db.transaction {
                         for letter in letters {
                             try state.insertDeadLetter.bind(1, letter.receivedAt.millisecondsSinceEpoch)
                             try state.insertDeadLetter.bind(2, letter.source)
@@ -149,18 +175,11 @@ public final class Outbox: Sendable {
                             try state.insertDeadLetter.bind(7, letter.payload.prefix(OutboxSchema.deadLetterPayloadLimit))
                             try state.insertDeadLetter.run()
                         }
-                        if !letters.isEmpty {
-                            try state.trimDeadLetters.bind(1, configuration.deadLetterLimit)
-                            try state.trimDeadLetters.run()
-                        }
+                        try state.trimDeadLetters.bind(1, configuration.deadLetterLimit)
+                        try state.trimDeadLetters.run()
                     }
-                    if !letters.isEmpty {
-                        state.deadLetterCount = min(configuration.deadLetterLimit, state.deadLetterCount + letters.count)
-                    }
-                    state.pendingAcknowledgements.removeFirst(acknowledgements.count)
+                    state.deadLetterCount = min(configuration.deadLetterLimit, state.deadLetterCount + letters.count)
                     state.pendingDeadLetters.removeFirst(letters.count)
-                    state.depth = depth
-                    state.bytes = bytes
                 }
                 if let free, short, !readings.isEmpty, state.bytes < configuration.minFreeBytes - free {
                     // Others filled the filesystem: dropping what the outbox holds would not give

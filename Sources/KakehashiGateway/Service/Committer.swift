@@ -47,11 +47,13 @@ public final class Committer: Service, Sendable {
 
     var highWater: Int { configuration.commitBatch * 4 }
 
-    /// Queues readings; suspends while too many wait for their commit.
+    /// Queues readings; suspends while too many wait for their commit, and while commits fail (a
+    /// full disk): then the sources stop taking messages and the edge broker keeps them.
     public func submit(_ readings: [PendingReading]) async {
         while true {
+            let holding = failing.withLock { $0 != nil }
             let admitted: Bool = state.withLock { state in
-                if state.pending.count < highWater || state.stopping {
+                if (state.pending.count < highWater && !holding) || state.stopping {
                     state.pending.append(contentsOf: readings)
                     return true
                 }
@@ -60,7 +62,7 @@ public final class Committer: Service, Sendable {
             if admitted { break }
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.pending.count < highWater || state.stopping { return true }
+                    if (state.pending.count < highWater && !holding) || state.stopping { return true }
                     state.waiters.append(continuation)
                     return false
                 }
