@@ -104,5 +104,7 @@ import Testing
         #expect(batch.entries.map(\.sequence) == [41, 42])
         #expect(batch.entries[0].entity.id == entity.id)
         #expect(batch.gateway.rawValue == "gw-1")
+        // One writer of the wire format: the batch read back writes the same bytes.
+        #expect(batch.payload() == payload)
     }
 }

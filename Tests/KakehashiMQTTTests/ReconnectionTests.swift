@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KakehashiTestSupport
 import Testing
 @testable import KakehashiMQTT
@@ -76,20 +77,30 @@ struct ReconnectionTests {
         await subscriber.disconnect()
     }
 
+    /// A QoS 2 publish made while the broker is down completes once it is back, and the message
+    /// reaches a subscriber (whose persistent session kept its subscription across the restart).
     @Test func publishWhileTheBrokerIsDownCompletesOnceItIsBack() async throws {
         let broker = try Fixtures.startedBroker()
         var configuration = Fixtures.configuration(broker, id: "patient")
         configuration.session = .persistent
         let publisher = try await Fixtures.connectedClient(configuration)
-        let watcher = try await Fixtures.connectedClient(Fixtures.configuration(broker, id: "watcher"))
+        var watching = Fixtures.configuration(broker, id: "watcher")
+        watching.session = .persistent
+        let watcher = try await Fixtures.connectedClient(watching)
+        let subscription = try await watcher.subscribe("down/x", qos: .exactlyOnce)
+        let received = Mutex<[[UInt8]]>([])
+        let reading = Task { for await message in subscription { received.withLock { $0.append(message.payload) } } }
         broker.stop()
         let pending = Task { try await publisher.publish("down/x", payload: [7], qos: .exactlyOnce) }
         try await waitUntil { if case .waitingToRetry = publisher.state { return true }; if case .connecting = publisher.state { return true }; return false }
         try broker.start()
-        try await waitUntil(timeout: .seconds(20)) { if case .connected = watcher.state { return watcher.statistics.connections >= 2 }; return false }
         try await waitUntil(timeout: .seconds(20)) { publisher.statistics.messagesPublished == 1 }
         try await pending.value
+        // The delivery it names: the subscriber gets the message, once.
+        try await waitUntil(timeout: .seconds(20)) { received.withLock { $0 } == [[7]] }
         await publisher.disconnect()
         await watcher.disconnect()
+        reading.cancel()
+        #expect(received.withLock { $0 } == [[7]])
     }
 }

@@ -71,23 +71,7 @@ public final class Uplink: Service, Sendable {
 
     /// The wire batch payload for stored readings (their entity bytes are copied as they are).
     public static func payload(tenant: Tenant, gateway: GatewayID, readings: [StoredReading]) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(readings.reduce(64) { $0 + $1.entity.count + 24 })
-        out.append(contentsOf: #"{"v":1,"tenant":"#.utf8)
-        JSONValue.string(tenant.name).write(into: &out)
-        out.append(contentsOf: #","gateway":"#.utf8)
-        JSONValue.string(gateway.rawValue).write(into: &out)
-        out.append(contentsOf: #","entities":["#.utf8)
-        for (index, reading) in readings.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"seq":"#.utf8)
-            out.append(contentsOf: String(reading.sequence).utf8)
-            out.append(contentsOf: #","entity":"#.utf8)
-            out.append(contentsOf: reading.entity)
-            out.append(UInt8(ascii: "}"))
-        }
-        out.append(contentsOf: "]}".utf8)
-        return out
+        WireBatch.encode(tenant: tenant, gateway: gateway, entries: readings.map { (UInt64($0.sequence), $0.entity) })
     }
 
     func status(_ state: GatewayStatus.State) -> GatewayStatus {

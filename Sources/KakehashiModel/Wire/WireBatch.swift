@@ -82,8 +82,39 @@ public struct WireBatch: Sendable, Hashable {
         ])
     }
 
-    /// The MQTT payload: compact UTF-8 JSON.
-    public func payload() -> [UInt8] { json.serialized() }
+    /// The MQTT payload: compact UTF-8 JSON, written by ``encode(tenant:gateway:entries:)``.
+    public func payload() -> [UInt8] {
+        Self.encode(tenant: tenant, gateway: gateway, entries: entries.map { entry in
+            var entity = entry.entity
+            entity.context = []
+            return (entry.sequence, entity.json(.normalized).serialized())
+        })
+    }
+
+    /// The one writer of the wire format: a batch from entity fragments already serialized
+    /// (normalized NGSI-LD without `@context`), copied as they are, in the order given. The gateway
+    /// sends its outbox rows with it without parsing them again.
+    public static func encode(tenant: Tenant, gateway: GatewayID, entries: [(sequence: UInt64, entity: [UInt8])]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(entries.reduce(64) { $0 + $1.entity.count + 24 })
+        out.append(contentsOf: #"{"v":"#.utf8)
+        out.append(contentsOf: String(version).utf8)
+        out.append(contentsOf: #","tenant":"#.utf8)
+        JSONValue.string(tenant.name).write(into: &out)
+        out.append(contentsOf: #","gateway":"#.utf8)
+        JSONValue.string(gateway.rawValue).write(into: &out)
+        out.append(contentsOf: #","entities":["#.utf8)
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"seq":"#.utf8)
+            out.append(contentsOf: String(entry.sequence).utf8)
+            out.append(contentsOf: #","entity":"#.utf8)
+            out.append(contentsOf: entry.entity)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
 
     /// Decodes and validates a payload.
     public init(payload: some Collection<UInt8>) throws(ModelError) {
