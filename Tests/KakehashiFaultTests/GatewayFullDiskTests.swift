@@ -10,7 +10,7 @@ import Glibc
 /// readings (its sources wait, the edge broker keeps them), says so once rather than on every
 /// attempt, stays up, and delivers everything once space returns. Needs root (a tmpfs mount), as
 /// CI and deploy/test run.
-@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
 struct GatewayFullDiskTests {
     static func shell(_ command: String) async -> Int32 {
         guard let child = try? ChildProcess(executable: "/bin/sh", arguments: ["-c", command], logFile: "/dev/null") else { return -1 }

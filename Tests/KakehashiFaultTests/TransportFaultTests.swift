@@ -10,7 +10,7 @@ import Glibc
 /// what the sensors' edge broker accepted against what the hub's database holds. Nothing may be
 /// missing (a reading accepted is a reading stored) and the database cannot hold a reading twice
 /// (its key is tenant, entity, attribute and observation time), so the sets must be equal.
-@Suite(.serialized) struct TransportFaultTests {
+@Suite(.serialized, .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it")) struct TransportFaultTests {
     static let total = 4_000
     static let rate = 250
 

@@ -147,7 +147,7 @@ import Testing
         await sensors.disconnect()
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(5)), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
     func aSixtySecondCentralOutageLosesNothing() async throws {
         let harness = try GatewayHarness()
         try await harness.prepareEdgeSession()
@@ -213,7 +213,7 @@ import Testing
         await sensors.disconnect()
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(5)), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
     func killedAtRandomMomentsTheGatewayLosesNoAcceptedReading() async throws {
         let harness = try GatewayHarness()
         try await harness.prepareEdgeSession()

@@ -9,7 +9,7 @@ import Testing
 struct ReconnectionTests {
     static let total = 10_000
 
-    @Test func brokerRestartDuringTenThousandQoS1MessagesLosesNone() async throws {
+    @Test(.enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it")) func brokerRestartDuringTenThousandQoS1MessagesLosesNone() async throws {
         let broker = try Fixtures.startedBroker()
         var subscriberConfiguration = Fixtures.configuration(broker, id: "restart-subscriber")
         subscriberConfiguration.session = .persistent

@@ -73,7 +73,7 @@ struct StormTraceTests {
         #expect(summary.worst.first?.margin == 2.82)
     }
 
-    @Test(arguments: NGSIForm.allCases)
+    @Test(.enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"), arguments: NGSIForm.allCases)
     func everyEntityValidatesAgainstTheSmartDataModelsSchema(form: NGSIForm) async throws {
         let outputs = Self.loaded.result.entities.map { $0.json(form) }
         let report = try await SmartDataModelValidator.validate(outputs, form: form)

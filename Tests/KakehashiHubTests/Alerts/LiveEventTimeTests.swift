@@ -63,7 +63,7 @@ import Testing
     /// out of order (neighbours swapped, some three batches late) and a gateway outage mid-storm.
     /// The SSE feed equals the output of `kakehashi-hub rules test` on the same recording, event for
     /// event per rule and gauge, clears included.
-    @Test(.timeLimit(.minutes(4)))
+    @Test(.timeLimit(.minutes(4)), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
     func theStormThroughTheLiveHubEqualsRulesTest() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-live-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -15,7 +15,7 @@ import Glibc
 /// The hub's database on a small filesystem that fills up and frees again: batches are held
 /// unacknowledged while storage fails (the broker keeps them), `/healthz` says why, and every
 /// reading is stored once space returns. Needs root (a tmpfs mount), as CI and deploy/test run.
-@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
 struct FullDiskTests {
     @Test(.timeLimit(.minutes(3)))
     func aFullDiskHoldsBatchesUntilSpaceReturnsAndLosesNothing() async throws {
