@@ -57,16 +57,19 @@ let package = Package(
         // Thin Swift layer over the system SQLite: connection, statements, transactions, typed errors.
         .target(name: "KakehashiSQLite", dependencies: ["CSQLite"]),
         // Configuration files: YAML read through a cursor that reports every problem with its line and
-        // key, secrets from the environment, MQTT broker settings shared by gateway and hub.
+        // key, secrets from the environment.
         .target(
             name: "KakehashiConfig",
-            dependencies: ["KakehashiModel", "KakehashiMQTT", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["KakehashiModel", .product(name: "Yams", package: "Yams")]),
+        // A broker section of a configuration file read into the MQTT client's settings (shared by
+        // gateway and hub), so that neither KakehashiConfig nor KakehashiMQTT depends on the other.
+        .target(name: "KakehashiBrokerConfig", dependencies: ["KakehashiConfig", "KakehashiMQTT"]),
         // The edge gateway: configuration, sources, decoders, device registry, pseudonyms, the
         // durable outbox, the uplink and the gateway Service.
         .target(
             name: "KakehashiGateway",
             dependencies: [
-                "KakehashiModel", "KakehashiBLE", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig",
+                "KakehashiModel", "KakehashiBLE", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiBrokerConfig",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,7 +88,7 @@ let package = Package(
         .target(
             name: "KakehashiHub",
             dependencies: [
-                "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiAlerts",
+                "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiBrokerConfig", "KakehashiAlerts",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -1,3 +1,4 @@
+import KakehashiBrokerConfig
 import KakehashiConfig
 import KakehashiMQTT
 import KakehashiModel

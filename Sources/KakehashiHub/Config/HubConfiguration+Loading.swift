@@ -1,4 +1,5 @@
 import Foundation
+import KakehashiBrokerConfig
 import KakehashiConfig
 import KakehashiMQTT
 import KakehashiModel

@@ -1,4 +1,8 @@
+import KakehashiConfig
 import KakehashiMQTT
+
+// The one place where configuration files meet the MQTT client: a broker section read into an
+// `MQTTConfiguration`. `KakehashiConfig` knows nothing of MQTT; gateway and hub import this.
 
 extension ConfigNode {
     /// The keys of a broker section.
