@@ -128,7 +128,7 @@ import Testing
         #expect(pattern.match("flood/kurume-01/level/x") == nil)
         #expect(try TopicPattern("city/{ward}/{sensor}/#").match("city/east/s9/a/b") == ["ward": "east", "sensor": "s9"])
         for bad in ["a/{x}/{x}", "a/b#", "a/#/b", "a/x{y}", ""] {
-            #expect(throws: ConfigurationProblem.self, "\(bad)") { try TopicPattern(bad) }
+            #expect(throws: PatternError.self, "\(bad)") { try TopicPattern(bad) }
         }
     }
 }

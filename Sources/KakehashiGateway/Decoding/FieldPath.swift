@@ -1,4 +1,3 @@
-import KakehashiConfig
 import KakehashiModel
 
 /// A path into a JSON document: `level`, `data.level`, `readings[0].value`.
@@ -11,12 +10,12 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     let steps: [Step]
     public let description: String
 
-    public init(_ text: String) throws(ConfigurationProblem) {
+    public init(_ text: String) throws(PatternError) {
         var steps = [Step]()
         var key = ""
         var iterator = text.makeIterator()
-        func flush() throws(ConfigurationProblem) {
-            guard !key.isEmpty else { throw ConfigurationProblem("field path '\(text)' has an empty name") }
+        func flush() throws(PatternError) {
+            guard !key.isEmpty else { throw PatternError("field path '\(text)' has an empty name") }
             steps.append(.key(key))
             key = ""
         }
@@ -31,7 +30,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
                 var digits = ""
                 while let digit = iterator.next(), digit != "]" { digits.append(digit) }
                 guard let index = Int(digits), index >= 0 else {
-                    throw ConfigurationProblem("field path '\(text)': '[\(digits)]' is not an array index")
+                    throw PatternError("field path '\(text)': '[\(digits)]' is not an array index")
                 }
                 steps.append(.index(index))
                 afterIndex = true
@@ -41,7 +40,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
             }
         }
         if !key.isEmpty { try flush() }
-        guard !steps.isEmpty else { throw ConfigurationProblem("the field path is empty") }
+        guard !steps.isEmpty else { throw PatternError("the field path is empty") }
         self.steps = steps
         self.description = text
     }

@@ -1,4 +1,3 @@
-import KakehashiConfig
 import KakehashiModel
 
 /// How a sensor writes its time.
@@ -11,26 +10,26 @@ public enum TimestampFormat: Sendable, Hashable {
     case epochMilliseconds
 
     /// Parses a name from configuration: `iso8601`, `epoch_s`, `epoch_ms`.
-    public init(name: String, assumedOffset: String?) throws(ConfigurationProblem) {
+    public init(name: String, assumedOffset: String?) throws(PatternError) {
         switch name {
         case "iso8601", "rfc3339":
-            self = .iso8601(assumedOffsetSeconds: try assumedOffset.map { (text) throws(ConfigurationProblem) in try Self.offset(text) })
+            self = .iso8601(assumedOffsetSeconds: try assumedOffset.map { (text) throws(PatternError) in try Self.offset(text) })
         case "epoch_s", "epoch_seconds": self = .epochSeconds
         case "epoch_ms", "epoch_milliseconds": self = .epochMilliseconds
-        default: throw ConfigurationProblem("unknown timestamp format '\(name)' (iso8601, epoch_s or epoch_ms)")
+        default: throw PatternError("unknown timestamp format '\(name)' (iso8601, epoch_s or epoch_ms)")
         }
         if assumedOffset != nil, case .iso8601 = self {} else if assumedOffset != nil {
-            throw ConfigurationProblem("assume_offset applies to iso8601 timestamps only")
+            throw PatternError("assume_offset applies to iso8601 timestamps only")
         }
     }
 
     /// `+09:00` → 32400.
-    static func offset(_ text: String) throws(ConfigurationProblem) -> Int {
+    static func offset(_ text: String) throws(PatternError) -> Int {
         let bytes = Array(text.utf8)
         guard bytes.count == 6, bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-"), bytes[3] == UInt8(ascii: ":"),
               let hours = Int(String(decoding: bytes[1...2], as: UTF8.self)),
               let minutes = Int(String(decoding: bytes[4...5], as: UTF8.self)), hours <= 23, minutes <= 59
-        else { throw ConfigurationProblem("assume_offset '\(text)' is not a UTC offset like +09:00") }
+        else { throw PatternError("assume_offset '\(text)' is not a UTC offset like +09:00") }
         let seconds = hours * 3600 + minutes * 60
         return bytes[0] == UInt8(ascii: "-") ? -seconds : seconds
     }

@@ -1,4 +1,3 @@
-import KakehashiConfig
 /// An MQTT topic filter whose levels may be named: `flood/{sensor}/level`.
 ///
 /// A `{name}` level matches one topic level like `+` and captures it; `+` and a final `#` work as
@@ -22,27 +21,27 @@ public struct TopicPattern: Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
     /// Parses a pattern; errors say which level is wrong and why.
-    public init(_ text: String) throws(ConfigurationProblem) {
-        guard !text.isEmpty else { throw ConfigurationProblem("the topic pattern is empty") }
+    public init(_ text: String) throws(PatternError) {
+        guard !text.isEmpty else { throw PatternError("the topic pattern is empty") }
         var levels = [Level]()
         var names = Set<String>()
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         for (index, part) in parts.enumerated() {
             if part == "#" {
-                guard index == parts.count - 1 else { throw ConfigurationProblem("'#' must be the last level of \(text)") }
+                guard index == parts.count - 1 else { throw PatternError("'#' must be the last level of \(text)") }
                 levels.append(.multi)
             } else if part == "+" {
                 levels.append(.single)
             } else if part.hasPrefix("{") && part.hasSuffix("}") && part.count > 2 {
                 let name = String(part.dropFirst().dropLast())
                 guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                    throw ConfigurationProblem("level '\(part)' of \(text): a name may hold letters, digits and '_' only")
+                    throw PatternError("level '\(part)' of \(text): a name may hold letters, digits and '_' only")
                 }
-                guard names.insert(name).inserted else { throw ConfigurationProblem("'{\(name)}' appears twice in \(text)") }
+                guard names.insert(name).inserted else { throw PatternError("'{\(name)}' appears twice in \(text)") }
                 levels.append(.named(name))
             } else {
                 guard !part.contains("+"), !part.contains("#"), !part.contains("{"), !part.contains("}") else {
-                    throw ConfigurationProblem("level '\(part)' of \(text) mixes text with a wildcard; a wildcard fills a whole level")
+                    throw PatternError("level '\(part)' of \(text) mixes text with a wildcard; a wildcard fills a whole level")
                 }
                 levels.append(.literal(String(part)))
             }
