@@ -169,14 +169,10 @@ struct PayloadOptions: ParsableArguments {
 
 extension DevicePayload: ExpressibleByArgument {}
 
-/// `+09:00` → 32400.
+/// `+09:00` → 32400 (``UTCOffset``).
 func parseOffset(_ text: String, option: String) throws -> Int {
-    let parts = text.dropFirst().split(separator: ":")
-    guard let sign = text.first, sign == "+" || sign == "-", parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
-          (0...14).contains(h), (0...59).contains(m) else {
-        throw ValidationError("\(option) \(text): write a UTC offset like +09:00 or -05:00")
-    }
-    return (sign == "-" ? -1 : 1) * (h * 3600 + m * 60)
+    guard let seconds = UTCOffset.seconds(text) else { throw ValidationError("\(option) \(text): write a UTC offset like +09:00 or -05:00") }
+    return seconds
 }
 
 /// Reads a whole file, with an error that names it.

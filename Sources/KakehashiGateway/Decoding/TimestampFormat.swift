@@ -23,15 +23,10 @@ public enum TimestampFormat: Sendable, Hashable {
         }
     }
 
-    /// `+09:00` → 32400.
+    /// `+09:00` → 32400 (``UTCOffset``).
     static func offset(_ text: String) throws(PatternError) -> Int {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 6, bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-"), bytes[3] == UInt8(ascii: ":"),
-              let hours = Int(String(decoding: bytes[1...2], as: UTF8.self)),
-              let minutes = Int(String(decoding: bytes[4...5], as: UTF8.self)), hours <= 23, minutes <= 59
-        else { throw PatternError("assume_offset '\(text)' is not a UTC offset like +09:00") }
-        let seconds = hours * 3600 + minutes * 60
-        return bytes[0] == UInt8(ascii: "-") ? -seconds : seconds
+        guard let seconds = UTCOffset.seconds(text) else { throw PatternError("assume_offset '\(text)' is not a UTC offset like +09:00") }
+        return seconds
     }
 
     /// A timestamp from a JSON value.

@@ -80,14 +80,8 @@ extension HubConfigurationLoader {
         return alerts
     }
 
-    /// `+09:00`, `-05:30`, `Z`.
-    static func offset(_ text: String) -> Int? {
-        if text == "Z" || text == "+00:00" { return 0 }
-        let characters = Array(text)
-        guard characters.count == 6, characters[0] == "+" || characters[0] == "-", characters[3] == ":",
-              let hours = Int(String(characters[1...2])), let minutes = Int(String(characters[4...5])), hours <= 14, minutes < 60 else { return nil }
-        return (characters[0] == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
-    }
+    /// `+09:00`, `-05:30`, `Z` (``UTCOffset``).
+    static func offset(_ text: String) -> Int? { UTCOffset.seconds(text) }
 
     private static let kinds = ["threshold", "rate", "stale", "absent"]
 
