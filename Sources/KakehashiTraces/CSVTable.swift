@@ -1,5 +1,6 @@
-/// A CSV file (RFC 4180: quoted fields, doubled quotes, CRLF or LF, optional UTF-8 BOM) read into
-/// a header and rows, each row with its 1-based line number.
+import KakehashiModel
+
+/// A CSV file read into a header and rows (by ``CSV``, RFC 4180), each row with its 1-based line number.
 public struct CSVTable: Sendable {
     /// One data row.
     public struct Row: Sendable {
@@ -19,60 +20,10 @@ public struct CSVTable: Sendable {
     /// Parses `text`; `file` names the source in errors. An unterminated quote is an error for the
     /// whole file, since everything after it would be misread.
     public init(text: String, file: String) throws(TraceError) {
-        var records = [(line: Int, fields: [String])]()
-        var fields = [String]()
-        var field = [UInt8]()
-        var inQuotes = false
-        var line = 1
-        var recordLine = 1
-        var quoteLine = 0
-        var bytes = Array(text.utf8)
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-        var i = 0
-        func endField() {
-            fields.append(String(decoding: field, as: UTF8.self))
-            field.removeAll(keepingCapacity: true)
+        let records: [CSV.Record]
+        do { records = try CSV.records(text) } catch {
+            throw TraceError(file: file, line: error.line, reason: "a quoted field is never closed")
         }
-        func endRecord() {
-            endField()
-            if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields)) }
-            fields.removeAll(keepingCapacity: true)
-        }
-        while i < bytes.count {
-            let b = bytes[i]
-            if inQuotes {
-                if b == UInt8(ascii: "\"") {
-                    if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") {
-                        field.append(b)
-                        i += 1
-                    } else {
-                        inQuotes = false
-                    }
-                } else {
-                    if b == 0x0A { line += 1 }
-                    field.append(b)
-                }
-            } else {
-                switch b {
-                case UInt8(ascii: "\""):
-                    inQuotes = true
-                    quoteLine = line
-                case UInt8(ascii: ","):
-                    endField()
-                case 0x0D:
-                    break
-                case 0x0A:
-                    endRecord()
-                    line += 1
-                    recordLine = line
-                default:
-                    field.append(b)
-                }
-            }
-            i += 1
-        }
-        guard !inQuotes else { throw TraceError(file: file, line: quoteLine, reason: "a quoted field is never closed") }
-        if !field.isEmpty || !fields.isEmpty { endRecord() }
         guard let first = records.first else { throw TraceError(file: file, line: 0, reason: "the file is empty (no header)") }
         header = first.fields.map { $0.trimmingSpaces }
         var rows = [Row]()

@@ -36,6 +36,24 @@ import Testing
         #expect(yaml["kurume-01"]?.localID == "3100000017")
     }
 
+    /// A spreadsheet's export: a name with a comma and quotes inside a quoted cell, CRLF, a comment,
+    /// a cell left unclosed reported with its line.
+    @Test func theCSVRegistryReadsQuotedCells() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-csv-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("devices.csv")
+        try ("id,type,name,latitude,longitude\r\n# the river gauges\r\n"
+            + "g1,WaterObserved,\"筑後川, 瀬ノ下 \"\"A\"\"\",33.3193,130.5083\r\ng2,WaterObserved,plain,33.3,130.5\r\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let registry = try DeviceRegistry.load(file: file.path)
+        #expect(registry["g1"]?.name == "筑後川, 瀬ノ下 \"A\"")
+        #expect(registry["g2"]?.name == "plain")
+        try "id,type,name,latitude,longitude\ng1,WaterObserved,\"never closed,33.3,130.5\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self) { try DeviceRegistry.load(file: file.path) }
+        do { _ = try DeviceRegistry.load(file: file.path) } catch { #expect("\(error)".contains("devices.csv:2"), "\(error)") }
+    }
+
     @Test func everyProblemIsReportedWithItsLineAndKey() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

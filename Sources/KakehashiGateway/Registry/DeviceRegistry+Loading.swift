@@ -96,27 +96,31 @@ extension DeviceRegistry {
         return DeviceRegistry(records)
     }
 
+    /// A CSV registry (RFC 4180 through ``CSV``: a name may hold a comma inside quotes); a line
+    /// whose first cell starts with `#` is a comment.
     static func parseCSV(_ text: String, file: String) throws(ConfigurationError) -> DeviceRegistry {
         let reader = ConfigReader(file: file, environment: [:])
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let header = lines.first else { throw ConfigurationError([ConfigurationIssue(file: file, line: 1, column: nil, key: "", problem: "the file is empty")]) }
-        let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces) }
+        let rows: [CSV.Record]
+        do { rows = try CSV.records(text) } catch {
+            throw ConfigurationError([ConfigurationIssue(file: file, line: error.line, column: nil, key: "", problem: "a quoted cell is never closed")])
+        }
+        guard let header = rows.first else { throw ConfigurationError([ConfigurationIssue(file: file, line: 1, column: nil, key: "", problem: "the file is empty")]) }
+        let columns = header.fields.map { String(Substring($0).trimmingSpaces) }
         for column in columns where !fields.contains(column) {
-            reader.report(contentsOf: [ConfigurationIssue(file: file, line: 1, column: nil, key: column,
+            reader.report(contentsOf: [ConfigurationIssue(file: file, line: header.line, column: nil, key: column,
                                                     problem: "unknown column (known: \(fields.joined(separator: ", ")))")])
         }
         var records = [DeviceRecord]()
-        for (number, line) in lines.enumerated().dropFirst() where !line.isEmpty && !line.hasPrefix("#") {
-            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces) }
+        for row in rows.dropFirst() where !(row.fields.first.map { Substring($0).trimmingSpaces.hasPrefix("#") } ?? false) {
+            let cells = row.fields.map { String(Substring($0).trimmingSpaces) }
             guard cells.count == columns.count else {
-                reader.report(contentsOf: [ConfigurationIssue(file: file, line: number + 1, column: nil, key: "",
+                reader.report(contentsOf: [ConfigurationIssue(file: file, line: row.line, column: nil, key: "",
                                                         problem: "\(cells.count) cells, the header has \(columns.count)")])
                 continue
             }
             let values = Dictionary(zip(columns, cells), uniquingKeysWith: { a, _ in a })
             if let record = record(values, report: { key, problem in
-                reader.report(contentsOf: [ConfigurationIssue(file: file, line: number + 1, column: nil, key: key, problem: problem)])
+                reader.report(contentsOf: [ConfigurationIssue(file: file, line: row.line, column: nil, key: key, problem: problem)])
             }) {
                 records.append(record)
             }
