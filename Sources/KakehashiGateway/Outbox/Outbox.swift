@@ -129,7 +129,9 @@ public final class Outbox: Sendable {
                 // The WAL grows to its checkpoint threshold before it is copied into the file: keep
                 // that under an eighth of the free space, so it never fills the filesystem itself.
                 if let free {
-                    let pages = min(4000, max(32, free / 8 / state.pageSize))
+                    // In powers of two, so it changes only when the free space halves or doubles.
+                    let room = max(32, free / 8 / state.pageSize)
+                    let pages = min(4000, Int64(1) << (63 - room.leadingZeroBitCount))
                     if pages != state.walPages {
                         try state.db.execute("PRAGMA wal_autocheckpoint=\(pages)")
                         try state.db.execute("PRAGMA journal_size_limit=\(pages * state.pageSize)")
