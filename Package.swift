@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "KakehashiSQLite", targets: ["KakehashiSQLite"]),
         .library(name: "KakehashiConfig", targets: ["KakehashiConfig"]),
         .library(name: "KakehashiGateway", targets: ["KakehashiGateway"]),
+        .library(name: "KakehashiHubCore", targets: ["KakehashiHubCore"]),
+        .library(name: "KakehashiHubSQLite", targets: ["KakehashiHubSQLite"]),
         .library(name: "KakehashiHub", targets: ["KakehashiHub"]),
         .library(name: "KakehashiAlerts", targets: ["KakehashiAlerts"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
@@ -83,18 +85,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        // The central hub: MQTT ingest with exactly-once effect, time-series storage with rollups,
-        // the NGSI-LD HTTP API (Hummingbird), health and metrics, the hub Service.
+        // The hub's core (as HummingbirdCore to Hummingbird): ingest with exactly-once effect, the
+        // store protocols, query engine, alert service, feeds, access logic, federation and
+        // configuration. Imports neither Hummingbird nor SQLite.
+        .target(
+            name: "KakehashiHubCore",
+            dependencies: [
+                "KakehashiModel", "KakehashiMQTT", "KakehashiConfig", "KakehashiBrokerConfig", "KakehashiAlerts",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // The hub's stores over SQLite (one file, or one file per tenant) and its access tables.
+        .target(
+            name: "KakehashiHubSQLite",
+            dependencies: ["KakehashiHubCore", "KakehashiModel", "KakehashiAlerts", "KakehashiSQLite"]),
+        // The hub over HTTP: the NGSI-LD API, middleware, feeds' transports, dashboard, and the
+        // `Hub` that wires core, store and server into one application.
         .target(
             name: "KakehashiHub",
             dependencies: [
-                "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiBrokerConfig", "KakehashiAlerts",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiAlerts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Dashboard/README.md"],
@@ -102,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-hub",
             dependencies: [
-                "KakehashiHub", "KakehashiConfig", "KakehashiModel", "KakehashiAlerts", "KakehashiTraces",
+                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiConfig", "KakehashiModel", "KakehashiAlerts", "KakehashiTraces",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -137,7 +153,7 @@ let package = Package(
             name: "kakehashi-bench",
             dependencies: [
                 "KakehashiModel", "KakehashiMQTT", "KakehashiBLE", "KakehashiGateway", "KakehashiTestSupport", "CMosquittoBaseline",
-                "KakehashiHub", "KakehashiSQLite",
+                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -155,13 +171,20 @@ let package = Package(
         .testTarget(
             name: "KakehashiHubTests",
             dependencies: [
-                "KakehashiHub", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTraces",
-                "KakehashiAlerts", "KakehashiTestSupport",
+                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite",
+                "KakehashiConfig", "KakehashiTraces", "KakehashiAlerts", "KakehashiTestSupport", "KakehashiHubTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Builders of readings and batches for the hub's test targets.
+        .target(name: "KakehashiHubTestSupport", dependencies: ["KakehashiHubCore", "KakehashiModel"], path: "Tests/KakehashiHubTestSupport"),
+        // The stores and the ingest plan, without Hummingbird.
+        .testTarget(
+            name: "KakehashiHubStoreTests",
+            dependencies: ["KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiSQLite", "KakehashiAlerts", "KakehashiTestSupport",
+                           "KakehashiHubTestSupport"]),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
         .testTarget(name: "KakehashiFaultTests", dependencies: ["KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiAlertsTests", dependencies: ["KakehashiAlerts", "KakehashiModel", "KakehashiTraces", "KakehashiTestSupport"]),

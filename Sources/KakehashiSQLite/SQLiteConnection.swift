@@ -1,13 +1,16 @@
 import CSQLite
 
-/// One connection to a SQLite database file. Not thread-safe: its owner serializes use.
+/// One connection to a SQLite database file, opened in SQLite's multi-thread mode
+/// (`SQLITE_OPEN_NOMUTEX`): it may be used from any thread, by one at a time. It is `Sendable` so
+/// that it can move between threads (a pool of readers, a store's writer); its owner serializes
+/// use, by keeping it behind a `Mutex` or out of every pool while it is used.
 ///
 /// ```swift
 /// let db = try SQLiteConnection(path: "/var/lib/kakehashi/outbox.sqlite")
 /// try db.execute("PRAGMA journal_mode=WAL")
 /// try db.transaction { try insert.run() }
 /// ```
-public final class SQLiteConnection {
+public final class SQLiteConnection: @unchecked Sendable {
     let handle: OpaquePointer
     /// The database file.
     public let path: String

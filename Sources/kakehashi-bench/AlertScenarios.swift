@@ -1,5 +1,7 @@
 import Foundation
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport

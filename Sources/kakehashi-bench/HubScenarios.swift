@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiMQTT
 import KakehashiModel
 import KakehashiSQLite

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 
 /// Loads the configuration named by `--config`, or fails with its problems.
@@ -72,14 +74,11 @@ struct TenantCommand: ParsableCommand {
             let tenant = try parseTenant(name, "NAME")
             guard yes else { throw ValidationError("deleting \(tenant) removes all its data: add --yes to confirm (export it first to keep a copy)") }
             let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let accounts = GatewayAccounts(configuration: configuration, records: store)
             let theirs = try accessCall { try store.gateways() }.filter { $0.tenant == tenant }.map(\.gateway)
             let counts = try accessCall { try TenantArchive.delete(tenant, configuration: configuration) }
             // Its gateways can no longer log in to the central broker.
-            if let files = configuration.brokerAccessFiles, !theirs.isEmpty {
-                var remaining = try accessCall { try store.gateways() }
-                for (configured, settings) in configuration.tenants where configured != tenant { remaining += settings.gateways.map { (configured, $0) } }
-                for gateway in theirs { try accessCall { try files.removeUser(gateway.rawValue) } }
-                try accessCall { try files.writeACL(gateways: remaining) }
+            if let files = try accessCall({ try accounts.withdraw(theirs, of: tenant) }) {
                 print("broker users \(theirs.map(\.rawValue).joined(separator: ", ")) removed from \(files.passwordFile) and the ACL: reload the broker")
             }
             print("\(tenant) deleted: " + counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
@@ -155,23 +154,15 @@ struct GatewayCommand: ParsableCommand {
                 tenantName = try Tenant(tenant, field: "--tenant")
                 gateway = try GatewayID(id, field: "ID")
             } catch { throw ValidationError(error.description) }
-            guard let files = configuration.brokerAccessFiles else {
-                throw CommandFailure("the configuration names no broker files: set access.broker_password_file and access.broker_acl_file")
-            }
+            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let accounts = GatewayAccounts(configuration: configuration, records: store)
+            _ = try accessCall { try accounts.brokerFiles() }
             var password = BrokerAccessFiles.generatePassword()
             if let name = passwordEnvironment {
                 guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw CommandFailure("environment variable \(name) is empty or not set") }
                 password = value
             }
-            if configuration.tenants.values.contains(where: { $0.gateways.contains(gateway) }) {
-                throw CommandFailure("gateway \(gateway) is in the configuration file already")
-            }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
-            try accessCall { try store.addGateway(gateway, tenant: tenantName) }
-            var all = try accessCall { try store.gateways() }
-            for (configured, settings) in configuration.tenants { all += settings.gateways.map { (configured, $0) } }
-            try accessCall { try files.setPassword(user: gateway.rawValue, password: password) }
-            try accessCall { try files.writeACL(gateways: all) }
+            let files = try accessCall { try accounts.register(gateway, tenant: tenantName, password: password) }
             let shown = passwordEnvironment == nil ? password : "(the value of $\(passwordEnvironment!))"
             print("""
                 gateway \(gateway) of \(tenantName) registered: broker user \(gateway) in \(files.passwordFile), ACL in \(files.aclFile)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 
 /// `kakehashi-hub deadletters [list|retry] --config FILE`

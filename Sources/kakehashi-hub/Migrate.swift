@@ -1,5 +1,7 @@
 import ArgumentParser
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 
 /// `kakehashi-hub migrate --config FILE`
 struct Migrate: ParsableCommand {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KakehashiAlerts
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTraces
 

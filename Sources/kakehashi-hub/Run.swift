@@ -1,6 +1,8 @@
 import ArgumentParser
 import KakehashiConfig
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import Logging
 import Metrics
 

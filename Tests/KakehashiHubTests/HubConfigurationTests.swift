@@ -1,5 +1,7 @@
 import KakehashiConfig
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiMQTT
 import KakehashiModel
 import KakehashiTestSupport

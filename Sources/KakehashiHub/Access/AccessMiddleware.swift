@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import KakehashiModel
 import Synchronization
+import KakehashiHubCore
 
 /// The caller of the request being handled, set by ``AccessMiddleware`` (nil when the hub runs
 /// with `access.require_keys: false`).

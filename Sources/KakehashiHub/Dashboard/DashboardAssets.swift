@@ -1,5 +1,6 @@
 import Foundation
 import KakehashiModel
+import KakehashiHubCore
 
 /// The dashboard's files, read into memory when the hub starts: the page, its script and style,
 /// and the base map outlines. Nothing is fetched from elsewhere at run time.

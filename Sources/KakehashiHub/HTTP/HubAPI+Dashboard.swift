@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import KakehashiAlerts
 import KakehashiModel
+import KakehashiHubCore
 
 /// The map dashboard: `GET /` (the page), `GET /dashboard/<file>` (its script, style and base
 /// map), `GET /dashboard/session?tenant=` (what the page needs to know about the hub and the

@@ -1,5 +1,6 @@
 import Hummingbird
 import KakehashiModel
+import KakehashiHubCore
 
 extension HubAPI {
     static let entityQueryParameters: Set<String> = [

@@ -5,6 +5,7 @@ import HummingbirdWebSocket
 import KakehashiAlerts
 import KakehashiModel
 import ServiceLifecycle
+import KakehashiHubCore
 
 /// The alert feeds and the alert API.
 ///
@@ -344,7 +345,7 @@ extension HubAPI {
                     if source != tenant {
                         guard grants.contains(where: { $0.covers(type: record.event.entity.type, location: record.event.location) }) else { continue }
                         if case .object(var members) = json {
-                            members[HubAPI.sharedByAttribute] = .string(source.name)
+                            members[ShareGrant.sharedByAttribute] = .string(source.name)
                             json = .object(members)
                         }
                     }

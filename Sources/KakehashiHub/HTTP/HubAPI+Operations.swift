@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import KakehashiModel
+import KakehashiHubCore
 
 extension HubAPI {
     /// `GET /healthz`: 200 when storage answers and (if configured) the broker is connected.

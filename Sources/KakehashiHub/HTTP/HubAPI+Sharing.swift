@@ -1,10 +1,10 @@
 import Hummingbird
 import KakehashiModel
+import KakehashiHubCore
 
 /// What another tenant shared with the caller's (see ``ShareGrant``).
 extension HubAPI {
     /// The attribute that marks a shared entity with its owner.
-    static let sharedByAttribute = "sharedBy"
 
     /// An owner's entity as a grantee sees it: marked with its owner; at hourly precision
     /// without the attributes that carry observations (values and their times).
@@ -13,7 +13,7 @@ extension HubAPI {
         if grant.precision == .hourly {
             shown.attributes = shown.attributes.filter { $0.value.observedAt == nil }
         }
-        shown.attributes[sharedByAttribute] = .property(NGSIProperty(.text(grant.owner.name)))
+        shown.attributes[ShareGrant.sharedByAttribute] = .property(NGSIProperty(.text(grant.owner.name)))
         return shown
     }
 
@@ -69,7 +69,7 @@ extension HubAPI {
         return .object(members)
     }
 
-    func accessStore() throws(NGSIProblem) -> AccessStore {
+    func accessStore() throws(NGSIProblem) -> any AccessRecords {
         guard let store = directory.store else { throw NGSIProblem(.operationNotSupported, "this hub keeps no grants") }
         return store
     }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import KakehashiModel
+import KakehashiHubCore
 
 extension HubAPI {
     static let temporalQueryParameters: Set<String> = [
@@ -55,7 +56,7 @@ extension HubAPI {
         var cut: (first: Timestamp, last: Timestamp)?
         for entity in entities {
             var members: [String: JSONValue] = ["id": .string(entity.id.rawValue), "type": .string(entity.type)]
-            if entity.id.tenant != tenant || entity.attributes[Self.sharedByAttribute] != nil { members[Self.sharedByAttribute] = ["type": "Property", "value": .string(entity.id.tenant.name)] }
+            if entity.id.tenant != tenant || entity.attributes[ShareGrant.sharedByAttribute] != nil { members[ShareGrant.sharedByAttribute] = ["type": "Property", "value": .string(entity.id.tenant.name)] }
             if jsonLD { members["@context"] = .array(Self.contexts(for: entity.type).map { .string($0) }) }
             let series = try await stored { () async throws(StorageError) in try await store.series(tenant: tenant, entity: entity.id) }
             for info in series where temporal.attributes?.contains(info.attribute) ?? true {

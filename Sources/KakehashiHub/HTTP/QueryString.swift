@@ -1,4 +1,5 @@
 import Foundation
+import KakehashiHubCore
 
 /// The query parameters of a request, percent-decoded; a parameter given twice is an error.
 struct QueryString {

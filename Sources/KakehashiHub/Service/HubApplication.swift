@@ -4,6 +4,8 @@ import HummingbirdWebSocket
 import ServiceLifecycle
 import KakehashiModel
 import Logging
+import KakehashiHubCore
+import KakehashiHubSQLite
 
 /// The wall clock of the running hub.
 public let systemWallClock: WallClock = { Timestamp(Date()) }
@@ -37,7 +39,7 @@ public struct Hub: Sendable {
             store = try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
         }
         let accessStore = try AccessStore(path: configuration.storagePath)
-        try Self.prepareMirrors(configuration, accessStore, logger: logger)
+        try FederationLink.prepareMirrors(configuration, accessStore, logger: logger)
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry)
         let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,
@@ -73,24 +75,6 @@ public struct Hub: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.now = now
-    }
-
-    /// Each federation link's mirror tenant exists here, shared in full with its `share_with`
-    /// tenants (added when missing; nothing else is changed).
-    static func prepareMirrors(_ configuration: HubConfiguration, _ access: AccessStore, logger: Logger) throws {
-        guard !configuration.federation.isEmpty else { return }
-        let known = Set(try access.tenants().map(\.tenant))
-        let grants = try access.grants().filter { $0.revoked == nil && $0.precision == .full && $0.area == nil }
-        for link in configuration.federation {
-            if !known.contains(link.tenant) { try access.addTenant(link.tenant, display: "mirror of \(link.name)") }
-            for local in link.shareWith {
-                for type in link.types where !grants.contains(where: { $0.owner == link.tenant && $0.grantee == local && $0.type == type }) {
-                    _ = try access.grant(owner: link.tenant, grantee: local, type: type, area: nil, precision: .full,
-                                         knownTenants: Set(configuration.tenants.keys))
-                    logger.info("federation: sharing the mirror with a local tenant", metadata: ["link": "\(link.name)", "type": "\(type)", "with": "\(local)"])
-                }
-            }
-        }
     }
 
     let configuration: HubConfiguration

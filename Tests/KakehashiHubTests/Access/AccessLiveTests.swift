@@ -1,10 +1,13 @@
 import Foundation
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// Access on the wire: feeds of a real HTTP server, and the central broker's password file and
 /// ACL as `kakehashi-hub gateway add` writes them, enforced by a real mosquitto.

@@ -3,10 +3,13 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// Who may see and do what: keys, roles and tenants on every route and feed, with real keys in
 /// a real hub database.

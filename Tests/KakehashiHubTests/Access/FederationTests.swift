@@ -5,10 +5,13 @@ import FoundationNetworking
 import HTTPTypes
 import HummingbirdTesting
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// Two hubs on loopback: hub B mirrors what a key of hub A's tenant kurume may read, shows it to
 /// its own tenant yame as shared data, and catches up after the link was cut, with nothing

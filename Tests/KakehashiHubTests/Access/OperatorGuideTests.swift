@@ -3,11 +3,14 @@ import Foundation
 import FoundationNetworking
 #endif
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// README's "a new city joins in five commands", as written: the central broker started from
 /// `deploy/mosquitto/central.conf` (TLS for gateways), the hub and its command line as processes,

@@ -1,4 +1,6 @@
 @testable import KakehashiHub
+@testable import KakehashiHubCore
+import KakehashiHubSQLite
 import Testing
 
 /// The per-key token bucket on given instants (no clock involved).

@@ -6,10 +6,13 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// Sharing between tenants: what a grant shows (type, area, precision), marked with its owner,
 /// and how revoking it takes it away, open feeds included.

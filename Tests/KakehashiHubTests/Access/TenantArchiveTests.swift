@@ -1,8 +1,11 @@
 import Foundation
 import KakehashiHub
+import KakehashiHubSQLite
+import KakehashiHubCore
 import KakehashiModel
 import KakehashiSQLite
 import Testing
+import KakehashiHubTestSupport
 
 /// A tenant exported and deleted as a whole, in both storage modes.
 @Suite(.serialized) struct TenantArchiveTests {

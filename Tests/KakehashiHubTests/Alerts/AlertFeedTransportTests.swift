@@ -1,5 +1,7 @@
 import Foundation
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
@@ -7,6 +9,7 @@ import Logging
 import Synchronization
 import Testing
 import WSClient
+import KakehashiHubTestSupport
 
 /// The same alert events over WebSocket and MQTT, from a running hub.
 @Suite(.serialized) struct AlertFeedTransportTests {

@@ -5,6 +5,8 @@ import FoundationNetworking
 import HTTPTypes
 import KakehashiAlerts
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
@@ -12,6 +14,7 @@ import KakehashiTraces
 import Logging
 import Synchronization
 import Testing
+import KakehashiHubTestSupport
 
 /// Alerts through the hub: rules from the configuration, evaluated on stored batches, kept with
 /// their history, acknowledged through the API and published as SSE, CAP, Atom, GeoJSON and MQTT.

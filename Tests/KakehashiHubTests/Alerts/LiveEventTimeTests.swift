@@ -1,12 +1,15 @@
 import Foundation
 import KakehashiAlerts
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
 import KakehashiTraces
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// The live hub gives the events `kakehashi-hub rules test` gives for the same readings, whatever
 /// order batches are stored in, through a gateway outage, and at any replay speed.

@@ -2,6 +2,8 @@ import Foundation
 import KakehashiAlerts
 import KakehashiConfig
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import KakehashiTraces

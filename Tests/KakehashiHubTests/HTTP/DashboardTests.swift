@@ -2,9 +2,12 @@ import Foundation
 import HTTPTypes
 import KakehashiConfig
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import Testing
+import KakehashiHubTestSupport
 
 /// The map dashboard as the hub serves it: the page and its files from the hub alone, under a
 /// policy that keeps the browser on this hub; the session the page starts from; the base map; and

@@ -1,7 +1,10 @@
 import HTTPTypes
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import Testing
+import KakehashiHubTestSupport
 
 @Suite("NGSI-LD entities API")
 struct EntitiesAPITests {

@@ -1,8 +1,11 @@
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import KakehashiTraces
 import Testing
+import KakehashiHubTestSupport
 
 /// Temporal queries over the real 2026-06-02 storm trace (simulators/traces/river-jp), checked
 /// against values computed here straight from the CSV rows, not through the hub.

@@ -1,9 +1,12 @@
 @testable import KakehashiHub
+@testable import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// A reading stamped far in the future (a wrong clock) or older than the configured floor is
 /// refused on both ingest paths, kept as a dead letter, and never pins an entity's latest state.

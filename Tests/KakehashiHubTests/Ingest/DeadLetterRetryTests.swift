@@ -1,9 +1,12 @@
 import Foundation
 @testable import KakehashiHub
+@testable import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+import KakehashiHubTestSupport
 
 /// Dead letters keep whole batches, the gateway is told what became of its batch, and
 /// `kakehashi-hub deadletters retry` ingests them again once what refused them is put right.

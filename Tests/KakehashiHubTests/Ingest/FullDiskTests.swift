@@ -2,6 +2,8 @@ import Foundation
 import HummingbirdTesting
 import Hummingbird
 @testable import KakehashiHub
+@testable import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import KakehashiMQTT
 import KakehashiTestSupport
@@ -10,6 +12,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import KakehashiHubTestSupport
 #endif
 
 /// The hub's database on a small filesystem that fills up and frees again: batches are held

@@ -2,6 +2,8 @@ import Foundation
 import HummingbirdTesting
 import Hummingbird
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiMQTT
 import KakehashiModel
 import KakehashiSQLite
@@ -11,6 +13,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import KakehashiHubTestSupport
 #endif
 
 /// Ingest through a real mosquitto: batches published by a "gateway" reach the API once each.

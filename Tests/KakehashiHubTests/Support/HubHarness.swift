@@ -3,8 +3,11 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiModel
 import Logging
+import KakehashiHubTestSupport
 
 /// A hub on a fresh SQLite file, driven through Hummingbird's router test client (the same
 /// router the server runs).

@@ -3,6 +3,8 @@ import Foundation
 import FoundationNetworking
 #endif
 import KakehashiHub
+import KakehashiHubCore
+import KakehashiHubSQLite
 import KakehashiTestSupport
 import KakehashiModel
 import Logging

@@ -1,8 +1,10 @@
 import KakehashiModel
 import KakehashiSQLite
+import KakehashiHubCore
 
-/// The writer connection with its prepared statements and caches; used under the store's lock.
-final class SQLiteStoreWriter {
+/// The writer connection with its prepared statements and caches. `Sendable` because it lives in
+/// the store's `Mutex` and is only used inside `withLock`.
+final class SQLiteStoreWriter: @unchecked Sendable {
     let connection: SQLiteConnection
     let deadLetterLimit: Int
     private let insertObservation: SQLiteStatement

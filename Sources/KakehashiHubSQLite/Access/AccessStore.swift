@@ -1,14 +1,14 @@
 import Foundation
+import Synchronization
 import KakehashiModel
 import KakehashiSQLite
+import KakehashiHubCore
 
 /// Tenants, gateways and API keys kept in the hub database (the `access_*` tables), written by
 /// `kakehashi-hub tenant add`, `gateway add` and `key create|revoke`, read by the running hub
 /// (``AccessDirectory``). Every change bumps `access_version`, which the hub watches.
-public final class AccessStore: @unchecked Sendable {
-    // One connection, used under `lock`.
-    let connection: SQLiteConnection
-    private let lock = NSLock()
+public final class AccessStore: AccessRecords, Sendable {
+    private let connection: Mutex<SQLiteConnection>
     public let path: String
 
     /// Opens the hub database at `path`, creating and migrating it if needed.
@@ -16,34 +16,20 @@ public final class AccessStore: @unchecked Sendable {
         _ = try SQLiteStore.migrate(path: path)
         self.path = path
         do {
-            connection = try SQLiteConnection(path: path)
+            let connection = try SQLiteConnection(path: path)
             try connection.execute("PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON")
+            self.connection = Mutex(connection)
         } catch {
             throw StorageError("opening the access tables of \(path)", cause: "\(error)")
         }
     }
 
-    /// What the hub needs to decide a request.
-    public struct Snapshot: Sendable {
-        public var version: Int64 = 0
-        public var tenants: [Tenant: Set<GatewayID>] = [:]
-        public var keys: [String: APIKeyRecord] = [:]
-        /// Active grants by grantee.
-        public var grants: [Tenant: [ShareGrant]] = [:]
-    }
+    public typealias Snapshot = AccessSnapshot
+    public typealias TenantRow = AccessTenantRow
 
-    /// A tenant as listed.
-    public struct TenantRow: Sendable, Hashable {
-        public let tenant: Tenant
-        public let display: String?
-        public let created: Timestamp
-        public let gateways: [GatewayID]
-    }
-
-    func locked<T>(_ operation: String, _ body: () throws -> T) throws(StorageError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        do { return try body() } catch let error as AccessError {
+    /// Runs `body` with the connection, turning its failure into a ``StorageError`` of `operation`.
+    func locked<T: Sendable>(_ operation: String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
+        do { return try connection.withLock { connection in try body(connection) } } catch let error as AccessError {
             throw StorageError(operation, cause: error.description)
         } catch {
             throw StorageError(operation, cause: "\(error)")
@@ -52,11 +38,11 @@ public final class AccessStore: @unchecked Sendable {
 
     /// The version the running hub compares with what it loaded.
     public func version() throws(StorageError) -> Int64 {
-        try locked("reading the access version") { try connection.scalar("SELECT version FROM access_version") ?? 0 }
+        try locked("reading the access version") { connection in try connection.scalar("SELECT version FROM access_version") ?? 0 }
     }
 
     public func snapshot() throws(StorageError) -> Snapshot {
-        try locked("reading tenants and keys") {
+        try locked("reading tenants and keys") { connection in
             var snapshot = Snapshot()
             try connection.transaction {
                 snapshot.version = try connection.scalar("SELECT version FROM access_version") ?? 0
@@ -89,13 +75,13 @@ public final class AccessStore: @unchecked Sendable {
             revoked: row.isNull(8) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(8)))
     }
 
-    func bump() throws {
+    static func bump(_ connection: SQLiteConnection) throws {
         try connection.execute("UPDATE access_version SET version = version + 1")
     }
 
     /// Adds a tenant; fails when it exists.
-    public func addTenant(_ tenant: Tenant, display: String? = nil, now: Timestamp = Timestamp(Date())) throws(StorageError) {
-        try locked("adding tenant \(tenant)") {
+    public func addTenant(_ tenant: Tenant, display: String?, now: Timestamp) throws(StorageError) {
+        try locked("adding tenant \(tenant)") { connection in
             try connection.transaction {
                 let exists = try connection.prepare("SELECT 1 FROM access_tenants WHERE name = ?")
                 try exists.bind(1, tenant.name)
@@ -105,14 +91,14 @@ public final class AccessStore: @unchecked Sendable {
                 try insert.bind(2, display)
                 try insert.bind(3, now.millisecondsSinceEpoch)
                 try insert.run()
-                try bump()
+                try Self.bump(connection)
             }
         }
     }
 
     /// The tenants added here (not those only in the configuration file), with their gateways.
     public func tenants() throws(StorageError) -> [TenantRow] {
-        try locked("listing tenants") {
+        try locked("listing tenants") { connection in
             var rows = [TenantRow]()
             let select = try connection.prepare("""
                 SELECT t.name, t.display, t.created, group_concat(g.gateway, ' ') FROM access_tenants t
@@ -129,8 +115,8 @@ public final class AccessStore: @unchecked Sendable {
 
     /// Registers a gateway of a tenant added here; fails when the tenant is unknown or the
     /// gateway id is taken (by any tenant: it is also the gateway's broker user name).
-    public func addGateway(_ gateway: GatewayID, tenant: Tenant, now: Timestamp = Timestamp(Date())) throws(StorageError) {
-        try locked("adding gateway \(gateway) to \(tenant)") {
+    public func addGateway(_ gateway: GatewayID, tenant: Tenant, now: Timestamp) throws(StorageError) {
+        try locked("adding gateway \(gateway) to \(tenant)") { connection in
             try connection.transaction {
                 let known = try connection.prepare("SELECT 1 FROM access_tenants WHERE name = ?")
                 try known.bind(1, tenant.name)
@@ -143,14 +129,14 @@ public final class AccessStore: @unchecked Sendable {
                 try insert.bind(2, gateway.rawValue)
                 try insert.bind(3, now.millisecondsSinceEpoch)
                 try insert.run()
-                try bump()
+                try Self.bump(connection)
             }
         }
     }
 
     /// Every registered gateway with its tenant.
     public func gateways() throws(StorageError) -> [(tenant: Tenant, gateway: GatewayID)] {
-        try locked("listing gateways") {
+        try locked("listing gateways") { connection in
             var rows = [(tenant: Tenant, gateway: GatewayID)]()
             let select = try connection.prepare("SELECT tenant, gateway FROM access_gateways ORDER BY tenant, gateway")
             while try select.step() {
@@ -164,9 +150,9 @@ public final class AccessStore: @unchecked Sendable {
 
     /// Creates a key; the returned secret is the only copy. `knownTenants` are the tenants of
     /// the configuration file, which may hold keys without being added here.
-    public func createKey(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?, knownTenants: Set<Tenant> = [],
+    public func createKey(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?, knownTenants: Set<Tenant>,
                           now: Timestamp = Timestamp(Date())) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord) {
-        try locked("creating a \(role) key for \(tenant)") {
+        try locked("creating a \(role) key for \(tenant)") { connection in
             try connection.transaction {
                 if !knownTenants.contains(tenant) {
                     let known = try connection.prepare("SELECT 1 FROM access_tenants WHERE name = ?")
@@ -174,30 +160,27 @@ public final class AccessStore: @unchecked Sendable {
                     guard try known.step() else { throw AccessError("tenant \(tenant) does not exist (add it with `kakehashi-hub tenant add \(tenant)`)") }
                 }
                 if let expires, expires <= now { throw AccessError("the expiry \(expires.iso8601) is not in the future") }
-                let secret = APIKeySecret.generate()
-                let salt = APIKeySecret.salt()
-                let record = APIKeyRecord(id: secret.id, tenant: tenant, role: role, label: label, salt: salt, hash: secret.hash(salt: salt),
-                                          created: now, expires: expires, revoked: nil)
+                let (secret, record) = APIKeyRecord.issue(tenant: tenant, role: role, label: label, expires: expires, now: now)
                 let insert = try connection.prepare(
                     "INSERT INTO access_keys(id, tenant, role, label, salt, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                 try insert.bind(1, record.id)
                 try insert.bind(2, tenant.name)
                 try insert.bind(3, role.rawValue)
                 try insert.bind(4, label)
-                try insert.bind(5, salt)
+                try insert.bind(5, record.salt)
                 try insert.bind(6, record.hash)
                 try insert.bind(7, now.millisecondsSinceEpoch)
                 if let expires { try insert.bind(8, expires.millisecondsSinceEpoch) } else { try insert.bind(8, nil as String?) }
                 try insert.run()
-                try bump()
+                try Self.bump(connection)
                 return (secret, record)
             }
         }
     }
 
     /// The keys, optionally of one tenant, newest first.
-    public func keys(tenant: Tenant? = nil) throws(StorageError) -> [APIKeyRecord] {
-        try locked("listing keys") {
+    public func keys(tenant: Tenant?) throws(StorageError) -> [APIKeyRecord] {
+        try locked("listing keys") { connection in
             let select = try connection.prepare(
                 "SELECT id, tenant, role, label, salt, hash, created, expires, revoked FROM access_keys WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created DESC, id")
             try select.bind(1, tenant?.name)
@@ -209,8 +192,8 @@ public final class AccessStore: @unchecked Sendable {
 
     /// Revokes a key by its id (the part after `kk_`); a running hub refuses it from its next
     /// request on, and closes its open feeds.
-    public func revokeKey(id: String, now: Timestamp = Timestamp(Date())) throws(StorageError) {
-        try locked("revoking key \(id)") {
+    public func revokeKey(id: String, now: Timestamp) throws(StorageError) {
+        try locked("revoking key \(id)") { connection in
             try connection.transaction {
                 let update = try connection.prepare("UPDATE access_keys SET revoked = ? WHERE id = ? AND revoked IS NULL")
                 try update.bind(1, now.millisecondsSinceEpoch)
@@ -222,7 +205,7 @@ public final class AccessStore: @unchecked Sendable {
                     guard try exists.step() else { throw AccessError("no key has the id \(id) (see `kakehashi-hub key list`)") }
                     throw AccessError("key \(id) is revoked already")
                 }
-                try bump()
+                try Self.bump(connection)
             }
         }
     }
@@ -247,8 +230,8 @@ extension AccessStore {
     /// Lets `grantee` read `owner`'s entities of `type` (inside `area` when given, at `precision`).
     /// `knownTenants` are the configuration file's tenants.
     public func grant(owner: Tenant, grantee: Tenant, type: String, area: [GeoPoint]?, precision: ShareGrant.Precision,
-                      knownTenants: Set<Tenant> = [], now: Timestamp = Timestamp(Date())) throws(StorageError) -> ShareGrant {
-        try locked("sharing \(owner)'s \(type) with \(grantee)") {
+                      knownTenants: Set<Tenant>, now: Timestamp) throws(StorageError) -> ShareGrant {
+        try locked("sharing \(owner)'s \(type) with \(grantee)") { connection in
             try connection.transaction {
                 guard owner != grantee else { throw AccessError("a tenant sees its own data already: name another tenant to share with") }
                 for tenant in [owner, grantee] where !knownTenants.contains(tenant) {
@@ -266,15 +249,15 @@ extension AccessStore {
                 try insert.bind(6, now.millisecondsSinceEpoch)
                 try insert.run()
                 let id = connection.lastInsertRowID
-                try bump()
+                try Self.bump(connection)
                 return ShareGrant(id: id, owner: owner, grantee: grantee, type: type, area: area, precision: precision, created: now)
             }
         }
     }
 
     /// Every grant (revoked ones too), optionally those involving one tenant.
-    public func grants(involving tenant: Tenant? = nil) throws(StorageError) -> [ShareGrant] {
-        try locked("listing grants") {
+    public func grants(involving tenant: Tenant?) throws(StorageError) -> [ShareGrant] {
+        try locked("listing grants") { connection in
             let select = try connection.prepare("\(Self.grantColumns) WHERE ?1 IS NULL OR owner = ?1 OR grantee = ?1 ORDER BY id")
             try select.bind(1, tenant?.name)
             var grants = [ShareGrant]()
@@ -284,15 +267,15 @@ extension AccessStore {
     }
 
     /// Ends a grant: the grantee's queries, map and open feeds stop showing the owner's data at once.
-    public func revokeGrant(id: Int64, now: Timestamp = Timestamp(Date())) throws(StorageError) {
-        try locked("revoking grant \(id)") {
+    public func revokeGrant(id: Int64, now: Timestamp) throws(StorageError) {
+        try locked("revoking grant \(id)") { connection in
             try connection.transaction {
                 let update = try connection.prepare("UPDATE access_grants SET revoked = ? WHERE id = ? AND revoked IS NULL")
                 try update.bind(1, now.millisecondsSinceEpoch)
                 try update.bind(2, id)
                 try update.run()
                 guard connection.changes == 1 else { throw AccessError("no active grant has the id \(id) (see `kakehashi-hub share list`)") }
-                try bump()
+                try Self.bump(connection)
             }
         }
     }

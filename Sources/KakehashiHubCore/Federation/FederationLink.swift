@@ -103,7 +103,7 @@ public final class FederationLink: Service, Sendable {
                         var entities = [NGSIEntity]()
                         for item in json.arrayValue ?? [] {
                             guard var entity = try? NGSIEntity(json: item, form: .normalized), entity.id.tenant == self.configuration.tenant else { continue }
-                            entity.attributes[HubAPI.sharedByAttribute] = nil
+                            entity.attributes[ShareGrant.sharedByAttribute] = nil
                             entity.context = []
                             entities.append(entity)
                         }
@@ -158,7 +158,7 @@ public final class FederationLink: Service, Sendable {
             // The entity itself, or a one-element list of it.
             let history = answer.arrayValue?.first ?? answer
             if case .object(let members) = history {
-                for (name, instances) in members where name != "id" && name != "type" && name != HubAPI.sharedByAttribute {
+                for (name, instances) in members where name != "id" && name != "type" && name != ShareGrant.sharedByAttribute {
                     for instance in instances.arrayValue ?? [] {
                         guard let fragment = try? NGSIEntity(json: .object(["id": .string(id.rawValue), "type": .string(id.type), name: instance]), form: .normalized),
                               let at = fragment.attributes[name]?.observedAt else { continue }
@@ -172,7 +172,7 @@ public final class FederationLink: Service, Sendable {
             cursor = next
         }
         if var state = try? NGSIEntity(json: json, form: .normalized) {
-            state.attributes[HubAPI.sharedByAttribute] = nil
+            state.attributes[ShareGrant.sharedByAttribute] = nil
             state.context = []
             fragments.append(state)
         }
@@ -223,5 +223,25 @@ public struct FederationError: Error, CustomStringConvertible {
     init(_ description: String, notFound: Bool = false) {
         self.description = description
         self.notFound = notFound
+    }
+}
+
+extension FederationLink {
+    /// Each federation link's mirror tenant exists here, shared in full with its `share_with`
+    /// tenants (added when missing; nothing else is changed).
+    public static func prepareMirrors(_ configuration: HubConfiguration, _ access: any AccessRecords, logger: Logger) throws {
+        guard !configuration.federation.isEmpty else { return }
+        let known = Set(try access.tenants().map(\.tenant))
+        let grants = try access.grants().filter { $0.revoked == nil && $0.precision == .full && $0.area == nil }
+        for link in configuration.federation {
+            if !known.contains(link.tenant) { try access.addTenant(link.tenant, display: "mirror of \(link.name)") }
+            for local in link.shareWith {
+                for type in link.types where !grants.contains(where: { $0.owner == link.tenant && $0.grantee == local && $0.type == type }) {
+                    _ = try access.grant(owner: link.tenant, grantee: local, type: type, area: nil, precision: .full,
+                                         knownTenants: Set(configuration.tenants.keys))
+                    logger.info("federation: sharing the mirror with a local tenant", metadata: ["link": "\(link.name)", "type": "\(type)", "with": "\(local)"])
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
 import KakehashiModel
 import KakehashiSQLite
 import Foundation
+import Synchronization
+import KakehashiHubCore
 
 /// The embedded ``ObservationStore``: one SQLite file in WAL mode.
 ///
@@ -11,37 +13,18 @@ import Foundation
 /// ```swift
 /// let store = try SQLiteStore(path: "/var/lib/kakehashi/hub.sqlite")
 /// ```
-public final class SQLiteStore: ObservationStore, @unchecked Sendable {
+public final class SQLiteStore: ObservationStore, Sendable {
     /// How hard commits push to disk.
-    public enum Sync: String, Sendable, Hashable, CaseIterable {
-        /// fsync at every commit: a committed batch survives power loss.
-        case full
-        /// fsync at checkpoints: a committed batch survives a process crash, not power loss.
-        case normal
-    }
-
+    public typealias Sync = StorageSync
     /// Store settings.
-    public struct Options: Sendable, Hashable {
-        /// Commit durability (default `full`).
-        public var sync: Sync = .full
-        /// Dead letters kept; the oldest go first.
-        public var deadLetterLimit = 10_000
-        /// Reader connections kept open.
-        public var readers = 4
-        /// Page cache of the writer connection (default 64 MiB): the pages a batch touches are
-        /// spread over every series, and reading them back from the file costs a system call each.
-        public var writerCacheBytes = 64 << 20
-
-        /// The defaults.
-        public init() {}
-    }
+    public typealias Options = StorageOptions
 
     /// The database file.
     public let path: String
     let options: Options
-    let writer: Locked<SQLiteStoreWriter>
-    private let readers: Locked<[SQLiteConnection]>
-    private let checkpointer = Locked<SQLiteConnection?>(nil)
+    let writer: Mutex<SQLiteStoreWriter>
+    private let readers = Mutex<[SQLiteConnection]>([])
+    private let checkpointer = Mutex<SQLiteConnection?>(nil)
     /// The write-ahead log size (pages) at which the writer itself checkpoints.
     static let backstopCheckpointPages = 16_384
 
@@ -56,11 +39,10 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
             // Checkpoints run beside the writer (``maintain()``); this is only the backstop.
             try connection.execute("PRAGMA wal_autocheckpoint=\(Self.backstopCheckpointPages)")
             try connection.migrate(SQLiteStoreSchema.migrations)
-            self.writer = Locked(try SQLiteStoreWriter(connection: connection, deadLetterLimit: options.deadLetterLimit))
+            self.writer = Mutex(try SQLiteStoreWriter(connection: connection, deadLetterLimit: options.deadLetterLimit))
         } catch {
             throw StorageError("opening the hub database \(path)", cause: "\(error)")
         }
-        self.readers = Locked([])
     }
 
     /// Applies pending migrations to the database at `path` without opening a store; returns
@@ -101,7 +83,7 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
     // MARK: Connections
 
     /// Runs `body` with the writer connection, in one transaction.
-    func write<T>(_ operation: @autoclosure () -> String, _ body: (SQLiteStoreWriter) throws -> T) throws(StorageError) -> T {
+    func write<T: Sendable>(_ operation: @autoclosure () -> String, _ body: (SQLiteStoreWriter) throws -> T) throws(StorageError) -> T {
         do {
             return try writer.withLock { writer in
                 do {
@@ -118,7 +100,7 @@ public final class SQLiteStore: ObservationStore, @unchecked Sendable {
     }
 
     /// Runs `body` with a reader connection.
-    func read<T>(_ operation: @autoclosure () -> String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
+    func read<T: Sendable>(_ operation: @autoclosure () -> String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
         let pooled = readers.withLock { $0.popLast() }
         let connection: SQLiteConnection
         do {

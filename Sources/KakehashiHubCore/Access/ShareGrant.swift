@@ -5,6 +5,10 @@ import KakehashiModel
 /// grantee's entity queries, temporal queries by id, map feed and alert feed, marked with
 /// `sharedBy` (the owner).
 public struct ShareGrant: Sendable, Hashable {
+    /// The attribute naming the owner on an entity shown to a grantee (and on a federation
+    /// mirror's entities).
+    public static let sharedByAttribute = "sharedBy"
+
     /// How much of the owner's data the grantee sees.
     public enum Precision: String, Sendable, Hashable, CaseIterable {
         /// Latest values, history and alerts, as the owner sees them.
@@ -59,7 +63,7 @@ public struct ShareGrant: Sendable, Hashable {
     }
 
     /// The area as GeoJSON Polygon coordinates.
-    var areaText: String? {
+    public var areaText: String? {
         area.map { ring in JSONValue.array([.array(ring.map { .array([.number($0.longitude), .number($0.latitude)]) })]).jsonText }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KakehashiAlerts
 import KakehashiModel
 import Synchronization
+import KakehashiHubCore
 
 /// One SQLite database per tenant (`storage.separation: per_tenant`): the stronger isolation
 /// the national guidance on shared platforms names (接続組織単位でのデータベース分離). Each

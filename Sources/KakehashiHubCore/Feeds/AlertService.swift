@@ -277,12 +277,18 @@ public actor AlertService {
 }
 
 /// Runs the rules' clock, the MQTT publisher, and ends the feeds at shutdown.
-struct AlertClockService: Service {
+public struct AlertClockService: Service {
     let alerts: AlertService
     let interval: Duration
     let now: WallClock
 
-    func run() async throws {
+    public init(alerts: AlertService, interval: Duration, now: @escaping WallClock) {
+        self.alerts = alerts
+        self.interval = interval
+        self.now = now
+    }
+
+    public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await alerts.runPublisher() }

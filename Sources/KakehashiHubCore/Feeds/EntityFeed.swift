@@ -34,7 +34,7 @@ public final class EntityFeed: Sendable {
     }
 
     /// Hands `entities` (one stored batch) to the clients of their tenants.
-    func publish(_ entities: [NGSIEntity]) {
+    public func publish(_ entities: [NGSIEntity]) {
         guard !entities.isEmpty else { return }
         let byTenant = Dictionary(grouping: entities, by: \.id.tenant)
         let targets = subscribers.withLock { state in byTenant.keys.map { ($0, state.byTenant[$0].map { Array($0.values) } ?? []) } }

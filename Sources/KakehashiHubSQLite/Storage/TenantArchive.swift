@@ -1,6 +1,7 @@
 import Foundation
 import KakehashiModel
 import KakehashiSQLite
+import KakehashiHubCore
 
 /// A tenant's data as a whole: exported to a SQLite file of its own (the hub's schema, only
 /// that tenant's rows: entities, series, observations, rollups, gateways, alerts and their

@@ -1,8 +1,10 @@
 import Foundation
-@testable import KakehashiHub
+@testable import KakehashiHubSQLite
+import KakehashiHubCore
 import KakehashiSQLite
 import KakehashiModel
 import Testing
+import KakehashiHubTestSupport
 
 /// The behaviour every ``ObservationStore`` implementation must have. Each check takes a fresh,
 /// empty store; `SQLiteStoreConformanceTests` runs them against SQLite (and a PostgreSQL run

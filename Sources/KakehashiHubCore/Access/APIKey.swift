@@ -92,11 +92,35 @@ public struct APIKeyRecord: Sendable, Hashable {
     public let tenant: Tenant
     public let role: AccessRole
     public let label: String?
-    let salt: [UInt8]
-    let hash: [UInt8]
+    /// The salt and the salted SHA-256 of the secret: all a store keeps of it.
+    public let salt: [UInt8]
+    public let hash: [UInt8]
     public let created: Timestamp
     public let expires: Timestamp?
     public let revoked: Timestamp?
+
+    /// A record as a store reads it back.
+    public init(id: String, tenant: Tenant, role: AccessRole, label: String?, salt: [UInt8], hash: [UInt8], created: Timestamp,
+                expires: Timestamp?, revoked: Timestamp?) {
+        self.id = id
+        self.tenant = tenant
+        self.role = role
+        self.label = label
+        self.salt = salt
+        self.hash = hash
+        self.created = created
+        self.expires = expires
+        self.revoked = revoked
+    }
+
+    /// A new key for `tenant`: its secret (to show once) and the record to store.
+    public static func issue(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?,
+                             now: Timestamp) -> (secret: APIKeySecret, record: APIKeyRecord) {
+        let secret = APIKeySecret.generate()
+        let salt = APIKeySecret.salt()
+        return (secret, APIKeyRecord(id: secret.id, tenant: tenant, role: role, label: label, salt: salt, hash: secret.hash(salt: salt),
+                                     created: now, expires: expires, revoked: nil))
+    }
 
     /// Whether `key` is this key, in time independent of where the hashes differ.
     func matches(_ key: APIKeySecret) -> Bool {

@@ -28,12 +28,12 @@ struct HubConfigurationLoader {
             if let port = members["port"]?.int(in: 0...65535) { http.port = port }
         }
         var path: String?
-        var options = SQLiteStore.Options()
+        var options = StorageOptions()
         var separation = HubConfiguration.StorageSeparation.shared
         if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache", "separation"]) {
             path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             if let sync = members["sync"] {
-                if let text = sync.string, let value = SQLiteStore.Sync(rawValue: text) { options.sync = value } else { sync.fail("sync is full or normal") }
+                if let text = sync.string, let value = StorageSync(rawValue: text) { options.sync = value } else { sync.fail("sync is full or normal") }
             }
             if let limit = members["deadletter_limit"]?.int(in: 0...10_000_000) { options.deadLetterLimit = limit }
             if let node = members["separation"] {

@@ -74,7 +74,7 @@ public struct HubConfiguration: Sendable {
     /// `storage.separation`.
     public var storageSeparation = StorageSeparation.shared
     /// Store settings.
-    public var storage = SQLiteStore.Options()
+    public var storage = StorageOptions()
     /// The central broker to ingest from; nil serves HTTP only.
     public var broker: MQTTConfiguration?
     /// The tenants and their gateways.

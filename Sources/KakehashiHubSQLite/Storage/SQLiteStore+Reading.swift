@@ -1,5 +1,6 @@
 import KakehashiModel
 import KakehashiSQLite
+import KakehashiHubCore
 
 extension SQLiteStore {
     public func entities(tenant: Tenant, types: Set<String>?, ids: Set<EntityID>?) async throws(StorageError) -> [NGSIEntity] {

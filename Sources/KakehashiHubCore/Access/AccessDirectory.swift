@@ -7,12 +7,12 @@ import Synchronization
 /// `access_version` moves (checked on each use: one indexed row), so a key created or revoked
 /// by the command line takes effect on the next request.
 public final class AccessDirectory: Sendable {
-    let store: AccessStore?
+    public let store: (any AccessRecords)?
     let configured: [Tenant: HubConfiguration.TenantSettings]
     let now: @Sendable () -> Timestamp
 
     private struct State {
-        var snapshot = AccessStore.Snapshot()
+        var snapshot = AccessSnapshot()
         var tenants: [Tenant: HubConfiguration.TenantSettings] = [:]
     }
     private let state: Mutex<State>
@@ -22,7 +22,7 @@ public final class AccessDirectory: Sendable {
         self.init(store: nil, configured: tenants)
     }
 
-    public init(store: AccessStore?, configured: [Tenant: HubConfiguration.TenantSettings], now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) {
+    public init(store: (any AccessRecords)?, configured: [Tenant: HubConfiguration.TenantSettings], now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) {
         self.store = store
         self.configured = configured
         self.now = now
@@ -35,7 +35,7 @@ public final class AccessDirectory: Sendable {
         state = Mutex(initial)
     }
 
-    static func merge(_ configured: [Tenant: HubConfiguration.TenantSettings], _ snapshot: AccessStore.Snapshot) -> [Tenant: HubConfiguration.TenantSettings] {
+    static func merge(_ configured: [Tenant: HubConfiguration.TenantSettings], _ snapshot: AccessSnapshot) -> [Tenant: HubConfiguration.TenantSettings] {
         var tenants = configured
         for (tenant, gateways) in snapshot.tenants { tenants[tenant, default: .init()].gateways.formUnion(gateways) }
         return tenants

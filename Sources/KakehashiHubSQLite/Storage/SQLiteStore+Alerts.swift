@@ -1,6 +1,7 @@
 import KakehashiAlerts
 import KakehashiModel
 import KakehashiSQLite
+import KakehashiHubCore
 
 extension SQLiteStore: AlertStore {
     public func recordAlertEvents(_ events: [AlertEvent]) async throws(StorageError) -> [AlertEventRecord] {
