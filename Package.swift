@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KakehashiTraces", targets: ["KakehashiTraces"]),
         .library(name: "KakehashiMQTT", targets: ["KakehashiMQTT"]),
         .library(name: "KakehashiBLE", targets: ["KakehashiBLE"]),
+        .library(name: "KakehashiBLEScanner", targets: ["KakehashiBLEScanner"]),
         .library(name: "KakehashiSQLite", targets: ["KakehashiSQLite"]),
         .library(name: "KakehashiConfig", targets: ["KakehashiConfig"]),
         .library(name: "KakehashiGateway", targets: ["KakehashiGateway"]),
@@ -49,9 +50,11 @@ let package = Package(
         .target(name: "KakehashiModel"),
         // Async MQTT client over libmosquitto: no domain types.
         .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
-        // BLE: HCI event and advertising-data parsing, beacons, btsnoop captures (pure); the HCI
-        // socket scanner (the only part doing I/O, through CBlueZ).
-        .target(name: "KakehashiBLE", dependencies: ["KakehashiModel", "CBlueZ"]),
+        // BLE as pure values (as NIOCore): HCI event and advertising-data parsing, beacons, btsnoop
+        // captures and their replay, the scan loop over any packet source, scan command bytes.
+        .target(name: "KakehashiBLE", dependencies: ["KakehashiModel"]),
+        // The HCI socket scanner over BlueZ (as NIOPosix): the only BLE code doing I/O on an adapter.
+        .target(name: "KakehashiBLEScanner", dependencies: ["KakehashiBLE", "CBlueZ"]),
         // libFuzzer target over the BLE parsers (deploy/fuzz builds it with -sanitize=fuzzer,address
         // -DFUZZING); built normally, it replays the corpus in Tests/Fixtures/fuzz-ble.
         .target(name: "CFuzzerDriver"),
@@ -71,7 +74,8 @@ let package = Package(
         .target(
             name: "KakehashiGateway",
             dependencies: [
-                "KakehashiModel", "KakehashiBLE", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiBrokerConfig",
+                "KakehashiModel", "KakehashiBLE", "KakehashiBLEScanner", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig",
+                "KakehashiBrokerConfig",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-gateway",
             dependencies: [
-                "KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiSQLite", "KakehashiConfig",
+                "KakehashiGateway", "KakehashiBLE", "KakehashiBLEScanner", "KakehashiModel", "KakehashiSQLite", "KakehashiConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -164,7 +168,7 @@ let package = Package(
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiMQTTTests", dependencies: ["KakehashiMQTT", "KakehashiTestSupport"]),
-        .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiModel", "KakehashiTestSupport"]),
+        .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiBLEScanner", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(
             name: "KakehashiGatewayTests",
             dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTestSupport"]),

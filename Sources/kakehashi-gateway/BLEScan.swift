@@ -1,5 +1,6 @@
 import ArgumentParser
 import KakehashiBLE
+import KakehashiBLEScanner
 import KakehashiGateway
 import KakehashiModel
 

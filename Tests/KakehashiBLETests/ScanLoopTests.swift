@@ -2,6 +2,7 @@ import Foundation
 import KakehashiTestSupport
 import Testing
 @testable import KakehashiBLE
+import KakehashiBLEScanner
 @testable import KakehashiModel
 
 /// The scanner's read loop fed recorded bytes (the captures' received HCI events as the socket

@@ -1,5 +1,6 @@
 import Foundation
 import KakehashiBLE
+import KakehashiBLEScanner
 import KakehashiModel
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -25,12 +26,14 @@ final class EventStreamReader: NSObject, URLSessionDataDelegate, @unchecked Send
 
     private let continuation: AsyncThrowingStream<Event, any Error>.Continuation
     let events: AsyncThrowingStream<Event, any Error>
-    private var buffer = [UInt8]()
-    private var status = 0
-    private var errorBody = [UInt8]()
-    private var session: URLSession?
-    private var task: URLSessionDataTask?
-    private let lock = NSLock()
+    private struct State {
+        var buffer = [UInt8]()
+        var status = 0
+        var errorBody = [UInt8]()
+        var session: URLSession?
+        var task: URLSessionDataTask?
+    }
+    private let state = Mutex(State())
 
     /// Starts the request.
     init(url: URL, headers: [String: String]) {
@@ -44,42 +47,46 @@ final class EventStreamReader: NSObject, URLSessionDataDelegate, @unchecked Send
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
         let task = session.dataTask(with: request)
-        self.session = session
-        self.task = task
+        state.withLock {
+            $0.session = session
+            $0.task = task
+        }
         continuation.onTermination = { [weak self] _ in self?.close() }
         task.resume()
     }
 
     func close() {
-        lock.lock()
-        let task = self.task, session = self.session
-        self.task = nil
-        self.session = nil
-        lock.unlock()
+        let (task, session) = state.withLock { state in
+            defer { (state.task, state.session) = (nil, nil) }
+            return (state.task, state.session)
+        }
         task?.cancel()
         session?.invalidateAndCancel()
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
                     completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        lock.lock()
-        status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        lock.unlock()
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        state.withLock { $0.status = status }
         completionHandler(.allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard status == 200 else {
-            if errorBody.count < 2048 { errorBody.append(contentsOf: data.prefix(2048 - errorBody.count)) }
-            return
+        let blocks = state.withLock { state -> [String] in
+            guard state.status == 200 else {
+                if state.errorBody.count < 2048 { state.errorBody.append(contentsOf: data.prefix(2048 - state.errorBody.count)) }
+                return []
+            }
+            state.buffer.append(contentsOf: data)
+            // Events end with a blank line.
+            var blocks = [String]()
+            while let end = Self.blankLine(in: state.buffer) {
+                blocks.append(String(decoding: state.buffer[..<end.start], as: UTF8.self))
+                state.buffer.removeFirst(end.after)
+            }
+            return blocks
         }
-        buffer.append(contentsOf: data)
-        // Events end with a blank line.
-        while let end = Self.blankLine(in: buffer) {
-            let block = String(decoding: buffer[..<end.start], as: UTF8.self)
-            buffer.removeFirst(end.after)
+        for block in blocks {
             var event = Event(name: nil, data: "")
             var lines = [String]()
             for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -93,9 +100,7 @@ final class EventStreamReader: NSObject, URLSessionDataDelegate, @unchecked Send
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        lock.lock()
-        let status = self.status, body = errorBody
-        lock.unlock()
+        let (status, body) = state.withLock { ($0.status, $0.errorBody) }
         if status != 0 && status != 200 {
             let detail = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["detail"] as? String ?? String(decoding: body.prefix(200), as: UTF8.self)
             continuation.finish(throwing: Failure.status(status, detail))

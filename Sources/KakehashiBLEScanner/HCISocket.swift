@@ -1,4 +1,5 @@
 import CBlueZ
+import KakehashiBLE
 
 #if canImport(Glibc)
 import Glibc
@@ -139,7 +140,7 @@ public final class HCISocket: HCIPacketSource {
 
     static func text(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-    static func error(_ code: Int32, adapter: String, call: String) -> BLEScanError {
+    public static func error(_ code: Int32, adapter: String, call: String) -> BLEScanError {
         let detail = "\(call): \(text(code))"
         switch code {
         case EPERM, EACCES: return BLEScanError(.notPermitted, adapter: adapter, detail: detail)
