@@ -14,6 +14,8 @@ public final class AccessDirectory: Sendable {
     private struct State {
         var snapshot = AccessSnapshot()
         var tenants: [Tenant: HubConfiguration.TenantSettings] = [:]
+        /// When the version was last compared (monotonic).
+        var checked = ContinuousClock.now
     }
     private let state: Mutex<State>
 
@@ -44,7 +46,9 @@ public final class AccessDirectory: Sendable {
     /// Reloads when the stored version moved. The version is one row read on the directory's
     /// own connection, so a change made by the command line counts from the next request.
     func refresh() {
-        guard let store, let version = try? store.version() else { return }
+        guard let store else { return }
+        state.withLock { $0.checked = .now }
+        guard let version = try? store.version() else { return }
         guard version != state.withLock({ $0.snapshot.version }), let snapshot = try? store.snapshot() else { return }
         state.withLock { state in
             state.snapshot = snapshot
@@ -67,6 +71,33 @@ public final class AccessDirectory: Sendable {
     /// Whether `gateway` may send batches for `tenant`.
     public func accepts(gateway: GatewayID, tenant: Tenant) -> Bool {
         settings(of: tenant)?.gateways.contains(gateway) == true
+    }
+
+    /// Whether a gateway's batch is admitted, decided on the access snapshot in memory: ingest
+    /// reads the stored version at most once a ``ingestRecheck`` (a tenant or gateway removed
+    /// stops within it), and at once when the batch names a tenant or gateway the snapshot does
+    /// not know (one added counts from its first batch).
+    public func admits(gateway: GatewayID, tenant: Tenant) -> Admission {
+        func decide(_ state: State) -> Admission {
+            guard let settings = state.tenants[tenant] else { return .unknownTenant }
+            return settings.gateways.contains(gateway) ? .admitted : .unknownGateway
+        }
+        let (known, checked) = state.withLock { (decide($0), $0.checked) }
+        if known == .admitted {
+            if ContinuousClock.now - checked < Self.ingestRecheck { return known }
+        }
+        refresh()
+        return state.withLock { decide($0) }
+    }
+
+    /// How long ingest trusts the access snapshot without reading the stored version.
+    public static let ingestRecheck: Duration = .seconds(1)
+
+    /// What ``admits(gateway:tenant:)`` decided.
+    public enum Admission: Sendable, Hashable {
+        case admitted
+        case unknownTenant
+        case unknownGateway
     }
 
     /// The active grants that let `grantee` read other tenants' data.

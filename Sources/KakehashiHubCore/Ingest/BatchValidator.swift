@@ -30,24 +30,34 @@ public struct BatchValidator: Sendable {
     /// Splits `entities` into those observed within the clock limits around `now` and those
     /// refused, each with its rejection (`clock-skew`, `too-old`).
     public func screen(_ entities: [NGSIEntity], tenant: Tenant, now: Timestamp) -> (kept: [NGSIEntity], refused: [(NGSIEntity, IngestRejection)]) {
+        let refusals = self.refusals(entities, tenant: tenant, now: now)
+        guard !refusals.isEmpty else { return (entities, []) }
+        let refused = Set(refusals.map(\.index))
+        return (entities.indices.filter { !refused.contains($0) }.map { entities[$0] }, refusals.map { (entities[$0.index], $0.rejection) })
+    }
+
+    /// The entities observed outside the clock limits around `now`, by position, each with its
+    /// rejection (`clock-skew`, `too-old`); the first attribute by name that is outside is named.
+    public func refusals(_ entities: [NGSIEntity], tenant: Tenant, now: Timestamp) -> [(index: Int, rejection: IngestRejection)] {
         let latest = now.millisecondsSinceEpoch + maxFutureSkew.milliseconds
-        let earliest = maxReadingAge.map { now.millisecondsSinceEpoch - $0.milliseconds }
-        var kept = [NGSIEntity](), refused = [(NGSIEntity, IngestRejection)]()
-        kept.reserveCapacity(entities.count)
-        for entity in entities {
-            var problem: IngestRejection?
-            for (name, attribute) in entity.attributes.sorted(by: { $0.key < $1.key }) {
-                guard let at = attribute.observedAt else { continue }
-                if at.millisecondsSinceEpoch > latest {
-                    problem = IngestRejection(.clockSkew, "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) (limits.max_future_skew)", tenant: tenant.name)
-                } else if let earliest, at.millisecondsSinceEpoch < earliest, let age = maxReadingAge {
-                    problem = IngestRejection(.tooOld, "\(entity.id) \(name) observed at \(at.iso8601), more than \(age) before the hub's clock (\(now.iso8601)) (limits.max_reading_age)", tenant: tenant.name)
-                }
-                if problem != nil { break }
-            }
-            if let problem { refused.append((entity, problem)) } else { kept.append(entity) }
+        let earliest = maxReadingAge.map { now.millisecondsSinceEpoch - $0.milliseconds } ?? Int64.min
+        func outside(_ attribute: NGSIAttribute) -> Bool {
+            guard let at = attribute.observedAt?.millisecondsSinceEpoch else { return false }
+            return at > latest || at < earliest
         }
-        return (kept, refused)
+        var refused = [(index: Int, rejection: IngestRejection)]()
+        for (index, entity) in entities.enumerated() where entity.attributes.values.contains(where: outside) {
+            // Rare: named in a stable order.
+            for (name, attribute) in entity.attributes.sorted(by: { $0.key < $1.key }) where outside(attribute) {
+                let at = attribute.observedAt!
+                let rejection = at.millisecondsSinceEpoch > latest
+                    ? IngestRejection(.clockSkew, "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) (limits.max_future_skew)", tenant: tenant.name)
+                    : IngestRejection(.tooOld, "\(entity.id) \(name) observed at \(at.iso8601), more than \(maxReadingAge!) before the hub's clock (\(now.iso8601)) (limits.max_reading_age)", tenant: tenant.name)
+                refused.append((index, rejection))
+                break
+            }
+        }
+        return refused
     }
 
     /// Validates an MQTT wire batch: the topic names a known tenant and one of its gateways, the
@@ -63,10 +73,11 @@ public struct BatchValidator: Sendable {
         guard wireTopic.kind == .observations else {
             return .failure(IngestRejection(.badTopic, "topic \(topic) does not carry observations", tenant: tenant.name))
         }
-        guard directory.settings(of: tenant) != nil else {
+        switch directory.admits(gateway: wireTopic.gateway, tenant: tenant) {
+        case .admitted: break
+        case .unknownTenant:
             return .failure(IngestRejection(.unknownTenant, "tenant \(tenant) is not served by this hub", tenant: tenant.name))
-        }
-        guard directory.accepts(gateway: wireTopic.gateway, tenant: tenant) else {
+        case .unknownGateway:
             return .failure(IngestRejection(.unknownGateway, "gateway \(wireTopic.gateway) is not registered for tenant \(tenant)", tenant: tenant.name))
         }
         let batch: WireBatch
@@ -79,9 +90,11 @@ public struct BatchValidator: Sendable {
             return .failure(IngestRejection(
                 .topicMismatch, "the batch says \(batch.tenant)/\(batch.gateway), its topic \(tenant)/\(wireTopic.gateway)", tenant: tenant.name))
         }
+        let entities = batch.entries.map(\.entity)
         return .success(IngestBatch(
             tenant: tenant, gateway: batch.gateway, highestSequence: batch.entries.last?.sequence, lowestSequence: batch.entries.first?.sequence,
-            entities: batch.entries.map(\.entity), receivedAt: receivedAt, oldestAccepted: oldestAccepted(tenant: tenant, entities: batch.entries.map(\.entity), now: receivedAt)))
+            entities: entities, received: batch.entries.map(\.receivedAttributes), receivedAt: receivedAt,
+            oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt)))
     }
 
     /// Validates entities posted over HTTP for `tenant`: each must belong to it.

@@ -41,11 +41,8 @@ public struct DeadLetterRetry: Sendable {
         case .failure(let rejection):
             return .refused(rejection)
         case .success(let whole):
-            let (kept, refused) = validator.screen(whole.entities, tenant: whole.tenant, now: receivedAt)
-            if let (_, rejection) = refused.first { return .refused(rejection) }
-            let batch = IngestBatch(tenant: whole.tenant, gateway: whole.gateway, highestSequence: whole.highestSequence,
-                                    lowestSequence: whole.lowestSequence, entities: kept, receivedAt: receivedAt, oldestAccepted: whole.oldestAccepted)
-            let result = try await store.ingest(batch)
+            if let (_, rejection) = validator.refusals(whole.entities, tenant: whole.tenant, now: receivedAt).first { return .refused(rejection) }
+            let result = try await store.ingest(whole)
             _ = try await store.deleteDeadLetter(id: letter.id)
             return .stored(result)
         }

@@ -76,18 +76,16 @@ public struct Ingestor: Sendable {
                                             acknowledgement: WireAcknowledgement(ranges: [low...high], outcome: .stored))
             }
             // Readings outside the clock limits are kept as dead letters of their own; the rest is stored.
-            let (kept, refused) = validator.screen(whole.entities, tenant: whole.tenant, now: receivedAt)
-            for (entity, rejection) in refused {
-                try await deadLetter(rejection, source: topic, payload: entity.json(.normalized).serialized(), receivedAt: receivedAt)
+            let refusals = validator.refusals(whole.entities, tenant: whole.tenant, now: receivedAt)
+            for (index, rejection) in refusals {
+                try await deadLetter(rejection, source: topic, payload: whole.entities[index].json(.normalized).serialized(), receivedAt: receivedAt)
             }
-            if kept.isEmpty, let (_, rejection) = refused.first {
+            if refusals.count == whole.entities.count, let (_, rejection) = refusals.first {
                 return (.rejected(rejection), confirmation.map {
                     Confirmation(topic: $0.topic, acknowledgement: WireAcknowledgement(ranges: $0.acknowledgement.ranges, outcome: .deadLetter))
                 })
             }
-            let batch = refused.isEmpty ? whole : IngestBatch(
-                tenant: whole.tenant, gateway: whole.gateway, highestSequence: whole.highestSequence, lowestSequence: whole.lowestSequence,
-                entities: kept, receivedAt: whole.receivedAt, oldestAccepted: whole.oldestAccepted)
+            let batch = refusals.isEmpty ? whole : whole.removing(Set(refusals.map(\.index)))
             // Held until stored: never acknowledged before (the broker keeps it and what follows).
             var attempt = 0
             while true {

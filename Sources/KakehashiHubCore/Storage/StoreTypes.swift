@@ -12,6 +12,9 @@ public struct IngestBatch: Sendable {
     public let lowestSequence: UInt64?
     /// Entity fragments, in the order received.
     public let entities: [NGSIEntity]
+    /// Per entity (empty, or one per entity): each attribute's normalized JSON as received, kept
+    /// as the stored latest value instead of being written again.
+    public let received: [[String: [UInt8]]]
     /// When the hub received the batch.
     public let receivedAt: Timestamp
     /// Readings observed before this time are not stored (they are past raw retention, and
@@ -20,14 +23,26 @@ public struct IngestBatch: Sendable {
 
     /// Creates a batch.
     public init(tenant: Tenant, gateway: GatewayID?, highestSequence: UInt64? = nil, lowestSequence: UInt64? = nil, entities: [NGSIEntity],
-                receivedAt: Timestamp, oldestAccepted: Timestamp? = nil) {
+                received: [[String: [UInt8]]] = [], receivedAt: Timestamp, oldestAccepted: Timestamp? = nil) {
+        precondition(received.isEmpty || received.count == entities.count, "received bytes are given for every entity or none")
         self.tenant = tenant
         self.gateway = gateway
         self.highestSequence = highestSequence
         self.lowestSequence = lowestSequence ?? highestSequence
         self.entities = entities
+        self.received = received
         self.receivedAt = receivedAt
         self.oldestAccepted = oldestAccepted
+    }
+}
+
+extension IngestBatch {
+    /// The batch without the entities at `positions` (and their received bytes).
+    public func removing(_ positions: Set<Int>) -> IngestBatch {
+        let kept = entities.indices.filter { !positions.contains($0) }
+        return IngestBatch(tenant: tenant, gateway: gateway, highestSequence: highestSequence, lowestSequence: lowestSequence,
+                           entities: kept.map { entities[$0] }, received: received.isEmpty ? [] : kept.map { received[$0] },
+                           receivedAt: receivedAt, oldestAccepted: oldestAccepted)
     }
 }
 

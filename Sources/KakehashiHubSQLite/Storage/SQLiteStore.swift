@@ -122,38 +122,11 @@ public final class SQLiteStore: ObservationStore, Sendable {
 
     // MARK: ObservationStore
 
-    /// The normalized JSON of each attribute that can become its entity's latest value: per
-    /// (entity, attribute), the reading the writer's merge keeps (observed last in the batch;
-    /// of equal times, the later one). A reading superseded within its batch is stored as an
-    /// observation but never shown as the latest value, so it is not serialized. The writer
-    /// serializes, under its lock, any other attribute it ends up keeping.
-    static func latestFragments(_ entities: [NGSIEntity]) -> [[String: [UInt8]]] {
-        struct Key: Hashable {
-            let entity: EntityID
-            let attribute: String
-        }
-        var kept = [Key: (position: Int, observedAt: Timestamp?)]()
-        kept.reserveCapacity(entities.count)
-        for (position, entity) in entities.enumerated() {
-            for (name, attribute) in entity.attributes {
-                let key = Key(entity: entity.id, attribute: name), observedAt = attribute.observedAt
-                if let current = kept[key], let known = current.observedAt, let observedAt, observedAt < known { continue }
-                kept[key] = (position, observedAt)
-            }
-        }
-        var fragments = [[String: [UInt8]]](repeating: [:], count: entities.count)
-        for (key, winner) in kept {
-            guard let attribute = entities[winner.position].attributes[key.attribute] else { continue }
-            fragments[winner.position][key.attribute] = NGSIEntity.normalizedFragment(attribute)
-        }
-        return fragments
-    }
-
     public func ingest(_ batch: IngestBatch) async throws(StorageError) -> IngestResult {
-        // Serialized before taking the writer, so another batch can be written meanwhile.
-        let fragments = Self.latestFragments(batch.entities)
+        // Planned before taking the writer, so another batch can be written meanwhile.
+        let plan = IngestPlan(batch)
         return try write("storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")") { writer in
-            try writer.ingest(batch, fragments: fragments)
+            try writer.ingest(batch, plan: plan)
         }
     }
 

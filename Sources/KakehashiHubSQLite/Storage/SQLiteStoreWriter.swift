@@ -18,44 +18,10 @@ final class SQLiteStoreWriter: @unchecked Sendable {
     private let insertDeadLetter: SQLiteStatement
     private let trimDeadLetters: SQLiteStatement
 
-    /// The entity id names the tenant too.
-    private struct SeriesKey: Hashable {
-        let entity: EntityID
-        let attribute: String
-    }
-
-    private struct RollupKey: Hashable {
-        let series: Int64
-        let resolution: RollupResolution
-        let bucket: Int64
-    }
-
     /// Series ids by key (only committed rows: cleared when a transaction fails).
-    private var seriesIDs: [SeriesKey: Int64] = [:]
-    /// An entity's latest state with each attribute's normalized JSON.
-    struct State {
-        var entity: NGSIEntity
-        var fragments: [String: [UInt8]]
-
-        init(_ entity: NGSIEntity) {
-            self.entity = entity
-            self.fragments = entity.attributes.mapValues(NGSIEntity.normalizedFragment)
-        }
-
-        /// Serializes the attributes whose JSON is not known yet (kept empty by the merge).
-        mutating func completeFragments() {
-            for (name, fragment) in fragments where fragment.isEmpty {
-                if let attribute = entity.attributes[name] { fragments[name] = NGSIEntity.normalizedFragment(attribute) }
-            }
-        }
-
-        var body: [UInt8] {
-            entity.context.isEmpty ? NGSIEntity.assembleNormalized(id: entity.id, fragments: fragments) : entity.serialized(.normalized)
-        }
-    }
-
+    private var seriesIDs: [IngestPlan.SeriesKey: Int64] = [:]
     /// The latest state of entities recently written, to merge without reading them back.
-    private var latest: [EntityID: State] = [:]
+    private var latest: [EntityID: EntityState] = [:]
     private static let latestCacheLimit = 50_000
 
     init(connection: SQLiteConnection, deadLetterLimit: Int) throws(SQLiteError) {
@@ -96,87 +62,38 @@ final class SQLiteStoreWriter: @unchecked Sendable {
 
     // MARK: Ingest
 
-    /// Stores `batch`; `fragments[i]` holds the normalized JSON of each attribute of entity `i`.
-    func ingest(_ batch: IngestBatch, fragments: [[String: [UInt8]]]) throws -> IngestResult {
+    /// Runs `plan` (of `batch`): inserts its readings, adds the sums of those inserted to their
+    /// rollups, writes each entity's merged latest state and the gateway's progress.
+    func ingest(_ batch: IngestBatch, plan: IngestPlan) throws -> IngestResult {
         var result = IngestResult()
-        var rollups = [RollupKey: Aggregate]()
-        var changed = [EntityID: State]()
-        var existed = Set<EntityID>()
-        var order = [EntityID]()
+        result.expired = plan.expired
         let received = batch.receivedAt.millisecondsSinceEpoch
-        for (position, entity) in batch.entities.enumerated() {
-            let id = entity.id
-            // Merge into the latest state: an attribute is replaced unless what is stored was
-            // observed later (a late reading does not hide a newer one). Mutated in place.
-            let slot: [EntityID: State].Index
-            if let known = changed.index(forKey: id) {
-                slot = known
-            } else {
-                if let existing = try latestState(tenant: batch.tenant, id: id) {
-                    changed[id] = existing
-                    existed.insert(id)
-                    result.updated.append(id)
-                } else {
-                    changed[id] = State(try NGSIEntity(id: id))
-                    result.created.append(id)
-                }
-                order.append(id)
-                slot = changed.index(forKey: id)!
+        var inserted = [Bool]()
+        inserted.reserveCapacity(plan.readings.count)
+        for reading in plan.readings {
+            let series = try seriesID(reading.series, value: reading.value, unit: reading.unit)
+            try insertObservation.bind(1, series)
+            try insertObservation.bind(2, reading.observedAt.millisecondsSinceEpoch)
+            switch reading.value {
+            case .number(let value):
+                try insertObservation.bind(3, value)
+                try insertObservation.bind(4, nil as String?)
+            case .boolean(let flag):
+                try insertObservation.bind(3, Int64(flag ? 1 : 0))
+                try insertObservation.bind(4, nil as String?)
+            case .text(let text):
+                try insertObservation.bind(3, nil as String?)
+                try insertObservation.bind(4, text)
             }
-            for (name, attribute) in entity.attributes {
-                if let stored = changed.values[slot].entity.attributes[name]?.observedAt, let incoming = attribute.observedAt, incoming < stored { continue }
-                changed.values[slot].entity.attributes[name] = attribute
-                // Empty until known: a reading superseded later in the batch is never serialized.
-                changed.values[slot].fragments[name] = fragments[position][name] ?? []
-            }
-
-            // Every Property with an observedAt and a scalar value is an observation (the same
-            // rule as NGSIEntity.observations(), without building them).
-            for (name, attribute) in entity.attributes {
-                guard case .property(let property) = attribute, let observedAt = property.observedAt else { continue }
-                let number: Double?
-                switch property.value {
-                case .number(let value): number = value
-                case .text, .boolean: number = nil
-                case .dateTime, .list, .structured: continue
-                }
-                if let oldest = batch.oldestAccepted, observedAt < oldest {
-                    result.expired += 1
-                    continue
-                }
-                let series = try seriesID(entity: id, attribute: name, value: property.value, unit: property.unitCode)
-                try insertObservation.bind(1, series)
-                try insertObservation.bind(2, observedAt.millisecondsSinceEpoch)
-                switch property.value {
-                case .number(let value):
-                    try insertObservation.bind(3, value)
-                    try insertObservation.bind(4, nil as String?)
-                case .boolean(let flag):
-                    try insertObservation.bind(3, Int64(flag ? 1 : 0))
-                    try insertObservation.bind(4, nil as String?)
-                case .text(let text):
-                    try insertObservation.bind(3, nil as String?)
-                    try insertObservation.bind(4, text)
-                case .dateTime, .list, .structured:
-                    continue
-                }
-                try insertObservation.bind(5, received)
-                try insertObservation.run()
-                guard connection.changes == 1 else {
-                    result.duplicates += 1
-                    continue
-                }
-                result.stored += 1
-                if let number {
-                    for resolution in SQLiteStoreSchema.eagerRollups {
-                        let key = RollupKey(series: series, resolution: resolution, bucket: resolution.bucket(of: observedAt))
-                        if rollups[key] == nil { rollups[key] = Aggregate(number) } else { rollups[key]!.merge(Aggregate(number)) }
-                    }
-                }
-            }
+            try insertObservation.bind(5, received)
+            try insertObservation.run()
+            let isNew = connection.changes == 1
+            inserted.append(isNew)
+            if isNew { result.stored += 1 } else { result.duplicates += 1 }
         }
-        for (key, aggregate) in rollups {
-            try upsertRollup.bind(1, key.series)
+        for (key, aggregate) in plan.rollups(inserted: inserted, resolutions: SQLiteStoreSchema.eagerRollups) {
+            // Every series of a rollup was resolved above.
+            try upsertRollup.bind(1, seriesIDs[key.series]!)
             try upsertRollup.bind(2, key.resolution.milliseconds)
             try upsertRollup.bind(3, key.bucket)
             try upsertRollup.bind(4, aggregate.count)
@@ -185,15 +102,16 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             try upsertRollup.bind(7, aggregate.sum)
             try upsertRollup.run()
         }
-        for id in order {
-            guard var state = changed[id] else { continue }
-            state.completeFragments()
+        for change in plan.changes {
+            let stored = try latestState(tenant: batch.tenant, id: change.id)
+            if stored == nil { result.created.append(change.id) } else { result.updated.append(change.id) }
+            let state = try change.merged(into: stored)
             let location = try? state.entity.location()
             // An entity known to exist is updated in place (cheaper than an upsert).
-            let statement = existed.contains(id) ? updateEntity : upsertEntity
+            let statement = stored != nil ? updateEntity : upsertEntity
             try statement.bind(1, batch.tenant.name)
-            try statement.bind(2, id.rawValue)
-            if statement === upsertEntity { try statement.bind(3, id.type) }
+            try statement.bind(2, change.id.rawValue)
+            if stored == nil { try statement.bind(3, change.id.type) }
             try statement.bind(4, state.body)
             if let location {
                 try statement.bind(5, location.latitude)
@@ -205,7 +123,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             try statement.bind(7, received)
             try statement.run()
             if latest.count >= Self.latestCacheLimit { latest.removeAll(keepingCapacity: true) }
-            latest[id] = state
+            latest[change.id] = state
         }
         if let gateway = batch.gateway {
             try upsertGateway.bind(1, batch.tenant.name)
@@ -217,21 +135,21 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         return result
     }
 
-    private func latestState(tenant: Tenant, id: EntityID) throws -> State? {
+    private func latestState(tenant: Tenant, id: EntityID) throws -> EntityState? {
         if let cached = latest[id] { return cached }
         try selectEntity.bind(1, tenant.name)
         try selectEntity.bind(2, id.rawValue)
         defer { selectEntity.reset() }
         guard try selectEntity.step() else { return nil }
-        return State(try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized))
+        return EntityState(try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized))
     }
 
-    private func seriesID(entity: EntityID, attribute: String, value: PropertyValue, unit: MeasurementUnit?) throws -> Int64 {
-        let key = SeriesKey(entity: entity, attribute: attribute)
+    private func seriesID(_ key: IngestPlan.SeriesKey, value: ObservedScalar, unit: MeasurementUnit?) throws -> Int64 {
         if let known = seriesIDs[key] { return known }
+        let entity = key.entity
         try selectSeries.bind(1, entity.tenant.name)
         try selectSeries.bind(2, entity.rawValue)
-        try selectSeries.bind(3, attribute)
+        try selectSeries.bind(3, key.attribute)
         let found: Int64? = try {
             defer { selectSeries.reset() }
             guard try selectSeries.step() else { return nil }
@@ -245,12 +163,12 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             switch value {
             case .text: kind = .text
             case .boolean: kind = .boolean
-            default: kind = .number
+            case .number: kind = .number
             }
             try insertSeries.bind(1, entity.tenant.name)
             try insertSeries.bind(2, entity.rawValue)
             try insertSeries.bind(3, entity.type)
-            try insertSeries.bind(4, attribute)
+            try insertSeries.bind(4, key.attribute)
             try insertSeries.bind(5, kind.rawValue)
             try insertSeries.bind(6, unit?.code)
             try insertSeries.run()

@@ -9,21 +9,48 @@ struct JSONParser {
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
+    /// The objects whose members' byte ranges are recorded: those at `depth` that are the value
+    /// of a member named `key` (nil: none).
+    private let spanned: (depth: Int, key: String)?
+    /// The key of the member being read at the depth above `spanned`.
+    private var parentKey: String?
+    /// Per spanned object, in document order: each member's value as a range of the input.
+    private(set) var spans: [[String: Range<Int>]] = []
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, spanned: (depth: Int, key: String)? = nil) {
         self.bytes = bytes
+        self.spanned = spanned
     }
 
     static func parse(_ input: some Collection<UInt8>) throws(ModelError) -> JSONValue {
-        let array = Array(input)
-        return try array.withUnsafeBufferPointer { (buffer) throws(ModelError) -> JSONValue in
-            var parser = JSONParser(bytes: buffer)
+        try parse(input, spansOf: nil).value
+    }
+
+    /// Parses `input` and records, for every object at `depth` (the root object is at depth 1,
+    /// its members' objects at 2, …) that is the value of a member named `key`, where each of its
+    /// members' values lies in `input`: a reader can keep those bytes as they came instead of
+    /// writing the parsed value again.
+    static func parse(_ input: some Collection<UInt8>, spansOf spanned: (depth: Int, key: String)?) throws(ModelError) -> (value: JSONValue, spans: [[String: Range<Int>]]) {
+        try withContiguousBytes(input) { (buffer) throws(ModelError) in
+            var parser = JSONParser(bytes: buffer, spanned: spanned)
             parser.skipWhitespace()
             let value = try parser.value(depth: 0)
             parser.skipWhitespace()
             guard parser.index == buffer.count else { throw parser.fail("unexpected data after the JSON value") }
-            return value
+            return (value, parser.spans)
         }
+    }
+
+    /// Runs `body` over the bytes of `input`, copying only when they are not contiguous.
+    private static func withContiguousBytes<R>(
+        _ input: some Collection<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws(ModelError) -> R
+    ) throws(ModelError) -> R {
+        let result: Result<R, ModelError>? = input.withContiguousStorageIfAvailable { buffer in
+            do throws(ModelError) { return .success(try body(buffer)) } catch { return .failure(error) }
+        }
+        if let result { return try result.get() }
+        let array = Array(input)
+        return try array.withUnsafeBufferPointer { (buffer) throws(ModelError) -> R in try body(buffer) }
     }
 
     private func fail(_ why: String) -> ModelError {
@@ -66,9 +93,13 @@ struct JSONParser {
         guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         index += 1
         var members = [String: JSONValue](minimumCapacity: 6)  // NGSI-LD attributes hold 2–5 members; growing costs more
+        let recording = depth == spanned?.depth && parentKey == spanned?.key
+        let parent = spanned.map { depth == $0.depth - 1 } ?? false
+        var ranges = [String: Range<Int>]()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
+            if recording { spans.append(ranges) }
             return .object(members)
         }
         while true {
@@ -80,7 +111,10 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after an object key") }
             index += 1
             skipWhitespace()
+            let start = index
+            if parent { parentKey = key }
             let member = try value(depth: depth)
+            if recording { ranges[key] = start..<index }
             guard members.updateValue(member, forKey: key) == nil else {
                 index = keyStart
                 throw fail("duplicate object key \"\(key.prefix(64))\"")
@@ -88,7 +122,11 @@ struct JSONParser {
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                if recording { spans.append(ranges) }
+                return .object(members)
+            }
             throw fail("expected ',' or '}' in an object")
         }
     }

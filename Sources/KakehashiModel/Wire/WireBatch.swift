@@ -21,11 +21,23 @@ public struct WireBatch: Sendable, Hashable {
         public let sequence: UInt64
         /// The entity fragment.
         public let entity: NGSIEntity
+        /// Each attribute's normalized JSON as it was received (read from a payload), so that a
+        /// store keeps those bytes instead of writing the attribute again; empty for an entry
+        /// built in code. Not part of the entry's identity.
+        public let receivedAttributes: [String: [UInt8]]
 
         /// Creates an entry.
-        public init(sequence: UInt64, entity: NGSIEntity) {
+        public init(sequence: UInt64, entity: NGSIEntity, receivedAttributes: [String: [UInt8]] = [:]) {
             self.sequence = sequence
             self.entity = entity
+            self.receivedAttributes = receivedAttributes
+        }
+
+        public static func == (a: Entry, b: Entry) -> Bool { a.sequence == b.sequence && a.entity == b.entity }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(sequence)
+            hasher.combine(entity)
         }
     }
 
@@ -118,12 +130,24 @@ public struct WireBatch: Sendable, Hashable {
 
     /// Decodes and validates a payload.
     public init(payload: some Collection<UInt8>) throws(ModelError) {
-        try self.init(json: JSONValue(parsing: payload))
+        // Entity objects are at depth 4: batch {entities: [ {seq, entity: {…}} ]}.
+        let (json, spans) = try JSONParser.parse(payload, spansOf: (depth: 4, key: "entity"))
+        try self.init(json: json, kept: { i in
+            // One span per entry's entity object, in order (an entity that is not an object fails
+            // to decode, so entry i's is span i).
+            guard i < spans.count else { return [:] }
+            return spans[i].compactMapValues { range in Array(payload[payload.index(payload.startIndex, offsetBy: range.lowerBound)..<payload.index(payload.startIndex, offsetBy: range.upperBound)]) }
+        })
     }
 
     /// Decodes and validates a batch from JSON; errors name the field, e.g.
     /// `entities[3].entity.waterLevel.value: must be a finite number`.
     public init(json: JSONValue) throws(ModelError) {
+        try self.init(json: json, kept: { _ in [:] })
+    }
+
+    /// Decodes `json`; `kept(i)` gives the received bytes of entity `i`'s members.
+    private init(json: JSONValue, kept: (Int) -> [String: [UInt8]]) throws(ModelError) {
         guard case .object(let members) = json else {
             throw ModelError(field: "", .wrongType(expected: "a JSON object (a wire batch), not \(json.typeName)"))
         }
@@ -153,7 +177,12 @@ public struct WireBatch: Sendable, Hashable {
             }
             guard let entityJSON = entryMembers["entity"] else { throw ModelError(field: path + ".entity", .missing) }
             do {
-                entries.append(Entry(sequence: UInt64(seq), entity: try NGSIEntity(json: entityJSON, form: .normalized)))
+                let entity = try NGSIEntity(json: entityJSON, form: .normalized)
+                var received = kept(i)
+                received["id"] = nil
+                received["type"] = nil
+                received["@context"] = nil
+                entries.append(Entry(sequence: UInt64(seq), entity: entity, receivedAttributes: received))
             } catch {
                 throw error.nested(under: path + ".entity")
             }
