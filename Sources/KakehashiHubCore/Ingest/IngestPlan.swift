@@ -30,17 +30,25 @@ public struct IngestPlan: Sendable {
         }
     }
 
-    /// One observation to insert.
-    public struct Reading: Sendable, Hashable {
-        public let series: SeriesKey
-        public let observedAt: Timestamp
+    /// One series the batch observes, with the kind and unit of its first reading (what a store
+    /// records when it creates the series).
+    public struct Series: Sendable, Hashable {
+        public let key: SeriesKey
         public let value: ObservedScalar
         public let unit: MeasurementUnit?
     }
 
-    /// One rollup bucket of a series.
+    /// One observation to insert.
+    public struct Reading: Sendable, Hashable {
+        /// Its series, as a position in ``series``.
+        public let series: Int
+        public let observedAt: Timestamp
+        public let value: ObservedScalar
+    }
+
+    /// One rollup bucket of a series (a position in ``series``).
     public struct RollupKey: Sendable, Hashable {
-        public let series: SeriesKey
+        public let series: Int
         public let resolution: RollupResolution
         public let bucket: Int64
     }
@@ -59,9 +67,15 @@ public struct IngestPlan: Sendable {
         public var updates: [Update]
 
         /// The entity's state once this change is merged into `stored` (nil: the entity is new).
-        public func merged(into stored: EntityState?) throws(ModelError) -> EntityState {
+        public func merged(into stored: consuming EntityState?) throws(ModelError) -> EntityState {
             var state: EntityState
             if let stored { state = stored } else { state = EntityState(try NGSIEntity(id: id)) }
+            merge(into: &state)
+            return state
+        }
+
+        /// Merges this change into `state`, in place.
+        public func merge(into state: inout EntityState) {
             for update in updates {
                 if let known = state.entity.attributes[update.name]?.observedAt, let incoming = update.attribute.observedAt, incoming < known {
                     continue
@@ -71,10 +85,11 @@ public struct IngestPlan: Sendable {
                 state.fragments[update.name] = update.fragment ?? []
             }
             state.completeFragments()
-            return state
         }
     }
 
+    /// The series observed, in the order they first appear.
+    public let series: [Series]
     /// The observations, in batch order.
     public let readings: [Reading]
     /// Observations past raw retention, not stored.
@@ -86,6 +101,8 @@ public struct IngestPlan: Sendable {
     public init(_ batch: IngestBatch) {
         var readings = [Reading]()
         readings.reserveCapacity(batch.entities.count)
+        var series = [Series]()
+        var seriesPosition = [SeriesKey: Int]()
         var expired = 0
         var changes = [Change]()
         var position = [EntityID: Int]()
@@ -106,8 +123,16 @@ public struct IngestPlan: Sendable {
                     expired += 1
                     continue
                 }
-                readings.append(Reading(series: SeriesKey(entity: entity.id, attribute: name), observedAt: observed.observedAt,
-                                        value: observed.value, unit: observed.unit))
+                let key = SeriesKey(entity: entity.id, attribute: name)
+                let position: Int
+                if let known = seriesPosition[key] {
+                    position = known
+                } else {
+                    position = series.count
+                    seriesPosition[key] = position
+                    series.append(Series(key: key, value: observed.value, unit: observed.unit))
+                }
+                readings.append(Reading(series: position, observedAt: observed.observedAt, value: observed.value))
             }
         }
         if batch.received.isEmpty {
@@ -123,6 +148,7 @@ public struct IngestPlan: Sendable {
                 for i in winner.values { changes[slot].updates[i].fragment = NGSIEntity.normalizedFragment(changes[slot].updates[i].attribute) }
             }
         }
+        self.series = series
         self.readings = readings
         self.expired = expired
         self.changes = changes

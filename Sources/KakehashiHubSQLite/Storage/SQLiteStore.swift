@@ -1,5 +1,6 @@
 import KakehashiModel
 import KakehashiSQLite
+import Dispatch
 import Foundation
 import Synchronization
 import KakehashiHubCore
@@ -25,6 +26,9 @@ public final class SQLiteStore: ObservationStore, Sendable {
     let writer: Mutex<SQLiteStoreWriter>
     private let readers = Mutex<[SQLiteConnection]>([])
     private let checkpointer = Mutex<SQLiteConnection?>(nil)
+    /// Batches waiting for the writer, and the thread that writes them.
+    private let pendingIngest = Mutex<[PendingIngest]>([])
+    private let writerQueue = DispatchQueue(label: "kakehashi.hub.store.writer")
     /// The write-ahead log size (pages) at which the writer itself checkpoints.
     static let backstopCheckpointPages = 16_384
 
@@ -122,11 +126,60 @@ public final class SQLiteStore: ObservationStore, Sendable {
 
     // MARK: ObservationStore
 
+    /// Stores `batch` on the writer's own thread (a commit waits for the disk: no task thread
+    /// waits with it). Batches that arrive while another is being written are written together,
+    /// in one transaction (group commit: one sync for all); each caller gets its own batch's
+    /// result once that transaction is committed. If it fails, each batch is tried alone, so one
+    /// that cannot be stored does not hold back the others.
     public func ingest(_ batch: IngestBatch) async throws(StorageError) -> IngestResult {
-        // Planned before taking the writer, so another batch can be written meanwhile.
+        // Planned here, on the caller's thread, while the writer writes other batches.
         let plan = IngestPlan(batch)
-        return try write("storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")") { writer in
-            try writer.ingest(batch, plan: plan)
+        let outcome: Result<IngestResult, StorageError> = await withCheckedContinuation { continuation in
+            pendingIngest.withLock { $0.append(PendingIngest(batch: batch, plan: plan, done: continuation)) }
+            writerQueue.async { self.writePending() }
+        }
+        return try outcome.get()
+    }
+
+    /// A batch waiting for the writer.
+    struct PendingIngest: Sendable {
+        let batch: IngestBatch
+        let plan: IngestPlan
+        let done: CheckedContinuation<Result<IngestResult, StorageError>, Never>
+    }
+
+    /// The most batches written in one transaction.
+    static let groupCommitLimit = 16
+
+    /// Writes the waiting batches (on `writerQueue`).
+    private func writePending() {
+        while true {
+            let group = pendingIngest.withLock { pending -> [PendingIngest] in
+                let taken = Array(pending.prefix(Self.groupCommitLimit))
+                pending.removeFirst(taken.count)
+                return taken
+            }
+            guard !group.isEmpty else { return }
+            func operation(_ batch: IngestBatch) -> String { "storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")" }
+            do {
+                let results = try write(group.count == 1 ? operation(group[0].batch) : "storing \(group.count) batches") { writer in
+                    try group.map { try writer.ingest($0.batch, plan: $0.plan) }
+                }
+                for (pending, result) in zip(group, results) { pending.done.resume(returning: .success(result)) }
+            } catch {
+                guard group.count > 1 else {
+                    group[0].done.resume(returning: .failure(error))
+                    continue
+                }
+                for pending in group {
+                    do {
+                        let result = try write(operation(pending.batch)) { writer in try writer.ingest(pending.batch, plan: pending.plan) }
+                        pending.done.resume(returning: .success(result))
+                    } catch {
+                        pending.done.resume(returning: .failure(error))
+                    }
+                }
+            }
         }
     }
 

@@ -68,11 +68,11 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         var result = IngestResult()
         result.expired = plan.expired
         let received = batch.receivedAt.millisecondsSinceEpoch
+        let seriesIDs = try plan.series.map { try seriesID($0.key, value: $0.value, unit: $0.unit) }
         var inserted = [Bool]()
         inserted.reserveCapacity(plan.readings.count)
         for reading in plan.readings {
-            let series = try seriesID(reading.series, value: reading.value, unit: reading.unit)
-            try insertObservation.bind(1, series)
+            try insertObservation.bind(1, seriesIDs[reading.series])
             try insertObservation.bind(2, reading.observedAt.millisecondsSinceEpoch)
             switch reading.value {
             case .number(let value):
@@ -92,8 +92,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             if isNew { result.stored += 1 } else { result.duplicates += 1 }
         }
         for (key, aggregate) in plan.rollups(inserted: inserted, resolutions: SQLiteStoreSchema.eagerRollups) {
-            // Every series of a rollup was resolved above.
-            try upsertRollup.bind(1, seriesIDs[key.series]!)
+            try upsertRollup.bind(1, seriesIDs[key.series])
             try upsertRollup.bind(2, key.resolution.milliseconds)
             try upsertRollup.bind(3, key.bucket)
             try upsertRollup.bind(4, aggregate.count)
@@ -103,15 +102,25 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             try upsertRollup.run()
         }
         for change in plan.changes {
-            let stored = try latestState(tenant: batch.tenant, id: change.id)
-            if stored == nil { result.created.append(change.id) } else { result.updated.append(change.id) }
-            let state = try change.merged(into: stored)
+            // Taken out of the cache, so the merge changes it in place instead of copying it.
+            let existed: Bool
+            var state: EntityState
+            if let stored = try latestState(tenant: batch.tenant, id: change.id) {
+                existed = true
+                state = stored
+                result.updated.append(change.id)
+            } else {
+                existed = false
+                state = EntityState(try NGSIEntity(id: change.id))
+                result.created.append(change.id)
+            }
+            change.merge(into: &state)
             let location = try? state.entity.location()
             // An entity known to exist is updated in place (cheaper than an upsert).
-            let statement = stored != nil ? updateEntity : upsertEntity
+            let statement = existed ? updateEntity : upsertEntity
             try statement.bind(1, batch.tenant.name)
             try statement.bind(2, change.id.rawValue)
-            if stored == nil { try statement.bind(3, change.id.type) }
+            if !existed { try statement.bind(3, change.id.type) }
             try statement.bind(4, state.body)
             if let location {
                 try statement.bind(5, location.latitude)
@@ -136,7 +145,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
     }
 
     private func latestState(tenant: Tenant, id: EntityID) throws -> EntityState? {
-        if let cached = latest[id] { return cached }
+        if let cached = latest.removeValue(forKey: id) { return cached }
         try selectEntity.bind(1, tenant.name)
         try selectEntity.bind(2, id.rawValue)
         defer { selectEntity.reset() }

@@ -130,13 +130,19 @@ public struct WireBatch: Sendable, Hashable {
 
     /// Decodes and validates a payload.
     public init(payload: some Collection<UInt8>) throws(ModelError) {
+        try self.init(bytes: payload as? [UInt8] ?? Array(payload))
+    }
+
+    private init(bytes: [UInt8]) throws(ModelError) {
         // Entity objects are at depth 4: batch {entities: [ {seq, entity: {…}} ]}.
-        let (json, spans) = try JSONParser.parse(payload, spansOf: (depth: 4, key: "entity"))
+        let (json, spans) = try JSONParser.parse(bytes, spansOf: (depth: 4, key: "entity"))
         try self.init(json: json, kept: { i in
             // One span per entry's entity object, in order (an entity that is not an object fails
             // to decode, so entry i's is span i).
             guard i < spans.count else { return [:] }
-            return spans[i].compactMapValues { range in Array(payload[payload.index(payload.startIndex, offsetBy: range.lowerBound)..<payload.index(payload.startIndex, offsetBy: range.upperBound)]) }
+            var kept = [String: [UInt8]](minimumCapacity: spans[i].count)
+            for (name, range) in spans[i] where name != "id" && name != "type" && name != "@context" { kept[name] = Array(bytes[range]) }
+            return kept
         })
     }
 
@@ -178,11 +184,7 @@ public struct WireBatch: Sendable, Hashable {
             guard let entityJSON = entryMembers["entity"] else { throw ModelError(field: path + ".entity", .missing) }
             do {
                 let entity = try NGSIEntity(json: entityJSON, form: .normalized)
-                var received = kept(i)
-                received["id"] = nil
-                received["type"] = nil
-                received["@context"] = nil
-                entries.append(Entry(sequence: UInt64(seq), entity: entity, receivedAttributes: received))
+                entries.append(Entry(sequence: UInt64(seq), entity: entity, receivedAttributes: kept(i)))
             } catch {
                 throw error.nested(under: path + ".entity")
             }
