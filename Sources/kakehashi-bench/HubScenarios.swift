@@ -38,7 +38,7 @@ enum HubScenarios {
         let (api, sql, built) = try await temporalRun(rows: rows, rounds: repeats)
         let apiP50 = api.map(\.p50), apiP99 = api.map(\.p99), sqlP50 = sql.map(\.p50), sqlP99 = sql.map(\.p99)
         return ([
-            BenchRow(scenario: "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, 2 sessions",
+            BenchRow(scenario: "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, \(HubConfiguration.defaultIngestConsumers) sessions",
                      kakehashi: hub, baselineName: "raw batched INSERTs of the same rows, same schema (libsqlite3, WAL, sync full)", baseline: raw,
                      unit: "readings/s", higherIsBetter: true),
             BenchRow(scenario: "Temporal query p50: one sensor, 30 days of 1-minute data aggregated hourly, \(built) rows in the database",
@@ -80,7 +80,7 @@ enum HubScenarios {
 
     /// Publishes every batch to the hub's persistent session, then times the hub from start until
     /// every reading is stored.
-    static func ingestRun(_ payloads: [[UInt8]], consumers: Int = 2) async throws -> Double {
+    static func ingestRun(_ payloads: [[UInt8]], consumers: Int = HubConfiguration.defaultIngestConsumers) async throws -> Double {
         let broker = try TestBroker()
         try broker.start()
         defer { broker.stop() }

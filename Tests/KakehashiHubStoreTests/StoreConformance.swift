@@ -41,6 +41,49 @@ enum StoreConformance {
         #expect(minutes.count == 15 && minutes.allSatisfy { $0.aggregate.count == 1 })
     }
 
+    /// Batches stored all at once (a store may write those waiting together) leave exactly what
+    /// the same batches stored one by one leave: results, latest states, observations, rollups.
+    static func concurrentBatchesMatchOneByOne(_ together: some ObservationStore, _ oneByOne: some ObservationStore) async throws {
+        // 24 batches over 6 gauges of two tenants: overlapping, late readings, redeliveries.
+        func batch(_ b: Int) -> IngestBatch {
+            let tenant = b % 3 == 0 ? Readings.omuta : Readings.kurume
+            let minutes = Int64((b * 7) % 40)
+            return Readings.batch((0..<6).map { g in
+                Readings.level("c\(g)", Double(b) + Double(g) / 10, minutes: minutes + Int64(g % 2), tenant: tenant)
+            }, tenant: tenant)
+        }
+        let batches = (0..<24).map(batch) + (0..<4).map(batch)
+        var sequential = [IngestResult]()
+        for b in batches { sequential.append(try await oneByOne.ingest(b)) }
+        let concurrent = try await withThrowingTaskGroup(of: (Int, IngestResult).self) { group in
+            for (i, b) in batches.enumerated() { group.addTask { (i, try await together.ingest(b)) } }
+            var results = [IngestResult](repeating: IngestResult(), count: batches.count)
+            for try await (i, result) in group { results[i] = result }
+            return results
+        }
+        #expect(concurrent.map(\.stored).reduce(0, +) == sequential.map(\.stored).reduce(0, +))
+        #expect(concurrent.map(\.duplicates).reduce(0, +) == sequential.map(\.duplicates).reduce(0, +))
+        #expect(Set(concurrent.flatMap(\.created)) == Set(sequential.flatMap(\.created)))
+        for tenant in [Readings.kurume, Readings.omuta] {
+            let a = try await together.entities(tenant: tenant, types: nil, ids: nil).sorted { $0.id.rawValue < $1.id.rawValue }
+            let b = try await oneByOne.entities(tenant: tenant, types: nil, ids: nil).sorted { $0.id.rawValue < $1.id.rawValue }
+            #expect(a == b && a.count == 6)
+            for g in 0..<6 {
+                let id = Readings.gauge("c\(g)", tenant: tenant)
+                #expect(try await together.observations(tenant: tenant, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000)
+                    == oneByOne.observations(tenant: tenant, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000))
+                // Sums added in another order may differ in the last bits.
+                let x = try await together.rollups(tenant: tenant, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
+                let y = try await oneByOne.rollups(tenant: tenant, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
+                #expect(x.map(\.start) == y.map(\.start))
+                for (p, q) in zip(x, y) {
+                    #expect(p.aggregate.count == q.aggregate.count && p.aggregate.min == q.aggregate.min && p.aggregate.max == q.aggregate.max)
+                    #expect(abs(p.aggregate.sum - q.aggregate.sum) < 1e-9, "\(p.aggregate) vs \(q.aggregate)")
+                }
+            }
+        }
+    }
+
     static func latestStateMerges(_ store: some ObservationStore) async throws {
         _ = try await store.ingest(Readings.batch([Readings.level("g2", 2.0, minutes: 10)]))
         // A late reading (older observedAt) is stored in the series but does not hide the newer value.
@@ -166,6 +209,9 @@ enum ConformingStore: String, CaseIterable, Sendable {
 @Suite("Store conformance")
 struct StoreConformanceTests {
     @Test(arguments: ConformingStore.allCases) func exactlyOnce(_ kind: ConformingStore) async throws { try await StoreConformance.exactlyOnce(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func concurrentBatchesMatchOneByOne(_ kind: ConformingStore) async throws {
+        try await StoreConformance.concurrentBatchesMatchOneByOne(kind.make(), kind.make())
+    }
     @Test(arguments: ConformingStore.allCases) func latestStateMerges(_ kind: ConformingStore) async throws { try await StoreConformance.latestStateMerges(kind.make()) }
     @Test(arguments: ConformingStore.allCases) func tenantsAreSeparate(_ kind: ConformingStore) async throws { try await StoreConformance.tenantsAreSeparate(kind.make()) }
     @Test(arguments: ConformingStore.allCases) func rangesAndLastN(_ kind: ConformingStore) async throws { try await StoreConformance.rangesAndLastN(kind.make()) }

@@ -104,7 +104,7 @@ struct HubConfigurationLoader {
             brokerFiles.acl = members["broker_acl_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             if (brokerFiles.password == nil) != (brokerFiles.acl == nil) { node.fail("give both broker_password_file and broker_acl_file, or neither") }
         }
-        var consumers = 2
+        var consumers = HubConfiguration.defaultIngestConsumers
         if let node = m["ingest"], let members = node.mapping(allowed: ["consumers"]) {
             if let count = members["consumers"]?.int(in: 1...8) { consumers = count }
             if broker == nil { node.fail("ingest needs a broker section") }

@@ -87,11 +87,14 @@ public struct HubConfiguration: Sendable {
     public var retentionInterval: Duration = .seconds(3600)
     /// Request limits.
     public var limits = Limits()
-    /// Broker sessions ingesting side by side (1–8, default 2). With more than one, they share
-    /// one subscription (`$share/<client id>/…`): the broker hands each batch to one of them, so
-    /// one batch is decoded while another is stored. Lowering it strands the batches queued for
-    /// the dropped sessions until they connect again.
-    public var ingestConsumers = 2
+    /// Broker sessions ingesting side by side (1–8, default ``defaultIngestConsumers``). With more
+    /// than one, they share one subscription (`$share/<client id>/…`): the broker hands each batch
+    /// to one of them, so batches are decoded while another is stored, and those waiting for the
+    /// store are written together. Lowering it strands the batches queued for the dropped sessions
+    /// until they connect again.
+    public var ingestConsumers = HubConfiguration.defaultIngestConsumers
+    /// The default of `ingest.consumers`.
+    public static let defaultIngestConsumers = 4
     /// Alert rules and how alerts are published.
     public var alerts = AlertsConfiguration()
     /// The map dashboard at `/`.

@@ -51,6 +51,12 @@ public struct IngestPlan: Sendable {
         public let series: Int
         public let resolution: RollupResolution
         public let bucket: Int64
+
+        public init(series: Int, resolution: RollupResolution, bucket: Int64) {
+            self.series = series
+            self.resolution = resolution
+            self.bucket = bucket
+        }
     }
 
     /// One attribute as the batch gives it, in batch order.

@@ -163,7 +163,7 @@ public final class SQLiteStore: ObservationStore, Sendable {
             func operation(_ batch: IngestBatch) -> String { "storing a batch of \(batch.tenant)/\(batch.gateway?.rawValue ?? "http")" }
             do {
                 let results = try write(group.count == 1 ? operation(group[0].batch) : "storing \(group.count) batches") { writer in
-                    try group.map { try writer.ingest($0.batch, plan: $0.plan) }
+                    try writer.ingest(group.map { ($0.batch, $0.plan) })
                 }
                 for (pending, result) in zip(group, results) { pending.done.resume(returning: .success(result)) }
             } catch {
@@ -173,7 +173,7 @@ public final class SQLiteStore: ObservationStore, Sendable {
                 }
                 for pending in group {
                     do {
-                        let result = try write(operation(pending.batch)) { writer in try writer.ingest(pending.batch, plan: pending.plan) }
+                        let result = try write(operation(pending.batch)) { writer in try writer.ingest([(pending.batch, pending.plan)])[0] }
                         pending.done.resume(returning: .success(result))
                     } catch {
                         pending.done.resume(returning: .failure(error))

@@ -62,37 +62,92 @@ final class SQLiteStoreWriter: @unchecked Sendable {
 
     // MARK: Ingest
 
-    /// Runs `plan` (of `batch`): inserts its readings, adds the sums of those inserted to their
-    /// rollups, writes each entity's merged latest state and the gateway's progress.
-    func ingest(_ batch: IngestBatch, plan: IngestPlan) throws -> IngestResult {
-        var result = IngestResult()
-        result.expired = plan.expired
-        let received = batch.receivedAt.millisecondsSinceEpoch
-        let seriesIDs = try plan.series.map { try seriesID($0.key, value: $0.value, unit: $0.unit) }
-        var inserted = [Bool]()
-        inserted.reserveCapacity(plan.readings.count)
-        for reading in plan.readings {
-            try insertObservation.bind(1, seriesIDs[reading.series])
-            try insertObservation.bind(2, reading.observedAt.millisecondsSinceEpoch)
-            switch reading.value {
-            case .number(let value):
-                try insertObservation.bind(3, value)
-                try insertObservation.bind(4, nil as String?)
-            case .boolean(let flag):
-                try insertObservation.bind(3, Int64(flag ? 1 : 0))
-                try insertObservation.bind(4, nil as String?)
-            case .text(let text):
-                try insertObservation.bind(3, nil as String?)
-                try insertObservation.bind(4, text)
+    /// A rollup bucket of a stored series.
+    private struct StoredRollupKey: Hashable {
+        let series: Int64
+        let resolution: RollupResolution
+        let bucket: Int64
+    }
+
+    /// An entity's state while a group is written.
+    private struct Touched {
+        let tenant: Tenant
+        var state: EntityState
+        /// Whether its row existed before the group.
+        let existed: Bool
+        var received: Int64
+    }
+
+    /// Runs the plans of `group` (batches with their plans) in the current transaction: inserts
+    /// each batch's readings, adds the sums of those inserted to their rollups, and writes each
+    /// entity's latest state and each gateway's progress. Rollups and entities touched by several
+    /// batches of the group are written once, with every batch merged in order.
+    func ingest(_ group: [(batch: IngestBatch, plan: IngestPlan)]) throws -> [IngestResult] {
+        var results = [IngestResult]()
+        results.reserveCapacity(group.count)
+        var rollups = [StoredRollupKey: Aggregate]()
+        var touched = [EntityID: Touched]()
+        var order = [EntityID]()
+        for (batch, plan) in group {
+            var result = IngestResult()
+            result.expired = plan.expired
+            let received = batch.receivedAt.millisecondsSinceEpoch
+            let seriesIDs = try plan.series.map { try seriesID($0.key, value: $0.value, unit: $0.unit) }
+            var inserted = [Bool]()
+            inserted.reserveCapacity(plan.readings.count)
+            for reading in plan.readings {
+                try insertObservation.bind(1, seriesIDs[reading.series])
+                try insertObservation.bind(2, reading.observedAt.millisecondsSinceEpoch)
+                switch reading.value {
+                case .number(let value):
+                    try insertObservation.bind(3, value)
+                    try insertObservation.bind(4, nil as String?)
+                case .boolean(let flag):
+                    try insertObservation.bind(3, Int64(flag ? 1 : 0))
+                    try insertObservation.bind(4, nil as String?)
+                case .text(let text):
+                    try insertObservation.bind(3, nil as String?)
+                    try insertObservation.bind(4, text)
+                }
+                try insertObservation.bind(5, received)
+                try insertObservation.run()
+                let isNew = connection.changes == 1
+                inserted.append(isNew)
+                if isNew { result.stored += 1 } else { result.duplicates += 1 }
             }
-            try insertObservation.bind(5, received)
-            try insertObservation.run()
-            let isNew = connection.changes == 1
-            inserted.append(isNew)
-            if isNew { result.stored += 1 } else { result.duplicates += 1 }
+            for (key, aggregate) in plan.rollups(inserted: inserted, resolutions: SQLiteStoreSchema.eagerRollups) {
+                let stored = StoredRollupKey(series: seriesIDs[key.series], resolution: key.resolution, bucket: key.bucket)
+                if rollups[stored] == nil { rollups[stored] = aggregate } else { rollups[stored]!.merge(aggregate) }
+            }
+            for change in plan.changes {
+                if touched[change.id] == nil {
+                    // Taken out of the cache, so the merge changes it in place instead of copying it.
+                    if let stored = try latestState(tenant: batch.tenant, id: change.id) {
+                        touched[change.id] = Touched(tenant: batch.tenant, state: stored, existed: true, received: received)
+                        result.updated.append(change.id)
+                    } else {
+                        touched[change.id] = Touched(tenant: batch.tenant, state: EntityState(try NGSIEntity(id: change.id)), existed: false,
+                                                     received: received)
+                        result.created.append(change.id)
+                    }
+                    order.append(change.id)
+                } else {
+                    result.updated.append(change.id)
+                }
+                change.merge(into: &touched[change.id]!.state)
+                touched[change.id]!.received = received
+            }
+            if let gateway = batch.gateway {
+                try upsertGateway.bind(1, batch.tenant.name)
+                try upsertGateway.bind(2, gateway.rawValue)
+                try upsertGateway.bind(3, Int64(batch.highestSequence ?? 0))
+                try upsertGateway.bind(4, received)
+                try upsertGateway.run()
+            }
+            results.append(result)
         }
-        for (key, aggregate) in plan.rollups(inserted: inserted, resolutions: SQLiteStoreSchema.eagerRollups) {
-            try upsertRollup.bind(1, seriesIDs[key.series])
+        for (key, aggregate) in rollups {
+            try upsertRollup.bind(1, key.series)
             try upsertRollup.bind(2, key.resolution.milliseconds)
             try upsertRollup.bind(3, key.bucket)
             try upsertRollup.bind(4, aggregate.count)
@@ -101,27 +156,15 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             try upsertRollup.bind(7, aggregate.sum)
             try upsertRollup.run()
         }
-        for change in plan.changes {
-            // Taken out of the cache, so the merge changes it in place instead of copying it.
-            let existed: Bool
-            var state: EntityState
-            if let stored = try latestState(tenant: batch.tenant, id: change.id) {
-                existed = true
-                state = stored
-                result.updated.append(change.id)
-            } else {
-                existed = false
-                state = EntityState(try NGSIEntity(id: change.id))
-                result.created.append(change.id)
-            }
-            change.merge(into: &state)
-            let location = try? state.entity.location()
+        for id in order {
+            guard let entity = touched.removeValue(forKey: id) else { continue }
+            let location = try? entity.state.entity.location()
             // An entity known to exist is updated in place (cheaper than an upsert).
-            let statement = existed ? updateEntity : upsertEntity
-            try statement.bind(1, batch.tenant.name)
-            try statement.bind(2, change.id.rawValue)
-            if !existed { try statement.bind(3, change.id.type) }
-            try statement.bind(4, state.body)
+            let statement = entity.existed ? updateEntity : upsertEntity
+            try statement.bind(1, entity.tenant.name)
+            try statement.bind(2, id.rawValue)
+            if !entity.existed { try statement.bind(3, id.type) }
+            try statement.bind(4, entity.state.body)
             if let location {
                 try statement.bind(5, location.latitude)
                 try statement.bind(6, location.longitude)
@@ -129,19 +172,12 @@ final class SQLiteStoreWriter: @unchecked Sendable {
                 try statement.bind(5, nil as String?)
                 try statement.bind(6, nil as String?)
             }
-            try statement.bind(7, received)
+            try statement.bind(7, entity.received)
             try statement.run()
             if latest.count >= Self.latestCacheLimit { latest.removeAll(keepingCapacity: true) }
-            latest[change.id] = state
+            latest[id] = entity.state
         }
-        if let gateway = batch.gateway {
-            try upsertGateway.bind(1, batch.tenant.name)
-            try upsertGateway.bind(2, gateway.rawValue)
-            try upsertGateway.bind(3, Int64(batch.highestSequence ?? 0))
-            try upsertGateway.bind(4, received)
-            try upsertGateway.run()
-        }
-        return result
+        return results
     }
 
     private func latestState(tenant: Tenant, id: EntityID) throws -> EntityState? {

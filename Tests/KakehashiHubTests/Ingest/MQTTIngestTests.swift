@@ -29,7 +29,7 @@ struct MQTTIngestTests {
         return try! WireBatch(tenant: Readings.kurume, gateway: gateway, entries: entries).payload()
     }
 
-    /// Creates the hub's persistent sessions (subscribed, shared by the default two consumers) so
+    /// Creates the hub's persistent sessions (subscribed, shared by the default consumers) so
     /// that what is published now waits for them.
     static func prepareSession(_ broker: TestBroker, clientID: String) async throws {
         let settings = MQTTConfiguration(host: broker.host, port: broker.port, clientID: clientID)
