@@ -76,7 +76,7 @@ struct DeadLetters: AsyncParsableCommand {
         @Option(name: .customLong("id"), help: "A dead letter's id (repeatable; see `deadletters list`).")
         var ids: [Int64] = []
 
-        @Option(help: "Every dead letter with this reason (e.g. unknown-gateway).")
+        @Option(help: "Every dead letter with this reason (e.g. unknown_gateway).")
         var reason: String?
 
         @Flag(help: "Every dead letter.")
@@ -85,6 +85,9 @@ struct DeadLetters: AsyncParsableCommand {
         func validate() throws {
             guard all || reason != nil || !ids.isEmpty else {
                 throw ValidationError("say which: --id N (repeatable), --reason REASON or --all")
+            }
+            if let reason, IngestRejection.Reason(rawValue: reason.replacingOccurrences(of: "-", with: "_")) == nil {
+                throw ValidationError("--reason is one of \(IngestRejection.Reason.allCases.map(\.rawValue).joined(separator: ", ")), not '\(reason)'")
             }
         }
 
@@ -96,7 +99,8 @@ struct DeadLetters: AsyncParsableCommand {
                 let access = try AccessStore(path: configuration.storagePath)
                 let retry = DeadLetterRetry(configuration: configuration, store: store, access: access, now: systemWallClock)
                 let letters = try await store.deadLetters(limit: Int.max).reversed().filter { letter in
-                    all || ids.contains(letter.id) || letter.reason == reason
+                    // The spelling of older versions (unknown-gateway) is accepted.
+                    all || ids.contains(letter.id) || letter.reason == reason?.replacingOccurrences(of: "-", with: "_")
                 }
                 let missing = Set(ids).subtracting(letters.map(\.id))
                 if !missing.isEmpty { print("no dead letter #\(missing.sorted().map(String.init).joined(separator: ", #"))") }

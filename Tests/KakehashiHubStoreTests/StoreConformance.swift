@@ -149,7 +149,7 @@ enum StoreConformance {
     static func deadLettersAreBounded(_ store: some ObservationStore, limit: Int) async throws {
         for i in 0..<(limit + 3) {
             try await store.recordDeadLetter(HubDeadLetter(
-                receivedAt: Readings.t0, source: "kakehashi/v1/kurume/gw-01/obs", tenant: "kurume", reason: "invalid-batch",
+                receivedAt: Readings.t0, source: "kakehashi/v1/kurume/gw-01/obs", tenant: "kurume", reason: "invalid_batch",
                 detail: "case \(i)", payload: Array(repeating: 0x41, count: 10_000), size: 10_000))
         }
         let letters = try await store.deadLetters(limit: 1000)
@@ -234,6 +234,23 @@ struct SQLiteStoreConformanceTests {
         let again = try await reopened.ingest(Readings.batch([Readings.level("g6", 3, minutes: 0), Readings.level("g6", 4, minutes: 1)]))
         #expect(again.stored == 1 && again.duplicates == 1 && again.updated == [Readings.gauge("g6")])
         #expect(try SQLiteStore.migrate(path: path) == (from: SQLiteStore.schemaVersion, to: SQLiteStore.schemaVersion))
+    }
+
+    /// Dead letters kept before rejection reasons were spelled as the gateway's are renamed.
+    @Test func deadLetterReasonsAreRespelled() async throws {
+        let path = Readings.temporaryDatabase()
+        do {
+            let db = try SQLiteConnection(path: path)
+            try db.migrate(Array(SQLiteStoreSchema.migrations.dropLast()))
+            try db.execute("""
+                INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size)
+                  VALUES (0, 'kakehashi/v1/kurume/gw-9/obs', 'kurume', 'unknown-gateway', 'gateway gw-9 is not registered', x'7b7d', 2);
+                """)
+        }
+        #expect(try SQLiteStore.migrate(path: path).to == SQLiteStore.schemaVersion)
+        let letters = try await SQLiteStore(path: path).deadLetters(limit: 10)
+        #expect(letters.map(\.reason) == [IngestRejection.Reason.unknownGateway.rawValue])
+        #expect(IngestRejection.Reason.unknownGateway.rawValue == "unknown_gateway")
     }
 
     /// Version 1 kept a minute rollup for every reading; version 2 drops those whose raw rows

@@ -48,10 +48,10 @@ public struct HubConfiguration: Sendable {
         /// Alert feeds (SSE and WebSocket) open at once per API key.
         public var feedsPerKey = 4
         /// Readings observed further ahead of the hub's clock are refused (dead letter
-        /// `clock-skew`): a wrong clock must not pin an entity's latest state (default 10 min, as
+        /// `clock_skew`): a wrong clock must not pin an entity's latest state (default 10 min, as
         /// the gateway's).
         public var maxFutureSkew: Duration = .seconds(600)
-        /// Readings observed longer ago than this are refused (dead letter `too-old`); nil (the
+        /// Readings observed longer ago than this are refused (dead letter `too_old`); nil (the
         /// default) takes any age that retention keeps.
         public var maxReadingAge: Duration?
 

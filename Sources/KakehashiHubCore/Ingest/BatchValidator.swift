@@ -28,7 +28,7 @@ public struct BatchValidator: Sendable {
     }
 
     /// Splits `entities` into those observed within the clock limits around `now` and those
-    /// refused, each with its rejection (`clock-skew`, `too-old`).
+    /// refused, each with its rejection (`clock_skew`, `too_old`).
     public func screen(_ entities: [NGSIEntity], tenant: Tenant, now: Timestamp) -> (kept: [NGSIEntity], refused: [(NGSIEntity, IngestRejection)]) {
         let refusals = self.refusals(entities, tenant: tenant, now: now)
         guard !refusals.isEmpty else { return (entities, []) }
@@ -37,7 +37,7 @@ public struct BatchValidator: Sendable {
     }
 
     /// The entities observed outside the clock limits around `now`, by position, each with its
-    /// rejection (`clock-skew`, `too-old`); the first attribute by name that is outside is named.
+    /// rejection (`clock_skew`, `too_old`); the first attribute by name that is outside is named.
     public func refusals(_ entities: [NGSIEntity], tenant: Tenant, now: Timestamp) -> [(index: Int, rejection: IngestRejection)] {
         let latest = now.millisecondsSinceEpoch + maxFutureSkew.milliseconds
         let earliest = maxReadingAge.map { now.millisecondsSinceEpoch - $0.milliseconds } ?? Int64.min

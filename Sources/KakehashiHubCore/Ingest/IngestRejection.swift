@@ -1,25 +1,26 @@
 /// Why a batch was not stored; it goes to the dead-letter table with this reason and detail.
 public struct IngestRejection: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The closed set of reasons, each counted in metrics.
+    /// The closed set of reasons, each counted in metrics. Spelled as the gateway's rejection
+    /// reasons are (`snake_case`), in metrics labels, dead letters and logs alike.
     public enum Reason: String, Sendable, Hashable, CaseIterable {
         /// The topic is not `kakehashi/v1/<tenant>/<gateway>/obs`.
-        case badTopic = "bad-topic"
+        case badTopic = "bad_topic"
         /// The tenant is not one of this hub's tenants.
-        case unknownTenant = "unknown-tenant"
+        case unknownTenant = "unknown_tenant"
         /// The gateway is not registered for the tenant.
-        case unknownGateway = "unknown-gateway"
+        case unknownGateway = "unknown_gateway"
         /// The payload is not a valid wire batch (JSON, version, sequences, entities).
-        case invalidBatch = "invalid-batch"
+        case invalidBatch = "invalid_batch"
         /// The batch names another tenant or gateway than its topic.
-        case topicMismatch = "topic-mismatch"
+        case topicMismatch = "topic_mismatch"
         /// An entity belongs to another tenant than the request's.
-        case tenantMismatch = "tenant-mismatch"
+        case tenantMismatch = "tenant_mismatch"
         /// Storage kept failing for this batch (older versions; batches are now held until stored).
-        case storageFailed = "storage-failed"
+        case storageFailed = "storage_failed"
         /// A reading observed further ahead of the hub's clock than `limits.max_future_skew`.
-        case clockSkew = "clock-skew"
+        case clockSkew = "clock_skew"
         /// A reading observed longer ago than `limits.max_reading_age`.
-        case tooOld = "too-old"
+        case tooOld = "too_old"
     }
 
     /// The reason.

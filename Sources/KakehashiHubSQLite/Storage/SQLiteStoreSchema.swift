@@ -180,6 +180,10 @@ enum SQLiteStoreSchema {
         ALTER TABLE alert_events ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE alert_events ADD COLUMN last_reading INTEGER;
         """,
+        // Rejection reasons are spelled as the gateway's (snake_case): dead letters kept before too.
+        """
+        UPDATE deadletters SET reason = replace(reason, '-', '_');
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

@@ -38,9 +38,9 @@ struct ClockLimitsTests {
 
             // Each kept with its reason; the latest state of g1 is still its real reading.
             let letters = try await hub.store.deadLetters(limit: 10)
-            #expect(letters.map(\.reason).sorted() == ["clock-skew", "clock-skew", "too-old"])
+            #expect(letters.map(\.reason).sorted() == ["clock_skew", "clock_skew", "too_old"])
             #expect(letters.allSatisfy { $0.source == "http" && !$0.payload.isEmpty })
-            #expect(hub.registry.value("kakehashi_hub_batches_rejected_total", [("reason", "clock-skew")]) == 2)
+            #expect(hub.registry.value("kakehashi_hub_batches_rejected_total", [("reason", "clock_skew")]) == 2)
             let g1 = try await client.call(.get, "/ngsi-ld/v1/entities/\(Readings.gauge("g1").rawValue)").json
             #expect(g1["waterLevel"]?["value"] == 1.0)
             // A later real reading still moves it on.
@@ -59,7 +59,7 @@ struct ClockLimitsTests {
         guard case .stored(let result) = outcome else { Issue.record("\(outcome)"); return }
         #expect(result.stored == 2)
         let letters = try await hub.store.deadLetters(limit: 10)
-        #expect(letters.map(\.reason) == ["clock-skew"] && letters.first?.source == "kakehashi/v1/kurume/gw-01/obs")
+        #expect(letters.map(\.reason) == ["clock_skew"] && letters.first?.source == "kakehashi/v1/kurume/gw-01/obs")
         #expect(letters.first?.detail.contains("2026-06-02T13:00:00.000Z") == true)
     }
 }

@@ -58,7 +58,7 @@ import KakehashiHubTestSupport
             _ = try await hub.api.ingestor.handle(topic: "kakehashi/v1/kurume/gw-02/obs", payload: Self.batch(gateway: "gw-02", sequences: 1...700))
             _ = try await hub.api.ingestor.handle(topic: "kakehashi/v1/kurume/gw-02/obs", payload: Self.batch(gateway: "gw-02", sequences: 701...710))
             _ = try await hub.api.ingestor.handle(topic: "kakehashi/v1/kurume/gw-01/obs", payload: Array("{not json".utf8))
-            #expect(try await hub.store.deadLetters(limit: 10).map(\.reason).sorted() == ["invalid-batch", "unknown-gateway", "unknown-gateway"])
+            #expect(try await hub.store.deadLetters(limit: 10).map(\.reason).sorted() == ["invalid_batch", "unknown_gateway", "unknown_gateway"])
         }
         let binary = RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-hub").path
         func cli(_ arguments: [String]) async throws -> (status: Int32, output: String) {
@@ -67,17 +67,17 @@ import KakehashiHubTestSupport
             return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
         }
         // Still unregistered: refused again, kept, exit status 1.
-        let early = try await cli(["deadletters", "retry", "--config", file.path, "--reason", "unknown-gateway"])
-        #expect(early.status != 0 && early.output.contains("refused again, kept: unknown-gateway"), "\(early.output)")
+        let early = try await cli(["deadletters", "retry", "--config", file.path, "--reason", "unknown_gateway"])
+        #expect(early.status != 0 && early.output.contains("refused again, kept: unknown_gateway"), "\(early.output)")
         // Registered: both stored, forgotten; the unreadable one stays.
         try write(gateways: "gw-01, gw-02")
-        let fixed = try await cli(["deadletters", "retry", "--config", file.path, "--reason", "unknown-gateway"])
+        let fixed = try await cli(["deadletters", "retry", "--config", file.path, "--reason", "unknown_gateway"])
         #expect(fixed.status == 0, "\(fixed.output)")
         #expect(fixed.output.contains("2 dead letter(s): 2 stored (710 readings), 0 refused again"), "\(fixed.output)")
         let none = try await cli(["deadletters", "retry", "--config", file.path])
         #expect(none.status != 0 && none.output.contains("--id N"), "\(none.output)")
         let listed = try await cli(["deadletters", "--config", file.path])
-        #expect(listed.status == 0 && listed.output.contains("invalid-batch") && !listed.output.contains("unknown-gateway"), "\(listed.output)")
+        #expect(listed.status == 0 && listed.output.contains("invalid_batch") && !listed.output.contains("unknown_gateway"), "\(listed.output)")
         let store = try SQLiteStore(path: directory.appendingPathComponent("hub.sqlite").path)
         var total = 0
         for gauge in 0..<7 {

@@ -72,7 +72,7 @@ struct FullDiskTests {
             #expect(health.json["storage"]?.stringValue?.contains("full") == true, "\(health.text)")
         }
         #expect(stored() < 21)
-        #expect(hub.registry.value("kakehashi_hub_batches_rejected_total", [("reason", "storage-failed")]) == 0)
+        #expect(hub.registry.value("kakehashi_hub_batches_rejected_total", [("reason", "storage_failed")]) == 0)
 
         // Space returns: everything held is stored, once.
         try FileManager.default.removeItem(at: ballast)

@@ -76,8 +76,8 @@ struct MQTTIngestTests {
         #expect(hub.registry.value("kakehashi_hub_readings_stored_total") == 15)
         #expect(hub.registry.value("kakehashi_hub_readings_duplicate_total") == 25)
         let reasons = try await hub.store.deadLetters(limit: 10).map(\.reason).sorted()
-        #expect(reasons == ["invalid-batch", "topic-mismatch", "unknown-gateway"])
-        #expect(hub.registry.value("kakehashi_hub_batches_rejected_total", [("reason", "unknown-gateway")]) == 1)
+        #expect(reasons == ["invalid_batch", "topic_mismatch", "unknown_gateway"])
+        #expect(hub.registry.value("kakehashi_hub_batches_rejected_total", [("reason", "unknown_gateway")]) == 1)
 
         // And through the API, with health and metrics.
         let app = Application(router: hub.router())
