@@ -25,6 +25,8 @@ public struct Hub: Sendable {
     public let registry: PrometheusRegistry
     /// The links to peer hubs (`federation:`).
     public let federation: [FederationLink]
+    /// Publishes alert events to MQTT (`alerts.publish_mqtt`, with rules and a broker).
+    public let alertPublisher: AlertMQTTPublisher?
 
     /// Opens storage and creates the services (nothing runs yet).
     public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
@@ -42,8 +44,12 @@ public struct Hub: Sendable {
         try FederationLink.prepareMirrors(configuration, accessStore, logger: logger)
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry)
-        let alerts = try AlertService(configuration: configuration.alerts, store: store, broker: configuration.broker,
-                                      metrics: metrics, logger: logger, now: now)
+        let alerts = AlertService(configuration: configuration.alerts, store: store, metrics: metrics, logger: logger, now: now)
+        if let broker = configuration.broker, configuration.alerts.publishMQTT, alerts.hasRules {
+            alertPublisher = try AlertMQTTPublisher(broker: broker, feed: alerts.feed, logger: logger)
+        } else {
+            alertPublisher = nil
+        }
         let evaluate: @Sendable (IngestBatch) async -> Void = { batch in
             await alerts.observe(batch)
             alerts.entityFeed.publish(batch.entities)
@@ -97,6 +103,7 @@ public struct Hub: Sendable {
         services.append(MaintenanceService(store: store, logger: logger))
         services += federation.map { AfterAlertsStart(alerts: alerts, service: $0) } as [any Service]
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
+        if let alertPublisher { services.append(alertPublisher) }
         services.append(RetentionService(
             store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
         let api = self.api

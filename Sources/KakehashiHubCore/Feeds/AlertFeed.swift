@@ -8,12 +8,38 @@ import Synchronization
 /// `capacity` events behind is ended; it reconnects with its last event id and catches up from
 /// storage, so a slow client never makes the hub hold unbounded memory nor miss an event.
 public final class AlertFeed: Sendable {
+    /// A stored event with its JSON, written once however many clients follow it.
+    public struct Event: Sendable {
+        public let record: AlertEventRecord
+        /// `record.json`, serialized.
+        public let json: [UInt8]
+
+        public init(_ record: AlertEventRecord) {
+            self.record = record
+            self.json = record.json.serialized()
+        }
+
+        /// The JSON with a `sharedBy` member naming `owner` (for a grantee's feed), without
+        /// writing the event again.
+        public func json(sharedBy owner: Tenant) -> [UInt8] {
+            var out = [UInt8]()
+            out.reserveCapacity(json.count + owner.name.utf8.count + 16)
+            out.append(contentsOf: #"{"\#(ShareGrant.sharedByAttribute)":"#.utf8)
+            JSONValue.writeString(owner.name, into: &out)
+            if json.count > 2 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: json.dropFirst())
+            return out
+        }
+    }
+
     /// One client's events.
-    public typealias Stream = AsyncStream<AlertEventRecord>
+    public typealias Stream = AsyncStream<Event>
 
     private struct Subscribers {
         var next = 0
         var byTenant: [Tenant: [Int: Stream.Continuation]] = [:]
+        /// Followers of every tenant (the MQTT publisher).
+        var everyone: [Int: Stream.Continuation] = [:]
         var finished = false
     }
 
@@ -46,16 +72,48 @@ public final class AlertFeed: Sendable {
         return stream
     }
 
+    /// Every tenant's events from now on, holding up to `capacity` of them.
+    public struct Subscription: Sendable {
+        public let events: Stream
+        let continuation: Stream.Continuation
+
+        /// Ends the stream after the events it holds.
+        public func end() { continuation.finish() }
+    }
+
+    /// A stream of every tenant's events from now on, holding up to `capacity` of them; it ends
+    /// when the hub shuts down, ``Subscription/end()`` is called or the task reading it is cancelled.
+    public func subscribeAll(capacity: Int) -> Subscription {
+        let (stream, continuation) = Stream.makeStream(bufferingPolicy: .bufferingOldest(capacity))
+        let id: Int? = subscribers.withLock { state in
+            if state.finished { return nil }
+            state.next += 1
+            state.everyone[state.next] = continuation
+            return state.next
+        }
+        guard let id else {
+            continuation.finish()
+            return Subscription(events: stream, continuation: continuation)
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.subscribers.withLock { state in _ = state.everyone.removeValue(forKey: id) }
+        }
+        return Subscription(events: stream, continuation: continuation)
+    }
+
     /// Clients connected, per tenant.
     public var clientCount: Int { subscribers.withLock { $0.byTenant.values.reduce(0) { $0 + $1.count } } }
 
-    /// Hands `records` (in id order) to the clients of their tenants.
+    /// Hands `records` (in id order) to the clients of their tenants, each serialized once.
     func publish(_ records: [AlertEventRecord]) {
         guard !records.isEmpty else { return }
-        let targets = subscribers.withLock { state in records.map { state.byTenant[$0.event.tenant].map { Array($0.values) } ?? [] } }
-        for (record, clients) in zip(records, targets) {
+        let targets = subscribers.withLock { state in
+            records.map { Array(state.byTenant[$0.event.tenant]?.values ?? [:].values) + Array(state.everyone.values) }
+        }
+        for (record, clients) in zip(records, targets) where !clients.isEmpty {
+            let event = Event(record)
             for client in clients {
-                if case .dropped = client.yield(record) { client.finish() }
+                if case .dropped = client.yield(event) { client.finish() }
             }
         }
     }
@@ -64,8 +122,11 @@ public final class AlertFeed: Sendable {
     public func finishAll() {
         let all = subscribers.withLock { state -> [Stream.Continuation] in
             state.finished = true
-            defer { state.byTenant = [:] }
-            return state.byTenant.values.flatMap(\.values)
+            defer {
+                state.byTenant = [:]
+                state.everyone = [:]
+            }
+            return state.byTenant.values.flatMap(\.values) + state.everyone.values
         }
         for continuation in all { continuation.finish() }
     }

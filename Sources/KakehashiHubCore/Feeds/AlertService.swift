@@ -1,6 +1,5 @@
 import KakehashiAlerts
 import KakehashiModel
-import KakehashiMQTT
 import Logging
 import ServiceLifecycle
 
@@ -36,13 +35,10 @@ public actor AlertService {
     private struct Source: Hashable { let tenant: Tenant, gateway: GatewayID }
     private struct Waiting { let lowest: UInt64, highest: UInt64, entities: [NGSIEntity], arrived: Timestamp, since: ContinuousClock.Instant }
     private var tail: Task<Void, Never>?
-    private let mqtt: MQTTClient?
-    private let mqttQueue: AsyncStream<AlertEventRecord>.Continuation?
-    private let mqttEvents: AsyncStream<AlertEventRecord>?
 
-    /// Creates the service; with a broker, events are also published to `kakehashi/v1/<tenant>/alerts`.
-    public init(configuration: AlertsConfiguration, store: any ObservationStore & AlertStore, broker: MQTTConfiguration?,
-                metrics: HubMetrics, logger: Logger, now: @escaping WallClock) throws(MQTTError) {
+    /// Creates the service (``AlertMQTTPublisher`` publishes its events to MQTT).
+    public init(configuration: AlertsConfiguration, store: any ObservationStore & AlertStore,
+                metrics: HubMetrics, logger: Logger, now: @escaping WallClock) {
         self.configuration = configuration
         self.store = store
         self.feed = AlertFeed()
@@ -51,19 +47,6 @@ public actor AlertService {
         self.logger = logger
         self.now = now
         self.engine = AlertEngine(rules: configuration.rules, lateWindow: configuration.lateWindow.milliseconds)
-        if let broker, configuration.publishMQTT, !configuration.rules.isEmpty {
-            var settings = broker
-            settings.clientID = "\(broker.clientID)-alerts"
-            settings.session = .clean
-            mqtt = try MQTTClient(configuration: settings, logger: logger)
-            let (stream, continuation) = AsyncStream<AlertEventRecord>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
-            mqttEvents = stream
-            mqttQueue = continuation
-        } else {
-            mqtt = nil
-            mqttEvents = nil
-            mqttQueue = nil
-        }
     }
 
     /// Whether any rule is configured.
@@ -250,33 +233,18 @@ public actor AlertService {
     private func publish(_ records: [AlertEventRecord]) {
         metrics.alertEvents.increment(by: Int64(records.count))
         feed.publish(records)
-        if let mqttQueue { for record in records { mqttQueue.yield(record) } }
     }
 
     // MARK: Running
 
-    /// Publishes events to MQTT until the stream ends.
-    func runPublisher() async {
-        guard let mqtt, let mqttEvents else { return }
-        for await record in mqttEvents {
-            do {
-                try await mqtt.publish(WireTopic.alerts(tenant: record.event.tenant), payload: record.json.serialized(), qos: .atLeastOnce)
-            } catch {
-                logger.error("publishing an alert event to MQTT failed", metadata: ["error": "\(error)", "id": "\(record.id)"])
-            }
-        }
-        await mqtt.disconnect()
-    }
-
-    /// Ends the MQTT queue and the live feeds (shutdown).
+    /// Ends the live feeds, the MQTT publisher's included (shutdown).
     func stop() {
-        mqttQueue?.finish()
         feed.finishAll()
         entityFeed.finishAll()
     }
 }
 
-/// Runs the rules' clock, the MQTT publisher, and ends the feeds at shutdown.
+/// Runs the rules' clock, and ends the feeds at shutdown.
 public struct AlertClockService: Service {
     let alerts: AlertService
     let interval: Duration
@@ -291,7 +259,6 @@ public struct AlertClockService: Service {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await alerts.runPublisher() }
                 group.addTask {
                     await cancelWhenGracefulShutdown {
                         while !Task.isCancelled {

@@ -76,7 +76,8 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ value: String, into out: inout [UInt8]) {
+    /// Appends `value` as a JSON string (quoted and escaped).
+    public static func writeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = value
         text.withUTF8 { bytes in
