@@ -37,14 +37,20 @@ let package = Package(
     targets: [
         // C libraries from Debian's -dev packages.
         .systemLibrary(
-            name: "CMosquitto", pkgConfig: "libmosquitto",
-            providers: [.apt(["libmosquitto-dev"]), .brew(["mosquitto"])]),
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"]), .brew(["mosquitto"])]
+        ),
         .systemLibrary(
-            name: "CBlueZ", pkgConfig: "bluez",
-            providers: [.apt(["libbluetooth-dev"])]),
+            name: "CBlueZ",
+            pkgConfig: "bluez",
+            providers: [.apt(["libbluetooth-dev"])]
+        ),
         .systemLibrary(
-            name: "CSQLite", pkgConfig: "sqlite3",
-            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
 
         // Pure values: no I/O, no C.
         .target(name: "KakehashiModel"),
@@ -65,7 +71,8 @@ let package = Package(
         // key, secrets from the environment.
         .target(
             name: "KakehashiConfig",
-            dependencies: ["KakehashiModel", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["KakehashiModel", .product(name: "Yams", package: "Yams")]
+        ),
         // A broker section of a configuration file read into the MQTT client's settings (shared by
         // gateway and hub), so that neither KakehashiConfig nor KakehashiMQTT depends on the other.
         .target(name: "KakehashiBrokerConfig", dependencies: ["KakehashiConfig", "KakehashiMQTT"]),
@@ -80,7 +87,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ]
+        ),
         .executableTarget(
             name: "kakehashi-gateway",
             dependencies: [
@@ -88,7 +96,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ]
+        ),
         // The hub's core (as HummingbirdCore to Hummingbird): ingest with exactly-once effect, the
         // store protocols, query engine, alert service, feeds, access logic, federation and
         // configuration. Imports neither Hummingbird nor SQLite.
@@ -100,11 +109,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ]
+        ),
         // The hub's stores over SQLite (one file, or one file per tenant) and its access tables.
         .target(
             name: "KakehashiHubSQLite",
-            dependencies: ["KakehashiHubCore", "KakehashiModel", "KakehashiAlerts", "KakehashiSQLite"]),
+            dependencies: ["KakehashiHubCore", "KakehashiModel", "KakehashiAlerts", "KakehashiSQLite"]
+        ),
         // The hub over HTTP: the NGSI-LD API, middleware, feeds' transports, dashboard, and the
         // `Hub` that wires core, store and server into one application.
         .target(
@@ -118,7 +129,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Dashboard/README.md"],
-            resources: [.copy("Dashboard/site")]),
+            resources: [.copy("Dashboard/site")]
+        ),
         .executableTarget(
             name: "kakehashi-hub",
             dependencies: [
@@ -127,7 +139,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ]
+        ),
         // Readers of recorded trace formats (MLIT river gauges, …): pure parsing of text.
         .target(name: "KakehashiTraces", dependencies: ["KakehashiModel"]),
         // Pure rule engine: no I/O, time comes with the inputs.
@@ -138,7 +151,8 @@ let package = Package(
         .target(
             name: "KakehashiSimulation",
             dependencies: ["KakehashiModel", "KakehashiTraces", "KakehashiBLE"],
-            path: "simulators/KakehashiSimulation"),
+            path: "simulators/KakehashiSimulation"
+        ),
         .executableTarget(
             name: "kakehashi-sim",
             dependencies: [
@@ -146,7 +160,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "simulators/kakehashi-sim"),
+            path: "simulators/kakehashi-sim"
+        ),
 
         // Shared by test targets only: repository paths, the Smart Data Models schema check.
         .target(name: "KakehashiTestSupport", dependencies: ["KakehashiModel", "KakehashiSimulation"]),
@@ -163,7 +178,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+            ]
+        ),
 
         .testTarget(name: "KakehashiModelTests", dependencies: ["KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiTracesTests", dependencies: ["KakehashiTraces", "KakehashiModel", "KakehashiTestSupport"]),
@@ -171,7 +187,10 @@ let package = Package(
         .testTarget(name: "KakehashiBLETests", dependencies: ["KakehashiBLE", "KakehashiBLEScanner", "KakehashiModel", "KakehashiTestSupport"]),
         .testTarget(
             name: "KakehashiGatewayTests",
-            dependencies: ["KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTestSupport"]),
+            dependencies: [
+                "KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTestSupport",
+            ]
+        ),
         .testTarget(
             name: "KakehashiHubTests",
             dependencies: [
@@ -181,14 +200,18 @@ let package = Package(
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ]
+        ),
         // Builders of readings and batches for the hub's test targets.
         .target(name: "KakehashiHubTestSupport", dependencies: ["KakehashiHubCore", "KakehashiModel"], path: "Tests/KakehashiHubTestSupport"),
         // The stores and the ingest plan, without Hummingbird.
         .testTarget(
             name: "KakehashiHubStoreTests",
-            dependencies: ["KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiSQLite", "KakehashiAlerts", "KakehashiTestSupport",
-                           "KakehashiHubTestSupport"]),
+            dependencies: [
+                "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiSQLite", "KakehashiAlerts", "KakehashiTestSupport",
+                "KakehashiHubTestSupport",
+            ]
+        ),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),
         .testTarget(name: "KakehashiFaultTests", dependencies: ["KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiTestSupport"]),
         .testTarget(name: "KakehashiAlertsTests", dependencies: ["KakehashiAlerts", "KakehashiModel", "KakehashiTraces", "KakehashiTestSupport"]),
@@ -197,7 +220,8 @@ let package = Package(
             dependencies: [
                 "KakehashiSimulation", "KakehashiTraces", "KakehashiModel", "KakehashiBLE", "KakehashiGateway", "KakehashiMQTT",
                 "KakehashiTestSupport",
-            ]),
+            ]
+        ),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CMosquitto", "CBlueZ", "CSQLite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -208,7 +208,8 @@ public struct AlertEngine: Sendable {
         var events = [AlertEvent]()
         for id in timelines.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
             guard let (time, target) = timelines[id].map({ ($0.time, target($0)) }), let to = target, time.map({ to > $0 }) ?? true,
-                  var timeline = timelines.removeValue(forKey: id) else { continue }
+                var timeline = timelines.removeValue(forKey: id)
+            else { continue }
             var facts = timeline.facts
             guard nextDue(facts, id) != nil || timeline.time == nil else {
                 timeline.time = to
@@ -291,7 +292,15 @@ public struct AlertEngine: Sendable {
             }
             let state = facts.rules[ruleIndex]
             if let stage = state?.stage, stage != shown {
-                var bridge = event(shown, stage, rules[ruleIndex], id, state: state, facts: facts, at: max(t, now.last?.at.millisecondsSinceEpoch ?? t))
+                var bridge = event(
+                    shown,
+                    stage,
+                    rules[ruleIndex],
+                    id,
+                    state: state,
+                    facts: facts,
+                    at: max(t, now.last?.at.millisecondsSinceEpoch ?? t)
+                )
                 bridge.late = true
                 given.append(bridge)
             }
@@ -305,7 +314,8 @@ public struct AlertEngine: Sendable {
         guard let newest = timeline.entries.last?.at else { return }
         var drop = 0
         while drop < timeline.entries.count - 1,
-              timeline.entries.count - drop > historyLimit || timeline.entries[drop].at < newest - lateWindow {
+            timeline.entries.count - drop > historyLimit || timeline.entries[drop].at < newest - lateWindow
+        {
             drop += 1
         }
         guard drop > 0 else { return }
@@ -434,19 +444,40 @@ public struct AlertEngine: Sendable {
         }
     }
 
-    private func evaluateThreshold(_ state: inout RuleState, _ index: Int, _ threshold: Threshold, _ facts: Facts, _ id: EntityID,
-                                   at t: Int64, into events: inout [AlertEvent]) {
+    private func evaluateThreshold(
+        _ state: inout RuleState,
+        _ index: Int,
+        _ threshold: Threshold,
+        _ facts: Facts,
+        _ id: EntityID,
+        at t: Int64,
+        into events: inout [AlertEvent]
+    ) {
         guard let value = state.lastValue else { return }
         let levels = threshold.stages.map { Self.level($0.level, facts) }
-        if let change = state.machine.evaluate(value: value, at: t, levels: levels, direction: threshold.direction,
-                                               hysteresis: threshold.hysteresis, raiseAfter: threshold.raiseAfter, clearAfter: threshold.clearAfter) {
+        if let change = state.machine.evaluate(
+            value: value,
+            at: t,
+            levels: levels,
+            direction: threshold.direction,
+            hysteresis: threshold.hysteresis,
+            raiseAfter: threshold.raiseAfter,
+            clearAfter: threshold.clearAfter
+        ) {
             events.append(event(change.from, change.to, rules[index], id, state: state, facts: facts, at: t))
         }
         state.evaluatedAt = t
     }
 
-    private func evaluateRate(_ state: inout RuleState, _ index: Int, _ rate: RateOfChange, _ facts: Facts, _ id: EntityID,
-                              at t: Int64, into events: inout [AlertEvent]) {
+    private func evaluateRate(
+        _ state: inout RuleState,
+        _ index: Int,
+        _ rate: RateOfChange,
+        _ facts: Facts,
+        _ id: EntityID,
+        at t: Int64,
+        into events: inout [AlertEvent]
+    ) {
         guard let value = state.lastValue else { return }
         state.samples.removeAll { t - $0.t > rate.window }
         // The change against the lowest (rise) or highest (fall) value within the window.
@@ -457,8 +488,15 @@ public struct AlertEngine: Sendable {
             change = ExactDecimal.difference(value, state.samples.lazy.map(\.v).max() ?? value)
         }
         let signed = rate.change >= 0 ? change : -change
-        if let step = state.machine.evaluate(value: signed, at: t, levels: [abs(rate.change)], direction: .above,
-                                             hysteresis: 0, raiseAfter: 0, clearAfter: rate.clearAfter) {
+        if let step = state.machine.evaluate(
+            value: signed,
+            at: t,
+            levels: [abs(rate.change)],
+            direction: .above,
+            hysteresis: 0,
+            raiseAfter: 0,
+            clearAfter: rate.clearAfter
+        ) {
             var stepped = event(step.from, step.to, rules[index], id, state: state, facts: facts, at: t)
             stepped.value = change
             events.append(stepped)
@@ -492,8 +530,18 @@ public struct AlertEngine: Sendable {
         case .absence(_, let stageSeverity):
             if to > 0 { name = "absent"; severity = stageSeverity }
         }
-        var event = AlertEvent(kind: kind, rule: rule.id, entity: id, stage: to, stageName: name, severity: severity,
-                               value: value, level: level, at: Timestamp(millisecondsSinceEpoch: t), location: facts.location)
+        var event = AlertEvent(
+            kind: kind,
+            rule: rule.id,
+            entity: id,
+            stage: to,
+            stageName: name,
+            severity: severity,
+            value: value,
+            level: level,
+            at: Timestamp(millisecondsSinceEpoch: t),
+            location: facts.location
+        )
         event.lastReadingAt = facts.newest.map { Timestamp(millisecondsSinceEpoch: $0) }
         return event
     }
@@ -524,7 +572,8 @@ public struct AlertEngine: Sendable {
 
     private static func number(_ entity: NGSIEntity, _ attribute: String) -> Double? {
         guard case .property(let property)? = entity.attributes[attribute], case .number(let value) = property.value,
-              property.observedAt != nil else { return nil }
+            property.observedAt != nil
+        else { return nil }
         return value
     }
 

@@ -43,8 +43,18 @@ public struct AlertEvent: Sendable, Hashable {
     public var lastReadingAt: Timestamp?
 
     /// Creates an event.
-    public init(kind: Kind, rule: String, entity: EntityID, stage: Int, stageName: String?, severity: Alert.Severity?,
-                value: Double?, level: Double?, at: Timestamp, location: GeoPoint?) {
+    public init(
+        kind: Kind,
+        rule: String,
+        entity: EntityID,
+        stage: Int,
+        stageName: String?,
+        severity: Alert.Severity?,
+        value: Double?,
+        level: Double?,
+        at: Timestamp,
+        location: GeoPoint?
+    ) {
         self.kind = kind
         self.rule = rule
         self.entity = entity

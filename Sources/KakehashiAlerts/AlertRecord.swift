@@ -44,9 +44,25 @@ public struct AlertRecord: Sendable, Hashable {
     public var stale = false
 
     /// Creates a record.
-    public init(id: Int64, tenant: Tenant, rule: String, entity: EntityID, stage: Int, stageName: String?, severity: Alert.Severity?,
-                value: Double?, level: Double?, raisedAt: Timestamp, updatedAt: Timestamp, clearedAt: Timestamp?, location: GeoPoint?,
-                acknowledgedBy: String?, acknowledgedAt: Timestamp?, lastChange: Int64, lastChangeKind: AlertEvent.Kind) {
+    public init(
+        id: Int64,
+        tenant: Tenant,
+        rule: String,
+        entity: EntityID,
+        stage: Int,
+        stageName: String?,
+        severity: Alert.Severity?,
+        value: Double?,
+        level: Double?,
+        raisedAt: Timestamp,
+        updatedAt: Timestamp,
+        clearedAt: Timestamp?,
+        location: GeoPoint?,
+        acknowledgedBy: String?,
+        acknowledgedAt: Timestamp?,
+        lastChange: Int64,
+        lastChangeKind: AlertEvent.Kind
+    ) {
         self.id = id
         self.tenant = tenant
         self.rule = rule

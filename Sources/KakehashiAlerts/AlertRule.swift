@@ -74,8 +74,17 @@ public struct AlertRule: Sendable, Hashable {
     }
 
     /// Creates a rule.
-    public init(id: String, tenant: Tenant, entityType: String, attribute: String, entityIDs: Set<EntityID>? = nil,
-                area: GeoBox? = nil, kind: Kind, text: Text? = nil, publishing: Publishing = Publishing()) {
+    public init(
+        id: String,
+        tenant: Tenant,
+        entityType: String,
+        attribute: String,
+        entityIDs: Set<EntityID>? = nil,
+        area: GeoBox? = nil,
+        kind: Kind,
+        text: Text? = nil,
+        publishing: Publishing = Publishing()
+    ) {
         self.id = id
         self.tenant = tenant
         self.entityType = entityType

@@ -13,8 +13,18 @@ import KakehashiModel
 public struct CAPMessage: Sendable {
     /// CAP `category` values.
     public enum Category: String, Sendable, Hashable, CaseIterable {
-        case geo = "Geo", met = "Met", safety = "Safety", security = "Security", rescue = "Rescue", fire = "Fire"
-        case health = "Health", env = "Env", transport = "Transport", infra = "Infra", cbrne = "CBRNE", other = "Other"
+        case geo = "Geo"
+        case met = "Met"
+        case safety = "Safety"
+        case security = "Security"
+        case rescue = "Rescue"
+        case fire = "Fire"
+        case health = "Health"
+        case env = "Env"
+        case transport = "Transport"
+        case infra = "Infra"
+        case cbrne = "CBRNE"
+        case other = "Other"
     }
 
     /// One earlier or current message of the alert: its event id and time.
@@ -93,7 +103,9 @@ public struct CAPMessage: Sendable {
         element(&out, "msgType", messageType, indent: 1)
         element(&out, "scope", "Public", indent: 1)
         if changes.count > 1 {
-            let earlier = changes.dropLast().map { "\(sender),\(Self.identifier(tenant: alert.tenant, event: $0.id)),\(Self.time($0.at, offsetSeconds: offsetSeconds))" }
+            let earlier = changes.dropLast().map {
+                "\(sender),\(Self.identifier(tenant: alert.tenant, event: $0.id)),\(Self.time($0.at, offsetSeconds: offsetSeconds))"
+            }
             element(&out, "references", earlier.joined(separator: " "), indent: 1)
         }
         info(&out, japanese: true)

@@ -44,10 +44,12 @@ public enum MapFeatures {
             } else {
                 properties["alert"] = .null
             }
-            features.append(.object([
-                "type": "Feature", "id": .string(entity.id.rawValue),
-                "geometry": AlertEventRecord.point(point), "properties": .object(properties),
-            ]))
+            features.append(
+                .object([
+                    "type": "Feature", "id": .string(entity.id.rawValue),
+                    "geometry": AlertEventRecord.point(point), "properties": .object(properties),
+                ])
+            )
         }
         return .object(["type": "FeatureCollection", "features": .array(features)])
     }

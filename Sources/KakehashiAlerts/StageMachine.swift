@@ -38,8 +38,15 @@ struct StageMachine: Sendable, Hashable {
     /// Takes `value` at `at` (ms) against `levels` (nil: the stage does not apply); returns the
     /// stage change, if any. Called again with the same value at a later time, it decides the
     /// minimum durations that have run out since.
-    mutating func evaluate(value: Double, at t: Int64, levels: [Double?], direction: Threshold.Direction,
-                           hysteresis: Double, raiseAfter: Int64, clearAfter: Int64) -> (from: Int, to: Int)? {
+    mutating func evaluate(
+        value: Double,
+        at t: Int64,
+        levels: [Double?],
+        direction: Threshold.Direction,
+        hysteresis: Double,
+        raiseAfter: Int64,
+        clearAfter: Int64
+    ) -> (from: Int, to: Int)? {
         if levels != clearLevelsFor || hysteresis != clearLevelsHysteresis {
             clearLevels = levels.map { level in level.map { ExactDecimal.offset($0, by: direction == .above ? -hysteresis : hysteresis) } }
             clearLevelsFor = levels

@@ -26,7 +26,9 @@ public struct AdvertisingReport: Sendable, Hashable {
 
     /// Extended reports: whether the data is complete or more fragments follow.
     public enum DataStatus: UInt8, Sendable, Hashable {
-        case complete = 0, incompleteMoreToCome = 1, incompleteTruncated = 2
+        case complete = 0
+        case incompleteMoreToCome = 1
+        case incompleteTruncated = 2
     }
 
     /// The kind of advertisement.

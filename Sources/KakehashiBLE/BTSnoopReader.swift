@@ -4,7 +4,11 @@ import KakehashiModel
 public struct BTSnoopRecord: Sendable, Hashable {
     /// The HCI packet kind.
     public enum PacketType: UInt8, Sendable, Hashable {
-        case command = 0x01, aclData = 0x02, scoData = 0x03, event = 0x04, isoData = 0x05
+        case command = 0x01
+        case aclData = 0x02
+        case scoData = 0x03
+        case event = 0x04
+        case isoData = 0x05
     }
 
     /// The record's index in the capture (0-based).
@@ -77,7 +81,9 @@ public struct BTSnoopReader: Sendable {
     /// Reads the 16-byte file header and returns the datalink.
     static func readHeader(_ header: inout ByteReader) throws(BLEParseError) -> Datalink {
         let magic = try header.take(8, "btsnoop header")
-        guard magic == Array("btsnoop\0".utf8) else { throw BLEParseError("btsnoop header", offset: 0, "not a btsnoop file (no \"btsnoop\\0\" magic)") }
+        guard magic == Array("btsnoop\0".utf8) else {
+            throw BLEParseError("btsnoop header", offset: 0, "not a btsnoop file (no \"btsnoop\\0\" magic)")
+        }
         let version = try Self.u32be(header.take(4, "btsnoop version"))
         guard version == 1 else { throw BLEParseError("btsnoop header", offset: 8, "version \(version), only version 1 exists") }
         let link = try Self.u32be(header.take(4, "btsnoop datalink"))
@@ -93,14 +99,23 @@ public struct BTSnoopReader: Sendable {
         let originalLength = Self.u32be(f[0..<4])
         let includedLength = Int(Self.u32be(f[4..<8]))
         guard includedLength <= originalLength, includedLength <= 65_535 + 5 else {
-            throw BLEParseError("btsnoop record \(index)", offset: offset, "included length \(includedLength) is impossible (original \(originalLength))")
+            throw BLEParseError(
+                "btsnoop record \(index)",
+                offset: offset,
+                "included length \(includedLength) is impossible (original \(originalLength))"
+            )
         }
         return includedLength
     }
 
     /// One record from its 24-byte header and its packet bytes.
-    static func record(_ fields: some Collection<UInt8>, _ data: some Collection<UInt8>, index: Int, offset start: Int,
-                       datalink: Datalink) throws(BLEParseError) -> BTSnoopRecord {
+    static func record(
+        _ fields: some Collection<UInt8>,
+        _ data: some Collection<UInt8>,
+        index: Int,
+        offset start: Int,
+        datalink: Datalink
+    ) throws(BLEParseError) -> BTSnoopRecord {
         let f = Array(fields), data = Array(data)
         let flags = Self.u32be(f[8..<12])
         let micros = Int64(bitPattern: UInt64(Self.u32be(f[16..<20])) << 32 | UInt64(Self.u32be(f[20..<24])))

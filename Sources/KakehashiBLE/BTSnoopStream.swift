@@ -54,7 +54,13 @@ public struct BTSnoopStream: Sendable {
             }
             guard available >= 24 + length else { return items }
             do {
-                let record = try BTSnoopReader.record(fields, buffer[consumed + 24..<consumed + 24 + length], index: index, offset: consumed, datalink: link)
+                let record = try BTSnoopReader.record(
+                    fields,
+                    buffer[consumed + 24..<consumed + 24 + length],
+                    index: index,
+                    offset: consumed,
+                    datalink: link
+                )
                 items.append(.record(record))
             } catch {
                 consumed += 24 + length

@@ -39,11 +39,21 @@ public enum Beacon: Sendable, Hashable {
         for (company, bytes) in data.manufacturerData {
             if company == appleCompany, bytes.count >= 2, bytes[0] == 0x02, bytes[1] == 0x15 {
                 guard bytes.count >= 23 else { throw BLEParseError("iBeacon", offset: 0, "\(bytes.count) bytes after the company id, needs 23") }
-                return .iBeacon(uuid: Array(bytes[2..<18]), major: be16(bytes, 18), minor: be16(bytes, 20), measuredPower: Int(Int8(bitPattern: bytes[22])))
+                return .iBeacon(
+                    uuid: Array(bytes[2..<18]),
+                    major: be16(bytes, 18),
+                    minor: be16(bytes, 20),
+                    measuredPower: Int(Int8(bitPattern: bytes[22]))
+                )
             }
             if bytes.count >= 2, bytes[0] == 0xBE, bytes[1] == 0xAC {
                 guard bytes.count >= 24 else { throw BLEParseError("AltBeacon", offset: 0, "\(bytes.count) bytes after the company id, needs 24") }
-                return .altBeacon(manufacturer: company, beaconID: Array(bytes[2..<22]), referenceRSSI: Int(Int8(bitPattern: bytes[22])), reserved: bytes[23])
+                return .altBeacon(
+                    manufacturer: company,
+                    beaconID: Array(bytes[2..<22]),
+                    referenceRSSI: Int(Int8(bitPattern: bytes[22])),
+                    reserved: bytes[23]
+                )
             }
         }
         for (uuid, bytes) in data.serviceData where uuid == .uuid16(eddystoneService) {
@@ -75,7 +85,9 @@ public enum Beacon: Sendable, Hashable {
                 return .eddystoneTLM(
                     batteryMillivolts: millivolts == 0 ? nil : millivolts,
                     temperature: rawTemperature == Int16.min ? nil : Double(rawTemperature) / 256,
-                    advertisingCount: be32(frame, 6), uptimeDeciseconds: be32(frame, 10))
+                    advertisingCount: be32(frame, 6),
+                    uptimeDeciseconds: be32(frame, 10)
+                )
             case 0x01:
                 try need(18, "Eddystone-TLM (encrypted)")
                 return .eddystoneEncryptedTLM(encrypted: Array(frame[2..<14]), salt: be16(frame, 14), check: be16(frame, 16))
@@ -95,7 +107,9 @@ public enum Beacon: Sendable, Hashable {
 
     /// Expands an Eddystone-URL scheme byte and encoded URL into the full URL.
     static func expandURL(scheme: UInt8, encoded: [UInt8]) throws(BLEParseError) -> String {
-        guard Int(scheme) < schemes.count else { throw BLEParseError("Eddystone-URL scheme", offset: 2, "unknown scheme prefix 0x\(Hex.byte(scheme))") }
+        guard Int(scheme) < schemes.count else {
+            throw BLEParseError("Eddystone-URL scheme", offset: 2, "unknown scheme prefix 0x\(Hex.byte(scheme))")
+        }
         var url = schemes[Int(scheme)]
         for (i, byte) in encoded.enumerated() {
             switch byte {

@@ -52,9 +52,19 @@ public enum HCIEventParser {
             case 0x04: kind = .scanResponse
             default: throw BLEParseError("\(what) event type", offset: start, "unknown event type 0x\(Hex.byte(eventType))")
             }
-            reports.append(AdvertisingReport(
-                kind: kind, extended: false, legacy: true, dataStatus: .complete, addressType: addressType,
-                address: BluetoothAddress(littleEndian: address), rssi: rssi == 127 ? nil : Int(rssi), txPower: nil, data: data))
+            reports.append(
+                AdvertisingReport(
+                    kind: kind,
+                    extended: false,
+                    legacy: true,
+                    dataStatus: .complete,
+                    addressType: addressType,
+                    address: BluetoothAddress(littleEndian: address),
+                    rssi: rssi == 127 ? nil : Int(rssi),
+                    txPower: nil,
+                    data: data
+                )
+            )
         }
         return reports
     }
@@ -83,12 +93,24 @@ public enum HCIEventParser {
                 throw BLEParseError("\(what) event type", offset: start, "reserved data status 3")
             }
             let kind = AdvertisingReport.Kind.extended(
-                connectable: eventType & 0x01 != 0, scannable: eventType & 0x02 != 0, directed: eventType & 0x04 != 0,
-                scanResponse: eventType & 0x08 != 0)
-            reports.append(AdvertisingReport(
-                kind: kind, extended: true, legacy: legacy, dataStatus: status, addressType: addressType,
-                address: BluetoothAddress(littleEndian: address), rssi: rssi == 127 ? nil : Int(rssi),
-                txPower: tx == 127 ? nil : Int(tx), data: data))
+                connectable: eventType & 0x01 != 0,
+                scannable: eventType & 0x02 != 0,
+                directed: eventType & 0x04 != 0,
+                scanResponse: eventType & 0x08 != 0
+            )
+            reports.append(
+                AdvertisingReport(
+                    kind: kind,
+                    extended: true,
+                    legacy: legacy,
+                    dataStatus: status,
+                    addressType: addressType,
+                    address: BluetoothAddress(littleEndian: address),
+                    rssi: rssi == 127 ? nil : Int(rssi),
+                    txPower: tx == 127 ? nil : Int(tx),
+                    data: data
+                )
+            )
         }
         return reports
     }

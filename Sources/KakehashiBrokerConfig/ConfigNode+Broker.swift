@@ -6,7 +6,9 @@ import KakehashiMQTT
 
 extension ConfigNode {
     /// The keys of a broker section.
-    public static let brokerKeys = ["host", "port", "client_id", "username", "password", "password_env", "tls", "keep_alive", "protocol", "reconnect_max"]
+    public static let brokerKeys = [
+        "host", "port", "client_id", "username", "password", "password_env", "tls", "keep_alive", "protocol", "reconnect_max",
+    ]
 
     /// Reads a broker section (host, port, client_id, credentials, TLS, keep_alive, protocol,
     /// reconnect_max) whose members are `members`; files resolve against `baseDirectory`.
@@ -43,8 +45,11 @@ extension ConfigNode {
                     tlsNode.fail("cert_file and key_file go together")
                 }
                 if let version = tls["version"] {
-                    if let text = version.string, let value = MQTTConfiguration.TLS.Version(rawValue: text) { settings.version = value }
-                    else { version.fail("unknown TLS version (tlsv1.2 or tlsv1.3)") }
+                    if let text = version.string, let value = MQTTConfiguration.TLS.Version(rawValue: text) {
+                        settings.version = value
+                    } else {
+                        version.fail("unknown TLS version (tlsv1.2 or tlsv1.3)")
+                    }
                 }
                 mqtt.tls = settings
             }

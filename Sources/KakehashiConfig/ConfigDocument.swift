@@ -11,14 +11,17 @@ public enum ConfigDocument {
     /// Reads `file` and runs `read` on its root; relative paths resolve against the file's folder,
     /// which `read` receives.
     public static func load<T>(
-        file: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        file: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         _ read: (_ root: ConfigNode, _ baseDirectory: String) -> T?
     ) throws(ConfigurationError) -> T {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw ConfigurationError([ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "cannot read the file (\(error.localizedDescription))")])
+            throw ConfigurationError([
+                ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "cannot read the file (\(error.localizedDescription))")
+            ])
         }
         let base = (file as NSString).deletingLastPathComponent
         return try parse(yaml: text, file: file, environment: environment) { read($0, base.isEmpty ? "." : base) }
@@ -26,7 +29,10 @@ public enum ConfigDocument {
 
     /// Parses configuration text named `file` and runs `read` on its root.
     public static func parse<T>(
-        yaml: String, file: String, environment: [String: String], _ read: (ConfigNode) -> T?
+        yaml: String,
+        file: String,
+        environment: [String: String],
+        _ read: (ConfigNode) -> T?
     ) throws(ConfigurationError) -> T {
         let reader = ConfigReader(file: file, environment: environment)
         let root: Node
@@ -42,9 +48,11 @@ public enum ConfigDocument {
         }
         let value = read(ConfigNode(node: root, path: "", reader: reader))
         guard reader.issues.isEmpty, let value else {
-            throw ConfigurationError(reader.issues.isEmpty
-                ? [ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "the configuration is incomplete")]
-                : reader.issues)
+            throw ConfigurationError(
+                reader.issues.isEmpty
+                    ? [ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "the configuration is incomplete")]
+                    : reader.issues
+            )
         }
         return value
     }

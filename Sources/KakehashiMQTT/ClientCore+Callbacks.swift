@@ -17,16 +17,32 @@ private func core(_ userData: UnsafeMutableRawPointer?) -> ClientCore? {
     return Unmanaged<ClientCore>.fromOpaque(userData).takeUnretainedValue()
 }
 
-private func kakehashiOnConnect(_ mosq: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ rc: Int32, _ flags: Int32, _ properties: OpaquePointer?) {
+private func kakehashiOnConnect(
+    _ mosq: OpaquePointer?,
+    _ userData: UnsafeMutableRawPointer?,
+    _ rc: Int32,
+    _ flags: Int32,
+    _ properties: OpaquePointer?
+) {
     core(userData)?.handleConnack(rc)
 }
 
-private func kakehashiOnPublish(_ mosq: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ mid: Int32, _ reasonCode: Int32, _ properties: OpaquePointer?) {
+private func kakehashiOnPublish(
+    _ mosq: OpaquePointer?,
+    _ userData: UnsafeMutableRawPointer?,
+    _ mid: Int32,
+    _ reasonCode: Int32,
+    _ properties: OpaquePointer?
+) {
     core(userData)?.handlePublishAck(mid: mid, reasonCode: reasonCode)
 }
 
 private func kakehashiOnSubscribe(
-    _ mosq: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ mid: Int32, _ count: Int32, _ granted: UnsafePointer<Int32>?,
+    _ mosq: OpaquePointer?,
+    _ userData: UnsafeMutableRawPointer?,
+    _ mid: Int32,
+    _ count: Int32,
+    _ granted: UnsafePointer<Int32>?,
     _ properties: OpaquePointer?
 ) {
     let grantedQoS = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(0, count)))) } ?? []
@@ -34,13 +50,23 @@ private func kakehashiOnSubscribe(
 }
 
 private func kakehashiOnMessage(
-    _ mosq: OpaquePointer?, _ userData: UnsafeMutableRawPointer?, _ message: UnsafePointer<mosquitto_message>?, _ properties: OpaquePointer?
+    _ mosq: OpaquePointer?,
+    _ userData: UnsafeMutableRawPointer?,
+    _ message: UnsafePointer<mosquitto_message>?,
+    _ properties: OpaquePointer?
 ) {
     guard let core = core(userData), let message, let topicPointer = message.pointee.topic else { return }
     let length = Int(max(0, message.pointee.payloadlen))
-    let payload: [UInt8] = length > 0 && message.pointee.payload != nil
+    let payload: [UInt8] =
+        length > 0 && message.pointee.payload != nil
         ? Array(UnsafeRawBufferPointer(start: message.pointee.payload, count: length)) : []
-    core.handleMessage(MQTTMessage(
-        topic: String(cString: topicPointer), payload: payload, qos: MQTTQoS(rawValue: message.pointee.qos) ?? .atMostOnce,
-        retain: message.pointee.retain, properties: MQTTPropertyList.read(properties)))
+    core.handleMessage(
+        MQTTMessage(
+            topic: String(cString: topicPointer),
+            payload: payload,
+            qos: MQTTQoS(rawValue: message.pointee.qos) ?? .atMostOnce,
+            retain: message.pointee.retain,
+            properties: MQTTPropertyList.read(properties)
+        )
+    )
 }

@@ -114,11 +114,16 @@ final class ClientCore: @unchecked Sendable {
         guard start else { return }
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            let core = Unmanaged<ClientCore>.fromOpaque(context!).takeRetainedValue()
-            core.runNetworkLoop()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread,
+            nil,
+            { context in
+                let core = Unmanaged<ClientCore>.fromOpaque(context!).takeRetainedValue()
+                core.runNetworkLoop()
+                return nil
+            },
+            context
+        )
         if rc == 0 {
             pthread_detach(thread)
         } else {
@@ -163,8 +168,18 @@ final class ClientCore: @unchecked Sendable {
                 } else if case .awaitingConnack = machine.state, ConditionVariable.monotonicNanoseconds() > connackDeadline {
                     mosquitto_disconnect(handle.pointer)
                     forgetUnwrittenQoS0()
-                    perform(machine.handle(.connectionLost(MQTTError(
-                        .protocolError, operation: "connect", broker: broker, detail: "no CONNACK within \(connackTimeoutSeconds) s"))))
+                    perform(
+                        machine.handle(
+                            .connectionLost(
+                                MQTTError(
+                                    .protocolError,
+                                    operation: "connect",
+                                    broker: broker,
+                                    detail: "no CONNACK within \(connackTimeoutSeconds) s"
+                                )
+                            )
+                        )
+                    )
                 }
             case .waitingToRetry:
                 wake.locked {
@@ -250,8 +265,16 @@ final class ClientCore: @unchecked Sendable {
             var list = message.properties.flatMap { configuration.protocolVersion == .v5 ? MQTTPropertyList.make($0) : nil }
             publishingInline = true
             let rc = message.payload.withUnsafeBytes { buffer in
-                mosquitto_publish_v5(handle.pointer, &mid, message.topic, Int32(buffer.count), buffer.baseAddress,
-                                     message.qos.rawValue, message.retain, list)
+                mosquitto_publish_v5(
+                    handle.pointer,
+                    &mid,
+                    message.topic,
+                    Int32(buffer.count),
+                    buffer.baseAddress,
+                    message.qos.rawValue,
+                    message.retain,
+                    list
+                )
             }
             publishingInline = false
             mosquitto_property_free_all(&list)
@@ -353,7 +376,13 @@ final class ClientCore: @unchecked Sendable {
                 mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), configuration.sessionExpiry)
             }
             return mosquitto_connect_bind_v5(
-                handle.pointer, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive), nil, properties)
+                handle.pointer,
+                configuration.host,
+                Int32(configuration.port),
+                Int32(configuration.keepAlive),
+                nil,
+                properties
+            )
         }
     }
 
@@ -438,8 +467,15 @@ final class ClientCore: @unchecked Sendable {
         if case .some(let next?) = permit { next.resume() }
         guard let waiter else { return }
         if reasonCode >= 0x80 {
-            waiter.resume(throwing: MQTTError(.publishRejected(reasonCode: reasonCode), operation: "publish", broker: broker,
-                                              code: reasonCode, detail: String(cString: mosquitto_reason_string(reasonCode))))
+            waiter.resume(
+                throwing: MQTTError(
+                    .publishRejected(reasonCode: reasonCode),
+                    operation: "publish",
+                    broker: broker,
+                    code: reasonCode,
+                    detail: String(cString: mosquitto_reason_string(reasonCode))
+                )
+            )
         } else {
             waiter.resume()
         }
@@ -478,8 +514,15 @@ final class ClientCore: @unchecked Sendable {
             }
             if refused {
                 logger.error("MQTT subscription to \(subscription.filter) refused by \(broker)")
-                waiter?.resume(throwing: MQTTError(.subscriptionRefused, operation: "subscribe to \(subscription.filter)", broker: broker,
-                                                   code: grantedQoS.first ?? 0x80, detail: "granted QoS 0x80"))
+                waiter?.resume(
+                    throwing: MQTTError(
+                        .subscriptionRefused,
+                        operation: "subscribe to \(subscription.filter)",
+                        broker: broker,
+                        code: grantedQoS.first ?? 0x80,
+                        detail: "granted QoS 0x80"
+                    )
+                )
             } else {
                 waiter?.resume()
             }

@@ -62,7 +62,8 @@ public final class MQTTClient: Sendable {
     public func disconnect(drainTimeout: Duration = .seconds(5)) async {
         let deadline = ContinuousClock.now + drainTimeout
         while ContinuousClock.now < deadline,
-              core.shared.withLock({ (!$0.pendingAcks.isEmpty || !$0.outbox.isEmpty || !$0.unwrittenQoS0.isEmpty) && !$0.stopRequested }) {
+            core.shared.withLock({ (!$0.pendingAcks.isEmpty || !$0.outbox.isEmpty || !$0.unwrittenQoS0.isEmpty) && !$0.stopRequested })
+        {
             try? await Task.sleep(for: .milliseconds(5))
         }
         core.requestStop()
@@ -81,12 +82,20 @@ public final class MQTTClient: Sendable {
     /// that messages queued while the client was away are routed to the subscription.
     public func subscribe(_ filter: String, qos: MQTTQoS) async throws(MQTTError) -> MQTTSubscription {
         guard !filter.isEmpty, mosquitto_sub_topic_check(filter) == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError(.invalidArgument, operation: "subscribe to \(filter)", broker: broker,
-                            detail: "not a valid topic filter (wildcards must fill a whole level; # only last)")
+            throw MQTTError(
+                .invalidArgument,
+                operation: "subscribe to \(filter)",
+                broker: broker,
+                detail: "not a valid topic filter (wildcards must fill a whole level; # only last)"
+            )
         }
         let subscription = MQTTSubscription(
-            filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy,
-            handOff: core.configuration.acknowledgement == .afterProcessing)
+            filter: filter,
+            qos: qos,
+            capacity: core.configuration.bufferCapacity,
+            policy: core.configuration.overflowPolicy,
+            handOff: core.configuration.acknowledgement == .afterProcessing
+        )
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let stopped = core.shared.withLock { shared -> Bool in
@@ -120,12 +129,20 @@ public final class MQTTClient: Sendable {
     /// network waits for the consumer, so the consumer must be reading before the grant comes.
     public func subscribeWithoutWaiting(_ filter: String, qos: MQTTQoS) throws(MQTTError) -> MQTTSubscription {
         guard !filter.isEmpty, mosquitto_sub_topic_check(filter) == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError(.invalidArgument, operation: "subscribe to \(filter)", broker: broker,
-                            detail: "not a valid topic filter (wildcards must fill a whole level; # only last)")
+            throw MQTTError(
+                .invalidArgument,
+                operation: "subscribe to \(filter)",
+                broker: broker,
+                detail: "not a valid topic filter (wildcards must fill a whole level; # only last)"
+            )
         }
         let subscription = MQTTSubscription(
-            filter: filter, qos: qos, capacity: core.configuration.bufferCapacity, policy: core.configuration.overflowPolicy,
-            handOff: core.configuration.acknowledgement == .afterProcessing)
+            filter: filter,
+            qos: qos,
+            capacity: core.configuration.bufferCapacity,
+            policy: core.configuration.overflowPolicy,
+            handOff: core.configuration.acknowledgement == .afterProcessing
+        )
         let stopped = core.shared.withLock { shared -> Bool in
             if shared.stopRequested { return true }
             shared.subscriptions.append(subscription)
@@ -142,13 +159,20 @@ public final class MQTTClient: Sendable {
     /// Publishes `payload` on `topic` and returns when the broker acknowledged it (QoS 1/2), or
     /// once queued (QoS 0; it holds a place in the window until written).
     public func publish(
-        _ topic: String, payload: some Collection<UInt8>, qos: MQTTQoS, retain: Bool = false,
+        _ topic: String,
+        payload: some Collection<UInt8>,
+        qos: MQTTQoS,
+        retain: Bool = false,
         properties: MQTTMessageProperties? = nil
     ) async throws(MQTTError) {
         let bytes = Array(payload)
         guard !topic.isEmpty, mosquitto_pub_topic_check(topic) == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError(.invalidArgument, operation: "publish to \(topic)", broker: broker,
-                            detail: "not a valid topic name (no wildcards, not empty)")
+            throw MQTTError(
+                .invalidArgument,
+                operation: "publish to \(topic)",
+                broker: broker,
+                detail: "not a valid topic name (no wildcards, not empty)"
+            )
         }
         core.startThread()
         await acquirePermit()
@@ -157,7 +181,9 @@ public final class MQTTClient: Sendable {
             // so the window still bounds what is queued.
             let accepted = core.shared.withLock { shared -> Bool in
                 guard !shared.stopRequested else { return false }
-                shared.outbox.append(OutgoingMessage(topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: nil))
+                shared.outbox.append(
+                    OutgoingMessage(topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: nil)
+                )
                 return true
             }
             guard accepted else {
@@ -172,8 +198,16 @@ public final class MQTTClient: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let accepted = core.shared.withLock { shared -> Bool in
                     guard !shared.stopRequested else { return false }
-                    shared.outbox.append(OutgoingMessage(
-                        topic: topic, payload: bytes, qos: qos, retain: retain, properties: properties, continuation: .waiting(continuation)))
+                    shared.outbox.append(
+                        OutgoingMessage(
+                            topic: topic,
+                            payload: bytes,
+                            qos: qos,
+                            retain: retain,
+                            properties: properties,
+                            continuation: .waiting(continuation)
+                        )
+                    )
                     return true
                 }
                 if accepted { core.wakeNetworkThread() } else { continuation.resume(throwing: stoppedError("publish to \(topic)")) }
@@ -192,7 +226,10 @@ public final class MQTTClient: Sendable {
     /// the message (nil) or it failed (the error), on the client's network thread: keep it short.
     /// QoS 0 completes when the message is handed to libmosquitto.
     public func enqueue(
-        _ topic: String, payload: some Collection<UInt8>, qos: MQTTQoS, retain: Bool = false,
+        _ topic: String,
+        payload: some Collection<UInt8>,
+        qos: MQTTQoS,
+        retain: Bool = false,
         completion: @escaping @Sendable (MQTTError?) -> Void
     ) async throws(MQTTError) {
         if qos == .atMostOnce {
@@ -201,8 +238,12 @@ public final class MQTTClient: Sendable {
             return
         }
         guard !topic.isEmpty, mosquitto_pub_topic_check(topic) == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError(.invalidArgument, operation: "publish to \(topic)", broker: broker,
-                            detail: "not a valid topic name (no wildcards, not empty)")
+            throw MQTTError(
+                .invalidArgument,
+                operation: "publish to \(topic)",
+                broker: broker,
+                detail: "not a valid topic name (no wildcards, not empty)"
+            )
         }
         core.startThread()
         await acquirePermit()
@@ -213,7 +254,9 @@ public final class MQTTClient: Sendable {
         let bytes = Array(payload)
         let accepted = core.shared.withLock { shared -> Bool in
             guard !shared.stopRequested else { return false }
-            shared.outbox.append(OutgoingMessage(topic: topic, payload: bytes, qos: qos, retain: retain, properties: nil, continuation: .callback(finish)))
+            shared.outbox.append(
+                OutgoingMessage(topic: topic, payload: bytes, qos: qos, retain: retain, properties: nil, continuation: .callback(finish))
+            )
             return true
         }
         guard accepted else {

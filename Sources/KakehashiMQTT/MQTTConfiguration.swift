@@ -32,7 +32,10 @@ public struct MQTTConfiguration: Sendable {
     /// TLS settings; paths to PEM files.
     public struct TLS: Sendable {
         /// TLS versions.
-        public enum Version: String, Sendable { case tls12 = "tlsv1.2", tls13 = "tlsv1.3" }
+        public enum Version: String, Sendable {
+            case tls12 = "tlsv1.2"
+            case tls13 = "tlsv1.3"
+        }
         /// CA certificate(s) that sign the broker's certificate.
         public var caFile: String
         /// Client certificate, for brokers that require one.

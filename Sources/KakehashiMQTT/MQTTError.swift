@@ -66,15 +66,16 @@ public struct MQTTError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .connectionRefused(let refusal):
-            let why: String = switch refusal {
-            case .badCredentials: "bad user name or password"
-            case .notAuthorized: "not authorized"
-            case .identifierRejected: "client identifier rejected"
-            case .serverUnavailable: "server unavailable"
-            case .unsupportedProtocol: "unsupported protocol version"
-            case .banned: "client banned"
-            case .other(let code): "reason code \(code)"
-            }
+            let why: String =
+                switch refusal {
+                case .badCredentials: "bad user name or password"
+                case .notAuthorized: "not authorized"
+                case .identifierRejected: "client identifier rejected"
+                case .serverUnavailable: "server unavailable"
+                case .unsupportedProtocol: "unsupported protocol version"
+                case .banned: "client banned"
+                case .other(let code): "reason code \(code)"
+                }
             return "MQTT \(operation) to \(broker) refused: \(why) (\(detail))"
         case .tls: return "MQTT \(operation) to \(broker) failed: TLS: \(detail)"
         case .subscriptionRefused: return "MQTT \(operation) on \(broker) refused by the broker (not authorized or invalid filter)"

@@ -15,8 +15,12 @@ public struct MQTTMessageProperties: Sendable, Hashable {
 
     /// Creates properties.
     public init(
-        contentType: String? = nil, payloadIsUTF8: Bool? = nil, messageExpiryInterval: UInt32? = nil,
-        responseTopic: String? = nil, correlationData: [UInt8]? = nil, userProperties: [(name: String, value: String)] = []
+        contentType: String? = nil,
+        payloadIsUTF8: Bool? = nil,
+        messageExpiryInterval: UInt32? = nil,
+        responseTopic: String? = nil,
+        correlationData: [UInt8]? = nil,
+        userProperties: [(name: String, value: String)] = []
     ) {
         self.contentType = contentType
         self.payloadIsUTF8 = payloadIsUTF8

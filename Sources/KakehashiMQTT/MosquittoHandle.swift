@@ -47,12 +47,12 @@ final class MosquittoHandle: @unchecked Sendable {
         let kind: MQTTError.Kind
         switch rc {
         case MOSQ_ERR_INVAL.rawValue, MOSQ_ERR_PAYLOAD_SIZE.rawValue, MOSQ_ERR_MALFORMED_UTF8.rawValue,
-             MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue, MOSQ_ERR_NOT_SUPPORTED.rawValue:
+            MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue, MOSQ_ERR_NOT_SUPPORTED.rawValue:
             kind = .invalidArgument
         case MOSQ_ERR_TLS.rawValue, MOSQ_ERR_TLS_HANDSHAKE.rawValue:
             kind = .tls
         case MOSQ_ERR_NO_CONN.rawValue, MOSQ_ERR_CONN_LOST.rawValue, MOSQ_ERR_ERRNO.rawValue, MOSQ_ERR_CONN_REFUSED.rawValue,
-             MOSQ_ERR_EAI.rawValue, MOSQ_ERR_KEEPALIVE.rawValue, MOSQ_ERR_UNKNOWN.rawValue:
+            MOSQ_ERR_EAI.rawValue, MOSQ_ERR_KEEPALIVE.rawValue, MOSQ_ERR_UNKNOWN.rawValue:
             kind = .network
         case MOSQ_ERR_PROTOCOL.rawValue, MOSQ_ERR_MALFORMED_PACKET.rawValue, MOSQ_ERR_DUPLICATE_PROPERTY.rawValue:
             kind = .protocolError
@@ -69,25 +69,27 @@ final class MosquittoHandle: @unchecked Sendable {
         switch version {
         case .v311:
             text = String(cString: mosquitto_connack_string(rc))
-            why = switch rc {
-            case 1: .unsupportedProtocol
-            case 2: .identifierRejected
-            case 3: .serverUnavailable
-            case 4: .badCredentials
-            case 5: .notAuthorized
-            default: .other(rc)
-            }
+            why =
+                switch rc {
+                case 1: .unsupportedProtocol
+                case 2: .identifierRejected
+                case 3: .serverUnavailable
+                case 4: .badCredentials
+                case 5: .notAuthorized
+                default: .other(rc)
+                }
         case .v5:
             text = String(cString: mosquitto_reason_string(rc))
-            why = switch rc {
-            case 0x84: .unsupportedProtocol
-            case 0x85: .identifierRejected
-            case 0x86: .badCredentials
-            case 0x87: .notAuthorized
-            case 0x88: .serverUnavailable
-            case 0x8A: .banned
-            default: .other(rc)
-            }
+            why =
+                switch rc {
+                case 0x84: .unsupportedProtocol
+                case 0x85: .identifierRejected
+                case 0x86: .badCredentials
+                case 0x87: .notAuthorized
+                case 0x88: .serverUnavailable
+                case 0x8A: .banned
+                default: .other(rc)
+                }
         }
         return MQTTError(.connectionRefused(why), operation: "connect", broker: broker, code: rc, detail: text)
     }
@@ -102,8 +104,10 @@ final class MosquittoHandle: @unchecked Sendable {
             try check(mosquitto_username_pw_set(pointer, credentials.username, credentials.password), "set credentials")
         }
         if let tls = configuration.tls {
-            try check(mosquitto_tls_set(pointer, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil),
-                      "set TLS files (CA \(tls.caFile)\(tls.certificateFile.map { ", certificate \($0)" } ?? ""))")
+            try check(
+                mosquitto_tls_set(pointer, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil),
+                "set TLS files (CA \(tls.caFile)\(tls.certificateFile.map { ", certificate \($0)" } ?? ""))"
+            )
             try check(mosquitto_tls_opts_set(pointer, 1, tls.version.rawValue, nil), "set TLS options")
         }
         if let will = configuration.will {

@@ -89,8 +89,12 @@ public final class SQLiteConnection: @unchecked Sendable {
             let done: Bool = try transaction {
                 let current = try userVersion
                 guard current <= migrations.count else {
-                    throw SQLiteError(code: 0, message: "schema version \(current) is newer than this program knows (\(migrations.count))",
-                                      operation: "migrating", path: path)
+                    throw SQLiteError(
+                        code: 0,
+                        message: "schema version \(current) is newer than this program knows (\(migrations.count))",
+                        operation: "migrating",
+                        path: path
+                    )
                 }
                 guard current < migrations.count else { return true }
                 try execute(migrations[current])

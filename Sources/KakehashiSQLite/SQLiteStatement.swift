@@ -49,11 +49,13 @@ public final class SQLiteStatement {
     }
 
     public func bind(_ index: Int32, _ value: some Collection<UInt8>) throws(SQLiteError) {
-        let rc = value.withContiguousStorageIfAvailable { buffer in
-            sqlite3_bind_blob64(handle, index, buffer.baseAddress, sqlite3_uint64(buffer.count), kk_sqlite_transient())
-        } ?? Array(value).withUnsafeBufferPointer { buffer in
-            sqlite3_bind_blob64(handle, index, buffer.baseAddress, sqlite3_uint64(buffer.count), kk_sqlite_transient())
-        }
+        let rc =
+            value.withContiguousStorageIfAvailable { buffer in
+                sqlite3_bind_blob64(handle, index, buffer.baseAddress, sqlite3_uint64(buffer.count), kk_sqlite_transient())
+            }
+            ?? Array(value).withUnsafeBufferPointer { buffer in
+                sqlite3_bind_blob64(handle, index, buffer.baseAddress, sqlite3_uint64(buffer.count), kk_sqlite_transient())
+            }
         try check(rc, binding: index)
     }
 

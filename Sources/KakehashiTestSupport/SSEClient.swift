@@ -40,8 +40,13 @@ public final class SSEClient: Sendable {
     private let onEvent: (@Sendable (Event) -> Void)?
 
     /// Connects to `127.0.0.1:port` and sends `GET path`.
-    public init(host: String = "127.0.0.1", port: Int, path: String, headers: [String: String] = [:],
-                onEvent: (@Sendable (Event) -> Void)? = nil) throws {
+    public init(
+        host: String = "127.0.0.1",
+        port: Int,
+        path: String,
+        headers: [String: String] = [:],
+        onEvent: (@Sendable (Event) -> Void)? = nil
+    ) throws {
         self.onEvent = onEvent
         let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket() failed: errno \(errno)") }
@@ -92,7 +97,7 @@ public final class SSEClient: Sendable {
         var pending = [UInt8]()
         var headDone = false
         var chunked = false
-        var body = [UInt8]()   // de-chunked stream bytes not yet parsed into events
+        var body = [UInt8]()  // de-chunked stream bytes not yet parsed into events
         var buffer = [UInt8](repeating: 0, count: 65536)
         defer {
             Glibc.close(socket)

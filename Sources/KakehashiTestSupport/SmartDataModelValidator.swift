@@ -58,14 +58,21 @@ public enum SmartDataModelValidator {
         process.waitUntilExit()
         let stderrText = String(decoding: (try? Data(contentsOf: errors)) ?? Data(), as: UTF8.self)
         guard process.terminationStatus == 0 || process.terminationStatus == 1,
-              let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [String: Any] else {
-            throw ToolError(description: "validate_sdm.py with \(python) exited \(process.terminationStatus): \(stderrText) (run deploy/test, which installs Python jsonschema)")
+            let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [String: Any]
+        else {
+            throw ToolError(
+                description:
+                    "validate_sdm.py with \(python) exited \(process.terminationStatus): \(stderrText) (run deploy/test, which installs Python jsonschema)"
+            )
         }
         let failures = (object["failures"] as? [[String: Any]] ?? []).map {
             (id: $0["id"] as? String, errors: $0["errors"] as? [String] ?? [])
         }
         return Report(
-            checked: object["checked"] as? Int ?? 0, valid: object["valid"] as? Int ?? 0,
-            deviations: object["deviations"] as? [String: Int] ?? [:], failures: failures)
+            checked: object["checked"] as? Int ?? 0,
+            valid: object["valid"] as? Int ?? 0,
+            deviations: object["deviations"] as? [String: Int] ?? [:],
+            failures: failures
+        )
     }
 }

@@ -37,8 +37,13 @@ public final class TestBroker: @unchecked Sendable {
         /// them) instead of `users` and `acl`; anonymous clients are refused.
         public var accessFiles: (passwordFile: String, aclFile: String)?
 
-        public init(tls: TLSMode = .none, users: [String: String] = [:], acl: String? = nil, extraConfiguration: [String] = [],
-                    accessFiles: (passwordFile: String, aclFile: String)? = nil) {
+        public init(
+            tls: TLSMode = .none,
+            users: [String: String] = [:],
+            acl: String? = nil,
+            extraConfiguration: [String] = [],
+            accessFiles: (passwordFile: String, aclFile: String)? = nil
+        ) {
             self.tls = tls
             self.users = users
             self.acl = acl
@@ -85,8 +90,10 @@ public final class TestBroker: @unchecked Sendable {
     public func start(timeout: Duration = .seconds(10)) throws {
         guard process == nil else { return }
         let process = try ChildProcess(
-            executable: try Self.which("mosquitto").path, arguments: ["-c", directory.appendingPathComponent("mosquitto.conf").path],
-            logFile: directory.appendingPathComponent("stderr.log").path)
+            executable: try Self.which("mosquitto").path,
+            arguments: ["-c", directory.appendingPathComponent("mosquitto.conf").path],
+            logFile: directory.appendingPathComponent("stderr.log").path
+        )
         self.process = process
         let deadline = ContinuousClock.now + timeout
         while !acceptsConnections() {
@@ -94,7 +101,9 @@ public final class TestBroker: @unchecked Sendable {
                 self.process = nil
                 throw TestSupportError("mosquitto exited with status \(process.wait()) on start: \(log)")
             }
-            guard ContinuousClock.now < deadline else { throw TestSupportError("mosquitto did not accept connections on port \(port) within \(timeout): \(log)") }
+            guard ContinuousClock.now < deadline else {
+                throw TestSupportError("mosquitto did not accept connections on port \(port) within \(timeout): \(log)")
+            }
             usleep(20_000)
         }
     }
@@ -172,15 +181,33 @@ public final class TestBroker: @unchecked Sendable {
     private func makeCertificates() throws -> Certificates {
         let d = directory.path
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try Self.run("openssl", ["req", "-x509"] + ec + ["-keyout", "\(d)/ca.key", "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Kakehashi Test CA"])
-        try Self.run("openssl", ["req", "-x509"] + ec + ["-keyout", "\(d)/other-ca.key", "-out", "\(d)/other-ca.crt", "-days", "2", "-subj", "/CN=Other CA"])
+        try Self.run(
+            "openssl",
+            ["req", "-x509"] + ec + ["-keyout", "\(d)/ca.key", "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Kakehashi Test CA"]
+        )
+        try Self.run(
+            "openssl",
+            ["req", "-x509"] + ec + ["-keyout", "\(d)/other-ca.key", "-out", "\(d)/other-ca.crt", "-days", "2", "-subj", "/CN=Other CA"]
+        )
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: "\(d)/server.ext", atomically: true, encoding: .utf8)
-        for (name, subject, extensions) in [("server", "/CN=localhost", ["-extfile", "\(d)/server.ext"]), ("client", "/CN=kakehashi-test-client", [])] {
+        for (name, subject, extensions) in [
+            ("server", "/CN=localhost", ["-extfile", "\(d)/server.ext"]), ("client", "/CN=kakehashi-test-client", []),
+        ] {
             try Self.run("openssl", ["req"] + ec + ["-keyout", "\(d)/\(name).key", "-out", "\(d)/\(name).csr", "-subj", subject])
-            try Self.run("openssl", ["x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key",
-                                     "-CAcreateserial", "-out", "\(d)/\(name).crt", "-days", "2"] + extensions)
+            try Self.run(
+                "openssl",
+                [
+                    "x509", "-req", "-in", "\(d)/\(name).csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key",
+                    "-CAcreateserial", "-out", "\(d)/\(name).crt", "-days", "2",
+                ] + extensions
+            )
         }
-        return Certificates(caFile: "\(d)/ca.crt", clientCertificateFile: "\(d)/client.crt", clientKeyFile: "\(d)/client.key", otherCAFile: "\(d)/other-ca.crt")
+        return Certificates(
+            caFile: "\(d)/ca.crt",
+            clientCertificateFile: "\(d)/client.crt",
+            clientKeyFile: "\(d)/client.key",
+            otherCAFile: "\(d)/other-ca.crt"
+        )
     }
 
     // MARK: - Helpers
@@ -202,10 +229,11 @@ public final class TestBroker: @unchecked Sendable {
         let child = try ChildProcess(executable: try which(program).path, arguments: arguments, logFile: log)
         let status = child.wait()
         guard status == 0 else {
-            throw TestSupportError("\(program) \(arguments.joined(separator: " ")) failed (wait status \(status)): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+            throw TestSupportError(
+                "\(program) \(arguments.joined(separator: " ")) failed (wait status \(status)): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+            )
         }
     }
-
 
     static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()

@@ -33,7 +33,9 @@ public struct CSVTable: Sendable {
             if record.fields.count == header.count {
                 rows.append(Row(line: record.line, fields: record.fields))
             } else {
-                malformed.append(TraceError(file: file, line: record.line, reason: "\(record.fields.count) fields where the header has \(header.count)"))
+                malformed.append(
+                    TraceError(file: file, line: record.line, reason: "\(record.fields.count) fields where the header has \(header.count)")
+                )
             }
         }
         self.rows = rows
@@ -46,7 +48,12 @@ public struct CSVTable: Sendable {
         var indexes = [Int]()
         for column in columns {
             guard let index = header.firstIndex(of: column) else {
-                throw TraceError(file: file, line: 1, column: column, reason: "missing column; expected the columns \(columns.joined(separator: ", "))")
+                throw TraceError(
+                    file: file,
+                    line: 1,
+                    column: column,
+                    reason: "missing column; expected the columns \(columns.joined(separator: ", "))"
+                )
             }
             indexes.append(index)
         }

@@ -43,7 +43,9 @@ public struct PedestrianCounts: Sendable {
                 continue
             }
             guard let day = Self.day(dateText) else {
-                rejected.append(TraceError(file: file, line: row.line, column: "Date", reason: "\"\(dateText.prefix(20))\" is not a date like 1-Jan-10"))
+                rejected.append(
+                    TraceError(file: file, line: row.line, column: "Date", reason: "\"\(dateText.prefix(20))\" is not a date like 1-Jan-10")
+                )
                 continue
             }
             let start: Timestamp
@@ -58,7 +60,9 @@ public struct PedestrianCounts: Sendable {
                 let cell = row.fields[column].trimmingSpaces
                 if cell.isEmpty { continue }
                 guard let count = Int(cell), count >= 0 else {
-                    rejected.append(TraceError(file: file, line: row.line, column: table.header[column], reason: "\"\(cell.prefix(20))\" is not a count"))
+                    rejected.append(
+                        TraceError(file: file, line: row.line, column: table.header[column], reason: "\"\(cell.prefix(20))\" is not a count")
+                    )
                     continue
                 }
                 readings.append(Reading(sensor: table.header[column], observedAt: end, count: count, line: row.line))
@@ -72,7 +76,8 @@ public struct PedestrianCounts: Sendable {
     static func day(_ text: String) -> String? {
         let parts = text.split(separator: "-")
         guard parts.count == 3, let day = Int(parts[0]), (1...31).contains(day),
-              let month = months.firstIndex(of: parts[1].lowercased().prefix(3).description), let rawYear = Int(parts[2]) else { return nil }
+            let month = months.firstIndex(of: parts[1].lowercased().prefix(3).description), let rawYear = Int(parts[2])
+        else { return nil }
         let year = parts[2].count <= 2 ? 2000 + rawYear : rawYear
         guard (1...9999).contains(year) else { return nil }
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

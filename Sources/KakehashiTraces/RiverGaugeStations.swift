@@ -24,10 +24,10 @@ public struct RiverGaugeStations: Sendable {
         for row in table.rows {
             let f = index.map { row.fields[$0].trimmingSpaces }
             func number(_ column: Int) throws(TraceError) -> Double? {
-                    if f[column].isEmpty { return nil }
-                    guard let value = Double(f[column]), value.isFinite else {
-                        throw TraceError(file: file, line: row.line, column: Self.columns[column], reason: "\"\(f[column].prefix(40))\" is not a number")
-                    }
+                if f[column].isEmpty { return nil }
+                guard let value = Double(f[column]), value.isFinite else {
+                    throw TraceError(file: file, line: row.line, column: Self.columns[column], reason: "\"\(f[column].prefix(40))\" is not a number")
+                }
                 return value
             }
             do throws(TraceError) {
@@ -37,9 +37,13 @@ public struct RiverGaugeStations: Sendable {
                 let (start, warn, flood) = (try number(6), try number(7), try number(8))
                 let station = try Self.model(file: file, line: row.line) { () throws(ModelError) in
                     try RiverGaugeStation(
-                        code: f[0], name: f[1], prefecture: f[2], city: f[3],
+                        code: f[0],
+                        name: f[1],
+                        prefecture: f[2],
+                        city: f[3],
                         location: GeoPoint(latitude: latitude, longitude: longitude),
-                        thresholds: FloodThresholds(observationStartLevel: start, alertLevel: warn, dangerLevel: flood))
+                        thresholds: FloodThresholds(observationStartLevel: start, alertLevel: warn, dangerLevel: flood)
+                    )
                 }
                 guard stations[station.code] == nil else {
                     throw TraceError(file: file, line: row.line, column: "station_code", reason: "station \(station.code) is listed twice")
@@ -56,7 +60,12 @@ public struct RiverGaugeStations: Sendable {
     /// Runs a model initializer, turning its error into a located trace error.
     static func model<T>(file: String, line: Int, _ body: () throws(ModelError) -> T) throws(TraceError) -> T {
         do { return try body() } catch {
-            throw TraceError(file: file, line: line, column: error.field.isEmpty ? nil : error.field, reason: ModelError(field: "", error.reason).description)
+            throw TraceError(
+                file: file,
+                line: line,
+                column: error.field.isEmpty ? nil : error.field,
+                reason: ModelError(field: "", error.reason).description
+            )
         }
     }
 }

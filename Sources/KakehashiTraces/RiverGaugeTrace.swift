@@ -40,14 +40,18 @@ public struct RiverGaugeTrace: Sendable {
                 continue
             }
             guard let level = Double(levelText), level.isFinite else {
-                rejected.append(TraceError(file: file, line: row.line, column: "level_m", reason: "\"\(levelText.prefix(40))\" is not a finite number"))
+                rejected.append(
+                    TraceError(file: file, line: row.line, column: "level_m", reason: "\"\(levelText.prefix(40))\" is not a finite number")
+                )
                 continue
             }
             do {
                 let observedAt = try Timestamp(iso8601: time, field: "observed_at")
                 readings.append(RiverGaugeReading(stationCode: code, observedAt: observedAt, level: level, line: row.line))
             } catch {
-                rejected.append(TraceError(file: file, line: row.line, column: "observed_at", reason: ModelError(field: "", error.reason).description))
+                rejected.append(
+                    TraceError(file: file, line: row.line, column: "observed_at", reason: ModelError(field: "", error.reason).description)
+                )
             }
         }
         self.readings = readings

@@ -35,7 +35,14 @@ public struct RiverTraceNormalizer: Sendable {
         var seen = Set<Observation.Key>()
         for reading in trace.readings {
             guard let station = stations.byCode[reading.stationCode] else {
-                result.rejected.append(TraceError(file: file, line: reading.line, column: "station_code", reason: "no station \(reading.stationCode) in the stations file"))
+                result.rejected.append(
+                    TraceError(
+                        file: file,
+                        line: reading.line,
+                        column: "station_code",
+                        reason: "no station \(reading.stationCode) in the stations file"
+                    )
+                )
                 continue
             }
             do {

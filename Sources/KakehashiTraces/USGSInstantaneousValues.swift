@@ -20,10 +20,10 @@ public struct USGSInstantaneousValues: Sendable {
 
     /// USGS parameter codes Kakehashi knows, with their unit.
     public enum Parameter: String, Sendable, CaseIterable {
-        case gageHeight = "00065"       // feet
-        case discharge = "00060"        // ft³/s
-        case waterTemperature = "00010" // °C
-        case precipitation = "00045"    // inches
+        case gageHeight = "00065"  // feet
+        case discharge = "00060"  // ft³/s
+        case waterTemperature = "00010"  // °C
+        case precipitation = "00045"  // inches
 
         public var name: String {
             switch self {
@@ -82,8 +82,12 @@ public struct USGSInstantaneousValues: Sendable {
                 }
                 guard let valueIndex = fields.firstIndex(where: { $0.hasSuffix("_\(parameter.rawValue)") }) else {
                     let present = fields.filter(\.isParameterColumn)
-                    throw TraceError(file: file, line: lineNumber, column: parameter.rawValue,
-                                     reason: "the file has no \(parameter.name) column (parameters present: \(present.joined(separator: ", ")))")
+                    throw TraceError(
+                        file: file,
+                        line: lineNumber,
+                        column: parameter.rawValue,
+                        reason: "the file has no \(parameter.name) column (parameters present: \(present.joined(separator: ", ")))"
+                    )
                 }
                 let codeIndex = fields.firstIndex(of: fields[valueIndex] + "_cd")
                 columns = (try index("site_no"), try index("datetime"), try index("tz_cd"), valueIndex, codeIndex)
@@ -104,7 +108,14 @@ public struct USGSInstantaneousValues: Sendable {
                 continue
             }
             guard let value = Double(valueText), value.isFinite else {
-                skipped.append(TraceError(file: file, line: lineNumber, column: names[c.value], reason: "\"\(valueText.prefix(20))\" is not a number (a USGS marker such as Ice or Eqp)"))
+                skipped.append(
+                    TraceError(
+                        file: file,
+                        line: lineNumber,
+                        column: names[c.value],
+                        reason: "\"\(valueText.prefix(20))\" is not a number (a USGS marker such as Ice or Eqp)"
+                    )
+                )
                 continue
             }
             guard let offset = Self.zoneOffsets[fields[c.zone]] else {
@@ -116,8 +127,15 @@ public struct USGSInstantaneousValues: Sendable {
             let withSeconds = time.count == 16 ? time + ":00" : time
             do {
                 let observedAt = try Timestamp(iso8601: withSeconds, assumedOffsetSeconds: offset, field: "datetime")
-                readings.append(Reading(site: fields[c.site], observedAt: observedAt, value: value,
-                                        qualifier: c.code.map { fields[$0] } ?? "", line: lineNumber))
+                readings.append(
+                    Reading(
+                        site: fields[c.site],
+                        observedAt: observedAt,
+                        value: value,
+                        qualifier: c.code.map { fields[$0] } ?? "",
+                        line: lineNumber
+                    )
+                )
             } catch {
                 skipped.append(TraceError(file: file, line: lineNumber, column: "datetime", reason: ModelError(field: "", error.reason).description))
             }

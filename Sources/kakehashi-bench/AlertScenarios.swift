@@ -2,8 +2,8 @@ import Foundation
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import ServiceLifecycle
@@ -38,13 +38,39 @@ enum AlertScenarios {
         let rate = BenchRow.median(runs.map(\.rate))
         let all = runs.flatMap(\.endToEnd)
         let gatewayName = "the same readings reaching the central broker (gateway share of the path)"
-        return ([
-            BenchRow(scenario: "Alert latency p50: reading on the edge broker → SSE event at a client, \(probes) alerts per run, \(Int(rate.rounded())) other readings/s flowing",
-                     kakehashi: e2e.map(\.p50), baselineName: gatewayName, baseline: edgeCentral.map(\.p50), unit: "ms", higherIsBetter: false),
-            BenchRow(scenario: "Alert latency p99 (same runs)",
-                     kakehashi: e2e.map(\.p99), baselineName: gatewayName, baseline: edgeCentral.map(\.p99), unit: "ms", higherIsBetter: false),
-        ], [String(format: "Alert latency: %d runs of %d alert events (each with fresh brokers, gateway and hub) while %.0f background readings/s flowed; p99 per run %.1f–%.1f ms, max of all %.1f ms (goal: p99 under 50 ms). Outbox and hub both sync full.",
-                   runs.count, probes, rate, e2e.map(\.p99).min() ?? 0, e2e.map(\.p99).max() ?? 0, all.max() ?? 0)])
+        return (
+            [
+                BenchRow(
+                    scenario:
+                        "Alert latency p50: reading on the edge broker → SSE event at a client, \(probes) alerts per run, \(Int(rate.rounded())) other readings/s flowing",
+                    kakehashi: e2e.map(\.p50),
+                    baselineName: gatewayName,
+                    baseline: edgeCentral.map(\.p50),
+                    unit: "ms",
+                    higherIsBetter: false
+                ),
+                BenchRow(
+                    scenario: "Alert latency p99 (same runs)",
+                    kakehashi: e2e.map(\.p99),
+                    baselineName: gatewayName,
+                    baseline: edgeCentral.map(\.p99),
+                    unit: "ms",
+                    higherIsBetter: false
+                ),
+            ],
+            [
+                String(
+                    format:
+                        "Alert latency: %d runs of %d alert events (each with fresh brokers, gateway and hub) while %.0f background readings/s flowed; p99 per run %.1f–%.1f ms, max of all %.1f ms (goal: p99 under 50 ms). Outbox and hub both sync full.",
+                    runs.count,
+                    probes,
+                    rate,
+                    e2e.map(\.p99).min() ?? 0,
+                    e2e.map(\.p99).max() ?? 0,
+                    all.max() ?? 0
+                )
+            ]
+        )
     }
 
     static func measure(gatewayBinary: String, probes: Int, backgroundRate: Int) async throws -> RunSamples {
@@ -77,7 +103,9 @@ enum AlertScenarios {
         try await MQTTIngest.prepareSessions(broker: configuration.broker!, consumers: configuration.ingestConsumers, logger: GatewayScenarios.quiet)
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet)
         let bound = Mutex<Int?>(nil)
-        let group = ServiceGroup(configuration: .init(services: [hub.application { port in bound.withLock { $0 = port } }], logger: GatewayScenarios.quiet))
+        let group = ServiceGroup(
+            configuration: .init(services: [hub.application { port in bound.withLock { $0 = port } }], logger: GatewayScenarios.quiet)
+        )
         let hubRunning = Task { try await group.run() }
         defer { hubRunning.cancel() }
         while bound.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
@@ -86,8 +114,13 @@ enum AlertScenarios {
 
         // Arrival times: SSE events (stamped on the client's reading thread) and probe readings at the central broker.
         let sseArrivals = Mutex<[UInt64]>([])
-        let key = try AccessStore(path: configuration.storagePath).createKey(tenant: try Tenant("kurume"), role: .reader, label: "bench",
-                                                                            expires: nil, knownTenants: Set(configuration.tenants.keys)).secret
+        let key = try AccessStore(path: configuration.storagePath).createKey(
+            tenant: try Tenant("kurume"),
+            role: .reader,
+            label: "bench",
+            expires: nil,
+            knownTenants: Set(configuration.tenants.keys)
+        ).secret
         let sse = try SSEClient(port: port, path: "/feeds/alerts", headers: ["Authorization": "Bearer \(key)"]) { _ in
             sseArrivals.withLock { $0.append(DispatchTime.now().uptimeNanoseconds) }
         }
@@ -112,11 +145,18 @@ enum AlertScenarios {
 
         // The gateway.
         let gatewayFile = try GatewayScenarios.configuration(
-            edge: edge, centralPort: central.port, directory: directory,
-            sensors: ["probe"] + (0..<backgroundSensors).map { "s\($0)" }, timestampFormat: "epoch_ms")
+            edge: edge,
+            centralPort: central.port,
+            directory: directory,
+            sensors: ["probe"] + (0..<backgroundSensors).map { "s\($0)" },
+            timestampFormat: "epoch_ms"
+        )
         try await GatewayScenarios.prepareSession(edge)
-        let gateway = try ChildProcess(executable: gatewayBinary, arguments: ["run", gatewayFile, "--log-level", "warning"],
-                                       logFile: directory.appendingPathComponent("gateway.log").path)
+        let gateway = try ChildProcess(
+            executable: gatewayBinary,
+            arguments: ["run", gatewayFile, "--log-level", "warning"],
+            logFile: directory.appendingPathComponent("gateway.log").path
+        )
         defer { gateway.signal(SIGKILL); _ = gateway.wait() }
 
         var sensorSettings = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "bench-sensors")
@@ -139,8 +179,11 @@ enum AlertScenarios {
                             let sensor = n % backgroundSensors
                             let ts = base + Int64(n / backgroundSensors) * 1000
                             group.addTask {
-                                if (try? await sensors.publish("flood/s\(sensor)/level", payload: Array(#"{"level":\#(50 + n % 50),"ts":\#(ts)}"#.utf8),
-                                                               qos: .atLeastOnce)) != nil {
+                                if (try? await sensors.publish(
+                                    "flood/s\(sensor)/level",
+                                    payload: Array(#"{"level":\#(50 + n % 50),"ts":\#(ts)}"#.utf8),
+                                    qos: .atLeastOnce
+                                )) != nil {
                                     acknowledged.value.add(1, ordering: .relaxed)
                                 }
                             }

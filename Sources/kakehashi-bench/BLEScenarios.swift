@@ -29,9 +29,15 @@ enum BLEScenarios {
             samples.append(Double(reports) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
         }
         samples.removeFirst()  // warm-up
-        return [BenchRow(
-            scenario: "Decode BLE advertising reports of the real captures (\(reportsPerPass) reports in \(events.count) HCI events), one core",
-            kakehashi: samples, baselineName: "one adapter's maximum delivery", baseline: Array(repeating: 10_000, count: samples.count),
-            unit: "reports/s", higherIsBetter: true)]
+        return [
+            BenchRow(
+                scenario: "Decode BLE advertising reports of the real captures (\(reportsPerPass) reports in \(events.count) HCI events), one core",
+                kakehashi: samples,
+                baselineName: "one adapter's maximum delivery",
+                baseline: Array(repeating: 10_000, count: samples.count),
+                unit: "reports/s",
+                higherIsBetter: true
+            )
+        ]
     }
 }

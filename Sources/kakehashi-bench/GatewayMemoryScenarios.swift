@@ -6,15 +6,24 @@ import KakehashiTestSupport
 /// resident set while 1,000 readings per second flow for a while, side by side with ThingsBoard IoT
 /// Gateway under the same input (when it is installed).
 enum GatewayMemoryScenarios {
-    static func run(gatewayBinary: String, thingsboard: String?, repeats: Int, rate: Int, seconds: Int) async throws -> (rows: [BenchRow], notes: [String]) {
+    static func run(
+        gatewayBinary: String,
+        thingsboard: String?,
+        repeats: Int,
+        rate: Int,
+        seconds: Int
+    ) async throws -> (rows: [BenchRow], notes: [String]) {
         var idle = [Double](), peak = [Double](), theirIdle = [Double](), theirPeak = [Double]()
         for _ in 0..<repeats {
             let ours = try await measure(rate: rate, seconds: seconds) { edge, central, directory in
                 let file = try GatewayScenarios.configuration(edge: edge, centralPort: central.port, directory: directory)
                 try await GatewayScenarios.prepareSession(edge)
                 let confirmer = try await GatewayScenarios.startConfirmer(central)
-                let process = try ChildProcess(executable: "/usr/bin/env", arguments: GatewayScenarios.installedEnvironment + [gatewayBinary, "run", file, "--log-level", "warning"],
-                                               logFile: directory.appendingPathComponent("gateway.log").path)
+                let process = try ChildProcess(
+                    executable: "/usr/bin/env",
+                    arguments: GatewayScenarios.installedEnvironment + [gatewayBinary, "run", file, "--log-level", "warning"],
+                    logFile: directory.appendingPathComponent("gateway.log").path
+                )
                 // Connected on both sides (mosquitto logs each connection).
                 let readyBy = ContinuousClock.now + .seconds(30)
                 while !(edge.log.contains(" as gw-bench-edge ") && central.log.contains(" as gw-bench ")) {
@@ -26,8 +35,16 @@ enum GatewayMemoryScenarios {
             idle.append(ours.idle); peak.append(ours.peak)
             if let thingsboard {
                 let theirs = try await measure(rate: rate, seconds: seconds) { edge, central, directory in
-                    let (process, responder) = try await ThingsBoardScenarios.start(executable: thingsboard, edge: edge, central: central, directory: directory)
-                    return (process, "v1/gateway/telemetry", { payload in ThingsBoardScenarios.readings(in: payload) }, { await responder.client.disconnect() })
+                    let (process, responder) = try await ThingsBoardScenarios.start(
+                        executable: thingsboard,
+                        edge: edge,
+                        central: central,
+                        directory: directory
+                    )
+                    return (
+                        process, "v1/gateway/telemetry", { payload in ThingsBoardScenarios.readings(in: payload) },
+                        { await responder.client.disconnect() }
+                    )
                 }
                 theirIdle.append(theirs.idle); theirPeak.append(theirs.peak)
             }
@@ -36,12 +53,32 @@ enum GatewayMemoryScenarios {
         var notes = [String]()
         if thingsboard != nil {
             let name = "ThingsBoard IoT Gateway \(ThingsBoardScenarios.version(of: thingsboard!)), same input"
-            rows.append(BenchRow(scenario: "Gateway RSS idle (connected to both brokers, no readings)", kakehashi: idle, baselineName: name,
-                                 baseline: theirIdle, unit: "MB", higherIsBetter: false, isMemory: true))
-            rows.append(BenchRow(scenario: "Gateway peak RSS (VmHWM) at \(rate) readings/s for \(seconds) s", kakehashi: peak, baselineName: name,
-                                 baseline: theirPeak, unit: "MB", higherIsBetter: false, isMemory: true))
+            rows.append(
+                BenchRow(
+                    scenario: "Gateway RSS idle (connected to both brokers, no readings)",
+                    kakehashi: idle,
+                    baselineName: name,
+                    baseline: theirIdle,
+                    unit: "MB",
+                    higherIsBetter: false,
+                    isMemory: true
+                )
+            )
+            rows.append(
+                BenchRow(
+                    scenario: "Gateway peak RSS (VmHWM) at \(rate) readings/s for \(seconds) s",
+                    kakehashi: peak,
+                    baselineName: name,
+                    baseline: theirPeak,
+                    unit: "MB",
+                    higherIsBetter: false,
+                    isMemory: true
+                )
+            )
         } else {
-            notes.append("Gateway RSS idle \(BenchRow.summary(idle, unit: "MB")), peak at \(rate) readings/s \(BenchRow.summary(peak, unit: "MB")) (no ThingsBoard IoT Gateway to compare with).")
+            notes.append(
+                "Gateway RSS idle \(BenchRow.summary(idle, unit: "MB")), peak at \(rate) readings/s \(BenchRow.summary(peak, unit: "MB")) (no ThingsBoard IoT Gateway to compare with)."
+            )
         }
         return (rows, notes)
     }
@@ -50,7 +87,11 @@ enum GatewayMemoryScenarios {
 
     /// Fresh brokers, the gateway started by `start`, its RSS after 2 s idle, then `rate` readings/s
     /// for `seconds`; the peak is read once every reading has arrived on the central broker.
-    static func measure(rate: Int, seconds: Int, start: (TestBroker, TestBroker, URL) async throws -> Started) async throws -> (idle: Double, peak: Double) {
+    static func measure(
+        rate: Int,
+        seconds: Int,
+        start: (TestBroker, TestBroker, URL) async throws -> Started
+    ) async throws -> (idle: Double, peak: Double) {
         let edge = try TestBroker(), central = try TestBroker()
         try edge.start()
         try central.start()
@@ -77,7 +118,9 @@ enum GatewayMemoryScenarios {
             }
             return received
         }
-        let watchdog = Task { try? await Task.sleep(for: .seconds(seconds + 120)); counting.cancel() }
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(seconds + 120)); counting.cancel()
+        }
         try await publishPaced(edge, rate: rate, seconds: seconds)
         let received = await counting.value
         watchdog.cancel()
@@ -115,8 +158,9 @@ enum GatewayMemoryScenarios {
 
     static func currentRSS(_ pid: pid_t) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return .nan }
         return kilobytes / 1024
     }
 }

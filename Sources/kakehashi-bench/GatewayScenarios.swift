@@ -1,7 +1,7 @@
 import Foundation
 import KakehashiGateway
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 
@@ -31,19 +31,45 @@ enum GatewayScenarios {
         let drainBroker = try await outageRun(binary: gatewayBinary, confirmation: "broker")
         let bytes = try await bytesPerReading(binary: gatewayBinary, count: 10_000)
         let rssMedian = rss.sorted()[rss.count / 2]
-        notes.append(String(format: "Gateway peak RSS (VmHWM) at that load: median %.1f MB (%.1f–%.1f) over %d runs.", rssMedian, rss.min() ?? 0, rss.max() ?? 0, rss.count))
+        notes.append(
+            String(
+                format: "Gateway peak RSS (VmHWM) at that load: median %.1f MB (%.1f–%.1f) over %d runs.",
+                rssMedian,
+                rss.min() ?? 0,
+                rss.max() ?? 0,
+                rss.count
+            )
+        )
         notes.append(String(format: "Outbox on disk: %.0f bytes per WaterObserved reading (10,000 held while the central broker is away).", bytes))
-        return ([
-            BenchRow(scenario: "Gateway edge → central, \(count) JSON readings acknowledged, outbox sync full",
-                     kakehashi: gateway, baselineName: "mosquitto_sub \\| mosquitto_pub -l (QoS 1, no durability)", baseline: relay,
-                     unit: "readings/s", higherIsBetter: true),
-            BenchRow(scenario: "Gateway relay, \(count) readings, forgotten only on the hub's confirmation (`central.confirmation: hub`)",
-                     kakehashi: gateway, baselineName: "the same gateway forgetting on the broker's PUBACK (`confirmation: broker`)", baseline: pubackOnly,
-                     unit: "readings/s", higherIsBetter: true),
-            BenchRow(scenario: "Central broker restarted after a 60 s outage at \(Self.outageRate) readings/s: until the outbox is empty (hub confirmation)",
-                     kakehashi: [drainHub], baselineName: "the same with `confirmation: broker`", baseline: [drainBroker],
-                     unit: "s", higherIsBetter: false),
-        ], notes)
+        return (
+            [
+                BenchRow(
+                    scenario: "Gateway edge → central, \(count) JSON readings acknowledged, outbox sync full",
+                    kakehashi: gateway,
+                    baselineName: "mosquitto_sub \\| mosquitto_pub -l (QoS 1, no durability)",
+                    baseline: relay,
+                    unit: "readings/s",
+                    higherIsBetter: true
+                ),
+                BenchRow(
+                    scenario: "Gateway relay, \(count) readings, forgotten only on the hub's confirmation (`central.confirmation: hub`)",
+                    kakehashi: gateway,
+                    baselineName: "the same gateway forgetting on the broker's PUBACK (`confirmation: broker`)",
+                    baseline: pubackOnly,
+                    unit: "readings/s",
+                    higherIsBetter: true
+                ),
+                BenchRow(
+                    scenario:
+                        "Central broker restarted after a 60 s outage at \(Self.outageRate) readings/s: until the outbox is empty (hub confirmation)",
+                    kakehashi: [drainHub],
+                    baselineName: "the same with `confirmation: broker`",
+                    baseline: [drainBroker],
+                    unit: "s",
+                    higherIsBetter: false
+                ),
+            ], notes
+        )
     }
 
     /// The environment the systemd unit (deploy/gateway/kakehashi-gateway.service) gives the
@@ -106,8 +132,11 @@ enum GatewayScenarios {
             for await message in subscription {
                 guard let range = sequenceRange(in: message.payload), let topic = try? WireTopic(parsing: message.topic) else { continue }
                 let confirmation = WireAcknowledgement(ranges: [range], outcome: .stored)
-                try? await client.enqueue(WireAcknowledgement.topic(tenant: topic.tenant, gateway: topic.gateway),
-                                          payload: confirmation.payload(), qos: .atLeastOnce) { _ in }
+                try? await client.enqueue(
+                    WireAcknowledgement.topic(tenant: topic.tenant, gateway: topic.gateway),
+                    payload: confirmation.payload(),
+                    qos: .atLeastOnce
+                ) { _ in }
             }
         }
         return client
@@ -128,7 +157,9 @@ enum GatewayScenarios {
                 if first == nil { first = value }
                 last = value
                 i += key.count
-            } else { i += 1 }
+            } else {
+                i += 1
+            }
         }
         guard let first, let last, first <= last else { return nil }
         return first...last
@@ -158,10 +189,19 @@ enum GatewayScenarios {
 
     /// Writes the bench gateway's configuration and device registry (`sensors` gauges) into
     /// `directory`; returns the configuration file.
-    static func configuration(edge: TestBroker, centralPort: Int, directory: URL, sensors: [String] = (0..<20).map { "s\($0)" },
-                              timestampFormat: String = "epoch_s", confirmation: String = "hub", metrics: Bool = false) throws -> String {
+    static func configuration(
+        edge: TestBroker,
+        centralPort: Int,
+        directory: URL,
+        sensors: [String] = (0..<20).map { "s\($0)" },
+        timestampFormat: String = "epoch_s",
+        confirmation: String = "hub",
+        metrics: Bool = false
+    ) throws -> String {
         var devices = "devices:\n"
-        for sensor in sensors { devices += "  - { id: \(sensor), type: WaterObserved, location: { lat: 33.3, lon: 130.5 }, thresholds: { alert: 2.1, danger: 2.8 } }\n" }
+        for sensor in sensors {
+            devices += "  - { id: \(sensor), type: WaterObserved, location: { lat: 33.3, lon: 130.5 }, thresholds: { alert: 2.1, danger: 2.8 } }\n"
+        }
         try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
         let text = """
             tenant: kurume
@@ -205,8 +245,11 @@ enum GatewayScenarios {
         try await prepareSession(edge)
         let confirmer = confirmation == "hub" ? try await startConfirmer(central) : nil
         let (client, subscription) = try await counter(central, filter: "kakehashi/v1/+/+/obs", batches: true)
-        let process = try ChildProcess(executable: "/usr/bin/env", arguments: installedEnvironment + [binary, "run", file, "--log-level", "warning"],
-                                       logFile: directory.appendingPathComponent("gateway.log").path)
+        let process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: installedEnvironment + [binary, "run", file, "--log-level", "warning"],
+            logFile: directory.appendingPathComponent("gateway.log").path
+        )
         defer { process.signal(SIGKILL); _ = process.wait() }
         let start = ContinuousClock.now
         async let last = wait(for: subscription, count: count, batches: true)
@@ -236,12 +279,17 @@ enum GatewayScenarios {
         let file = try configuration(edge: edge, centralPort: central.port, directory: directory, confirmation: confirmation, metrics: true)
         try await prepareSession(edge)
         var confirmer = confirmation == "hub" ? try await startConfirmer(central) : nil
-        let process = try ChildProcess(executable: "/usr/bin/env", arguments: installedEnvironment + [binary, "run", file, "--log-level", "warning"],
-                                       logFile: directory.appendingPathComponent("gateway.log").path)
+        let process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: installedEnvironment + [binary, "run", file, "--log-level", "warning"],
+            logFile: directory.appendingPathComponent("gateway.log").path
+        )
         defer { process.signal(SIGKILL); _ = process.wait() }
         func depth() -> Double? {
             let text = (try? String(contentsOf: directory.appendingPathComponent("gateway.prom"), encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").first { $0.hasPrefix("kakehashi_gateway_outbox_depth ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+            return text.split(separator: "\n").first { $0.hasPrefix("kakehashi_gateway_outbox_depth ") }.flatMap {
+                Double($0.split(separator: " ").last ?? "")
+            }
         }
         let readyBy = ContinuousClock.now + .seconds(30)
         while !(edge.log.contains(" as gw-bench-edge ") && central.log.contains(" as gw-bench ")) {
@@ -269,7 +317,9 @@ enum GatewayScenarios {
         let restarted = clock.now
         if confirmation == "hub" { confirmer = try await startConfirmer(central) }
         while (depth() ?? 1) > 0 || clock.now - restarted < .milliseconds(200) {
-            guard clock.now - restarted < .seconds(600) else { throw TestSupportError("the outbox did not empty within 600 s after the outage (\(held) held)") }
+            guard clock.now - restarted < .seconds(600) else {
+                throw TestSupportError("the outbox did not empty within 600 s after the outage (\(held) held)")
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         let drained = seconds(clock.now - restarted)
@@ -287,10 +337,15 @@ enum GatewayScenarios {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let (client, subscription) = try await counter(central, filter: "relay/readings", batches: false)
-        let command = "mosquitto_sub -i relay-sub -h 127.0.0.1 -p \(edge.port) -q 1 -t 'flood/+/level' | mosquitto_pub -i relay-pub -h 127.0.0.1 -p \(central.port) -q 1 -t relay/readings -l"
+        let command =
+            "mosquitto_sub -i relay-sub -h 127.0.0.1 -p \(edge.port) -q 1 -t 'flood/+/level' | mosquitto_pub -i relay-pub -h 127.0.0.1 -p \(central.port) -q 1 -t relay/readings -l"
         // Its own process group: killing only the shell would leave mosquitto_sub and mosquitto_pub running.
-        let relay = try ChildProcess(executable: "/bin/sh", arguments: ["-c", command], logFile: directory.appendingPathComponent("relay.log").path,
-                                     ownGroup: true)
+        let relay = try ChildProcess(
+            executable: "/bin/sh",
+            arguments: ["-c", command],
+            logFile: directory.appendingPathComponent("relay.log").path,
+            ownGroup: true
+        )
         defer { relay.signalGroup(SIGKILL); _ = relay.wait() }
         // The relay is ready when both of its clients are connected (mosquitto logs each connection).
         let readyBy = ContinuousClock.now + .seconds(10)
@@ -316,8 +371,11 @@ enum GatewayScenarios {
         // No central broker: everything stays in the outbox.
         let file = try configuration(edge: edge, centralPort: try TestBroker.freePort(), directory: directory)
         try await prepareSession(edge)
-        let process = try ChildProcess(executable: binary, arguments: ["run", file, "--log-level", "critical"],
-                                       logFile: directory.appendingPathComponent("gateway.log").path)
+        let process = try ChildProcess(
+            executable: binary,
+            arguments: ["run", file, "--log-level", "critical"],
+            logFile: directory.appendingPathComponent("gateway.log").path
+        )
         try await publish(edge, count: count)
         let path = directory.appendingPathComponent("outbox.sqlite").path
         let deadline = ContinuousClock.now + .seconds(60)
@@ -336,8 +394,9 @@ enum GatewayScenarios {
 
     static func peakRSS(_ pid: pid_t) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return .nan }
         return kilobytes / 1024
     }
 

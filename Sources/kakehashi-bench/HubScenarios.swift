@@ -37,27 +37,55 @@ enum HubScenarios {
         AlertScenarios.progress("hub temporal query: building a database of \(rows) rows")
         let (api, sql, built) = try await temporalRun(rows: rows, rounds: repeats)
         let apiP50 = api.map(\.p50), apiP99 = api.map(\.p99), sqlP50 = sql.map(\.p50), sqlP99 = sql.map(\.p99)
-        return ([
-            BenchRow(scenario: "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, \(HubConfiguration.defaultIngestConsumers) sessions",
-                     kakehashi: hub, baselineName: "raw batched INSERTs of the same rows, same schema (libsqlite3, WAL, sync full)", baseline: raw,
-                     unit: "readings/s", higherIsBetter: true),
-            BenchRow(scenario: "Temporal query p50: one sensor, 30 days of 1-minute data aggregated hourly, \(built) rows in the database",
-                     kakehashi: apiP50, baselineName: "the same aggregate by SQLite GROUP BY over the raw rows", baseline: sqlP50,
-                     unit: "ms", higherIsBetter: false),
-            BenchRow(scenario: "Temporal query p99 (same query)",
-                     kakehashi: apiP99, baselineName: "the same aggregate by SQLite GROUP BY over the raw rows", baseline: sqlP99,
-                     unit: "ms", higherIsBetter: false),
-        ], [String(format: "Temporal query through the HTTP router (no socket): %d rounds of 200 queries on random sensors, after 20 warm-up ones, each round's p50 and p99; worst p99 %.2f ms (goal: under 20 ms).",
-                   api.count, apiP99.max() ?? 0)])
+        return (
+            [
+                BenchRow(
+                    scenario:
+                        "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, \(HubConfiguration.defaultIngestConsumers) sessions",
+                    kakehashi: hub,
+                    baselineName: "raw batched INSERTs of the same rows, same schema (libsqlite3, WAL, sync full)",
+                    baseline: raw,
+                    unit: "readings/s",
+                    higherIsBetter: true
+                ),
+                BenchRow(
+                    scenario: "Temporal query p50: one sensor, 30 days of 1-minute data aggregated hourly, \(built) rows in the database",
+                    kakehashi: apiP50,
+                    baselineName: "the same aggregate by SQLite GROUP BY over the raw rows",
+                    baseline: sqlP50,
+                    unit: "ms",
+                    higherIsBetter: false
+                ),
+                BenchRow(
+                    scenario: "Temporal query p99 (same query)",
+                    kakehashi: apiP99,
+                    baselineName: "the same aggregate by SQLite GROUP BY over the raw rows",
+                    baseline: sqlP99,
+                    unit: "ms",
+                    higherIsBetter: false
+                ),
+            ],
+            [
+                String(
+                    format:
+                        "Temporal query through the HTTP router (no socket): %d rounds of 200 queries on random sensors, after 20 warm-up ones, each round's p50 and p99; worst p99 %.2f ms (goal: under 20 ms).",
+                    api.count,
+                    apiP99.max() ?? 0
+                )
+            ]
+        )
     }
 
     static func entity(_ i: Int) -> NGSIEntity {
         let sensor = i % sensors
         let at = Timestamp(millisecondsSinceEpoch: start + Int64(i / sensors) * 60_000)
-        return try! NGSIEntity(id: EntityID(type: "WaterObserved", tenant: tenant, localID: "g\(sensor)"), attributes: [
-            "waterLevel": .property(NGSIProperty(try! Quantity(1 + Double(i % 300) / 100, .metre), observedAt: at)),
-            "location": .geoProperty(try! GeoPoint(latitude: 33 + Double(sensor) / 1000, longitude: 130.5), observedAt: nil),
-        ])
+        return try! NGSIEntity(
+            id: EntityID(type: "WaterObserved", tenant: tenant, localID: "g\(sensor)"),
+            attributes: [
+                "waterLevel": .property(NGSIProperty(try! Quantity(1 + Double(i % 300) / 100, .metre), observedAt: at)),
+                "location": .geoProperty(try! GeoPoint(latitude: 33 + Double(sensor) / 1000, longitude: 130.5), observedAt: nil),
+            ]
+        )
     }
 
     static func batchPayload(_ b: Int) -> [UInt8] {
@@ -156,8 +184,12 @@ enum HubScenarios {
         let db = try SQLiteConnection(path: path)
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
         try db.transaction {
-            let insertEntity = try db.prepare("INSERT INTO entities(tenant, id, type, body, latitude, longitude, modified) VALUES (?, ?, 'WaterObserved', ?, 33, 130.5, 0)")
-            let insertSeries = try db.prepare("INSERT INTO series(id, tenant, entity, type, attribute, kind, unit) VALUES (?, ?, ?, 'WaterObserved', 'waterLevel', 0, 'MTR')")
+            let insertEntity = try db.prepare(
+                "INSERT INTO entities(tenant, id, type, body, latitude, longitude, modified) VALUES (?, ?, 'WaterObserved', ?, 33, 130.5, 0)"
+            )
+            let insertSeries = try db.prepare(
+                "INSERT INTO series(id, tenant, entity, type, attribute, kind, unit) VALUES (?, ?, ?, 'WaterObserved', 'waterLevel', 0, 'MTR')"
+            )
             for s in 0..<series {
                 let id = try EntityID(type: "WaterObserved", tenant: tenant, localID: "g\(s)")
                 try insertEntity.bind(1, tenant.name)
@@ -169,16 +201,20 @@ enum HubScenarios {
                 try insertSeries.bind(3, id.rawValue)
                 try insertSeries.run()
             }
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO observations(series, t, num, txt, received)
                 WITH RECURSIVE m(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM m WHERE x < \(minutes - 1))
                 SELECT s.id, \(start) + m.x * 60000, 1.0 + ((m.x * 7 + s.id) % 500) / 100.0, NULL, \(start) FROM series s, m ORDER BY s.id, m.x
-                """)
+                """
+            )
             for (resolution, size) in [(60_000, 60_000), (3_600_000, 3_600_000)] {
-                try db.execute("""
+                try db.execute(
+                    """
                     INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm)
                     SELECT series, \(resolution), (t / \(size)) * \(size), count(*), min(num), max(num), sum(num) FROM observations GROUP BY series, t / \(size)
-                    """)
+                    """
+                )
             }
         }
         let built = Int(try db.scalar("SELECT count(*) FROM observations") ?? 0)
@@ -192,7 +228,9 @@ enum HubScenarios {
         }
 
         // Raw SQL baseline.
-        let scan = try db.prepare("SELECT t / 3600000, count(*), min(num), max(num), avg(num) FROM observations WHERE series = ? AND t >= ? AND t < ? GROUP BY t / 3600000")
+        let scan = try db.prepare(
+            "SELECT t / 3600000, count(*), min(num), max(num), avg(num) FROM observations WHERE series = ? AND t >= ? AND t < ? GROUP BY t / 3600000"
+        )
         var sqlTimes = [Double]()
         for (n, s) in picks.enumerated() {
             let began = ContinuousClock.now
@@ -209,14 +247,15 @@ enum HubScenarios {
         // Through the API, with a reader key as any client sends it.
         let key = try AccessStore(path: path).createKey(tenant: tenant, role: .reader, label: "bench", expires: nil, knownTenants: [tenant]).secret
         var configuration = HubConfiguration(storagePath: path, tenants: [tenant: .init(gateways: [gateway])])
-        configuration.limits.requestsPerSecond = 0   // the queries come back to back: measured, not rate-limited
+        configuration.limits.requestsPerSecond = 0  // the queries come back to back: measured, not rate-limited
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet)
         let app = Application(router: hub.router())
         let from = Timestamp(millisecondsSinceEpoch: start).iso8601, to = Timestamp(millisecondsSinceEpoch: end).iso8601
         let apiTimes: [Double] = try await app.test(.router) { client in
             var times = [Double]()
             for (n, s) in picks.enumerated() {
-                let uri = "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:bench:g\(s)?attrs=waterLevel&timerel=between&timeAt=\(from)&endTimeAt=\(to)"
+                let uri =
+                    "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:bench:g\(s)?attrs=waterLevel&timerel=between&timeAt=\(from)&endTimeAt=\(to)"
                     + "&options=aggregatedValues&aggrMethods=totalCount,avg,min,max&aggrPeriodDuration=PT1H"
                 let began = ContinuousClock.now
                 let count = try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key)"]) { response in

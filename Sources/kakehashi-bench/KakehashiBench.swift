@@ -11,7 +11,8 @@ struct KakehashiBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kakehashi-bench",
         abstract: "Measure Kakehashi side by side with its baselines and print a Markdown table.",
-        discussion: "Build in release mode (deploy/bench does). Each figure is the median of --repeats runs, with min–max.")
+        discussion: "Build in release mode (deploy/bench does). Each figure is the median of --repeats runs, with min–max."
+    )
 
     @Option(help: "Timed runs per scenario (the median is reported).")
     var repeats: Int = 7
@@ -49,7 +50,12 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The gateway binary to measure (default: kakehashi-gateway beside this program).", valueName: "path"))
     var gateway: String?
 
-    @Option(help: ArgumentHelp("ThingsBoard IoT Gateway's `thingsboard-gateway` executable, in a virtual environment (deploy/bench installs one); without it that comparison is skipped.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "ThingsBoard IoT Gateway's `thingsboard-gateway` executable, in a virtual environment (deploy/bench installs one); without it that comparison is skipped.",
+            valueName: "path"
+        )
+    )
     var thingsboard: String?
 
     @Option(help: "Readings per run of the ThingsBoard IoT Gateway comparison.")
@@ -96,8 +102,12 @@ struct KakehashiBench: AsyncParsableCommand {
         }
         if selected(.thingsboard, "gateway against ThingsBoard IoT Gateway") {
             if let thingsboard {
-                let compared = try await ThingsBoardScenarios.run(gatewayBinary: try gatewayBinary(), thingsboard: thingsboard,
-                                                                  repeats: mqttRepeats, count: thingsboardReadings)
+                let compared = try await ThingsBoardScenarios.run(
+                    gatewayBinary: try gatewayBinary(),
+                    thingsboard: thingsboard,
+                    repeats: mqttRepeats,
+                    count: thingsboardReadings
+                )
                 rows += compared.rows
                 notes += compared.notes
             } else {
@@ -105,8 +115,13 @@ struct KakehashiBench: AsyncParsableCommand {
             }
         }
         if selected(.memory, "gateway memory at a steady rate and idle") {
-            let memory = try await GatewayMemoryScenarios.run(gatewayBinary: try gatewayBinary(), thingsboard: thingsboard, repeats: 3,
-                                                              rate: memoryRate, seconds: memorySeconds)
+            let memory = try await GatewayMemoryScenarios.run(
+                gatewayBinary: try gatewayBinary(),
+                thingsboard: thingsboard,
+                repeats: 3,
+                rate: memoryRate,
+                seconds: memorySeconds
+            )
             rows += memory.rows
             notes += memory.notes
         }
@@ -116,8 +131,12 @@ struct KakehashiBench: AsyncParsableCommand {
             notes += hub.notes
         }
         if selected(.alerts, "alert latency under load") {
-            let alerts = try await AlertScenarios.run(gatewayBinary: try gatewayBinary(), probes: alertProbes, backgroundRate: alertBackground,
-                                                        repeats: alertRepeats)
+            let alerts = try await AlertScenarios.run(
+                gatewayBinary: try gatewayBinary(),
+                probes: alertProbes,
+                backgroundRate: alertBackground,
+                repeats: alertRepeats
+            )
             rows += alerts.rows
             notes += alerts.notes
         }
@@ -126,12 +145,15 @@ struct KakehashiBench: AsyncParsableCommand {
         for row in rows { print(row.markdown) }
         print("")
         for note in notes { print(note) }
-        print("Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a fresh local mosquitto; \(machine()).")
+        print(
+            "Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a fresh local mosquitto; \(machine())."
+        )
     }
 
     /// The gateway to run: `--gateway`, or the one built beside this program.
     func gatewayBinary() throws -> String {
-        let path = gateway ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-gateway").path
+        let path =
+            gateway ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-gateway").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw ValidationError("\(path) is not an executable gateway: build it (deploy/bench does) or name one with --gateway")
         }

@@ -23,9 +23,16 @@ enum MQTTScenarios {
                     kakehashi.append(try await swiftRun(qos: qos, count: count))
                 }
             }
-            rows.append(BenchRow(
-                scenario: "MQTT publish → subscribe, \(count) × \(payload.count) B at QoS \(qos.rawValue), window \(window)",
-                kakehashi: kakehashi, baselineName: "C loop over libmosquitto", baseline: baseline, unit: "msg/s", higherIsBetter: true))
+            rows.append(
+                BenchRow(
+                    scenario: "MQTT publish → subscribe, \(count) × \(payload.count) B at QoS \(qos.rawValue), window \(window)",
+                    kakehashi: kakehashi,
+                    baselineName: "C loop over libmosquitto",
+                    baseline: baseline,
+                    unit: "msg/s",
+                    higherIsBetter: true
+                )
+            )
         }
         return rows
     }
@@ -91,8 +98,19 @@ enum MQTTScenarios {
         var received: Int32 = 0
         var elapsed: Int64 = 0
         let rc = payload.withUnsafeBytes { bytes in
-            kk_baseline_run(broker.host, Int32(broker.port), "bench/baseline", bytes.baseAddress, Int32(bytes.count),
-                            Int32(count), qos.rawValue, Int32(window), 120_000, &received, &elapsed)
+            kk_baseline_run(
+                broker.host,
+                Int32(broker.port),
+                "bench/baseline",
+                bytes.baseAddress,
+                Int32(bytes.count),
+                Int32(count),
+                qos.rawValue,
+                Int32(window),
+                120_000,
+                &received,
+                &elapsed
+            )
         }
         guard rc == 0 else { throw TestSupportError("C baseline failed with libmosquitto error \(rc)") }
         return Double(received) / (Double(elapsed) / 1e9)

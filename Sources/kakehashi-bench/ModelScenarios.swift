@@ -16,11 +16,17 @@ enum ModelScenarios {
         case number(Double), text(String), point(Point), dateTime(DateTime), address([String: String])
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let v = try? c.decode(Double.self) { self = .number(v) }
-            else if let v = try? c.decode(String.self) { self = .text(v) }
-            else if let v = try? c.decode(Point.self) { self = .point(v) }
-            else if let v = try? c.decode(DateTime.self) { self = .dateTime(v) }
-            else { self = .address(try c.decode([String: String].self)) }
+            if let v = try? c.decode(Double.self) {
+                self = .number(v)
+            } else if let v = try? c.decode(String.self) {
+                self = .text(v)
+            } else if let v = try? c.decode(Point.self) {
+                self = .point(v)
+            } else if let v = try? c.decode(DateTime.self) {
+                self = .dateTime(v)
+            } else {
+                self = .address(try c.decode([String: String].self))
+            }
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.singleValueContainer()
@@ -74,9 +80,11 @@ enum ModelScenarios {
             id: EntityID(type: "WaterObserved", tenant: Tenant("demo"), localID: "3100000017"),
             location: GeoPoint(latitude: 35.474224, longitude: 133.75763),
             dateObserved: Timestamp(iso8601: "2026-06-01T03:07:00.000Z"),
-            waterLevel: Quantity(1.14, .metre), name: "亀谷川（北栄町西穂波）",
+            waterLevel: Quantity(1.14, .metre),
+            name: "亀谷川（北栄町西穂波）",
             address: PostalAddress(addressCountry: "JP", addressRegion: "鳥取県", addressLocality: "鳥取県東伯郡北栄町"),
-            thresholds: FloodThresholds(observationStartLevel: 0.96, alertLevel: 1.47, dangerLevel: 2.39))
+            thresholds: FloodThresholds(observationStartLevel: 0.96, alertLevel: 1.47, dangerLevel: 2.39)
+        )
     }
 
     static func run(repeats: Int, iterations: Int) throws -> [BenchRow] {
@@ -101,10 +109,22 @@ enum ModelScenarios {
         }
         func micro(_ m: Measurement) -> [Double] { m.samples.map { $0 / 1000 } }
         return [
-            BenchRow(scenario: "Encode one WaterObserved to NGSI-LD normalized (\(bytes.count) B)", kakehashi: micro(encode),
-                     baselineName: "Foundation JSONEncoder", baseline: micro(encodeBaseline), unit: "µs", higherIsBetter: false),
-            BenchRow(scenario: "Decode and validate one WaterObserved", kakehashi: micro(decode),
-                     baselineName: "Foundation JSONDecoder (no validation)", baseline: micro(decodeBaseline), unit: "µs", higherIsBetter: false),
+            BenchRow(
+                scenario: "Encode one WaterObserved to NGSI-LD normalized (\(bytes.count) B)",
+                kakehashi: micro(encode),
+                baselineName: "Foundation JSONEncoder",
+                baseline: micro(encodeBaseline),
+                unit: "µs",
+                higherIsBetter: false
+            ),
+            BenchRow(
+                scenario: "Decode and validate one WaterObserved",
+                kakehashi: micro(decode),
+                baselineName: "Foundation JSONDecoder (no validation)",
+                baseline: micro(decodeBaseline),
+                unit: "µs",
+                higherIsBetter: false
+            ),
         ]
     }
 }

@@ -26,12 +26,27 @@ enum ThingsBoardScenarios {
             }
         }
         let baselineName = "ThingsBoard IoT Gateway \(version(of: thingsboard)) (MQTT connector, SQLite storage)"
-        return ([
-            BenchRow(scenario: "Gateway edge → central, \(count) JSON readings, durable storage, same input and brokers",
-                     kakehashi: kakehashi, baselineName: baselineName, baseline: theirs, unit: "readings/s", higherIsBetter: true),
-            BenchRow(scenario: "Gateway peak RSS (VmHWM) during that run", kakehashi: kakehashiRSS, baselineName: baselineName,
-                     baseline: theirRSS, unit: "MB", higherIsBetter: false, isMemory: true),
-        ], [])
+        return (
+            [
+                BenchRow(
+                    scenario: "Gateway edge → central, \(count) JSON readings, durable storage, same input and brokers",
+                    kakehashi: kakehashi,
+                    baselineName: baselineName,
+                    baseline: theirs,
+                    unit: "readings/s",
+                    higherIsBetter: true
+                ),
+                BenchRow(
+                    scenario: "Gateway peak RSS (VmHWM) during that run",
+                    kakehashi: kakehashiRSS,
+                    baselineName: baselineName,
+                    baseline: theirRSS,
+                    unit: "MB",
+                    higherIsBetter: false,
+                    isMemory: true
+                ),
+            ], []
+        )
     }
 
     /// The installed package's folder (`…/site-packages/thingsboard_gateway`) in the executable's virtual environment.
@@ -69,12 +84,16 @@ enum ThingsBoardScenarios {
         let start = ContinuousClock.now
         let counting = Task { await countReadings(subscription, count: count) }
         // A reading it loses would leave the count short for ever: give up after a generous deadline.
-        let watchdog = Task { try? await Task.sleep(for: .seconds(60 + count / 100)); counting.cancel() }
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(60 + count / 100)); counting.cancel()
+        }
         try await GatewayScenarios.publish(edge, count: count)
         let (end, received) = await counting.value
         watchdog.cancel()
         guard received >= count else {
-            throw TestSupportError("ThingsBoard IoT Gateway delivered \(received) of \(count) readings in \(60 + count / 100) s (see \(directory.path))")
+            throw TestSupportError(
+                "ThingsBoard IoT Gateway delivered \(received) of \(count) readings in \(60 + count / 100) s (see \(directory.path))"
+            )
         }
         let peak = GatewayScenarios.peakRSS(process.pid)
         process.signal(SIGTERM)
@@ -91,8 +110,14 @@ enum ThingsBoardScenarios {
         let config = directory.appendingPathComponent("config")
         try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
-        try writeConfiguration(config, executable: executable, data: directory.appendingPathComponent("data").path + "/", logs: directory.path,
-                               edgePort: edge.port, centralPort: central.port)
+        try writeConfiguration(
+            config,
+            executable: executable,
+            data: directory.appendingPathComponent("data").path + "/",
+            logs: directory.path,
+            edgePort: edge.port,
+            centralPort: central.port
+        )
         let responder = try await sessionLimitsResponder(central)
         // The connector's persistent session exists before the readings arrive (as for Kakehashi).
         var session = MQTTConfiguration(host: edge.host, port: edge.port, clientID: "tb-bench-edge")
@@ -100,8 +125,11 @@ enum ThingsBoardScenarios {
         let prepare = try MQTTClient(configuration: session, logger: GatewayScenarios.quiet)
         _ = try await prepare.subscribe("flood/+/level", qos: .atLeastOnce)
         await prepare.disconnect()
-        let process = try ChildProcess(executable: "/usr/bin/env", arguments: ["TB_GW_CONFIG_DIR=\(config.path)/", executable],
-                                       logFile: directory.appendingPathComponent("gateway.out").path)
+        let process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: ["TB_GW_CONFIG_DIR=\(config.path)/", executable],
+            logFile: directory.appendingPathComponent("gateway.out").path
+        )
         let readyBy = ContinuousClock.now + .seconds(60)
         while !(responder.answered.withLock { $0 } && edge.log.contains(" as tb-bench-edge ")) {
             guard ContinuousClock.now < readyBy, process.isRunning else {
@@ -137,12 +165,15 @@ enum ThingsBoardScenarios {
 
     /// Answers `v1/devices/me/rpc/request/<id>` `getSessionLimits` as a ThingsBoard server with no limits does.
     static func sessionLimitsResponder(_ central: TestBroker) async throws -> Responder {
-        let client = try MQTTClient(configuration: MQTTConfiguration(host: central.host, port: central.port, clientID: "tb-standin"),
-                                    logger: GatewayScenarios.quiet)
+        let client = try MQTTClient(
+            configuration: MQTTConfiguration(host: central.host, port: central.port, clientID: "tb-standin"),
+            logger: GatewayScenarios.quiet
+        )
         try await client.connect()
         let requests = try await client.subscribe("v1/devices/me/rpc/request/+", qos: .atLeastOnce)
         let responder = Responder(client: client)
-        let limits = #"{"maxPayloadSize":65536,"maxInflightMessages":100,"rateLimits":{"messages":"","telemetryMessages":"","telemetryDataPoints":""}}"#
+        let limits =
+            #"{"maxPayloadSize":65536,"maxInflightMessages":100,"rateLimits":{"messages":"","telemetryMessages":"","telemetryDataPoints":""}}"#
         Task {
             for await request in requests where String(decoding: request.payload, as: UTF8.self).contains("getSessionLimits") {
                 let id = request.topic.split(separator: "/").last.map(String.init) ?? "0"

@@ -20,7 +20,8 @@ struct BLEDecode: ParsableCommand {
             its fields). With --pseudonymize, addresses and beacon identities are replaced by keyed \
             pseudonyms (HMAC-SHA256, 64 bits). Records that cannot be read are reported on standard \
             error with their position, and counted in the summary line there.
-            """)
+            """
+    )
 
     @Argument(help: "The btsnoop capture.")
     var file: String
@@ -60,7 +61,8 @@ struct BLEDecode: ParsableCommand {
         var summary = ""
         for problem in decoded.problems.prefix(20) { summary += "\(file): record \(problem.record): \(problem.error)\n" }
         let beacons = decoded.advertisements.filter { $0.beacon != nil }.count
-        summary += "\(file): \(capture.records.count) records, \(decoded.advertisements.count) advertising reports, \(beacons) beacons, \(decoded.problems.count) unreadable\n"
+        summary +=
+            "\(file): \(capture.records.count) records, \(decoded.advertisements.count) advertising reports, \(beacons) beacons, \(decoded.problems.count) unreadable\n"
         Self.writeAll(2, Array(summary.utf8))
     }
 

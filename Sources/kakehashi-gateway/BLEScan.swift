@@ -16,7 +16,8 @@ struct BLEScan: ParsableCommand {
         discussion: """
             Needs CAP_NET_RAW and CAP_NET_ADMIN (root, or setcap on the binary). The same JSON as \
             `ble decode`. The scan is restarted when no advertisement arrived for --watchdog seconds.
-            """)
+            """
+    )
 
     @Option(help: "The adapter, e.g. hci0 (default: the first available).")
     var adapter: String?

@@ -7,7 +7,8 @@ struct DeadLetters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deadletters",
         abstract: "List the most recent rejected messages (time, source, topic, reason, detail, payload start).",
-        discussion: "FILE is the gateway configuration (its outbox is read) or the outbox database itself (*.sqlite).")
+        discussion: "FILE is the gateway configuration (its outbox is read) or the outbox database itself (*.sqlite)."
+    )
 
     @Argument(help: "The configuration file, or the outbox database.")
     var file: String

@@ -10,11 +10,15 @@ struct KakehashiGatewayCommand: AsyncParsableCommand {
             Start with `check-config` on your configuration (see deploy/gateway/gateway.yaml for a commented \
             sample), then `run` it (deploy/gateway/kakehashi-gateway.service runs it under systemd).
             """,
-        subcommands: [Run.self, CheckConfig.self, DeadLetters.self, BLECommand.self])
+        subcommands: [Run.self, CheckConfig.self, DeadLetters.self, BLECommand.self]
+    )
 }
 
 /// `kakehashi-gateway ble …`: BLE tools.
 struct BLECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ble", abstract: "Bluetooth Low Energy tools.", subcommands: [BLEDecode.self, BLEScan.self])
+        commandName: "ble",
+        abstract: "Bluetooth Low Energy tools.",
+        subcommands: [BLEDecode.self, BLEScan.self]
+    )
 }

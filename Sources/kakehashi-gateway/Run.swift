@@ -11,7 +11,8 @@ struct Run: AsyncParsableCommand {
             On SIGTERM the sources stop first, received readings are committed, and the outbox is sent as far \
             as the central broker allows within central.shutdown_flush_timeout; the rest waits in the outbox \
             for the next start. Secrets named by *_env keys are read from the environment.
-            """)
+            """
+    )
 
     @Argument(help: "The configuration file (YAML).")
     var file: String

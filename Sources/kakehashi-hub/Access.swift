@@ -37,12 +37,14 @@ struct TenantCommand: ParsableCommand {
             Tenants added here are kept in the hub database beside those of the configuration file; a running \
             hub serves them from its next request on (no restart).
             """,
-        subcommands: [Add.self, List.self, Export.self, Delete.self])
+        subcommands: [Add.self, List.self, Export.self, Delete.self]
+    )
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy all of a tenant's data into a new SQLite file (the hub's schema, only its rows).",
-            discussion: "The file can be handed to the city, archived, or served by a hub of its own. The hub may keep running.")
+            discussion: "The file can be handed to the city, archived, or served by a hub of its own. The hub may keep running."
+        )
         @OptionGroup var options: ConfigOption
         @Argument(help: "The tenant.")
         var name: String
@@ -62,7 +64,8 @@ struct TenantCommand: ParsableCommand {
             abstract: "Delete a tenant with all its data, keys, gateways and grants.",
             discussion: """
                 Export it first if the data is to be kept. With storage.separation per_tenant its file is removed:                 stop the hub first. A tenant of the configuration file must also be removed from it.
-                """)
+                """
+        )
         @OptionGroup var options: ConfigOption
         @Argument(help: "The tenant.")
         var name: String
@@ -79,9 +82,14 @@ struct TenantCommand: ParsableCommand {
             let counts = try accessCall { try TenantArchive.delete(tenant, configuration: configuration) }
             // Its gateways can no longer log in to the central broker.
             if let files = try accessCall({ try accounts.withdraw(theirs, of: tenant) }) {
-                print("broker users \(theirs.map(\.rawValue).joined(separator: ", ")) removed from \(files.passwordFile) and the ACL: reload the broker")
+                print(
+                    "broker users \(theirs.map(\.rawValue).joined(separator: ", ")) removed from \(files.passwordFile) and the ACL: reload the broker"
+                )
             }
-            print("\(tenant) deleted: " + counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            print(
+                "\(tenant) deleted: "
+                    + counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            )
             if configuration.tenants[tenant] != nil { print("\(tenant) is still in the configuration file: remove it there too") }
         }
     }
@@ -126,7 +134,8 @@ struct GatewayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "Register gateways, with their broker login and ACL.",
-        subcommands: [Add.self, List.self])
+        subcommands: [Add.self, List.self]
+    )
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -138,13 +147,17 @@ struct GatewayCommand: ParsableCommand {
                 (access.broker_password_file, access.broker_acl_file). Reload the broker afterwards \
                 (systemctl reload mosquitto). The password is printed once, with the lines for the gateway's \
                 configuration.
-                """)
+                """
+        )
         @OptionGroup var options: ConfigOption
         @Option(help: "The tenant the gateway belongs to.")
         var tenant: String
         @Argument(help: "The gateway's id, unique on this hub, e.g. gw-kurume-01.")
         var id: String
-        @Option(name: .customLong("password-env"), help: ArgumentHelp("Take the broker password from this environment variable instead of generating one.", valueName: "NAME"))
+        @Option(
+            name: .customLong("password-env"),
+            help: ArgumentHelp("Take the broker password from this environment variable instead of generating one.", valueName: "NAME")
+        )
         var passwordEnvironment: String?
 
         func run() throws {
@@ -159,12 +172,15 @@ struct GatewayCommand: ParsableCommand {
             _ = try accessCall { try accounts.brokerFiles() }
             var password = BrokerAccessFiles.generatePassword()
             if let name = passwordEnvironment {
-                guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw CommandFailure("environment variable \(name) is empty or not set") }
+                guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+                    throw CommandFailure("environment variable \(name) is empty or not set")
+                }
                 password = value
             }
             let files = try accessCall { try accounts.register(gateway, tenant: tenantName, password: password) }
             let shown = passwordEnvironment == nil ? password : "(the value of $\(passwordEnvironment!))"
-            print("""
+            print(
+                """
                 gateway \(gateway) of \(tenantName) registered: broker user \(gateway) in \(files.passwordFile), ACL in \(files.aclFile)
                 (it may publish only under kakehashi/v1/\(tenantName)/\(gateway)/#).
                 Reload the broker (systemctl reload mosquitto), then give the gateway these settings (gateway.yaml):
@@ -183,7 +199,8 @@ struct GatewayCommand: ParsableCommand {
                   KAKEHASHI_CENTRAL_PASSWORD=\(shown)
 
                 The password is shown only now.
-                """)
+                """
+            )
         }
     }
 
@@ -213,7 +230,8 @@ struct KeyCommand: ParsableCommand {
             and posts readings), admin (also /metrics), gateway (only posts readings). Only a salted hash is \
             kept: a lost key is revoked and replaced.
             """,
-        subcommands: [Create.self, List.self, Revoke.self])
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key and print it (once).")
@@ -236,13 +254,23 @@ struct KeyCommand: ParsableCommand {
             let expiry = try expires.map(Self.parseExpiry)
             let store = try accessCall { try AccessStore(path: configuration.storagePath) }
             let (secret, record) = try accessCall {
-                try store.createKey(tenant: tenantName, role: accessRole, label: label, expires: expiry, knownTenants: Set(configuration.tenants.keys))
+                try store.createKey(
+                    tenant: tenantName,
+                    role: accessRole,
+                    label: label,
+                    expires: expiry,
+                    knownTenants: Set(configuration.tenants.keys)
+                )
             }
             print(secret)
-            FileHandle.standardError.write(Data("""
-                key \(record.id): \(accessRole) of \(tenantName)\(expiry.map { ", expires \($0.iso8601)" } ?? ""). It is shown only now; \
-                use it as `Authorization: Bearer <key>` or log in to the dashboard with it.\n
-                """.utf8))
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    key \(record.id): \(accessRole) of \(tenantName)\(expiry.map { ", expires \($0.iso8601)" } ?? ""). It is shown only now; \
+                    use it as `Authorization: Bearer <key>` or log in to the dashboard with it.\n
+                    """.utf8
+                )
+            )
         }
 
         static func parseExpiry(_ text: String) throws -> Timestamp {
@@ -275,7 +303,8 @@ struct KeyCommand: ParsableCommand {
 
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke a key: a running hub refuses it from its next request on and closes its open feeds.")
+            abstract: "Revoke a key: a running hub refuses it from its next request on and closes its open feeds."
+        )
         @OptionGroup var options: ConfigOption
         @Argument(help: "The key's id (the 12 hex digits after kk_, as `key list` shows).")
         var id: String
@@ -298,7 +327,8 @@ struct ShareCommand: ParsableCommand {
             marked with sharedBy (the owner). Revoking takes effect on the next request, and open feeds stop \
             carrying the owner's alerts within a second.
             """,
-        subcommands: [Grant.self, List.self, Revoke.self])
+        subcommands: [Grant.self, List.self, Revoke.self]
+    )
 
     struct Grant: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Share an owner's entities of one type with another tenant.")
@@ -309,7 +339,12 @@ struct ShareCommand: ParsableCommand {
         var to: String
         @Option(help: "The entity type shared, e.g. WaterObserved.")
         var type: String
-        @Option(help: ArgumentHelp("Only entities inside this polygon: a GeoJSON Polygon, its coordinates, or a file holding either.", valueName: "polygon"))
+        @Option(
+            help: ArgumentHelp(
+                "Only entities inside this polygon: a GeoJSON Polygon, its coordinates, or a file holding either.",
+                valueName: "polygon"
+            )
+        )
         var area: String?
         @Option(help: "full (latest values, history, alerts) or hourly (hourly aggregates only, no alerts).")
         var precision: String = "full"
@@ -321,7 +356,9 @@ struct ShareCommand: ParsableCommand {
                 owner = try Tenant(from, field: "--from")
                 grantee = try Tenant(to, field: "--to")
             } catch { throw ValidationError("\(error)") }
-            guard let level = ShareGrant.Precision(rawValue: precision) else { throw ValidationError("--precision is full or hourly, not '\(precision)'") }
+            guard let level = ShareGrant.Precision(rawValue: precision) else {
+                throw ValidationError("--precision is full or hourly, not '\(precision)'")
+            }
             var polygon: [GeoPoint]?
             if let area {
                 let text = FileManager.default.fileExists(atPath: area) ? ((try? String(contentsOfFile: area, encoding: .utf8)) ?? "") : area
@@ -329,7 +366,14 @@ struct ShareCommand: ParsableCommand {
             }
             let store = try accessCall { try AccessStore(path: configuration.storagePath) }
             let grant = try accessCall {
-                try store.grant(owner: owner, grantee: grantee, type: type, area: polygon, precision: level, knownTenants: Set(configuration.tenants.keys))
+                try store.grant(
+                    owner: owner,
+                    grantee: grantee,
+                    type: type,
+                    area: polygon,
+                    precision: level,
+                    knownTenants: Set(configuration.tenants.keys)
+                )
             }
             print("grant \(grant.id): \(grantee) reads \(owner)'s \(type)\(polygon == nil ? "" : " inside the area") (\(level))")
         }
@@ -347,7 +391,9 @@ struct ShareCommand: ParsableCommand {
             print("ID\tOWNER\tGRANTEE\tTYPE\tAREA\tPRECISION\tSTATE")
             for grant in try accessCall({ try store.grants(involving: filter) }) {
                 let state = grant.revoked.map { "revoked \($0.iso8601)" } ?? "active"
-                print("\(grant.id)\t\(grant.owner)\t\(grant.grantee)\t\(grant.type)\t\(grant.area.map { "\($0.count - 1) corners" } ?? "everywhere")\t\(grant.precision)\t\(state)")
+                print(
+                    "\(grant.id)\t\(grant.owner)\t\(grant.grantee)\t\(grant.type)\t\(grant.area.map { "\($0.count - 1) corners" } ?? "everywhere")\t\(grant.precision)\t\(state)"
+                )
             }
         }
     }

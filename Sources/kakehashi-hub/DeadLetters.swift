@@ -11,7 +11,8 @@ struct DeadLetters: AsyncParsableCommand {
         commandName: "deadletters",
         abstract: "List rejected batches, or ingest them again once what refused them is put right.",
         subcommands: [List.self, Retry.self],
-        defaultSubcommand: List.self)
+        defaultSubcommand: List.self
+    )
 
     static func load(_ file: String) throws -> HubConfiguration {
         do { return try HubConfiguration.load(file: file) } catch {
@@ -50,7 +51,9 @@ struct DeadLetters: AsyncParsableCommand {
                         ]
                         print(object.jsonText)
                     } else {
-                        print("#\(letter.id) \(letter.receivedAt.iso8601) \(letter.source) \(letter.reason): \(letter.detail)\n    \(letter.size) bytes: \(preview)")
+                        print(
+                            "#\(letter.id) \(letter.receivedAt.iso8601) \(letter.source) \(letter.reason): \(letter.detail)\n    \(letter.size) bytes: \(preview)"
+                        )
                     }
                 }
             } catch let error as CommandFailure {
@@ -69,7 +72,8 @@ struct DeadLetters: AsyncParsableCommand {
                 clock fixed, a limit raised. Each goes through the hub's validation and storage as when it \
                 arrived (a reading already stored is not stored twice). The running hub's alert rules do \
                 not see what a retry stores. Exits 1 when any is refused again.
-                """)
+                """
+        )
 
         @OptionGroup var options: ConfigOption
 
@@ -87,7 +91,9 @@ struct DeadLetters: AsyncParsableCommand {
                 throw ValidationError("say which: --id N (repeatable), --reason REASON or --all")
             }
             if let reason, IngestRejection.Reason(rawValue: reason.replacingOccurrences(of: "-", with: "_")) == nil {
-                throw ValidationError("--reason is one of \(IngestRejection.Reason.allCases.map(\.rawValue).joined(separator: ", ")), not '\(reason)'")
+                throw ValidationError(
+                    "--reason is one of \(IngestRejection.Reason.allCases.map(\.rawValue).joined(separator: ", ")), not '\(reason)'"
+                )
             }
         }
 
@@ -119,7 +125,9 @@ struct DeadLetters: AsyncParsableCommand {
                         print("#\(letter.id) kept: \(why)")
                     }
                 }
-                print("\(letters.count) dead letter(s): \(stored) stored (\(readings) readings), \(refusedAgain) refused again, \(kept) not retriable")
+                print(
+                    "\(letters.count) dead letter(s): \(stored) stored (\(readings) readings), \(refusedAgain) refused again, \(kept) not retriable"
+                )
             } catch {
                 throw CommandFailure("\(error)")
             }

@@ -12,7 +12,11 @@ struct KakehashiHubCommand: AsyncParsableCommand {
             NGSI-LD API (entities, temporal, upsert), /healthz and /metrics. A sample configuration is in \
             deploy/hub/hub.yaml.
             """,
-        subcommands: [Run.self, CheckConfig.self, Migrate.self, TenantCommand.self, GatewayCommand.self, KeyCommand.self, ShareCommand.self, DeadLetters.self, Rules.self])
+        subcommands: [
+            Run.self, CheckConfig.self, Migrate.self, TenantCommand.self, GatewayCommand.self, KeyCommand.self, ShareCommand.self, DeadLetters.self,
+            Rules.self,
+        ]
+    )
 }
 
 /// A failure while running a command (not a usage mistake): printed as `Error: …`, exit status 1.

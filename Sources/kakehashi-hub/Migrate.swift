@@ -7,7 +7,8 @@ import KakehashiHubSQLite
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create the database or bring its schema up to date, then exit.",
-        discussion: "`run` migrates too; this lets an operator do it (and see the versions) before starting.")
+        discussion: "`run` migrates too; this lets an operator do it (and see the versions) before starting."
+    )
 
     @Option(name: .long, help: "The hub configuration file (YAML), naming the database.")
     var config: String?

@@ -12,7 +12,8 @@ struct Rules: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "Work with the alert rules of a hub configuration.",
-        subcommands: [TestRules.self])
+        subcommands: [TestRules.self]
+    )
 }
 
 /// `kakehashi-hub rules test --config FILE --stations STATIONS.csv --trace TRACE.csv`
@@ -31,7 +32,8 @@ struct TestRules: ParsableCommand {
               kakehashi-hub rules test --config deploy/hub/hub.yaml \\
                 --stations simulators/traces/river-jp/storm-2026-06-02-stations.csv \\
                 --trace simulators/traces/river-jp/storm-2026-06-02.csv
-            """)
+            """
+    )
 
     @Option(name: .long, help: "The hub configuration file (YAML) with an alerts section.")
     var config: String
@@ -60,7 +62,9 @@ struct TestRules: ParsableCommand {
         if let rule {
             rules = rules.filter { $0.id == rule }
             guard !rules.isEmpty else {
-                throw CommandFailure("\(config) has no rule '\(rule)' (rules: \(Set(configuration.alerts.rules.map(\.id)).sorted().joined(separator: ", ")))")
+                throw CommandFailure(
+                    "\(config) has no rule '\(rule)' (rules: \(Set(configuration.alerts.rules.map(\.id)).sorted().joined(separator: ", ")))"
+                )
             }
         }
         guard !rules.isEmpty else { throw CommandFailure("\(config) has no alert rules (add an alerts: rules: section)") }
@@ -113,11 +117,15 @@ struct TestRules: ParsableCommand {
         for event in events { kinds[event.kind.rawValue, default: 0] += 1 }
         let alerted = Set(events.filter { $0.kind == .raised }.map(\.entity)).count
         let summary = kinds.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        FileHandle.standardError.write(Data("""
-            \(entities.count) readings of \(Set(entities.map(\.id)).count) gauges (\(normalized.duplicates) repeated, \(normalized.rejected.count) skipped) \
-            through \(rules.filter { $0.tenant == owner }.count) rule(s) of \(owner): \(events.count) events (\(summary.isEmpty ? "none" : summary)); \(alerted) entities alerted
+        FileHandle.standardError.write(
+            Data(
+                """
+                \(entities.count) readings of \(Set(entities.map(\.id)).count) gauges (\(normalized.duplicates) repeated, \(normalized.rejected.count) skipped) \
+                through \(rules.filter { $0.tenant == owner }.count) rule(s) of \(owner): \(events.count) events (\(summary.isEmpty ? "none" : summary)); \(alerted) entities alerted
 
-            """.utf8))
+                """.utf8
+            )
+        )
     }
 
     private func read(_ path: String) throws -> String {

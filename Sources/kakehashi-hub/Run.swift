@@ -14,7 +14,8 @@ struct Run: AsyncParsableCommand {
             On SIGTERM the HTTP server stops accepting requests, the batch being stored is finished and \
             acknowledged, and the broker connection closes; batches not yet stored wait in the broker's \
             persistent session for the next start.
-            """)
+            """
+    )
 
     @OptionGroup var options: ConfigOption
 

@@ -13,29 +13,68 @@ struct EventTimeTests {
     static func at(_ minutes: Int64) -> Timestamp { t0.advanced(byMilliseconds: minutes * minute) }
 
     static func reading(_ gauge: String, _ minute: Int64, _ level: Double) -> NGSIEntity {
-        try! NGSIEntity(id: EntityID(type: "WaterObserved", tenant: city, localID: gauge), attributes: [
-            "waterLevel": .property(NGSIProperty(.number(level), observedAt: at(minute))),
-            "alertLevel": .property(NGSIProperty(.number(3.0))),
-            "dangerLevel": .property(NGSIProperty(.number(4.0))),
-            "location": .geoProperty(try! GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil),
-        ])
+        try! NGSIEntity(
+            id: EntityID(type: "WaterObserved", tenant: city, localID: gauge),
+            attributes: [
+                "waterLevel": .property(NGSIProperty(.number(level), observedAt: at(minute))),
+                "alertLevel": .property(NGSIProperty(.number(3.0))),
+                "dangerLevel": .property(NGSIProperty(.number(4.0))),
+                "location": .geoProperty(try! GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil),
+            ]
+        )
     }
 
     /// The sample configuration's river rule: stages at each gauge's own levels, 10 cm of
     /// hysteresis, cleared after 30 minutes back under.
-    static let river = AlertRule(id: "river-stage", tenant: city, entityType: "WaterObserved", attribute: "waterLevel",
-                                 kind: .threshold(Threshold(direction: .above, stages: [
-                                     .init(name: "warning", level: .attribute("alertLevel"), severity: .high),
-                                     .init(name: "flood", level: .attribute("dangerLevel"), severity: .critical),
-                                 ], hysteresis: 0.1, raiseAfter: 0, clearAfter: 30 * minute)))
-    static let silent = AlertRule(id: "gauge-silent", tenant: city, entityType: "WaterObserved", attribute: "waterLevel",
-                                  kind: .stale(after: 60 * minute, severity: .medium))
-    static let rising = AlertRule(id: "river-rising", tenant: city, entityType: "WaterObserved", attribute: "waterLevel",
-                                  kind: .rateOfChange(RateOfChange(window: 30 * minute, change: 0.5, severity: .high, clearAfter: 20 * minute)))
-    static let held = AlertRule(id: "river-held", tenant: city, entityType: "WaterObserved", attribute: "waterLevel",
-                                kind: .threshold(Threshold(direction: .above, stages: [
-                                    .init(name: "warning", level: .constant(3.5), severity: .high),
-                                ], hysteresis: 0.05, raiseAfter: 25 * minute, clearAfter: 45 * minute)))
+    static let river = AlertRule(
+        id: "river-stage",
+        tenant: city,
+        entityType: "WaterObserved",
+        attribute: "waterLevel",
+        kind: .threshold(
+            Threshold(
+                direction: .above,
+                stages: [
+                    .init(name: "warning", level: .attribute("alertLevel"), severity: .high),
+                    .init(name: "flood", level: .attribute("dangerLevel"), severity: .critical),
+                ],
+                hysteresis: 0.1,
+                raiseAfter: 0,
+                clearAfter: 30 * minute
+            )
+        )
+    )
+    static let silent = AlertRule(
+        id: "gauge-silent",
+        tenant: city,
+        entityType: "WaterObserved",
+        attribute: "waterLevel",
+        kind: .stale(after: 60 * minute, severity: .medium)
+    )
+    static let rising = AlertRule(
+        id: "river-rising",
+        tenant: city,
+        entityType: "WaterObserved",
+        attribute: "waterLevel",
+        kind: .rateOfChange(RateOfChange(window: 30 * minute, change: 0.5, severity: .high, clearAfter: 20 * minute))
+    )
+    static let held = AlertRule(
+        id: "river-held",
+        tenant: city,
+        entityType: "WaterObserved",
+        attribute: "waterLevel",
+        kind: .threshold(
+            Threshold(
+                direction: .above,
+                stages: [
+                    .init(name: "warning", level: .constant(3.5), severity: .high)
+                ],
+                hysteresis: 0.05,
+                raiseAfter: 25 * minute,
+                clearAfter: 45 * minute
+            )
+        )
+    )
 
     static func describe(_ event: AlertEvent) -> String {
         "\(event.rule) \(event.entity.localID) \(event.kind.rawValue):\(event.stage)@\((event.at.millisecondsSinceEpoch - t0.millisecondsSinceEpoch) / 1000)s"
@@ -106,23 +145,49 @@ struct EventTimeTests {
         let cm = Int64((level * 100).rounded())
         func metres(_ centimetres: Int64) -> Double { Double("\(centimetres / 100).\(format2(centimetres % 100))")! }
         func format2(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let rule = AlertRule(id: "edge", tenant: Self.city, entityType: "WaterObserved", attribute: "waterLevel",
-                             kind: .threshold(Threshold(direction: .above, stages: [.init(name: "flood", level: .constant(level), severity: .critical)],
-                                                        hysteresis: 0.1)))
+        let rule = AlertRule(
+            id: "edge",
+            tenant: Self.city,
+            entityType: "WaterObserved",
+            attribute: "waterLevel",
+            kind: .threshold(
+                Threshold(
+                    direction: .above,
+                    stages: [.init(name: "flood", level: .constant(level), severity: .critical)],
+                    hysteresis: 0.1
+                )
+            )
+        )
         func run(_ values: [Double]) -> [String] {
-            AlertReplay(rules: [rule]).run(values.enumerated().map { Self.reading("g", Int64($0.offset * 10), $0.element) }).map { "\($0.kind.rawValue)" }
+            AlertReplay(rules: [rule]).run(values.enumerated().map { Self.reading("g", Int64($0.offset * 10), $0.element) }).map {
+                "\($0.kind.rawValue)"
+            }
         }
         #expect(run([metres(cm - 1)]) == [], "one centimetre under \(text) raises nothing")
         #expect(run([metres(cm)]) == ["raised"], "exactly \(text) raises")
         #expect(run([metres(cm), metres(cm - 10)]) == ["raised"], "exactly 10 cm under \(text) is not yet back")
         #expect(run([metres(cm), metres(cm - 11)]) == ["raised", "cleared"], "11 cm under \(text) is back")
         #expect(run([metres(cm), metres(cm - 9)]) == ["raised"], "9 cm under \(text) stays")
-        let below = AlertRule(id: "low", tenant: Self.city, entityType: "WaterObserved", attribute: "waterLevel",
-                              kind: .threshold(Threshold(direction: .below, stages: [.init(name: "dry", level: .constant(level), severity: .low)],
-                                                         hysteresis: 0.1)))
+        let below = AlertRule(
+            id: "low",
+            tenant: Self.city,
+            entityType: "WaterObserved",
+            attribute: "waterLevel",
+            kind: .threshold(
+                Threshold(
+                    direction: .below,
+                    stages: [.init(name: "dry", level: .constant(level), severity: .low)],
+                    hysteresis: 0.1
+                )
+            )
+        )
         let low = AlertReplay(rules: [below])
         #expect(low.run([metres(cm), metres(cm + 10)].enumerated().map { Self.reading("g", Int64($0.offset), $0.element) }).map(\.kind) == [.raised])
-        #expect(low.run([metres(cm), metres(cm + 11)].enumerated().map { Self.reading("g", Int64($0.offset), $0.element) }).map(\.kind) == [.raised, .cleared])
+        #expect(
+            low.run([metres(cm), metres(cm + 11)].enumerated().map { Self.reading("g", Int64($0.offset), $0.element) }).map(\.kind) == [
+                .raised, .cleared,
+            ]
+        )
     }
 
     // MARK: Any arrival order
@@ -202,7 +267,8 @@ struct EventTimeTests {
         for (_, list) in Dictionary(grouping: events, by: { $0.entity }) {
             var stage = 0
             for event in list {
-                let expectedKind: AlertEvent.Kind = stage == 0 ? .raised : event.stage == 0 ? .cleared : event.stage > stage ? .escalated : .deescalated
+                let expectedKind: AlertEvent.Kind =
+                    stage == 0 ? .raised : event.stage == 0 ? .cleared : event.stage > stage ? .escalated : .deescalated
                 #expect(event.kind == expectedKind && event.stage != stage, "\(list.map(Self.describe))")
                 stage = event.stage
             }

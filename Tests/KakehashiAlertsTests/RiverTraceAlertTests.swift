@@ -13,11 +13,23 @@ struct RiverTraceAlertTests {
     /// up until the river has been 10 cm under that level for 12 hours: the recorded gauges
     /// dip and spike within hours (one storm gauge drops for 3 to 6 hours and comes back).
     static let floodRule = AlertRule(
-        id: "river-flood", tenant: tenant, entityType: "WaterObserved", attribute: "waterLevel",
-        kind: .threshold(Threshold(direction: .above, stages: [
-            .init(name: "flood", level: .attribute("dangerLevel"), severity: .critical),
-        ], hysteresis: 0.1, raiseAfter: 0, clearAfter: 12 * 3_600_000)),
-        text: .init(event: "River at flood-start level", eventJapanese: "氾濫開始水位到達"))
+        id: "river-flood",
+        tenant: tenant,
+        entityType: "WaterObserved",
+        attribute: "waterLevel",
+        kind: .threshold(
+            Threshold(
+                direction: .above,
+                stages: [
+                    .init(name: "flood", level: .attribute("dangerLevel"), severity: .critical)
+                ],
+                hysteresis: 0.1,
+                raiseAfter: 0,
+                clearAfter: 12 * 3_600_000
+            )
+        ),
+        text: .init(event: "River at flood-start level", eventJapanese: "氾濫開始水位到達")
+    )
 
     struct Day {
         let entities: [NGSIEntity]

@@ -1,6 +1,7 @@
 import Foundation
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiBLE
 @testable import KakehashiModel
 
@@ -19,7 +20,11 @@ struct CaptureTests {
         #expect(capture.problems.isEmpty)
         #expect(decoded.problems.isEmpty, "\(decoded.problems.prefix(3))")
         #expect(decoded.advertisements.count == 412)
-        #expect(decoded.advertisements.filter { if case .iBeacon? = $0.beacon { return true }; return false }.count == 11)
+        #expect(
+            decoded.advertisements.filter {
+                if case .iBeacon? = $0.beacon { return true }; return false
+            }.count == 11
+        )
         #expect(Set(decoded.advertisements.map(\.report.address)).count == 36)
     }
 

@@ -1,8 +1,9 @@
 import Foundation
+import KakehashiBLEScanner
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiBLE
-import KakehashiBLEScanner
 @testable import KakehashiModel
 
 /// The scanner's read loop fed recorded bytes (the captures' received HCI events as the socket

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KakehashiBLE
 
 /// Byte-exact vectors built from the specifications (Eddystone protocol specification, AltBeacon
@@ -12,7 +13,10 @@ struct VectorTests {
 
     @Test func eddystoneUID() throws {
         let frame: [UInt8] = [0x00, 0xE7] + Array(0x00...0x09) + [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5] + [0x00, 0x00]
-        #expect(try Self.adv(Self.eddystone(frame)) == .eddystoneUID(txPower: -25, namespace: Array(0x00...0x09), instance: [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5]))
+        #expect(
+            try Self.adv(Self.eddystone(frame))
+                == .eddystoneUID(txPower: -25, namespace: Array(0x00...0x09), instance: [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5])
+        )
     }
 
     static let urls: [([UInt8], String)] = [
@@ -20,7 +24,10 @@ struct VectorTests {
         ([0x00] + Array("example".utf8) + [0x07], "http://www.example.com"),
         ([0x01] + Array("city".utf8) + [0x00] + Array("flood".utf8), "https://www.city.com/flood"),
         ([0x02] + Array("kurume".utf8) + [0x0B], "http://kurume.info"),
-        ([0x02] + Array("a".utf8) + [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x08, 0x09, 0x0A, 0x0C, 0x0D], "http://a.org/.edu/.net/.info/.biz/.gov/.org.edu.net.biz.gov"),
+        (
+            [0x02] + Array("a".utf8) + [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x08, 0x09, 0x0A, 0x0C, 0x0D],
+            "http://a.org/.edu/.net/.info/.biz/.gov/.org.edu.net.biz.gov"
+        ),
     ]
 
     @Test(arguments: urls)
@@ -30,12 +37,20 @@ struct VectorTests {
 
     @Test func eddystoneTLM() throws {
         let frame: [UInt8] = [0x20, 0x00, 0x0B, 0xB8, 0x19, 0x80, 0x00, 0x00, 0x12, 0x34, 0x00, 0x00, 0x00, 0x64]
-        #expect(try Self.adv(Self.eddystone(frame)) == .eddystoneTLM(batteryMillivolts: 3000, temperature: 25.5, advertisingCount: 0x1234, uptimeDeciseconds: 100))
+        #expect(
+            try Self.adv(Self.eddystone(frame))
+                == .eddystoneTLM(batteryMillivolts: 3000, temperature: 25.5, advertisingCount: 0x1234, uptimeDeciseconds: 100)
+        )
         // Not supported: battery 0 and temperature 0x8000; below zero: 0xFF80 is -0.5 °C.
         let unsupported: [UInt8] = [0x20, 0x00, 0x00, 0x00, 0x80, 0x00, 0, 0, 0, 1, 0, 0, 0, 2]
-        #expect(try Self.adv(Self.eddystone(unsupported)) == .eddystoneTLM(batteryMillivolts: nil, temperature: nil, advertisingCount: 1, uptimeDeciseconds: 2))
+        #expect(
+            try Self.adv(Self.eddystone(unsupported))
+                == .eddystoneTLM(batteryMillivolts: nil, temperature: nil, advertisingCount: 1, uptimeDeciseconds: 2)
+        )
         let cold: [UInt8] = [0x20, 0x00, 0x0C, 0x1C, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0, 0]
-        #expect(try Self.adv(Self.eddystone(cold)) == .eddystoneTLM(batteryMillivolts: 3100, temperature: -0.5, advertisingCount: 0, uptimeDeciseconds: 0))
+        #expect(
+            try Self.adv(Self.eddystone(cold)) == .eddystoneTLM(batteryMillivolts: 3100, temperature: -0.5, advertisingCount: 0, uptimeDeciseconds: 0)
+        )
         let encrypted: [UInt8] = [0x20, 0x01] + Array(1...12) + [0xAB, 0xCD, 0x12, 0x34]
         #expect(try Self.adv(Self.eddystone(encrypted)) == .eddystoneEncryptedTLM(encrypted: Array(1...12), salt: 0xABCD, check: 0x1234))
     }
@@ -169,7 +184,9 @@ struct VectorTests {
 struct ScanCommandTests {
     @Test func extendedScanParametersLayout() {
         #expect(ScanCommands.extendedScanParameters(active: true) == [0x00, 0x00, 0x01, 0x01, 0x10, 0x00, 0x10, 0x00])
-        #expect(ScanCommands.extendedScanParameters(active: false, interval: 0x0060, window: 0x0030) == [0x00, 0x00, 0x01, 0x00, 0x60, 0x00, 0x30, 0x00])
+        #expect(
+            ScanCommands.extendedScanParameters(active: false, interval: 0x0060, window: 0x0030) == [0x00, 0x00, 0x01, 0x00, 0x60, 0x00, 0x30, 0x00]
+        )
         #expect(ScanCommands.extendedScanEnable(true) == [0x01, 0x00, 0x00, 0x00, 0x00, 0x00])
         #expect(ScanCommands.extendedScanEnable(false) == [0x00, 0x00, 0x00, 0x00, 0x00, 0x00])
     }
@@ -188,11 +205,13 @@ struct Datalink1001Tests {
         func record(_ packet: [UInt8], flags: UInt32, micros: Int64) -> [UInt8] {
             func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
             let length = UInt32(packet.count)
-            return be32(length) + be32(length) + be32(flags) + be32(0) + be32(UInt32(UInt64(bitPattern: micros) >> 32)) + be32(UInt32(truncatingIfNeeded: micros)) + packet
+            return be32(length) + be32(length) + be32(flags) + be32(0) + be32(UInt32(UInt64(bitPattern: micros) >> 32))
+                + be32(UInt32(truncatingIfNeeded: micros)) + packet
         }
         let epoch: Int64 = 0x00DC_DDB3_0F2F_8000
         let header = Array("btsnoop\0".utf8) + [0, 0, 0, 1, 0, 0, 0x03, 0xE9]
-        let bytes = header + record([0x03, 0x0C, 0x00], flags: 0x02, micros: epoch) + record(event, flags: 0x03, micros: epoch + 1_500_000)
+        let bytes =
+            header + record([0x03, 0x0C, 0x00], flags: 0x02, micros: epoch) + record(event, flags: 0x03, micros: epoch + 1_500_000)
             + record([0x01, 0x20, 0x00], flags: 0x00, micros: epoch + 2_000_000)
         let capture = try BTSnoopReader(bytes: bytes)
         #expect(capture.datalink == .hciUnencapsulated)

@@ -10,7 +10,11 @@ import Glibc
 /// readings (its sources wait, the edge broker keeps them), says so once rather than on every
 /// attempt, stays up, and delivers everything once space returns. Needs root (a tmpfs mount), as
 /// CI and deploy/test run.
-@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
+@Suite(
+    .serialized,
+    .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"),
+    .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it")
+)
 struct GatewayFullDiskTests {
     static func shell(_ command: String) async -> Int32 {
         guard let child = try? ChildProcess(executable: "/bin/sh", arguments: ["-c", command], logFile: "/dev/null") else { return -1 }
@@ -21,9 +25,16 @@ struct GatewayFullDiskTests {
     static func tmpfs(_ size: String) async throws -> (URL, @Sendable () async -> Void) {
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("kk-gwdisk-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
-        guard await shell("mount -t tmpfs -o size=\(size) tmpfs '\(mountPoint.path)'") == 0 else { throw TestSupportError("mounting a \(size) tmpfs failed") }
+        guard await shell("mount -t tmpfs -o size=\(size) tmpfs '\(mountPoint.path)'") == 0 else {
+            throw TestSupportError("mounting a \(size) tmpfs failed")
+        }
         let path = mountPoint.path
-        return (mountPoint, { _ = await shell("umount -l '\(path)'"); try? FileManager.default.removeItem(atPath: path) })
+        return (
+            mountPoint,
+            {
+                _ = await shell("umount -l '\(path)'"); try? FileManager.default.removeItem(atPath: path)
+            }
+        )
     }
 
     @Test(.timeLimit(.minutes(4)))
@@ -108,7 +119,9 @@ struct GatewayFullDiskTests {
         // Every reading missing at the hub was dropped and counted (a dropped reading may still
         // arrive: the batch carrying it was already on its way when the outage began).
         #expect(accepted.count - stored.count <= dropped && stored.count >= 5_000, "\(stored.count) stored, \(dropped) dropped, of \(accepted.count)")
-        print("outbox on 8 MiB: \(stored.count) of \(accepted.count) readings kept and stored, \(dropped) dropped and counted, \(free) bytes left free")
+        print(
+            "outbox on 8 MiB: \(stored.count) of \(accepted.count) readings kept and stored, \(dropped) dropped and counted, \(free) bytes left free"
+        )
         #expect(await chain.stopGateway() == 0)
         await chain.stopHub()
     }

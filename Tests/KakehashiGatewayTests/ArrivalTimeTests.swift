@@ -10,7 +10,8 @@ struct ArrivalTimeTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-arrival-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try "devices:\n  - { id: c1, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }\n  - { id: c2, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }\n"
+        try
+            "devices:\n  - { id: c1, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }\n  - { id: c2, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }\n"
             .write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
         let yaml = """
             tenant: kurume
@@ -31,14 +32,23 @@ struct ArrivalTimeTests {
             """
         let configuration = try GatewayConfiguration.parse(yaml: yaml, file: "gw.yaml", baseDirectory: directory.path, environment: [:])
         guard case .mqtt(let mqtt) = configuration.sources[0].kind else { Issue.record("an MQTT source"); return }
-        let ingest = Ingest(factory: EntityFactory(tenant: configuration.tenant, registry: configuration.registry),
-                            outbox: configuration.outbox, limits: configuration.limits, metrics: GatewayMetrics())
+        let ingest = Ingest(
+            factory: EntityFactory(tenant: configuration.tenant, registry: configuration.registry),
+            outbox: configuration.outbox,
+            limits: configuration.limits,
+            metrics: GatewayMetrics()
+        )
         let now = Timestamp(millisecondsSinceEpoch: 1_780_400_000_000)
         var times = [String: [Int64]]()
         for index in 0..<1_000 {
             let sensor = index % 10 == 0 ? "c2" : "c1"
-            let outcome = ingest.readings(payload: Array(#"{"count": \#(index)}"#.utf8), topic: "counters/\(sensor)", route: mqtt.routes[0],
-                                          source: "edge", receivedAt: now)
+            let outcome = ingest.readings(
+                payload: Array(#"{"count": \#(index)}"#.utf8),
+                topic: "counters/\(sensor)",
+                route: mqtt.routes[0],
+                source: "edge",
+                receivedAt: now
+            )
             guard case .readings(let readings) = outcome, let reading = readings.first else { Issue.record("\(outcome)"); return }
             let entity = try NGSIEntity(json: JSONValue(parsing: reading.entity), form: .normalized)
             let observedAt = try #require(entity.attributes["peopleCount"]?.observedAt)
@@ -48,8 +58,13 @@ struct ArrivalTimeTests {
         #expect(times["c1"] == (0..<900).map { now.millisecondsSinceEpoch + Int64($0) })
         #expect(times["c2"] == (0..<100).map { now.millisecondsSinceEpoch + Int64($0) })
         // A later arrival after the burst goes on from the sensor's last time, never back.
-        let later = ingest.readings(payload: Array(#"{"count": 1}"#.utf8), topic: "counters/c2", route: mqtt.routes[0], source: "edge",
-                                    receivedAt: now.advanced(byMilliseconds: 50))
+        let later = ingest.readings(
+            payload: Array(#"{"count": 1}"#.utf8),
+            topic: "counters/c2",
+            route: mqtt.routes[0],
+            source: "edge",
+            receivedAt: now.advanced(byMilliseconds: 50)
+        )
         guard case .readings(let readings) = later, let reading = readings.first else { Issue.record("\(later)"); return }
         let entity = try NGSIEntity(json: JSONValue(parsing: reading.entity), form: .normalized)
         #expect(entity.attributes["peopleCount"]?.observedAt == now.advanced(byMilliseconds: 100))

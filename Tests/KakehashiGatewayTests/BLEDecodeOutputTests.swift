@@ -1,6 +1,7 @@
 import Foundation
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiBLE
 @testable import KakehashiGateway
 @testable import KakehashiModel

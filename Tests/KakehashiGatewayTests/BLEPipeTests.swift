@@ -3,6 +3,7 @@ import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+
 @testable import KakehashiGateway
 
 /// `kakehashi-sim ble` feeding a gateway's btsnoop source through a named pipe: the gateway commits
@@ -21,9 +22,15 @@ struct BLEPipeTests {
         var configuration = BLESourceConfiguration(input: input, secret: Array("a-secret-of-sixteen-bytes".utf8))
         configuration.location = try GeoPoint(latitude: 34.7303, longitude: 136.5086)
         let source = BLESource(
-            name: name, configuration: configuration,
-            tenant: try Tenant("kurume"), priority: 1, committer: committer, metrics: metrics, logger: Logger(label: "test"),
-            clock: { Timestamp(Date()) })
+            name: name,
+            configuration: configuration,
+            tenant: try Tenant("kurume"),
+            priority: 1,
+            committer: committer,
+            metrics: metrics,
+            logger: Logger(label: "test"),
+            clock: { Timestamp(Date()) }
+        )
         return Run(outbox: outbox, committer: committer, source: source)
     }
 
@@ -61,7 +68,11 @@ struct BLEPipeTests {
         let simulator = RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-sim").path
         for capture in captures {
             let log = directory.appendingPathComponent("sim.log").path
-            let child = try ChildProcess(executable: simulator, arguments: ["ble", capture, "--into", pipePath, "--as-fast-as-possible", "--progress", "none"], logFile: log)
+            let child = try ChildProcess(
+                executable: simulator,
+                arguments: ["ble", capture, "--into", pipePath, "--as-fast-as-possible", "--progress", "none"],
+                logFile: log
+            )
             try await waitUntil("kakehashi-sim ble finished", timeout: .seconds(30)) { !child.isRunning }
             #expect(child.wait() == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }

@@ -3,6 +3,7 @@ import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+
 @testable import KakehashiGateway
 
 /// A recorded capture replayed through the BLE source: besides the per-window sightings, each
@@ -17,9 +18,15 @@ struct BLEPresenceTests {
         let committer = Committer(outbox: outbox, metrics: metrics, logger: Logger(label: "test"), onCommit: {})
         let capture = RepositoryPaths.trace("ble/yeelock.btsnoop").path
         let source = BLESource(
-            name: "ble", configuration: BLESourceConfiguration(input: .btsnoop(path: capture, speed: 0), secret: Array("a-secret-of-sixteen-bytes".utf8)),
-            tenant: try Tenant("kurume"), priority: 1, committer: committer, metrics: metrics, logger: Logger(label: "test"),
-            clock: { Timestamp(Date()) })
+            name: "ble",
+            configuration: BLESourceConfiguration(input: .btsnoop(path: capture, speed: 0), secret: Array("a-secret-of-sixteen-bytes".utf8)),
+            tenant: try Tenant("kurume"),
+            priority: 1,
+            committer: committer,
+            metrics: metrics,
+            logger: Logger(label: "test"),
+            clock: { Timestamp(Date()) }
+        )
         let committing = Task { try await committer.run() }
         try await source.run()
         committer.commitPending()

@@ -1,8 +1,9 @@
-import KakehashiConfig
 import Foundation
+import KakehashiConfig
 import KakehashiModel
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiGateway
 
 @Suite struct ConfigurationTests {
@@ -43,7 +44,8 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("devices.csv")
-        try ("id,type,name,latitude,longitude\r\n# the river gauges\r\n"
+        try
+            ("id,type,name,latitude,longitude\r\n# the river gauges\r\n"
             + "g1,WaterObserved,\"筑後川, 瀬ノ下 \"\"A\"\"\",33.3193,130.5083\r\ng2,WaterObserved,plain,33.3,130.5\r\n")
             .write(to: file, atomically: true, encoding: .utf8)
         let registry = try DeviceRegistry.load(file: file.path)
@@ -95,8 +97,10 @@ import Testing
             Issue.record("the configuration was accepted")
         } catch {
             for (line, key, words) in expected {
-                #expect(error.issues.contains { $0.line == line && $0.key == key && $0.problem.contains(words) },
-                        "line \(line) \(key): \(words)\n\(error)")
+                #expect(
+                    error.issues.contains { $0.line == line && $0.key == key && $0.problem.contains(words) },
+                    "line \(line) \(key): \(words)\n\(error)"
+                )
             }
             #expect(error.description.contains("gw.yaml:5:3: central.prot: unknown key 'prot'"))
         }

@@ -1,9 +1,10 @@
 import Foundation
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Synchronization
 import Testing
+
 @testable import KakehashiGateway
 
 /// The gateway process between two real mosquitto brokers.
@@ -36,18 +37,29 @@ import Testing
         let tenant = try Tenant("kurume")
         let expected: [NGSIEntity] = [
             try WaterObserved(
-                id: EntityID(type: "WaterObserved", tenant: tenant, localID: "s3"), location: GeoPoint(latitude: 33.13, longitude: 130.5),
-                dateObserved: Timestamp(iso8601: "2026-06-02T00:10:00Z"), waterLevel: Quantity(1.234, .metre), name: "gauge 3",
-                thresholds: FloodThresholds(alertLevel: 2.1, dangerLevel: 2.8)).ngsiEntity,
+                id: EntityID(type: "WaterObserved", tenant: tenant, localID: "s3"),
+                location: GeoPoint(latitude: 33.13, longitude: 130.5),
+                dateObserved: Timestamp(iso8601: "2026-06-02T00:10:00Z"),
+                waterLevel: Quantity(1.234, .metre),
+                name: "gauge 3",
+                thresholds: FloodThresholds(alertLevel: 2.1, dangerLevel: 2.8)
+            ).ngsiEntity,
             try CrowdFlowObserved(
                 id: EntityID(type: "CrowdFlowObserved", tenant: tenant, localID: "station-east"),
                 location: GeoPoint(latitude: 33.3199, longitude: 130.5238),
-                dateObservedFrom: Timestamp(iso8601: "2026-06-01T23:59:00Z"), dateObservedTo: Timestamp(iso8601: "2026-06-02T00:00:00Z"),
-                peopleCount: 42, occupancy: 0.125).ngsiEntity,
+                dateObservedFrom: Timestamp(iso8601: "2026-06-01T23:59:00Z"),
+                dateObservedTo: Timestamp(iso8601: "2026-06-02T00:00:00Z"),
+                peopleCount: 42,
+                occupancy: 0.125
+            ).ngsiEntity,
             try WaterObserved(
-                id: EntityID(type: "WaterObserved", tenant: tenant, localID: "s7"), location: GeoPoint(latitude: 33.17, longitude: 130.5),
-                dateObserved: Timestamp(iso8601: "2026-06-02T02:08:00Z"), waterLevel: Quantity(-1234, .millimetre), name: "gauge 7",
-                thresholds: FloodThresholds(alertLevel: 2.1, dangerLevel: 2.8)).ngsiEntity,
+                id: EntityID(type: "WaterObserved", tenant: tenant, localID: "s7"),
+                location: GeoPoint(latitude: 33.17, longitude: 130.5),
+                dateObserved: Timestamp(iso8601: "2026-06-02T02:08:00Z"),
+                waterLevel: Quantity(-1234, .millimetre),
+                name: "gauge 7",
+                thresholds: FloodThresholds(alertLevel: 2.1, dangerLevel: 2.8)
+            ).ngsiEntity,
         ]
         // Topics are consumed concurrently: match by entity id.
         let received = collector.all.sorted { $0.id < $1.id }
@@ -72,7 +84,11 @@ import Testing
         let collector = try await harness.collector()
         let sensors = try await harness.sensorClient()
         for i in 0..<1_000 {
-            try await sensors.publish("flood/s\(i % 4)/level", payload: GatewayHarness.floodPayload(level: Double(i) / 10, second: i), qos: .atLeastOnce)
+            try await sensors.publish(
+                "flood/s\(i % 4)/level",
+                payload: GatewayHarness.floodPayload(level: Double(i) / 10, second: i),
+                qos: .atLeastOnce
+            )
         }
         try harness.start()
         do {
@@ -101,13 +117,17 @@ import Testing
         var sent = 0
         func send(_ count: Int) async throws {
             for _ in 0..<count {
-                try await sensors.publish("flood/s\(sent % 20)/level", payload: GatewayHarness.floodPayload(level: Double(sent % 300) / 100, second: sent), qos: .atLeastOnce)
+                try await sensors.publish(
+                    "flood/s\(sent % 20)/level",
+                    payload: GatewayHarness.floodPayload(level: Double(sent % 300) / 100, second: sent),
+                    qos: .atLeastOnce
+                )
                 sent += 1
             }
             let expected = sent
             try await waitUntil("\(expected) readings on the central broker", timeout: .seconds(90)) { collector.distinctSequences.count >= expected }
         }
-        try await send(1_000)   // warmed up: connections, statements, caches
+        try await send(1_000)  // warmed up: connections, statements, caches
         let before = Self.residentKilobytes(pid)
         try await send(5_000)
         let after = Self.residentKilobytes(pid)
@@ -168,8 +188,11 @@ import Testing
             for (index, sensor) in sensorsUsed.enumerated() {
                 group.addTask {
                     for i in 0..<1000 {
-                        try await sensors.publish("flood/\(sensor)/level", payload: GatewayHarness.floodPayload(level: Double(index * 1000 + i) / 10, second: i),
-                                                  qos: .atLeastOnce)
+                        try await sensors.publish(
+                            "flood/\(sensor)/level",
+                            payload: GatewayHarness.floodPayload(level: Double(index * 1000 + i) / 10, second: i),
+                            qos: .atLeastOnce
+                        )
                     }
                 }
             }
@@ -230,8 +253,11 @@ import Testing
                     for (index, sensor) in GatewayHarness.sensors.enumerated() {
                         group.addTask {
                             for i in (round * 10)..<(round * 10 + 10) {
-                                try await sensors.publish("flood/\(sensor)/level",
-                                                          payload: GatewayHarness.floodPayload(level: Double(index * 1000 + i) / 10, second: i), qos: .atLeastOnce)
+                                try await sensors.publish(
+                                    "flood/\(sensor)/level",
+                                    payload: GatewayHarness.floodPayload(level: Double(index * 1000 + i) / 10, second: i),
+                                    qos: .atLeastOnce
+                                )
                             }
                         }
                     }
@@ -260,9 +286,11 @@ import Testing
             let box = try? outbox()
             let distinct = collector.distinctSequences
             let missing = (1...max(1, box?.lastSequence ?? 1)).filter { !distinct.contains($0) }
-            print("kill test stuck after \(kills) kills, \(harness.starts) starts: outbox depth \(box?.depth ?? -1), "
-                  + "last sequence \(box?.lastSequence ?? -1), \(distinct.count) distinct at the collector, "
-                  + "\(missing.count) missing (first \(missing.prefix(20))), \(collector.malformed) malformed")
+            print(
+                "kill test stuck after \(kills) kills, \(harness.starts) starts: outbox depth \(box?.depth ?? -1), "
+                    + "last sequence \(box?.lastSequence ?? -1), \(distinct.count) distinct at the collector, "
+                    + "\(missing.count) missing (first \(missing.prefix(20))), \(collector.malformed) malformed"
+            )
             print(String(harness.log.suffix(6_000)))
             print(String(harness.edge.log.suffix(6_000)))
             throw error
@@ -277,9 +305,11 @@ import Testing
             if let known = sequenceOf[key] { #expect(known == entry.sequence, "\(key)") } else { sequenceOf[key] = entry.sequence }
         }
         let lostBeforeAcceptance = total - sequenceOf.count
-        print("kill test: \(kills) kills, \(harness.starts) starts, \(last) readings accepted and all delivered; "
-              + "\(lostBeforeAcceptance) of \(total) sensor messages were acknowledged by libmosquitto but not yet committed when killed; "
-              + "\(collector.all.count - sequenceOf.count) duplicates at the wire")
+        print(
+            "kill test: \(kills) kills, \(harness.starts) starts, \(last) readings accepted and all delivered; "
+                + "\(lostBeforeAcceptance) of \(total) sensor messages were acknowledged by libmosquitto but not yet committed when killed; "
+                + "\(collector.all.count - sequenceOf.count) duplicates at the wire"
+        )
         #expect(kills >= 5)
         // Accepted readings never repeat a sensor time under another sequence number (no double acceptance).
         #expect(Int(last) == sequenceOf.count)
@@ -320,7 +350,11 @@ import Testing
         #expect(harness.process?.isRunning == true)
         // The command lists them.
         let listing = directoryFile(harness, "deadletters.txt")
-        let lister = try ChildProcess(executable: GatewayHarness.executable, arguments: ["deadletters", harness.configurationFile, "--limit", "100"], logFile: listing)
+        let lister = try ChildProcess(
+            executable: GatewayHarness.executable,
+            arguments: ["deadletters", harness.configurationFile, "--limit", "100"],
+            logFile: listing
+        )
         #expect(lister.wait() == 0)
         let text = try String(contentsOfFile: listing, encoding: .utf8)
         #expect(text.contains("payload_too_large: 1048576 bytes, the limit is 65536"))
@@ -328,7 +362,9 @@ import Testing
         // The metrics file counts them by reason.
         try await waitUntil("the metrics file counts the rejections", timeout: .seconds(10)) {
             let metrics = (try? String(contentsOfFile: directoryFile(harness, "gateway.prom"), encoding: .utf8)) ?? ""
-            return metrics.contains("kakehashi_gateway_rejected_total{reason=\"unknown_sensor\"} \(corpus.filter { $0.reason == .unknownSensor }.count)")
+            return metrics.contains(
+                "kakehashi_gateway_rejected_total{reason=\"unknown_sensor\"} \(corpus.filter { $0.reason == .unknownSensor }.count)"
+            )
         }
         #expect(harness.terminate() == 0)
         await collector.stop()

@@ -1,12 +1,14 @@
 import Foundation
 import KakehashiModel
 import Testing
+
 @testable import KakehashiGateway
 
 @Suite struct OutboxTests {
     func configuration(quota: Int64) -> OutboxConfiguration {
         var configuration = OutboxConfiguration(
-            path: FileManager.default.temporaryDirectory.appendingPathComponent("kk-outbox-\(UUID().uuidString).sqlite").path)
+            path: FileManager.default.temporaryDirectory.appendingPathComponent("kk-outbox-\(UUID().uuidString).sqlite").path
+        )
         configuration.quotaBytes = quota
         configuration.sync = .normal
         return configuration
@@ -84,8 +86,17 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: configuration.path) }
         let outbox = try Outbox(configuration: configuration)
         for i in 0..<5 {
-            outbox.recordDeadLetter(DeadLetter(receivedAt: Timestamp(millisecondsSinceEpoch: Int64(i)), source: "edge", topic: "t/\(i)",
-                                               reason: "malformed_json", detail: "d\(i)", size: 10_000, payload: Array(repeating: 0x41, count: 10_000)))
+            outbox.recordDeadLetter(
+                DeadLetter(
+                    receivedAt: Timestamp(millisecondsSinceEpoch: Int64(i)),
+                    source: "edge",
+                    topic: "t/\(i)",
+                    reason: "malformed_json",
+                    detail: "d\(i)",
+                    size: 10_000,
+                    payload: Array(repeating: 0x41, count: 10_000)
+                )
+            )
         }
         try outbox.commit([])
         let letters = try outbox.deadLetters(limit: 10)
@@ -95,10 +106,15 @@ import Testing
 
     @Test func theWirePayloadIsAValidWireBatch() throws {
         let entity = try WaterObserved(
-            id: EntityID(type: "WaterObserved", tenant: Tenant("kurume"), localID: "g1"), location: GeoPoint(latitude: 33.3, longitude: 130.5),
-            dateObserved: Timestamp(iso8601: "2026-06-02T00:10:00Z"), waterLevel: Quantity(1.25, .metre)).ngsiEntity
-        let stored = [StoredReading(sequence: 41, entity: Ingest.pending(entity, priority: 3).entity),
-                      StoredReading(sequence: 42, entity: Ingest.pending(entity, priority: 3).entity)]
+            id: EntityID(type: "WaterObserved", tenant: Tenant("kurume"), localID: "g1"),
+            location: GeoPoint(latitude: 33.3, longitude: 130.5),
+            dateObserved: Timestamp(iso8601: "2026-06-02T00:10:00Z"),
+            waterLevel: Quantity(1.25, .metre)
+        ).ngsiEntity
+        let stored = [
+            StoredReading(sequence: 41, entity: Ingest.pending(entity, priority: 3).entity),
+            StoredReading(sequence: 42, entity: Ingest.pending(entity, priority: 3).entity),
+        ]
         let payload = Uplink.payload(tenant: try Tenant("kurume"), gateway: try GatewayID("gw-1"), readings: stored)
         let batch = try WireBatch(payload: payload)
         #expect(batch.entries.map(\.sequence) == [41, 42])

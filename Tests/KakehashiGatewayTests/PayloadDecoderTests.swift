@@ -1,15 +1,18 @@
 import KakehashiConfig
 import KakehashiModel
 import Testing
+
 @testable import KakehashiGateway
 
 @Suite struct PayloadDecoderTests {
     static let now = Timestamp(millisecondsSinceEpoch: 1_780_400_000_000)
 
     static let json = PayloadDecoder(
-        format: .json, sensor: .topic("sensor"),
+        format: .json,
+        sensor: .topic("sensor"),
         timestamp: .field(.json(try! FieldPath("ts")), .iso8601(assumedOffsetSeconds: 9 * 3600)),
-        values: [.init(attribute: "waterLevel", location: .json(try! FieldPath("data.level")), unit: .centimetre, range: -1000...5000)])
+        values: [.init(attribute: "waterLevel", location: .json(try! FieldPath("data.level")), unit: .centimetre, range: -1000...5000)]
+    )
 
     enum Expected: Sendable {
         case ok(String, Double)
@@ -76,8 +79,14 @@ import Testing
     ])
     func csv(_ line: String, _ expected: CSVExpected) {
         let decoder = PayloadDecoder(
-            format: .csv, sensor: .topic("sensor"), timestamp: .field(.column(0), .epochSeconds),
-            values: [.init(attribute: "peopleCount", location: .column(1)), .init(attribute: "occupancy", location: .column(2), unit: .percent, range: 0...100)])
+            format: .csv,
+            sensor: .topic("sensor"),
+            timestamp: .field(.column(0), .epochSeconds),
+            values: [
+                .init(attribute: "peopleCount", location: .column(1)),
+                .init(attribute: "occupancy", location: .column(2), unit: .percent, range: 0...100),
+            ]
+        )
         // The epoch in milliseconds where seconds are expected lands beyond year 9999: rejected, never misread.
         let result = Result<DecodedReading, Rejection> { () throws(Rejection) in
             try decoder.decode(Array(line.utf8), topicLevels: ["sensor": "c"], receivedAt: Self.now)
@@ -112,8 +121,11 @@ import Testing
         for (field, expected) in cases { #expect(field.read(bytes) == expected, "\(field)") }
 
         let decoder = PayloadDecoder(
-            format: .binary, sensor: .topic("sensor"), timestamp: .field(.binary(BinaryField(offset: 0, kind: .u32)), .epochSeconds),
-            values: [.init(attribute: "waterLevel", location: .binary(BinaryField(offset: 4, kind: .i16)), unit: .millimetre)])
+            format: .binary,
+            sensor: .topic("sensor"),
+            timestamp: .field(.binary(BinaryField(offset: 0, kind: .u32)), .epochSeconds),
+            values: [.init(attribute: "waterLevel", location: .binary(BinaryField(offset: 4, kind: .i16)), unit: .millimetre)]
+        )
         let reading = try decoder.decode(bytes, topicLevels: ["sensor": "b"], receivedAt: Self.now)
         #expect(reading.values == [.init(attribute: "waterLevel", number: -1234, unit: .millimetre)])
         #expect(reading.observedAt == Timestamp(millisecondsSinceEpoch: 1_780_366_080_000))

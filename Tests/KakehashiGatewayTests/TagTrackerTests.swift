@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KakehashiBLE
 @testable import KakehashiGateway
 @testable import KakehashiModel
@@ -15,10 +16,12 @@ struct TagTrackerTests {
         tracker.observe(pseudonym: "a", rssi: -80, at: Self.t(3))
         tracker.observe(pseudonym: "b", rssi: nil, at: Self.t(4))
         let output = tracker.advance(to: Self.t(10))
-        #expect(output.sightings == [
-            .init(pseudonym: "a", windowStart: Self.w0, count: 3, maxRSSI: -60, smoothedRSSI: -70.9),
-            .init(pseudonym: "b", windowStart: Self.w0, count: 1, maxRSSI: nil, smoothedRSSI: nil),
-        ])
+        #expect(
+            output.sightings == [
+                .init(pseudonym: "a", windowStart: Self.w0, count: 3, maxRSSI: -60, smoothedRSSI: -70.9),
+                .init(pseudonym: "b", windowStart: Self.w0, count: 1, maxRSSI: nil, smoothedRSSI: nil),
+            ]
+        )
         #expect(output.events == [.entered(pseudonym: "a", at: Self.w0), .entered(pseudonym: "b", at: Self.w0)])
         #expect(output.counts == [.init(windowStart: Self.w0, distinct: 2)])
     }
@@ -43,7 +46,9 @@ struct TagTrackerTests {
         // Heard every other window: 3 misses in 6 windows < k = 4.
         var tracker = TagTracker(configuration: .init(window: .seconds(10), presenceWindows: 6, missedToLeave: 4))
         var events = [TagTracker.PresenceEvent]()
-        for window in stride(from: 0, to: 20, by: 2) { events += tracker.observe(pseudonym: "x", rssi: -80, at: Self.t(Double(window * 10) + 1)).events }
+        for window in stride(from: 0, to: 20, by: 2) {
+            events += tracker.observe(pseudonym: "x", rssi: -80, at: Self.t(Double(window * 10) + 1)).events
+        }
         events += tracker.advance(to: Self.t(200)).events
         #expect(events == [.entered(pseudonym: "x", at: Self.w0)])
     }

@@ -14,16 +14,18 @@ struct IngestPlanTests {
     }
 
     /// Which attributes are observations (NGSIEntity.observedValue, the one rule).
-    @Test(arguments: [
-        ("number with observedAt", property(.number(1.5), 0, unit: .metre), true),
-        ("text with observedAt", property(.text("ok"), 0), true),
-        ("boolean with observedAt", property(.boolean(true), 0), true),
-        ("number without observedAt (a threshold)", property(.number(4.2), nil), false),
-        ("date-time with observedAt", property(.dateTime(Readings.t0), 0), false),
-        ("list with observedAt", property(.list(["a"]), 0), false),
-        ("structured with observedAt", property(.structured(.object(["a": .number(1)])), 0), false),
-        ("GeoProperty with observedAt", NGSIAttribute.geoProperty(try! GeoPoint(latitude: 33, longitude: 130), observedAt: at(0)), false),
-    ] as [(String, NGSIAttribute, Bool)])
+    @Test(
+        arguments: [
+            ("number with observedAt", property(.number(1.5), 0, unit: .metre), true),
+            ("text with observedAt", property(.text("ok"), 0), true),
+            ("boolean with observedAt", property(.boolean(true), 0), true),
+            ("number without observedAt (a threshold)", property(.number(4.2), nil), false),
+            ("date-time with observedAt", property(.dateTime(Readings.t0), 0), false),
+            ("list with observedAt", property(.list(["a"]), 0), false),
+            ("structured with observedAt", property(.structured(.object(["a": .number(1)])), 0), false),
+            ("GeoProperty with observedAt", NGSIAttribute.geoProperty(try! GeoPoint(latitude: 33, longitude: 130), observedAt: at(0)), false),
+        ] as [(String, NGSIAttribute, Bool)]
+    )
     func observationRule(_ name: String, _ attribute: NGSIAttribute, _ isObservation: Bool) throws {
         let entity = try NGSIEntity(id: Readings.gauge("r"), attributes: ["reading": attribute])
         let plan = IngestPlan(Readings.batch([entity]))
@@ -34,15 +36,17 @@ struct IngestPlanTests {
 
     /// The latest value after merging, in batch order, into what is stored: an attribute replaces
     /// the stored one unless that was observed later. Minutes of observedAt; nil: none.
-    @Test(arguments: [
-        ("newer replaces", 5 as Int64?, [6] as [Int64?], 6 as Int64?),
-        ("late does not hide newer", 5, [4], 5),
-        ("equal time: the incoming one", 5, [5], 5),
-        ("in-batch order: a late one after a newer one", nil, [3, 9, 4], 9),
-        ("no observedAt replaces", 5, [nil], nil),
-        ("after one without observedAt, any replaces", 5, [nil, 2], 2),
-        ("nothing stored", nil, [2, 1], 2),
-    ] as [(String, Int64?, [Int64?], Int64?)])
+    @Test(
+        arguments: [
+            ("newer replaces", 5 as Int64?, [6] as [Int64?], 6 as Int64?),
+            ("late does not hide newer", 5, [4], 5),
+            ("equal time: the incoming one", 5, [5], 5),
+            ("in-batch order: a late one after a newer one", nil, [3, 9, 4], 9),
+            ("no observedAt replaces", 5, [nil], nil),
+            ("after one without observedAt, any replaces", 5, [nil, 2], 2),
+            ("nothing stored", nil, [2, 1], 2),
+        ] as [(String, Int64?, [Int64?], Int64?)]
+    )
     func mergeOrder(_ name: String, stored: Int64?, incoming: [Int64?], expected: Int64?) throws {
         let id = Readings.gauge("m")
         func entity(_ minutes: Int64?, _ value: Double) throws -> NGSIEntity {
@@ -92,11 +96,17 @@ struct IngestPlanTests {
         #expect(decoded.entries[0].receivedAttributes == entity.attributes.mapValues(NGSIEntity.normalizedFragment))
 
         let level = #"{ "observedAt" : "2026-06-02T00:03:00.000Z", "type":"Property", "unitCode":"MTR", "value": 2.5 }"#
-        let handWritten = #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(level)}}]}"#
+        let handWritten =
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(level)}}]}"#
         let other = try WireBatch(payload: Array(handWritten.utf8))
         #expect(other.entries[0].receivedAttributes == ["waterLevel": Array(level.utf8)])
-        let batch = IngestBatch(tenant: Readings.kurume, gateway: nil, entities: other.entries.map(\.entity),
-                                received: other.entries.map(\.receivedAttributes), receivedAt: Self.t0)
+        let batch = IngestBatch(
+            tenant: Readings.kurume,
+            gateway: nil,
+            entities: other.entries.map(\.entity),
+            received: other.entries.map(\.receivedAttributes),
+            receivedAt: Self.t0
+        )
         let state = try IngestPlan(batch).changes[0].merged(into: nil)
         #expect(try NGSIEntity(bytes: state.body, form: .normalized).attributes["waterLevel"] == entity.attributes["waterLevel"])
     }
@@ -107,10 +117,12 @@ struct IngestPlanTests {
         let entity = Readings.level("k", 2.5, minutes: 3)
         let fragment = String(decoding: NGSIEntity.normalizedFragment(entity.attributes["waterLevel"]!), as: UTF8.self)
         let decoy = #"{"waterLevel":{"type":"Property","value":99}}"#
-        let text = #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"x":\#(decoy),"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
+        let text =
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"x":\#(decoy),"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
         let withDecoy = try WireBatch(payload: Array(text.utf8))
         #expect(withDecoy.entries[0].receivedAttributes == ["waterLevel": Array(fragment.utf8)])
-        let valid = #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}},{"seq":2,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
+        let valid =
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}},{"seq":2,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
         let batch = try WireBatch(payload: Array(valid.utf8))
         #expect(batch.entries.map(\.receivedAttributes) == [["waterLevel": Array(fragment.utf8)], ["waterLevel": Array(fragment.utf8)]])
     }

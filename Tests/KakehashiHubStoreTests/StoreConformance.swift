@@ -1,10 +1,11 @@
 import Foundation
-@testable import KakehashiHubSQLite
 import KakehashiHubCore
-import KakehashiSQLite
-import KakehashiModel
-import Testing
 import KakehashiHubTestSupport
+import KakehashiModel
+import KakehashiSQLite
+import Testing
+
+@testable import KakehashiHubSQLite
 
 /// The behaviour every ``ObservationStore`` implementation must have. Each check takes a fresh,
 /// empty store; `SQLiteStoreConformanceTests` runs them against SQLite (and a PostgreSQL run
@@ -23,12 +24,24 @@ enum StoreConformance {
         let overlap = (5..<15).map { Readings.level("g1", 1.0 + Double($0) / 10, minutes: Int64($0)) }
         let third = try await store.ingest(Readings.batch(overlap))
         #expect(third.stored == 5 && third.duplicates == 5)
-        let values = try await store.observations(tenant: Readings.kurume, entity: Readings.gauge("g1"), attribute: "waterLevel",
-                                                  range: .all, lastN: nil, limit: 1000)
+        let values = try await store.observations(
+            tenant: Readings.kurume,
+            entity: Readings.gauge("g1"),
+            attribute: "waterLevel",
+            range: .all,
+            lastN: nil,
+            limit: 1000
+        )
         #expect(values.count == 15)
         #expect(values.map(\.observedAt) == (0..<15).map { Readings.t0.advanced(byMilliseconds: Int64($0) * 60_000) })
         // Rollups count each reading once, whatever the redeliveries.
-        let hour = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("g1"), attribute: "waterLevel", resolution: .hour, range: .all)
+        let hour = try await store.rollups(
+            tenant: Readings.kurume,
+            entity: Readings.gauge("g1"),
+            attribute: "waterLevel",
+            resolution: .hour,
+            range: .all
+        )
         #expect(hour.count == 1)
         #expect(hour.first?.aggregate.count == 15)
         var expectedSum = 0.0
@@ -37,7 +50,13 @@ enum StoreConformance {
         #expect(abs(sum - expectedSum) < 1e-9)
         #expect(hour.first?.aggregate.min == 1.0)
         #expect(hour.first?.aggregate.max == 2.4)
-        let minutes = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("g1"), attribute: "waterLevel", resolution: .minute, range: .all)
+        let minutes = try await store.rollups(
+            tenant: Readings.kurume,
+            entity: Readings.gauge("g1"),
+            attribute: "waterLevel",
+            resolution: .minute,
+            range: .all
+        )
         #expect(minutes.count == 15 && minutes.allSatisfy { $0.aggregate.count == 1 })
     }
 
@@ -48,9 +67,12 @@ enum StoreConformance {
         func batch(_ b: Int) -> IngestBatch {
             let tenant = b % 3 == 0 ? Readings.omuta : Readings.kurume
             let minutes = Int64((b * 7) % 40)
-            return Readings.batch((0..<6).map { g in
-                Readings.level("c\(g)", Double(b) + Double(g) / 10, minutes: minutes + Int64(g % 2), tenant: tenant)
-            }, tenant: tenant)
+            return Readings.batch(
+                (0..<6).map { g in
+                    Readings.level("c\(g)", Double(b) + Double(g) / 10, minutes: minutes + Int64(g % 2), tenant: tenant)
+                },
+                tenant: tenant
+            )
         }
         let batches = (0..<24).map(batch) + (0..<4).map(batch)
         var sequential = [IngestResult]()
@@ -70,8 +92,10 @@ enum StoreConformance {
             #expect(a == b && a.count == 6)
             for g in 0..<6 {
                 let id = Readings.gauge("c\(g)", tenant: tenant)
-                #expect(try await together.observations(tenant: tenant, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000)
-                    == oneByOne.observations(tenant: tenant, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000))
+                #expect(
+                    try await together.observations(tenant: tenant, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000)
+                        == oneByOne.observations(tenant: tenant, entity: id, attribute: "waterLevel", range: .all, lastN: nil, limit: 1000)
+                )
                 // Sums added in another order may differ in the last bits.
                 let x = try await together.rollups(tenant: tenant, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
                 let y = try await oneByOne.rollups(tenant: tenant, entity: id, attribute: "waterLevel", resolution: .hour, range: .all)
@@ -110,8 +134,14 @@ enum StoreConformance {
         #expect(try await store.entity(tenant: Readings.kurume, id: Readings.gauge("same", tenant: Readings.omuta)) == nil)
         let crossIDs = try await store.entities(tenant: Readings.kurume, types: nil, ids: [Readings.gauge("same", tenant: Readings.omuta)])
         #expect(crossIDs.isEmpty)
-        let crossSeries = try await store.observations(tenant: Readings.kurume, entity: Readings.gauge("same", tenant: Readings.omuta),
-                                                       attribute: "waterLevel", range: .all, lastN: nil, limit: 10)
+        let crossSeries = try await store.observations(
+            tenant: Readings.kurume,
+            entity: Readings.gauge("same", tenant: Readings.omuta),
+            attribute: "waterLevel",
+            range: .all,
+            lastN: nil,
+            limit: 10
+        )
         #expect(crossSeries.isEmpty)
     }
 
@@ -119,7 +149,14 @@ enum StoreConformance {
         _ = try await store.ingest(Readings.batch((0..<120).map { Readings.level("g3", Double($0), minutes: Int64($0)) }))
         let id = Readings.gauge("g3")
         let window = TimeRange(from: Readings.t0.advanced(byMilliseconds: 30 * 60_000), to: Readings.t0.advanced(byMilliseconds: 40 * 60_000))
-        let inWindow = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "waterLevel", range: window, lastN: nil, limit: 1000)
+        let inWindow = try await store.observations(
+            tenant: Readings.kurume,
+            entity: id,
+            attribute: "waterLevel",
+            range: window,
+            lastN: nil,
+            limit: 1000
+        )
         #expect(inWindow.map(\.value) == (30..<40).map { PropertyValue.number(Double($0)) })
         let last3 = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "waterLevel", range: .all, lastN: 3, limit: 1000)
         #expect(last3.map(\.value) == [.number(117), .number(118), .number(119)])
@@ -133,13 +170,25 @@ enum StoreConformance {
 
     static func textAndBooleanSeries(_ store: some ObservationStore) async throws {
         let at = Readings.t0
-        let entity = Readings.level("g4", 1, minutes: 0, extra: [
-            "floodLevelStatus": .property(NGSIProperty(.text("warning"), observedAt: at)),
-            "congested": .property(NGSIProperty(.boolean(true), observedAt: at)),
-        ])
+        let entity = Readings.level(
+            "g4",
+            1,
+            minutes: 0,
+            extra: [
+                "floodLevelStatus": .property(NGSIProperty(.text("warning"), observedAt: at)),
+                "congested": .property(NGSIProperty(.boolean(true), observedAt: at)),
+            ]
+        )
         _ = try await store.ingest(Readings.batch([entity]))
         let id = Readings.gauge("g4")
-        let status = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "floodLevelStatus", range: .all, lastN: nil, limit: 10)
+        let status = try await store.observations(
+            tenant: Readings.kurume,
+            entity: id,
+            attribute: "floodLevelStatus",
+            range: .all,
+            lastN: nil,
+            limit: 10
+        )
         let congested = try await store.observations(tenant: Readings.kurume, entity: id, attribute: "congested", range: .all, lastN: nil, limit: 10)
         #expect(status.map(\.value) == [.text("warning")])
         #expect(congested.map(\.value) == [.boolean(true)])
@@ -148,9 +197,17 @@ enum StoreConformance {
 
     static func deadLettersAreBounded(_ store: some ObservationStore, limit: Int) async throws {
         for i in 0..<(limit + 3) {
-            try await store.recordDeadLetter(HubDeadLetter(
-                receivedAt: Readings.t0, source: "kakehashi/v1/kurume/gw-01/obs", tenant: "kurume", reason: "invalid_batch",
-                detail: "case \(i)", payload: Array(repeating: 0x41, count: 10_000), size: 10_000))
+            try await store.recordDeadLetter(
+                HubDeadLetter(
+                    receivedAt: Readings.t0,
+                    source: "kakehashi/v1/kurume/gw-01/obs",
+                    tenant: "kurume",
+                    reason: "invalid_batch",
+                    detail: "case \(i)",
+                    payload: Array(repeating: 0x41, count: 10_000),
+                    size: 10_000
+                )
+            )
         }
         let letters = try await store.deadLetters(limit: 1000)
         #expect(letters.count == limit)
@@ -184,7 +241,10 @@ enum StoreConformance {
         let minutesAgain = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .minute, range: .all)
         #expect(minutesAgain == minutes)
         // A range that starts inside a minute counts buckets starting in it only.
-        let window = TimeRange(from: Readings.t0.advanced(byMilliseconds: 3_600_000 + 1), to: Readings.t0.advanced(byMilliseconds: 30 * 3_600_000 + 1))
+        let window = TimeRange(
+            from: Readings.t0.advanced(byMilliseconds: 3_600_000 + 1),
+            to: Readings.t0.advanced(byMilliseconds: 30 * 3_600_000 + 1)
+        )
         let inside = try await store.rollups(tenant: Readings.kurume, entity: id, attribute: "waterLevel", resolution: .minute, range: window)
         #expect(inside.map(\.aggregate.sum) == (2...30).map(Double.init))
     }
@@ -208,18 +268,30 @@ enum ConformingStore: String, CaseIterable, Sendable {
 
 @Suite("Store conformance")
 struct StoreConformanceTests {
-    @Test(arguments: ConformingStore.allCases) func exactlyOnce(_ kind: ConformingStore) async throws { try await StoreConformance.exactlyOnce(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func exactlyOnce(_ kind: ConformingStore) async throws {
+        try await StoreConformance.exactlyOnce(kind.make())
+    }
     @Test(arguments: ConformingStore.allCases) func concurrentBatchesMatchOneByOne(_ kind: ConformingStore) async throws {
         try await StoreConformance.concurrentBatchesMatchOneByOne(kind.make(), kind.make())
     }
-    @Test(arguments: ConformingStore.allCases) func latestStateMerges(_ kind: ConformingStore) async throws { try await StoreConformance.latestStateMerges(kind.make()) }
-    @Test(arguments: ConformingStore.allCases) func tenantsAreSeparate(_ kind: ConformingStore) async throws { try await StoreConformance.tenantsAreSeparate(kind.make()) }
-    @Test(arguments: ConformingStore.allCases) func rangesAndLastN(_ kind: ConformingStore) async throws { try await StoreConformance.rangesAndLastN(kind.make()) }
-    @Test(arguments: ConformingStore.allCases) func textAndBooleanSeries(_ kind: ConformingStore) async throws { try await StoreConformance.textAndBooleanSeries(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func latestStateMerges(_ kind: ConformingStore) async throws {
+        try await StoreConformance.latestStateMerges(kind.make())
+    }
+    @Test(arguments: ConformingStore.allCases) func tenantsAreSeparate(_ kind: ConformingStore) async throws {
+        try await StoreConformance.tenantsAreSeparate(kind.make())
+    }
+    @Test(arguments: ConformingStore.allCases) func rangesAndLastN(_ kind: ConformingStore) async throws {
+        try await StoreConformance.rangesAndLastN(kind.make())
+    }
+    @Test(arguments: ConformingStore.allCases) func textAndBooleanSeries(_ kind: ConformingStore) async throws {
+        try await StoreConformance.textAndBooleanSeries(kind.make())
+    }
     @Test(arguments: ConformingStore.allCases) func deadLettersAreBounded(_ kind: ConformingStore) async throws {
         try await StoreConformance.deadLettersAreBounded(kind.make(deadLetterLimit: 5), limit: 5)
     }
-    @Test(arguments: ConformingStore.allCases) func retention(_ kind: ConformingStore) async throws { try await StoreConformance.retention(kind.make()) }
+    @Test(arguments: ConformingStore.allCases) func retention(_ kind: ConformingStore) async throws {
+        try await StoreConformance.retention(kind.make())
+    }
 }
 
 @Suite("SQLite store")
@@ -242,10 +314,12 @@ struct SQLiteStoreConformanceTests {
         do {
             let db = try SQLiteConnection(path: path)
             try db.migrate(Array(SQLiteStoreSchema.migrations.dropLast()))
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size)
                   VALUES (0, 'kakehashi/v1/kurume/gw-9/obs', 'kurume', 'unknown-gateway', 'gateway gw-9 is not registered', x'7b7d', 2);
-                """)
+                """
+            )
         }
         #expect(try SQLiteStore.migrate(path: path).to == SQLiteStore.schemaVersion)
         let letters = try await SQLiteStore(path: path).deadLetters(limit: 10)
@@ -260,17 +334,25 @@ struct SQLiteStoreConformanceTests {
         do {
             let db = try SQLiteConnection(path: path)
             try db.migrate(Array(SQLiteStoreSchema.migrations.prefix(1)))
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO series(id, tenant, entity, type, attribute, kind, unit)
                   VALUES (1, 'kurume', '\(Readings.gauge("m1").rawValue)', 'WaterObserved', 'waterLevel', 0, 'MTR');
                 INSERT INTO observations(series, t, num, txt, received) VALUES (1, 120000, 2.0, NULL, 0), (1, 180000, 3.0, NULL, 0);
                 INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm) VALUES
                   (1, 60000, 60000, 1, 1.0, 1.0, 1.0), (1, 60000, 120000, 1, 2.0, 2.0, 2.0), (1, 60000, 180000, 1, 3.0, 3.0, 3.0);
-                """)
+                """
+            )
         }
         #expect(try SQLiteStore.migrate(path: path) == (from: 1, to: SQLiteStore.schemaVersion))
         let store = try SQLiteStore(path: path)
-        let minutes = try await store.rollups(tenant: Readings.kurume, entity: Readings.gauge("m1"), attribute: "waterLevel", resolution: .minute, range: .all)
+        let minutes = try await store.rollups(
+            tenant: Readings.kurume,
+            entity: Readings.gauge("m1"),
+            attribute: "waterLevel",
+            resolution: .minute,
+            range: .all
+        )
         #expect(minutes.map(\.start.millisecondsSinceEpoch) == [60_000, 120_000, 180_000])
         #expect(minutes.map(\.aggregate.count) == [1, 1, 1])
         #expect(minutes.map(\.aggregate.sum) == [1, 2, 3])

@@ -13,8 +13,15 @@ public enum Readings {
     }
 
     /// A WaterObserved fragment with a level observed at `t0 + minutes`.
-    public static func level(_ local: String, _ metres: Double, minutes: Int64, tenant: Tenant = kurume,
-                      latitude: Double = 33.3, longitude: Double = 130.5, extra: [String: NGSIAttribute] = [:]) -> NGSIEntity {
+    public static func level(
+        _ local: String,
+        _ metres: Double,
+        minutes: Int64,
+        tenant: Tenant = kurume,
+        latitude: Double = 33.3,
+        longitude: Double = 130.5,
+        extra: [String: NGSIAttribute] = [:]
+    ) -> NGSIEntity {
         let at = t0.advanced(byMilliseconds: minutes * 60_000)
         var attributes: [String: NGSIAttribute] = [
             "waterLevel": .property(NGSIProperty(try! Quantity(metres, .metre), observedAt: at)),
@@ -25,8 +32,18 @@ public enum Readings {
         return try! NGSIEntity(id: gauge(local, tenant: tenant), attributes: attributes)
     }
 
-    public static func batch(_ entities: [NGSIEntity], tenant: Tenant = kurume, gateway: String? = "gw-01", receivedAt: Timestamp? = nil) -> IngestBatch {
-        IngestBatch(tenant: tenant, gateway: gateway.map { try! GatewayID($0) }, entities: entities, receivedAt: receivedAt ?? t0.advanced(byMilliseconds: 86_400_000))
+    public static func batch(
+        _ entities: [NGSIEntity],
+        tenant: Tenant = kurume,
+        gateway: String? = "gw-01",
+        receivedAt: Timestamp? = nil
+    ) -> IngestBatch {
+        IngestBatch(
+            tenant: tenant,
+            gateway: gateway.map { try! GatewayID($0) },
+            entities: entities,
+            receivedAt: receivedAt ?? t0.advanced(byMilliseconds: 86_400_000)
+        )
     }
 
     public static func temporaryDatabase() -> String {

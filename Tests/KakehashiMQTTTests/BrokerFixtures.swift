@@ -1,11 +1,15 @@
 import Foundation
 import KakehashiTestSupport
+
 @testable import KakehashiMQTT
 
 /// Client configurations and collection helpers for tests against a real broker.
 enum Fixtures {
-    static func configuration(_ broker: TestBroker, id: String = "t-\(UUID().uuidString.prefix(8))",
-                              version: MQTTProtocolVersion = .v5) -> MQTTConfiguration {
+    static func configuration(
+        _ broker: TestBroker,
+        id: String = "t-\(UUID().uuidString.prefix(8))",
+        version: MQTTProtocolVersion = .v5
+    ) -> MQTTConfiguration {
         var configuration = MQTTConfiguration(host: broker.host, port: broker.port, clientID: id)
         configuration.protocolVersion = version
         configuration.reconnect = Backoff(initial: .milliseconds(50), maximum: .milliseconds(500), multiplier: 2, jitter: 0.5)

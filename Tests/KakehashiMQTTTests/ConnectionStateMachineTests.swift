@@ -1,14 +1,27 @@
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiMQTT
 
 struct ConnectionStateMachineTests {
     static let broker = "127.0.0.1:1883"
     static let noJitter = Backoff(initial: .milliseconds(100), maximum: .seconds(2), multiplier: 2, jitter: 0)
     static let network = MQTTError(.network, operation: "connect", broker: broker, code: 14, detail: "Connection refused")
-    static let badPassword = MQTTError(.connectionRefused(.badCredentials), operation: "connect", broker: broker, code: 0x86, detail: "Bad user name or password")
+    static let badPassword = MQTTError(
+        .connectionRefused(.badCredentials),
+        operation: "connect",
+        broker: broker,
+        code: 0x86,
+        detail: "Bad user name or password"
+    )
     static let tls = MQTTError(.tls, operation: "connect", broker: broker, code: 8, detail: "A TLS error occurred.")
-    static let unavailable = MQTTError(.connectionRefused(.serverUnavailable), operation: "connect", broker: broker, code: 0x88, detail: "Server unavailable")
+    static let unavailable = MQTTError(
+        .connectionRefused(.serverUnavailable),
+        operation: "connect",
+        broker: broker,
+        code: 0x88,
+        detail: "Server unavailable"
+    )
 
     func machine(_ backoff: Backoff = noJitter) -> ConnectionStateMachine {
         ConnectionStateMachine(backoff: backoff, generator: SeededGenerator(seed: 42))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KakehashiMQTT
 
 #if canImport(Glibc)
@@ -72,15 +73,20 @@ final class ProducerThread: @unchecked Sendable {
     func start() {
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
-        pthread_create(&thread, nil, { context in
-            let producer = Unmanaged<ProducerThread>.fromOpaque(context!).takeRetainedValue()
-            for i in 0..<producer.count {
-                guard producer.buffer.push(MessageBufferTests.message(i)) else { break }
-                producer.lock.with { producer._pushed += 1 }
-            }
-            producer.lock.with { producer._done = true }
-            return nil
-        }, context)
+        pthread_create(
+            &thread,
+            nil,
+            { context in
+                let producer = Unmanaged<ProducerThread>.fromOpaque(context!).takeRetainedValue()
+                for i in 0..<producer.count {
+                    guard producer.buffer.push(MessageBufferTests.message(i)) else { break }
+                    producer.lock.with { producer._pushed += 1 }
+                }
+                producer.lock.with { producer._done = true }
+                return nil
+            },
+            context
+        )
         pthread_detach(thread)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiMQTT
 
 /// Publish and subscribe against a real mosquitto on loopback.
@@ -141,8 +142,13 @@ struct PublishSubscribeTests {
         let client = try await Fixtures.connectedClient(Fixtures.configuration(broker))
         let subscription = try await client.subscribe("props/#", qos: .atLeastOnce)
         let properties = MQTTMessageProperties(
-            contentType: "application/json", payloadIsUTF8: true, messageExpiryInterval: 600, responseTopic: "props/reply",
-            correlationData: [1, 2, 3], userProperties: [("tenant", "kurume"), ("gateway", "gw-01")])
+            contentType: "application/json",
+            payloadIsUTF8: true,
+            messageExpiryInterval: 600,
+            responseTopic: "props/reply",
+            correlationData: [1, 2, 3],
+            userProperties: [("tenant", "kurume"), ("gateway", "gw-01")]
+        )
         try await client.publish("props/x", payload: Array("{}".utf8), qos: .atLeastOnce, properties: properties)
         let received = try #require(try await collect(subscription, count: 1).first?.properties)
         #expect(received.contentType == "application/json")

@@ -1,7 +1,8 @@
 import Foundation
-import Synchronization
 import KakehashiTestSupport
+import Synchronization
 import Testing
+
 @testable import KakehashiMQTT
 
 /// The broker goes away and comes back: nothing accepted is lost, subscriptions return by themselves.
@@ -9,7 +10,9 @@ import Testing
 struct ReconnectionTests {
     static let total = 10_000
 
-    @Test(.enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it")) func brokerRestartDuringTenThousandQoS1MessagesLosesNone() async throws {
+    @Test(.enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it")) func brokerRestartDuringTenThousandQoS1MessagesLosesNone()
+        async throws
+    {
         let broker = try Fixtures.startedBroker()
         var subscriberConfiguration = Fixtures.configuration(broker, id: "restart-subscriber")
         subscriberConfiguration.session = .persistent
@@ -92,7 +95,9 @@ struct ReconnectionTests {
         let reading = Task { for await message in subscription { received.withLock { $0.append(message.payload) } } }
         broker.stop()
         let pending = Task { try await publisher.publish("down/x", payload: [7], qos: .exactlyOnce) }
-        try await waitUntil { if case .waitingToRetry = publisher.state { return true }; if case .connecting = publisher.state { return true }; return false }
+        try await waitUntil {
+            if case .waitingToRetry = publisher.state { return true }; if case .connecting = publisher.state { return true }; return false
+        }
         try broker.start()
         try await waitUntil(timeout: .seconds(20)) { publisher.statistics.messagesPublished == 1 }
         try await pending.value

@@ -1,6 +1,7 @@
 import Foundation
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiMQTT
 
 /// Credentials, ACL and TLS against a real mosquitto.
@@ -33,7 +34,11 @@ struct SecurityTests {
             #expect(error.description.contains("refused"))
             #expect(!error.description.contains("wrong"), "the password never appears in messages")
         }
-        if case .stopped(let error?) = client.state { #expect(error.operation == "connect") } else { Issue.record("client must stop: \(client.state)") }
+        if case .stopped(let error?) = client.state {
+            #expect(error.operation == "connect")
+        } else {
+            Issue.record("client must stop: \(client.state)")
+        }
         // A later operation fails clearly instead of hanging.
         await #expect(throws: MQTTError.self) { try await client.publish("kakehashi/v1/kurume/gw-01/obs", payload: [1], qos: .atLeastOnce) }
     }
@@ -95,7 +100,12 @@ struct SecurityTests {
         anonymous.tls = .init(caFile: pki.caFile)
         let refused = try MQTTClient(configuration: anonymous)
         let outcome = Task { try await refused.connect() }
-        try await waitUntil { refused.statistics.connectionFailures > 0 || { if case .stopped = refused.state { return true }; return false }() }
+        try await waitUntil {
+            refused.statistics.connectionFailures > 0
+                || {
+                    if case .stopped = refused.state { return true }; return false
+                }()
+        }
         #expect(refused.statistics.connections == 0)
         await refused.disconnect()
         await #expect(throws: MQTTError.self) { try await outcome.value }

@@ -1,11 +1,15 @@
 import Testing
+
 @testable import KakehashiModel
 
 /// Expects `body` to throw a ``ModelError`` whose message contains `why` and, when given, whose
 /// field is `field` (or, with `messagePrefix`, whose whole message starts with it).
 func expectModelError(
-    field: String? = nil, messagePrefix: String? = nil, containing why: String,
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    field: String? = nil,
+    messagePrefix: String? = nil,
+    containing why: String,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws -> Void
 ) {
     do {
         try body()

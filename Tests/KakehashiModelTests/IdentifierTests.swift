@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KakehashiModel
 
 struct IdentifierTests {
@@ -7,7 +8,9 @@ struct IdentifierTests {
         #expect(id.type == "WaterObserved")
         #expect(id.tenant.name == "kurume")
         #expect(id.localID == "3100000017")
-        #expect(try EntityID(type: "Device", tenant: Tenant("city-a"), localID: "tag:ab.c_d~e-f").rawValue == "urn:ngsi-ld:Device:city-a:tag:ab.c_d~e-f")
+        #expect(
+            try EntityID(type: "Device", tenant: Tenant("city-a"), localID: "tag:ab.c_d~e-f").rawValue == "urn:ngsi-ld:Device:city-a:tag:ab.c_d~e-f"
+        )
         #expect(try EntityID("urn:ngsi-ld:Alert:k:a:b:c").localID == "a:b:c")
     }
 
@@ -58,8 +61,10 @@ struct IdentifierTests {
         #expect(topic.name == "kakehashi/v1/kurume/gw-01/obs")
         #expect(try WireTopic(parsing: topic.name) == topic)
         #expect(try WireTopic(parsing: "kakehashi/v1/kurume/gw-01/status").kind == .status)
-        for bad in ["kakehashi/v2/kurume/gw-01/obs", "kakehashi/v1/kurume/obs", "kakehashi/v1/Kurume/gw-01/obs",
-                    "kakehashi/v1/kurume/gw-01/readings", "kakehashi/v1/kurume/gw-01/obs/extra"] {
+        for bad in [
+            "kakehashi/v2/kurume/gw-01/obs", "kakehashi/v1/kurume/obs", "kakehashi/v1/Kurume/gw-01/obs",
+            "kakehashi/v1/kurume/gw-01/readings", "kakehashi/v1/kurume/gw-01/obs/extra",
+        ] {
             #expect(throws: ModelError.self) { try WireTopic(parsing: bad) }
         }
     }

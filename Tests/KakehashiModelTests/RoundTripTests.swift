@@ -1,4 +1,5 @@
 import Testing
+
 @testable import KakehashiModel
 
 struct RoundTripTests {
@@ -34,9 +35,17 @@ struct RoundTripTests {
         #expect(json["alertLevel"] == ["type": "Property", "value": 1.47, "unitCode": "MTR"])
         #expect(json["floodLevelStatus"] == ["type": "Property", "value": "Normal", "observedAt": "2026-06-01T03:07:00.000Z"])
         #expect(json["refDevice"] == ["type": "Relationship", "object": "urn:ngsi-ld:Device:kurume:gauge-3100000017"])
-        #expect(Samples.beacon.json(.normalized)["rssi"] == ["type": "Property", "value": -73, "unitCode": "DBM", "observedAt": "2026-06-01T03:07:12.345Z"])
+        #expect(
+            Samples.beacon.json(.normalized)["rssi"] == [
+                "type": "Property", "value": -73, "unitCode": "DBM", "observedAt": "2026-06-01T03:07:12.345Z",
+            ]
+        )
         #expect(Samples.beacon.json(.normalized)["deviceCategory"] == ["type": "Property", "value": ["beacon"]])
-        #expect(Samples.crowd.json(.normalized)["peopleCount"] == ["type": "Property", "value": 1285, "unitCode": "IE", "observedAt": "2010-01-01T01:00:00.000Z"])
+        #expect(
+            Samples.crowd.json(.normalized)["peopleCount"] == [
+                "type": "Property", "value": 1285, "unitCode": "IE", "observedAt": "2010-01-01T01:00:00.000Z",
+            ]
+        )
         #expect(Samples.alert.json(.normalized)["@context"] == .array([.string(NGSIContext.alert), .string(NGSIContext.core)]))
     }
 
@@ -59,8 +68,11 @@ struct RoundTripTests {
 
     @Test func unitsAreCanonicalizedOnTheWayIn() throws {
         let gauge = try WaterObserved(
-            id: Samples.id("WaterObserved", "cm-gauge"), location: GeoPoint(latitude: 35, longitude: 135),
-            dateObserved: Samples.time("2026-06-01T00:00:00Z"), waterLevel: Quantity(114, .centimetre))
+            id: Samples.id("WaterObserved", "cm-gauge"),
+            location: GeoPoint(latitude: 35, longitude: 135),
+            dateObserved: Samples.time("2026-06-01T00:00:00Z"),
+            waterLevel: Quantity(114, .centimetre)
+        )
         #expect(gauge.waterLevel == (try Quantity(1.14, .metre)))
         // A normalized input in feet is read into metres.
         var json = gauge.json(.normalized)

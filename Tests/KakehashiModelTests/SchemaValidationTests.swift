@@ -1,5 +1,6 @@
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiModel
 
 /// NGSI-LD output validates against the official Smart Data Models JSON Schemas.
@@ -19,16 +20,20 @@ struct SchemaValidationTests {
         #expect(report.failures.isEmpty, "\(report.failures)")
         // The documented deviations, each exactly where expected: the minimal gauge reads -0.82 m
         // (below its datum) and both alerts name their source by an id matching both oneOf branches.
-        #expect(report.deviations == [
-            "WaterObserved.waterLevel below the gauge datum (schema minimum 0)": 1,
-            "Alert.alertSource matches both branches of the schema's oneOf [uri, EntityIdentifierType]": 1,
-        ])
+        #expect(
+            report.deviations == [
+                "WaterObserved.waterLevel below the gauge datum (schema minimum 0)": 1,
+                "Alert.alertSource matches both branches of the schema's oneOf [uri, EntityIdentifierType]": 1,
+            ]
+        )
     }
 
     @Test func validatorCatchesBrokenOutput() async throws {
         // A negative control: the check must fail on output that breaks the schema, else it proves nothing.
         var broken = [JSONValue]()
-        for (name, value) in [("waterLevel", JSONValue.string("high")), ("dateObserved", nil), ("location", ["type": "Point", "coordinates": ["x", 1]])] {
+        for (name, value) in [
+            ("waterLevel", JSONValue.string("high")), ("dateObserved", nil), ("location", ["type": "Point", "coordinates": ["x", 1]]),
+        ] {
             guard case .object(var members) = Samples.gauge.json(.keyValues) else { continue }
             members[name] = value
             broken.append(.object(members))

@@ -1,15 +1,20 @@
 import Testing
+
 @testable import KakehashiModel
 
 struct WireBatchTests {
     static let gateway = try! GatewayID("gw-01")
 
     static func batch() throws -> WireBatch {
-        try WireBatch(tenant: Samples.tenant, gateway: gateway, entries: [
-            .init(sequence: 41, entity: Samples.gauge.ngsiEntity),
-            .init(sequence: 42, entity: Samples.beacon.ngsiEntity),
-            .init(sequence: 50, entity: Samples.crowd.ngsiEntity),
-        ])
+        try WireBatch(
+            tenant: Samples.tenant,
+            gateway: gateway,
+            entries: [
+                .init(sequence: 41, entity: Samples.gauge.ngsiEntity),
+                .init(sequence: 42, entity: Samples.beacon.ngsiEntity),
+                .init(sequence: 50, entity: Samples.crowd.ngsiEntity),
+            ]
+        )
     }
 
     @Test func roundTripsThroughThePayload() throws {
@@ -37,9 +42,15 @@ struct WireBatchTests {
         (#"{"tenant":"kurume","gateway":"gw-01","entities":[]}"#, "v", "is required"),
         (#"{"v":2,"tenant":"kurume","gateway":"gw-01","entities":[]}"#, "v", "unsupported wire version 2"),
         (#"{"v":1,"gateway":"gw-01","entities":[]}"#, "tenant", "is required"),
-        (#"{"v":1,"tenant":"Kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}}]}"#, "tenant", "lowercase"),
+        (
+            #"{"v":1,"tenant":"Kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}}]}"#,
+            "tenant", "lowercase"
+        ),
         (#"{"v":1,"tenant":"kurume","entities":[]}"#, "gateway", "is required"),
-        (#"{"v":1,"tenant":"kurume","gateway":"gw/01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}}]}"#, "gateway", "may only hold"),
+        (
+            #"{"v":1,"tenant":"kurume","gateway":"gw/01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}}]}"#,
+            "gateway", "may only hold"
+        ),
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01"}"#, "entities", "is required"),
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":{}}"#, "entities", "must be an array"),
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[]}"#, "entities", "at least one entity"),
@@ -47,9 +58,18 @@ struct WireBatchTests {
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1.5,"entity":{}}]}"#, "entities[0].seq", "not a whole number"),
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":0,"entity":{}}]}"#, "entities[0].seq", "not a whole number"),
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1}]}"#, "entities[0].entity", "is required"),
-        (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device"}}]}"#, "entities[1].seq", "must strictly increase"),
-        (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:other:1","type":"Device"}}]}"#, "entities[0].entity.id", "tenant other in a batch of tenant kurume"),
-        (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},{"seq":2,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device","rssi":{"type":"Property","value":-70,"unitCode":"dBm"}}}]}"#, "entities[1].entity.rssi.unitCode", "unknown unit code \"dBm\""),
+        (
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device"}}]}"#,
+            "entities[1].seq", "must strictly increase"
+        ),
+        (
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:other:1","type":"Device"}}]}"#,
+            "entities[0].entity.id", "tenant other in a batch of tenant kurume"
+        ),
+        (
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},{"seq":2,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device","rssi":{"type":"Property","value":-70,"unitCode":"dBm"}}}]}"#,
+            "entities[1].entity.rssi.unitCode", "unknown unit code \"dBm\""
+        ),
     ]
 
     @Test(arguments: bad)

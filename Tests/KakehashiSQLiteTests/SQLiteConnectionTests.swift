@@ -26,7 +26,7 @@ import Testing
             }
         }
         let db = try SQLiteConnection(path: path)
-        try db.migrate(migrations) // already applied: nothing happens
+        try db.migrate(migrations)  // already applied: nothing happens
         let select = try db.prepare("SELECT name, data, x FROM t ORDER BY id")
         var rows = [(String?, [UInt8], Double)]()
         while try select.step() { rows.append((select.string(0), select.bytes(1), select.double(2))) }

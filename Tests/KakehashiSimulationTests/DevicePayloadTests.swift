@@ -37,24 +37,58 @@ struct DevicePayloadTests {
     static let at = Timestamp(millisecondsSinceEpoch: 1_780_362_000_000)  // 2026-06-02T01:00:00Z
     static let cases: [Case] = [
         // Levels in cm keep the trace's decimals exactly (2.07 m is 207, not 206.99999999999997).
-        Case(format: .json, reading: SimReading(sensor: "kurume-01", time: at, value: .level(metres: 2.07)),
-             payload: #"{"level":207,"ts":"2026-06-02T10:00:00+09:00"}"#, attribute: "waterLevel", decoded: 207),
-        Case(format: .json, reading: SimReading(sensor: "kurume-01", time: at, value: .level(metres: -0.35)),
-             payload: #"{"level":-35,"ts":"2026-06-02T10:00:00+09:00"}"#, attribute: "waterLevel", decoded: -35),
-        Case(format: .json, reading: SimReading(sensor: "kurume-01", time: at, value: .level(metres: 12.345)),
-             payload: #"{"level":1234.5,"ts":"2026-06-02T10:00:00+09:00"}"#, attribute: "waterLevel", decoded: 1234.5),
-        Case(format: .csv, reading: SimReading(sensor: "station-east", time: at, value: .count(1261)),
-             payload: "1780362000,1261", attribute: "peopleCount", decoded: 1261),
-        Case(format: .binary, reading: SimReading(sensor: "lpwa-07", time: at, value: .level(metres: 3.584)),
-             payload: "hex:6a1e2b100e000e10", attribute: "waterLevel", decoded: 3584),
-        Case(format: .binary, reading: SimReading(sensor: "lpwa-07", time: at, value: .level(metres: -1.2)),
-             payload: "hex:6a1e2b10fb500e10", attribute: "waterLevel", decoded: -1200),
+        Case(
+            format: .json,
+            reading: SimReading(sensor: "kurume-01", time: at, value: .level(metres: 2.07)),
+            payload: #"{"level":207,"ts":"2026-06-02T10:00:00+09:00"}"#,
+            attribute: "waterLevel",
+            decoded: 207
+        ),
+        Case(
+            format: .json,
+            reading: SimReading(sensor: "kurume-01", time: at, value: .level(metres: -0.35)),
+            payload: #"{"level":-35,"ts":"2026-06-02T10:00:00+09:00"}"#,
+            attribute: "waterLevel",
+            decoded: -35
+        ),
+        Case(
+            format: .json,
+            reading: SimReading(sensor: "kurume-01", time: at, value: .level(metres: 12.345)),
+            payload: #"{"level":1234.5,"ts":"2026-06-02T10:00:00+09:00"}"#,
+            attribute: "waterLevel",
+            decoded: 1234.5
+        ),
+        Case(
+            format: .csv,
+            reading: SimReading(sensor: "station-east", time: at, value: .count(1261)),
+            payload: "1780362000,1261",
+            attribute: "peopleCount",
+            decoded: 1261
+        ),
+        Case(
+            format: .binary,
+            reading: SimReading(sensor: "lpwa-07", time: at, value: .level(metres: 3.584)),
+            payload: "hex:6a1e2b100e000e10",
+            attribute: "waterLevel",
+            decoded: 3584
+        ),
+        Case(
+            format: .binary,
+            reading: SimReading(sensor: "lpwa-07", time: at, value: .level(metres: -1.2)),
+            payload: "hex:6a1e2b10fb500e10",
+            attribute: "waterLevel",
+            decoded: -1200
+        ),
     ]
 
     @Test(arguments: cases)
     func theSampleGatewayDecodesWhatTheSimulatorSends(_ c: Case) throws {
         let bytes = try c.format.encode(c.reading, offsetSeconds: 9 * 3600)
-        let message = SimMessage(topic: try TopicTemplate(c.format.defaultTopic).topic(sensor: c.reading.sensor), payload: bytes, time: c.reading.time)
+        let message = SimMessage(
+            topic: try TopicTemplate(c.format.defaultTopic).topic(sensor: c.reading.sensor),
+            payload: bytes,
+            time: c.reading.time
+        )
         #expect(message.line == "\(message.topic)\t\(c.payload)")
         let decoded = try Self.decode(message, routes: Self.sampleRoutes())
         #expect(decoded.sensor == c.reading.sensor)

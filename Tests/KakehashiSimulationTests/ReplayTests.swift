@@ -1,3 +1,4 @@
+import Foundation
 import KakehashiBLE
 import KakehashiModel
 import KakehashiSimulation
@@ -101,5 +102,3 @@ struct ReplayTests {
         Array(try Data(contentsOf: RepositoryPaths.trace(relative)))
     }
 }
-
-import Foundation

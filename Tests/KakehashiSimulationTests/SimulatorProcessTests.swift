@@ -1,6 +1,6 @@
 import Foundation
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Synchronization
 import Testing
@@ -18,8 +18,13 @@ struct SimulatorProcessTests {
     static let stations = RepositoryPaths.trace("river-jp/storm-2026-06-02-stations.csv").path
 
     /// Runs the simulator with stdout and stderr to files, waiting without holding a pool thread.
-    static func run(_ arguments: [String], in directory: URL, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let out = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6))"), err = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6))")
+    static func run(
+        _ arguments: [String],
+        in directory: URL,
+        timeout: Duration = .seconds(120)
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let out = directory.appendingPathComponent("stdout-\(UUID().uuidString.prefix(6))"),
+            err = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6))")
         try Data().write(to: out)
         try Data().write(to: err)
         let process = Process()
@@ -30,7 +35,9 @@ struct SimulatorProcessTests {
         try process.run()
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
-            if ContinuousClock.now > deadline { process.terminate(); throw TestSupportError("kakehashi-sim \(arguments.first ?? "") ran over \(timeout)") }
+            if ContinuousClock.now > deadline {
+                process.terminate(); throw TestSupportError("kakehashi-sim \(arguments.first ?? "") ran over \(timeout)")
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
@@ -74,8 +81,13 @@ struct SimulatorProcessTests {
         let expected = try Self.expectedStorm()
         let total = expected.values.map(\.count).reduce(0, +)
 
-        let result = try await Self.run(["river", Self.storm, "--stations", Self.stations, "--as-fast-as-possible",
-                                         "--broker", "mqtt://\(broker.host):\(broker.port)", "--progress", "none"], in: directory)
+        let result = try await Self.run(
+            [
+                "river", Self.storm, "--stations", Self.stations, "--as-fast-as-possible",
+                "--broker", "mqtt://\(broker.host):\(broker.port)", "--progress", "none",
+            ],
+            in: directory
+        )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("sent 12,438 messages") && result.stderr.contains("12,438 acknowledged"), "\(result.stderr)")
         try await waitUntil("\(total) messages arrived", timeout: .seconds(60)) { received.withLock { $0.count } >= total }
@@ -101,7 +113,9 @@ struct SimulatorProcessTests {
         for (gauge, readings) in expected {
             let got = byGauge[gauge] ?? []
             let want = try readings.map { (try Timestamp(iso8601: $0.time), Decimal(string: $0.level)! * 100) }
-            if got.count != want.count || zip(got, want).contains(where: { $0.0.time != $0.1.0 || Decimal(string: $0.0.level.description)! != $0.1.1 }) {
+            if got.count != want.count
+                || zip(got, want).contains(where: { $0.0.time != $0.1.0 || Decimal(string: $0.0.level.description)! != $0.1.1 })
+            {
                 mismatches += 1
                 if mismatches < 3 { Issue.record("gauge \(gauge): sent \(got.prefix(3)) expected \(want.prefix(3))") }
             }
@@ -114,8 +128,13 @@ struct SimulatorProcessTests {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         func load(_ seed: String, format: String = "json") async throws -> String {
-            let result = try await Self.run(["load", "--sensors", "20", "--rate", "200", "--duration", "5", "--seed", seed, "--format", format,
-                                             "--start", "2026-06-02T00:00:00Z", "--dry-run", "--as-fast-as-possible", "--progress", "none"], in: directory)
+            let result = try await Self.run(
+                [
+                    "load", "--sensors", "20", "--rate", "200", "--duration", "5", "--seed", seed, "--format", format,
+                    "--start", "2026-06-02T00:00:00Z", "--dry-run", "--as-fast-as-possible", "--progress", "none",
+                ],
+                in: directory
+            )
             #expect(result.status == 0, "\(result.stderr)")
             return result.stdout
         }
@@ -126,8 +145,13 @@ struct SimulatorProcessTests {
         #expect(one.hasPrefix("flood/load-0001/level\t{\"level\":"))
         // Same for the river: the replay is a pure function of its inputs.
         let river = { () async throws -> String in
-            try await Self.run(["river", Self.storm, "--stations", Self.stations, "--format", "csv", "--dry-run", "--as-fast-as-possible",
-                                "--from", "2026-06-02T00:00:00+09:00", "--to", "2026-06-03T00:00:00+09:00", "--progress", "none"], in: directory).stdout
+            try await Self.run(
+                [
+                    "river", Self.storm, "--stations", Self.stations, "--format", "csv", "--dry-run", "--as-fast-as-possible",
+                    "--from", "2026-06-02T00:00:00+09:00", "--to", "2026-06-03T00:00:00+09:00", "--progress", "none",
+                ],
+                in: directory
+            ).stdout
         }
         let a = try await river(), b = try await river()
         #expect(a == b && a.split(separator: "\n").count > 1000)
@@ -187,8 +211,13 @@ struct SimulatorProcessTests {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = try TestBroker.freePort()
-        let result = try await Self.run(["load", "--sensors", "1", "--rate", "1", "--duration", "1", "--broker", "127.0.0.1:\(port)",
-                                         "--connect-timeout", "1"], in: directory)
+        let result = try await Self.run(
+            [
+                "load", "--sensors", "1", "--rate", "1", "--duration", "1", "--broker", "127.0.0.1:\(port)",
+                "--connect-timeout", "1",
+            ],
+            in: directory
+        )
         #expect(result.status == 1)
         #expect(result.stderr.contains("no MQTT broker answered at 127.0.0.1:\(port)"), "\(result.stderr)")
     }

@@ -23,7 +23,8 @@ struct TraceReaderTests {
     }
 
     @Test func aUSGSFileWithoutTheParameterSaysWhichItHas() {
-        let text = "# c\nagency_cd\tsite_no\tdatetime\ttz_cd\t01_00010\t01_00010_cd\n5s\t15s\t20d\t6s\t14n\t10s\nUSGS\t1\t2014-01-01 00:00\tEST\t7.1\tP\n"
+        let text =
+            "# c\nagency_cd\tsite_no\tdatetime\ttz_cd\t01_00010\t01_00010_cd\n5s\t15s\t20d\t6s\t14n\t10s\nUSGS\t1\t2014-01-01 00:00\tEST\t7.1\tP\n"
         do {
             _ = try USGSInstantaneousValues(text: text, file: "x.rdb", parameter: .gageHeight)
             Issue.record("accepted a file without gage height")
@@ -48,10 +49,15 @@ struct TraceReaderTests {
     }
 
     @Test func melbourneColumnsAreMatchedToTheirSensorsAndTheTotalsRowIsNoReading() throws {
-        let counts = try PedestrianCounts(text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/2010-01-01_03.csv")),
-                                          file: "counts", utcOffsetSeconds: 11 * 3600)
-        let locations = try PedestrianSensorLocations(text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/sensor-locations.csv")),
-                                                      file: "locations")
+        let counts = try PedestrianCounts(
+            text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/2010-01-01_03.csv")),
+            file: "counts",
+            utcOffsetSeconds: 11 * 3600
+        )
+        let locations = try PedestrianSensorLocations(
+            text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/sensor-locations.csv")),
+            file: "locations"
+        )
         #expect(counts.sensors.count == 18 && counts.readings.count == 18 * 72 && counts.rejected.isEmpty)
         let (readings, sensors, unmatched) = TraceReadings.pedestrians(counts, locations: locations)
         #expect(unmatched.isEmpty && sensors.count == 18 && readings.count == 18 * 72)
@@ -70,8 +76,10 @@ struct TraceReaderTests {
     }
 
     @Test func aMovedNetworkKeepsItsLayoutAroundTheNewCentre() throws {
-        let locations = try PedestrianSensorLocations(text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/sensor-locations.csv")),
-                                                      file: "locations")
+        let locations = try PedestrianSensorLocations(
+            text: RepositoryPaths.text(RepositoryPaths.trace("pedestrian-melbourne/sensor-locations.csv")),
+            file: "locations"
+        )
         let points = locations.sensors.map(\.location)
         let tokushima = try GeoPoint(latitude: 34.0745, longitude: 134.5513)
         let moved = try Relocation.move(points, centerTo: tokushima)

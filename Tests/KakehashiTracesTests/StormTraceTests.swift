@@ -1,5 +1,6 @@
 import KakehashiTestSupport
 import Testing
+
 @testable import KakehashiModel
 @testable import KakehashiTraces
 
@@ -45,7 +46,10 @@ struct StormTraceTests {
     }
 
     @Test func exactValuesOfChosenReadings() throws {
-        let byKey = Dictionary(Self.loaded.result.entities.map { ("\($0.id.localID)@\($0.dateObserved.iso8601)", $0) }, uniquingKeysWith: { a, _ in a })
+        let byKey = Dictionary(
+            Self.loaded.result.entities.map { ("\($0.id.localID)@\($0.dateObserved.iso8601)", $0) },
+            uniquingKeysWith: { a, _ in a }
+        )
         // The highest gauge of the trace, in the mountains: 1017.28 m on its datum.
         let high = try #require(byKey["1900000281@2026-06-02T21:57:00.000Z"])
         #expect(high.waterLevel?.value == 1017.28)

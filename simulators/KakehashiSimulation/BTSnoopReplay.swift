@@ -24,8 +24,13 @@ public struct BTSnoopReplay: Sendable {
         }
         let shift = shiftMilliseconds
         records = kept.map { record in
-            BTSnoopRecord(index: record.index, timestamp: record.timestamp.advanced(byMilliseconds: shift),
-                          received: record.received, type: record.type, packet: record.packet)
+            BTSnoopRecord(
+                index: record.index,
+                timestamp: record.timestamp.advanced(byMilliseconds: shift),
+                received: record.received,
+                type: record.type,
+                packet: record.packet
+            )
         }
     }
 

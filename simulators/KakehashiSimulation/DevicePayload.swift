@@ -28,7 +28,8 @@ public enum DevicePayload: String, Sendable, CaseIterable {
         switch (self, reading.value) {
         case (.json, .level(let metres)):
             // Local time at the device's offset, to the second; UTC with milliseconds otherwise.
-            let ts = offsetSeconds != 0 && reading.time.millisecondsSinceEpoch % 1000 == 0
+            let ts =
+                offsetSeconds != 0 && reading.time.millisecondsSinceEpoch % 1000 == 0
                 ? reading.time.iso8601(offsetSeconds: offsetSeconds) : reading.time.iso8601
             return Array("{\"level\":\(Self.centimetres(metres)),\"ts\":\"\(ts)\"}".utf8)
         case (.csv, .count(let people)):
@@ -36,15 +37,19 @@ public enum DevicePayload: String, Sendable, CaseIterable {
         case (.binary, .level(let metres)):
             let millimetres = (metres * 1000).rounded()
             guard millimetres >= Double(Int16.min), millimetres <= Double(Int16.max) else {
-                throw SimulationError("\(reading.sensor) at \(reading.time): \(metres) m does not fit the binary format's signed 16-bit millimetres (±32.767 m)")
+                throw SimulationError(
+                    "\(reading.sensor) at \(reading.time): \(metres) m does not fit the binary format's signed 16-bit millimetres (±32.767 m)"
+                )
             }
             let seconds = Self.epochSeconds(reading.time)
             guard seconds >= 0, seconds <= Int64(UInt32.max) else {
                 throw SimulationError("\(reading.sensor) at \(reading.time): the binary format's u32 epoch seconds cannot hold this time")
             }
             let s = UInt32(seconds), mm = UInt16(bitPattern: Int16(millimetres)), mv = Self.batteryMillivolts
-            return [UInt8(s >> 24), UInt8(s >> 16 & 0xFF), UInt8(s >> 8 & 0xFF), UInt8(s & 0xFF),
-                    UInt8(mm >> 8), UInt8(mm & 0xFF), UInt8(mv >> 8), UInt8(mv & 0xFF)]
+            return [
+                UInt8(s >> 24), UInt8(s >> 16 & 0xFF), UInt8(s >> 8 & 0xFF), UInt8(s & 0xFF),
+                UInt8(mm >> 8), UInt8(mm & 0xFF), UInt8(mv >> 8), UInt8(mv & 0xFF),
+            ]
         case (.json, .count(let people)):
             return Array("{\"count\":\(people),\"ts\":\"\(reading.time.iso8601(offsetSeconds: offsetSeconds))\"}".utf8)
         case (.csv, .level(let metres)):
@@ -88,7 +93,9 @@ public struct TopicTemplate: Sendable, Hashable {
 
     public init(_ text: String) throws(SimulationError) {
         guard text.contains("{sensor}") else { throw SimulationError("the topic template '\(text)' has no {sensor}") }
-        guard !text.contains("#"), !text.contains("+") else { throw SimulationError("the topic template '\(text)' has a wildcard (+ or #); a topic to publish to has none") }
+        guard !text.contains("#"), !text.contains("+") else {
+            throw SimulationError("the topic template '\(text)' has a wildcard (+ or #); a topic to publish to has none")
+        }
         self.text = text
     }
 

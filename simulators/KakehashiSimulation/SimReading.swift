@@ -39,7 +39,8 @@ public struct SimMessage: Sendable, Hashable {
     /// `topic<TAB>payload`: text payloads as they are, binary ones as `hex:` and their bytes.
     public var line: String {
         if let text = String(validating: payload, as: UTF8.self), !text.contains(where: { $0 == "\n" || $0 == "\t" }),
-           payload.allSatisfy({ $0 >= 0x20 }) {
+            payload.allSatisfy({ $0 >= 0x20 })
+        {
             return topic + "\t" + text
         }
         let digits = Array("0123456789abcdef".utf8)

@@ -12,13 +12,17 @@ public struct SyntheticLoad: Sendable {
 
     public init(sensors: Int, rate: Double, durationSeconds: Double, seed: UInt64, start: Timestamp) throws(SimulationError) {
         guard sensors >= 1, sensors <= 1_000_000 else { throw SimulationError("--sensors must be 1...1000000, not \(sensors)") }
-        guard rate > 0, rate.isFinite, rate <= 1_000_000 else { throw SimulationError("--rate must be above 0 and at most 1000000 per second, not \(rate)") }
+        guard rate > 0, rate.isFinite, rate <= 1_000_000 else {
+            throw SimulationError("--rate must be above 0 and at most 1000000 per second, not \(rate)")
+        }
         guard durationSeconds > 0, durationSeconds.isFinite, rate * durationSeconds <= 100_000_000 else {
             throw SimulationError("--duration must be above 0 and rate × duration at most 100,000,000 readings")
         }
         // Each sensor's readings must have distinct times (the hub keeps one reading per sensor and time).
         guard rate / Double(sensors) <= 1000 else {
-            throw SimulationError("\(Int(rate)) readings/s over \(sensors) sensors is more than 1000 per sensor per second (times are in milliseconds): add sensors")
+            throw SimulationError(
+                "\(Int(rate)) readings/s over \(sensors) sensors is more than 1000 per sensor per second (times are in milliseconds): add sensors"
+            )
         }
         self.sensors = sensors
         self.rate = rate

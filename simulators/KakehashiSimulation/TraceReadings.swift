@@ -8,7 +8,9 @@ public enum TraceReadings {
     /// given (names as in the stations file, e.g. 三重県). Readings of gauges missing from the
     /// stations file are skipped and counted.
     public static func river(
-        _ trace: RiverGaugeTrace, stations: RiverGaugeStations, prefectures: Set<String> = []
+        _ trace: RiverGaugeTrace,
+        stations: RiverGaugeStations,
+        prefectures: Set<String> = []
     ) -> (readings: [SimReading], unknownStations: Int, otherPrefectures: Int) {
         var readings = [SimReading]()
         readings.reserveCapacity(trace.readings.count)
@@ -33,7 +35,8 @@ public enum TraceReadings {
     /// Melbourne pedestrian counts: each column's sensor found in the locations file by its
     /// description; columns of sensors it does not list are skipped and named.
     public static func pedestrians(
-        _ counts: PedestrianCounts, locations: PedestrianSensorLocations
+        _ counts: PedestrianCounts,
+        locations: PedestrianSensorLocations
     ) -> (readings: [SimReading], sensors: [PedestrianSensorLocations.Sensor], unmatchedColumns: [String]) {
         var byColumn = [String: PedestrianSensorLocations.Sensor]()
         var unmatched = [String]()
@@ -62,8 +65,15 @@ public struct DeviceRegistryCSV: Sendable {
 
     public init() {}
 
-    public mutating func add(id: String, type: String, entityID: String? = nil, name: String?, location: GeoPoint?,
-                             thresholds: FloodThresholds? = nil, intervalSeconds: Int? = nil) {
+    public mutating func add(
+        id: String,
+        type: String,
+        entityID: String? = nil,
+        name: String?,
+        location: GeoPoint?,
+        thresholds: FloodThresholds? = nil,
+        intervalSeconds: Int? = nil
+    ) {
         func number(_ value: Double?) -> String { value.map { $0.description } ?? "" }
         let fields = [
             id, type, entityID ?? "", name ?? "",
@@ -94,8 +104,12 @@ public enum Relocation {
         var moved = [GeoPoint]()
         moved.reserveCapacity(points.count)
         for point in points {
-            moved.append(try GeoPoint(latitude: point.latitude - latitude + center.latitude,
-                                      longitude: point.longitude - longitude + center.longitude))
+            moved.append(
+                try GeoPoint(
+                    latitude: point.latitude - latitude + center.latitude,
+                    longitude: point.longitude - longitude + center.longitude
+                )
+            )
         }
         return moved
     }

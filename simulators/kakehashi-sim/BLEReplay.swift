@@ -21,7 +21,8 @@ struct BLEReplay: AsyncParsableCommand {
             Examples:
               kakehashi-sim ble simulators/traces/ble/horizon-74.btsnoop --into /run/kakehashi/ble.pipe --shift-to-now
               kakehashi-sim ble capture.btsnoop --into - --as-fast-as-possible --from 2021-03-01T10:00:00Z > cut.btsnoop
-            """)
+            """
+    )
 
     @Argument(help: "The capture (btsnoop, datalink 1001 or 1002).")
     var capture: String
@@ -48,7 +49,9 @@ struct BLEReplay: AsyncParsableCommand {
         let replay = KakehashiSimulation.BTSnoopReplay(reader, from: from, to: to, shift: timing.shift())
         var notes = ["\(ProgressMeter.grouped(replay.records.count)) records"]
         if let first = replay.records.first, let last = replay.records.last {
-            notes.append("\(ProgressMeter.duration(Double(last.timestamp.millisecondsSinceEpoch - first.timestamp.millisecondsSinceEpoch) / 1000)) of capture")
+            notes.append(
+                "\(ProgressMeter.duration(Double(last.timestamp.millisecondsSinceEpoch - first.timestamp.millisecondsSinceEpoch) / 1000)) of capture"
+            )
         }
         if !reader.problems.isEmpty { notes.append("the capture ends with an unreadable record (\(reader.problems[0]))") }
         if replay.outsideWindow > 0 { notes.append("\(replay.outsideWindow) outside --from/--to") }
@@ -77,8 +80,12 @@ struct BLEReplay: AsyncParsableCommand {
             nextDraw = clock.now + (style == .bar ? .milliseconds(100) : .seconds(5))
             let elapsed = (clock.now - start).seconds
             let snapshot = ProgressMeter.Snapshot(
-                sent: sent, total: total, elapsedSeconds: elapsed, remainingSeconds: pace == nil ? nil : span - elapsed,
-                traceTime: sent > 0 ? String(replay.records[sent - 1].timestamp.iso8601.prefix(19)) + "Z" : nil)
+                sent: sent,
+                total: total,
+                elapsedSeconds: elapsed,
+                remainingSeconds: pace == nil ? nil : span - elapsed,
+                traceTime: sent > 0 ? String(replay.records[sent - 1].timestamp.iso8601.prefix(19)) + "Z" : nil
+            )
             if let text = meter.render(snapshot) { writeAll(2, Array(text.utf8)) }
         }
         for (index, record) in replay.records.enumerated() {
@@ -132,7 +139,9 @@ struct BLEReplay: AsyncParsableCommand {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SimulationError(errno == EPIPE ? "the gateway stopped reading \(into)" : "cannot write \(into): \(String(cString: strerror(errno)))")
+                throw SimulationError(
+                    errno == EPIPE ? "the gateway stopped reading \(into)" : "cannot write \(into): \(String(cString: strerror(errno)))"
+                )
             }
             offset += n
         }

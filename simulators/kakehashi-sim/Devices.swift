@@ -16,12 +16,15 @@ struct Devices: ParsableCommand {
               kakehashi-sim devices river --stations simulators/traces/river-jp/storm-2026-06-02-stations.csv --prefecture 三重県 > devices.csv
               kakehashi-sim devices pedestrians --sensors simulators/traces/pedestrian-melbourne/sensor-locations.csv
             """,
-        subcommands: [RiverDevices.self, PedestrianDevices.self, USGSDevices.self, LoadDevices.self])
+        subcommands: [RiverDevices.self, PedestrianDevices.self, USGSDevices.self, LoadDevices.self]
+    )
 }
 
 struct RiverDevices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "river", abstract: "Gauges of an MLIT stations file, with their levels as thresholds (WaterObserved).")
+        commandName: "river",
+        abstract: "Gauges of an MLIT stations file, with their levels as thresholds (WaterObserved)."
+    )
 
     @Option(help: "The stations file.")
     var stations: String
@@ -34,10 +37,18 @@ struct RiverDevices: ParsableCommand {
         var registry = DeviceRegistryCSV()
         for station in gauges.byCode.values.sorted(by: { $0.code < $1.code })
         where prefecture.isEmpty || prefecture.contains(station.prefecture) {
-            registry.add(id: station.code, type: "WaterObserved", entityID: station.code, name: station.name,
-                         location: station.location, thresholds: station.thresholds)
+            registry.add(
+                id: station.code,
+                type: "WaterObserved",
+                entityID: station.code,
+                name: station.name,
+                location: station.location,
+                thresholds: station.thresholds
+            )
         }
-        guard !registry.rows.isEmpty else { throw SimulationError("no gauge of \(stations) matches --prefecture \(prefecture.joined(separator: ", "))") }
+        guard !registry.rows.isEmpty else {
+            throw SimulationError("no gauge of \(stations) matches --prefecture \(prefecture.joined(separator: ", "))")
+        }
         print(registry.text, terminator: "")
         for problem in gauges.rejected.prefix(5) { note("skipped: \(problem)") }
     }
@@ -45,7 +56,9 @@ struct RiverDevices: ParsableCommand {
 
 struct PedestrianDevices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pedestrians", abstract: "Melbourne pedestrian counters (CrowdFlowObserved, hourly counts).")
+        commandName: "pedestrians",
+        abstract: "Melbourne pedestrian counters (CrowdFlowObserved, hourly counts)."
+    )
 
     @Option(help: "The sensor-locations file.")
     var sensors: String
@@ -53,8 +66,13 @@ struct PedestrianDevices: ParsableCommand {
     @Option(help: "Only the sensors this counts file has a column for.")
     var counts: String?
 
-    @Option(name: .customLong("move-to"), help: ArgumentHelp(
-        "Move the whole network, layout kept, so its centre is at LAT,LON (to replay the counts in another city).", valueName: "lat,lon"))
+    @Option(
+        name: .customLong("move-to"),
+        help: ArgumentHelp(
+            "Move the whole network, layout kept, so its centre is at LAT,LON (to replay the counts in another city).",
+            valueName: "lat,lon"
+        )
+    )
     var moveTo: String?
 
     func run() throws {
@@ -68,8 +86,14 @@ struct PedestrianDevices: ParsableCommand {
         if let moveTo { positions = try Relocation.move(positions, centerTo: parsePoint(moveTo)) }
         var registry = DeviceRegistryCSV()
         for (sensor, position) in zip(chosen, positions) {
-            registry.add(id: sensor.id, type: "CrowdFlowObserved", entityID: sensor.id, name: sensor.description,
-                         location: position, intervalSeconds: 3600)
+            registry.add(
+                id: sensor.id,
+                type: "CrowdFlowObserved",
+                entityID: sensor.id,
+                name: sensor.description,
+                location: position,
+                intervalSeconds: 3600
+            )
         }
         print(registry.text, terminator: "")
     }
@@ -77,7 +101,9 @@ struct PedestrianDevices: ParsableCommand {
 
 struct USGSDevices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "usgs", abstract: "The site of a USGS RDB file (WaterObserved); RDB files carry no position, so give it.")
+        commandName: "usgs",
+        abstract: "The site of a USGS RDB file (WaterObserved); RDB files carry no position, so give it."
+    )
 
     @Argument(help: "The RDB file.")
     var file: String
@@ -98,7 +124,9 @@ struct USGSDevices: ParsableCommand {
 
 struct LoadDevices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "load", abstract: "The synthetic gauges of `kakehashi-sim load`, on a grid around --center.")
+        commandName: "load",
+        abstract: "The synthetic gauges of `kakehashi-sim load`, on a grid around --center."
+    )
 
     @Option(help: "How many sensors (as given to load).")
     var sensors: Int = 100
@@ -112,11 +140,19 @@ struct LoadDevices: ParsableCommand {
         let side = Int(Double(sensors).squareRoot().rounded(.up))
         var registry = DeviceRegistryCSV()
         for index in 0..<sensors {
-            let point = try GeoPoint(latitude: origin.latitude + Double(index / side - side / 2) * 0.002,
-                                     longitude: origin.longitude + Double(index % side - side / 2) * 0.002)
+            let point = try GeoPoint(
+                latitude: origin.latitude + Double(index / side - side / 2) * 0.002,
+                longitude: origin.longitude + Double(index % side - side / 2) * 0.002
+            )
             let id = SyntheticLoad.sensorID(index)
-            registry.add(id: id, type: "WaterObserved", entityID: id, name: "synthetic gauge \(id)", location: point,
-                         thresholds: try FloodThresholds(alertLevel: 3, dangerLevel: 4))
+            registry.add(
+                id: id,
+                type: "WaterObserved",
+                entityID: id,
+                name: "synthetic gauge \(id)",
+                location: point,
+                thresholds: try FloodThresholds(alertLevel: 3, dangerLevel: 4)
+            )
         }
         print(registry.text, terminator: "")
     }

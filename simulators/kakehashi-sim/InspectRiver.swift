@@ -19,7 +19,8 @@ struct InspectRiver: ParsableCommand {
               kakehashi-sim inspect river simulators/traces/river-jp/storm-2026-06-02.csv \\
                   --stations simulators/traces/river-jp/storm-2026-06-02-stations.csv
               kakehashi-sim inspect river TRACE.csv --stations STATIONS.csv --output ndjson --form keyValues
-            """)
+            """
+    )
 
     enum Output: String, ExpressibleByArgument, CaseIterable {
         case summary, ndjson, batch
@@ -102,7 +103,9 @@ struct InspectRiver: ParsableCommand {
         if let first = summary.firstObserved, let last = summary.lastObserved {
             print("Observed     \(first) … \(last)")
         }
-        print("Stages       \(summary.gaugesAtAlert) gauges reached alert stage or higher (危険水位 or above), \(summary.gaugesAtDanger) reached danger (氾濫開始水位)")
+        print(
+            "Stages       \(summary.gaugesAtAlert) gauges reached alert stage or higher (危険水位 or above), \(summary.gaugesAtDanger) reached danger (氾濫開始水位)"
+        )
         print("Below datum  \(summary.belowDatum) readings below the gauge's zero (negative levels are kept)")
         for line in summary.inconsistentGauges { print("Thresholds   out of order at \(line)") }
         if !summary.worst.isEmpty {
@@ -111,7 +114,9 @@ struct InspectRiver: ParsableCommand {
                 print("  \(gauge.code)  \(gauge.margin >= 0 ? "+" : "")\(gauge.margin) m  \(gauge.name)")
             }
         }
-        print("Wire         \(wire.count) batches of ≤\(batchSize), \(bytes) bytes (\(summary.entities > 0 ? bytes / summary.entities : 0) bytes/entity)")
+        print(
+            "Wire         \(wire.count) batches of ≤\(batchSize), \(bytes) bytes (\(summary.entities > 0 ? bytes / summary.entities : 0) bytes/entity)"
+        )
         print("Time         normalize \(milliseconds(elapsed)) ms, encode \(milliseconds(encoded)) ms")
         if let sample = result.entities.first(where: { $0.floodLevelStatus == .danger }) ?? result.entities.first {
             print("Sample entity (NGSI-LD normalized):")

@@ -19,12 +19,14 @@ struct KakehashiSim: AsyncParsableCommand {
             The device registry a gateway needs for those gauges:
               kakehashi-sim devices river --stations simulators/traces/river-jp/storm-2026-06-02-stations.csv > devices.csv
             """,
-        subcommands: [River.self, USGS.self, Pedestrians.self, BLEReplay.self, Load.self, Devices.self, Inspect.self])
+        subcommands: [River.self, USGS.self, Pedestrians.self, BLEReplay.self, Load.self, Devices.self, Inspect.self]
+    )
 }
 
 /// Shows what a trace becomes, without sending it anywhere.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Normalize a trace into NGSI-LD entities and summarize or print them.",
-        subcommands: [InspectRiver.self])
+        subcommands: [InspectRiver.self]
+    )
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiSimulation
 
 #if canImport(Glibc)
@@ -41,16 +41,22 @@ struct BrokerOptions: ParsableArguments {
         _ = try endpoint()
         if certFile != nil || keyFile != nil, caFile == nil { throw ValidationError("--cert-file and --key-file need --ca-file (TLS)") }
         if (certFile == nil) != (keyFile == nil) { throw ValidationError("--cert-file and --key-file go together") }
-        if let passwordEnv, getenv(passwordEnv) == nil { throw ValidationError("--password-env \(passwordEnv): that environment variable is not set") }
+        if let passwordEnv, getenv(passwordEnv) == nil {
+            throw ValidationError("--password-env \(passwordEnv): that environment variable is not set")
+        }
     }
 
     /// Host, port and whether the scheme asked for TLS.
     func endpoint() throws -> (host: String, port: Int, tls: Bool) {
         var rest = Substring(broker)
         var tls = false
-        if rest.hasPrefix("mqtts://") { tls = true; rest = rest.dropFirst(8) }
-        else if rest.hasPrefix("mqtt://") { rest = rest.dropFirst(7) }
-        else if rest.contains("://") { throw ValidationError("--broker \(broker): the scheme must be mqtt:// or mqtts://") }
+        if rest.hasPrefix("mqtts://") {
+            tls = true; rest = rest.dropFirst(8)
+        } else if rest.hasPrefix("mqtt://") {
+            rest = rest.dropFirst(7)
+        } else if rest.contains("://") {
+            throw ValidationError("--broker \(broker): the scheme must be mqtt:// or mqtts://")
+        }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         let host: Substring, port: Int
         if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
@@ -159,7 +165,12 @@ struct OutputOptions: ParsableArguments {
 
 /// Payload format and topic of a replay.
 struct PayloadOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The topic, {sensor} standing for the sensor id (default: the format's topic in the sample gateway config).", valueName: "template"))
+    @Option(
+        help: ArgumentHelp(
+            "The topic, {sensor} standing for the sensor id (default: the format's topic in the sample gateway config).",
+            valueName: "template"
+        )
+    )
     var topic: String?
 
     func template(for format: DevicePayload) throws -> TopicTemplate {

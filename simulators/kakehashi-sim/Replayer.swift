@@ -1,6 +1,6 @@
 import ArgumentParser
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiSimulation
 import Logging
 import Synchronization
@@ -109,8 +109,14 @@ struct Replayer {
                 remaining = Double(last.millisecondsSinceEpoch - first.millisecondsSinceEpoch) / 1000 / pace - elapsed
             }
             let c = counters.withLock { $0 }
-            return .init(sent: sent, total: total, failed: c.failed, elapsedSeconds: elapsed, remainingSeconds: remaining,
-                         traceTime: lastTime.map { String($0.iso8601.prefix(19)) + "Z" })
+            return .init(
+                sent: sent,
+                total: total,
+                failed: c.failed,
+                elapsedSeconds: elapsed,
+                remainingSeconds: remaining,
+                traceTime: lastTime.map { String($0.iso8601.prefix(19)) + "Z" }
+            )
         }
         func draw(force: Bool = false) {
             let now = clock.now
@@ -205,7 +211,9 @@ struct Replayer {
             try await client.connect()
         } catch {
             if timedOut.load(ordering: .relaxed) {
-                throw SimulationError("no MQTT broker answered at \(client.broker) within \(ProgressMeter.duration(timeout)) (is it running? see --broker)")
+                throw SimulationError(
+                    "no MQTT broker answered at \(client.broker) within \(ProgressMeter.duration(timeout)) (is it running? see --broker)"
+                )
             }
             throw SimulationError("cannot connect to \(client.broker): \(error)")
         }

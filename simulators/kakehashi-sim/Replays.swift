@@ -19,7 +19,8 @@ struct River: AsyncParsableCommand {
               kakehashi-sim river TRACE.csv --stations STATIONS.csv --prefecture 三重県 \\
                 --topic 'mie/flood/{sensor}/level' --as-fast-as-possible --broker mqtt://127.0.0.1:1884
               kakehashi-sim river TRACE.csv --stations STATIONS.csv --format binary --dry-run | head
-            """)
+            """
+    )
 
     @Argument(help: "The readings file: station_code, observed_at, level_m.")
     var trace: String
@@ -54,7 +55,9 @@ struct River: AsyncParsableCommand {
         let file = try RiverGaugeTrace(text: readText(trace), file: trace)
         let known = Set(gauges.byCode.values.map(\.prefecture))
         for name in prefecture where !known.contains(name) {
-            throw SimulationError("no gauge of \(stations) is in prefecture '\(name)' (there are \(known.count): \(known.sorted().prefix(8).joined(separator: ", "))…)")
+            throw SimulationError(
+                "no gauge of \(stations) is in prefecture '\(name)' (there are \(known.count): \(known.sorted().prefix(8).joined(separator: ", "))…)"
+            )
         }
         var (readings, unknown, _) = TraceReadings.river(file, stations: gauges, prefectures: Set(prefecture))
         var repeats = 0
@@ -66,10 +69,16 @@ struct River: AsyncParsableCommand {
         if unknown > 0 { notes.append("\(unknown) readings of gauges missing from the stations file skipped") }
         if !file.rejected.isEmpty { notes.append("\(file.rejected.count) unreadable rows skipped (first: \(file.rejected[0]))") }
         if timeline.outsideWindow > 0 { notes.append("\(timeline.outsideWindow) outside --from/--to") }
-        if timeline.shiftMilliseconds != 0 { notes.append("times shifted by \(ProgressMeter.duration(Double(abs(timeline.shiftMilliseconds)) / 1000))") }
+        if timeline.shiftMilliseconds != 0 {
+            notes.append("times shifted by \(ProgressMeter.duration(Double(abs(timeline.shiftMilliseconds)) / 1000))")
+        }
         note("river: " + notes.joined(separator: "; "))
-        var source = TimelineSource(timeline: timeline, format: format, template: try payload.template(for: format),
-                                    offsetSeconds: try parseOffset(zone, option: "--zone"))
+        var source = TimelineSource(
+            timeline: timeline,
+            format: format,
+            template: try payload.template(for: format),
+            offsetSeconds: try parseOffset(zone, option: "--zone")
+        )
         try await Replayer(label: "river", broker: broker, output: output, pace: timing.pace).run(&source)
     }
 }
@@ -88,7 +97,8 @@ struct USGS: AsyncParsableCommand {
             Examples:
               kakehashi-sim usgs simulators/traces/usgs/03287500-2014-01.rdb --speed 3600
               kakehashi-sim usgs FILE.rdb --format json --dry-run | head -3
-            """)
+            """
+    )
 
     @Argument(help: "The RDB file (tab-separated, # comments), as waterdata.usgs.gov serves it.")
     var file: String
@@ -113,12 +123,18 @@ struct USGS: AsyncParsableCommand {
         let values = try USGSInstantaneousValues(text: readText(file), file: file, parameter: .gageHeight)
         let (from, to) = try timing.window()
         let timeline = ReplayTimeline(TraceReadings.usgs(values), from: from, to: to, shift: timing.shift())
-        var notes = ["\(ProgressMeter.grouped(timeline.readings.count)) gage heights of site \(values.siteNames.keys.sorted().joined(separator: ", "))"]
+        var notes = [
+            "\(ProgressMeter.grouped(timeline.readings.count)) gage heights of site \(values.siteNames.keys.sorted().joined(separator: ", "))"
+        ]
         if !values.skipped.isEmpty { notes.append("\(values.skipped.count) rows without one skipped (first: \(values.skipped[0]))") }
         if timeline.outsideWindow > 0 { notes.append("\(timeline.outsideWindow) outside --from/--to") }
         note("usgs: " + notes.joined(separator: "; "))
-        var source = TimelineSource(timeline: timeline, format: format, template: try payload.template(for: format),
-                                    offsetSeconds: try parseOffset(zone, option: "--zone"))
+        var source = TimelineSource(
+            timeline: timeline,
+            format: format,
+            template: try payload.template(for: format),
+            offsetSeconds: try parseOffset(zone, option: "--zone")
+        )
         try await Replayer(label: "usgs", broker: broker, output: output, pace: timing.pace).run(&source)
     }
 }
@@ -135,7 +151,8 @@ struct Pedestrians: AsyncParsableCommand {
             Examples:
               kakehashi-sim pedestrians simulators/traces/pedestrian-melbourne/2010-01-01_03.csv \\
                 --sensors simulators/traces/pedestrian-melbourne/sensor-locations.csv --speed 1440
-            """)
+            """
+    )
 
     @Argument(help: "The counts file: Date, Hour, then one column per sensor.")
     var file: String
@@ -190,7 +207,8 @@ struct Load: AsyncParsableCommand {
               kakehashi-sim load --sensors 500 --rate 2000 --duration 60
               kakehashi-sim load --sensors 10 --rate 100 --duration 5 --seed 7 --start 2026-06-02T00:00:00Z --dry-run
               kakehashi-sim devices load --sensors 500 > devices.csv   # their registry for a gateway
-            """)
+            """
+    )
 
     @Option(help: "How many sensors.")
     var sensors: Int = 100
@@ -221,7 +239,9 @@ struct Load: AsyncParsableCommand {
         _ = try payload.template(for: format)
         _ = try load()
         if format != .json && rate / Double(sensors) > 1 {
-            throw ValidationError("--format \(format.rawValue) has whole-second times: keep --rate at most --sensors (one reading per sensor per second)")
+            throw ValidationError(
+                "--format \(format.rawValue) has whole-second times: keep --rate at most --sensors (one reading per sensor per second)"
+            )
         }
     }
 

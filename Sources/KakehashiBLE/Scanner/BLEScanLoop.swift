@@ -20,7 +20,9 @@ public struct BLEScanLoop: Sendable {
     /// Reads at most one packet (waiting up to `timeoutMilliseconds`) and returns the
     /// advertisements it carried; restarts the scan through `source` when it has been silent.
     public mutating func step(
-        _ source: inout some HCIPacketSource, now: Timestamp, timeoutMilliseconds: Int = 200
+        _ source: inout some HCIPacketSource,
+        now: Timestamp,
+        timeoutMilliseconds: Int = 200
     ) throws(BLEScanError) -> [DecodedAdvertisement] {
         guard let packet = try source.nextPacket(timeoutMilliseconds: timeoutMilliseconds) else {
             if watchdog.shouldRestart(now: now) { try source.restartScan() }

@@ -35,8 +35,13 @@ public struct TagTracker: Sendable {
         public var mode: Mode
 
         /// Creates a configuration; `missedToLeave` is clamped to 1...`presenceWindows`.
-        public init(window: Duration = .seconds(10), presenceWindows: Int = 6, missedToLeave: Int = 4,
-                    rssiSmoothing: Double = 0.3, mode: Mode = .all) {
+        public init(
+            window: Duration = .seconds(10),
+            presenceWindows: Int = 6,
+            missedToLeave: Int = 4,
+            rssiSmoothing: Double = 0.3,
+            mode: Mode = .all
+        ) {
             let ms = window.milliseconds
             windowMilliseconds = max(1, ms)
             self.presenceWindows = max(1, presenceWindows)
@@ -160,9 +165,15 @@ public struct TagTracker: Sendable {
                     state.smoothed = state.smoothed.map { $0 + configuration.rssiSmoothing * (Double(rssi) - $0) } ?? Double(rssi)
                 }
                 tags[pseudonym] = state
-                output.sightings.append(Sightings(
-                    pseudonym: pseudonym, windowStart: start, count: seen.count, maxRSSI: seen.max,
-                    smoothedRSSI: state.smoothed.map { ($0 * 10).rounded() / 10 }))
+                output.sightings.append(
+                    Sightings(
+                        pseudonym: pseudonym,
+                        windowStart: start,
+                        count: seen.count,
+                        maxRSSI: seen.max,
+                        smoothedRSSI: state.smoothed.map { ($0 * 10).rounded() / 10 }
+                    )
+                )
             }
             let end = Timestamp(millisecondsSinceEpoch: (index + 1) * configuration.windowMilliseconds)
             for pseudonym in tags.keys.sorted() {

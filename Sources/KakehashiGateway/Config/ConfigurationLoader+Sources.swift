@@ -10,16 +10,25 @@ extension ConfigurationLoader {
         var names = Set<String>()
         var sources = [SourceConfiguration]()
         for item in list {
-            guard let m = item.mapping(allowed: ConfigNode.brokerKeys + [
-                "name", "kind", "topics", "adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window", "location", "broker",
-            ]) else { continue }
+            guard
+                let m = item.mapping(
+                    allowed: ConfigNode.brokerKeys + [
+                        "name", "kind", "topics", "adapter", "passive", "file", "pipe", "speed", "secret", "secret_env", "window", "location",
+                        "broker",
+                    ]
+                )
+            else { continue }
             guard let name = item.required(m, "name")?.string, let kind = item.required(m, "kind")?.string else { continue }
             if !names.insert(name).inserted { m["name"]?.fail("another source is named '\(name)'") }
             switch kind {
             case "mqtt":
-                if let source = mqttSource(m, node: item, name: name, gateway: gateway) { sources.append(SourceConfiguration(name: name, kind: .mqtt(source))) }
+                if let source = mqttSource(m, node: item, name: name, gateway: gateway) {
+                    sources.append(SourceConfiguration(name: name, kind: .mqtt(source)))
+                }
             case "ble", "btsnoop":
-                if let source = bleSource(m, node: item, replay: kind == "btsnoop") { sources.append(SourceConfiguration(name: name, kind: .ble(source))) }
+                if let source = bleSource(m, node: item, replay: kind == "btsnoop") {
+                    sources.append(SourceConfiguration(name: name, kind: .ble(source)))
+                }
             default:
                 m["kind"]?.fail("unknown source kind '\(kind)' (mqtt, ble or btsnoop)")
             }
@@ -32,7 +41,11 @@ extension ConfigurationLoader {
             m[key]?.fail("'\(key)' applies to ble and btsnoop sources, not mqtt")
         }
         guard let brokerNode = node.required(m, "broker"), let brokerMembers = brokerNode.mapping(allowed: ConfigNode.brokerKeys),
-              var mqtt = brokerNode.broker(brokerMembers, baseDirectory: baseDirectory, defaultClientID: "\(gateway?.rawValue ?? "kakehashi-gateway")-\(name)")
+            var mqtt = brokerNode.broker(
+                brokerMembers,
+                baseDirectory: baseDirectory,
+                defaultClientID: "\(gateway?.rawValue ?? "kakehashi-gateway")-\(name)"
+            )
         else { return nil }
         // Persistent session on the edge broker: readings published while the gateway is down wait there.
         mqtt.session = .persistent
@@ -76,8 +89,11 @@ extension ConfigurationLoader {
                 sensor = .payload(location.0)
             }
         } else if let pattern {
-            if pattern.names.contains("sensor") { sensor = .topic("sensor") }
-            else { node.fail("say where the sensor id is: a {sensor} level in the pattern, or a 'sensor' key") }
+            if pattern.names.contains("sensor") {
+                sensor = .topic("sensor")
+            } else {
+                node.fail("say where the sensor id is: a {sensor} level in the pattern, or a 'sensor' key")
+            }
         }
         var timestamp: PayloadDecoder.TimestampSource?
         if let t = node.required(m, "timestamp") {
@@ -98,7 +114,9 @@ extension ConfigurationLoader {
         if let valuesNode = node.required(m, "values"), let list = valuesNode.sequence() {
             if list.isEmpty { valuesNode.fail("at least one value is needed") }
             for item in list {
-                guard let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "add", "range", "optional"]) else { continue }
+                guard
+                    let (location, extra) = location(item, format: format, allowedExtra: ["attribute", "unit", "scale", "add", "range", "optional"])
+                else { continue }
                 guard let attribute = item.required(extra, "attribute")?.string else { continue }
                 var unit: MeasurementUnit?
                 if let u = extra["unit"], let code = u.string {
@@ -111,25 +129,36 @@ extension ConfigurationLoader {
                     let numbers = bounds.compactMap(\.double)
                     if numbers.count == 2, numbers[0] <= numbers[1] { range = numbers[0]...numbers[1] } else { r.fail("range is [lowest, highest]") }
                 }
-                values.append(PayloadDecoder.ValueSpec(
-                    attribute: attribute, location: location, unit: unit, scale: extra["scale"]?.double ?? 1,
-                    offset: extra["add"]?.double ?? 0, range: range, optional: extra["optional"]?.bool ?? false))
+                values.append(
+                    PayloadDecoder.ValueSpec(
+                        attribute: attribute,
+                        location: location,
+                        unit: unit,
+                        scale: extra["scale"]?.double ?? 1,
+                        offset: extra["add"]?.double ?? 0,
+                        range: range,
+                        optional: extra["optional"]?.bool ?? false
+                    )
+                )
             }
         }
         guard let pattern, let sensor, let timestamp, !values.isEmpty else { return nil }
         return MQTTSourceConfiguration.Route(
-            pattern: pattern, qos: qos,
-            decoder: PayloadDecoder(format: format, sensor: sensor, timestamp: timestamp, values: values, delimiter: delimiter))
+            pattern: pattern,
+            qos: qos,
+            decoder: PayloadDecoder(format: format, sensor: sensor, timestamp: timestamp, values: values, delimiter: delimiter)
+        )
     }
 
     /// A place in the payload: `field` (json), `column` (csv), or `offset`+`type`+`endian` (binary),
     /// plus the other keys the caller allows.
     func location(_ node: ConfigNode, format: PayloadDecoder.Format, allowedExtra: [String]) -> (PayloadDecoder.Location, [String: ConfigNode])? {
-        let placeKeys: [String] = switch format {
-        case .json: ["field"]
-        case .csv: ["column"]
-        case .binary: ["offset", "type", "endian"]
-        }
+        let placeKeys: [String] =
+            switch format {
+            case .json: ["field"]
+            case .csv: ["column"]
+            case .binary: ["offset", "type", "endian"]
+            }
         guard let m = node.mapping(allowed: placeKeys + allowedExtra) else { return nil }
         switch format {
         case .json:
@@ -140,7 +169,8 @@ extension ConfigurationLoader {
             return (.column(column), m)
         case .binary:
             guard let offset = node.required(m, "offset")?.int(in: 0...65535),
-                  let typeNode = node.required(m, "type"), let typeText = typeNode.string else { return nil }
+                let typeNode = node.required(m, "type"), let typeText = typeNode.string
+            else { return nil }
             guard let kind = BinaryField.Kind(rawValue: typeText) else {
                 typeNode.fail("unknown type '\(typeText)' (\(BinaryField.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 return nil

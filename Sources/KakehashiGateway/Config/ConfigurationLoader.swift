@@ -27,13 +27,27 @@ struct ConfigurationLoader {
         var sources: [SourceConfiguration]?
         if let node = root.required(m, "sources") { sources = self.sources(node, gateway: gateway) }
         guard let tenant, let gateway, let uplink, let registry, let sources else { return nil }
-        return GatewayConfiguration(tenant: tenant, gateway: gateway, uplink: uplink, outbox: outbox, registry: registry,
-                                    metrics: metrics, sources: sources, limits: limits)
+        return GatewayConfiguration(
+            tenant: tenant,
+            gateway: gateway,
+            uplink: uplink,
+            outbox: outbox,
+            registry: registry,
+            metrics: metrics,
+            sources: sources,
+            limits: limits
+        )
     }
 
     func central(_ node: ConfigNode, gateway: GatewayID?) -> UplinkConfiguration? {
-        guard let m = node.mapping(allowed: ConfigNode.brokerKeys + ["batch_size", "in_flight_batches", "status_interval", "shutdown_flush_timeout",
-                                                                     "confirmation", "confirm_timeout", "unconfirmed_batches"]) else { return nil }
+        guard
+            let m = node.mapping(
+                allowed: ConfigNode.brokerKeys + [
+                    "batch_size", "in_flight_batches", "status_interval", "shutdown_flush_timeout",
+                    "confirmation", "confirm_timeout", "unconfirmed_batches",
+                ]
+            )
+        else { return nil }
         guard var mqtt = node.broker(m, baseDirectory: baseDirectory, defaultClientID: gateway?.rawValue ?? "kakehashi-gateway") else { return nil }
         // Persistent session: acknowledgements owed across a reconnect are not lost.
         mqtt.session = .persistent
@@ -43,12 +57,20 @@ struct ConfigurationLoader {
         if let interval = m["status_interval"]?.duration { uplink.statusInterval = max(interval, .seconds(1)) }
         if let timeout = m["shutdown_flush_timeout"]?.duration { uplink.shutdownFlushTimeout = timeout }
         if let node = m["confirmation"] {
-            if let text = node.string, let value = UplinkConfiguration.Confirmation(rawValue: text) { uplink.confirmation = value }
-            else { node.fail("confirmation is hub (the hub confirms what it stored; the default) or broker (the broker's PUBACK, for a hub that sends no confirmations)") }
+            if let text = node.string, let value = UplinkConfiguration.Confirmation(rawValue: text) {
+                uplink.confirmation = value
+            } else {
+                node.fail(
+                    "confirmation is hub (the hub confirms what it stored; the default) or broker (the broker's PUBACK, for a hub that sends no confirmations)"
+                )
+            }
         }
         if let timeout = m["confirm_timeout"]?.duration {
-            if timeout < .seconds(1) { m["confirm_timeout"]?.fail("a confirm_timeout under 1s resends batches the hub is still storing") }
-            else { uplink.confirmTimeout = timeout }
+            if timeout < .seconds(1) {
+                m["confirm_timeout"]?.fail("a confirm_timeout under 1s resends batches the hub is still storing")
+            } else {
+                uplink.confirmTimeout = timeout
+            }
         }
         if let window = m["unconfirmed_batches"]?.int(in: 1...4096) { uplink.unconfirmedBatches = window }
         return uplink
@@ -57,14 +79,19 @@ struct ConfigurationLoader {
     // MARK: Outbox, metrics, limits
 
     func outbox(_ node: ConfigNode) -> OutboxConfiguration? {
-        guard let m = node.mapping(allowed: ["path", "quota", "sync", "commit_interval", "commit_batch", "priorities", "deadletter_limit", "min_free"]) else { return nil }
+        guard
+            let m = node.mapping(allowed: ["path", "quota", "sync", "commit_interval", "commit_batch", "priorities", "deadletter_limit", "min_free"])
+        else { return nil }
         var outbox = OutboxConfiguration(path: ConfigDocument.resolve(m["path"]?.string ?? "outbox.sqlite", against: baseDirectory))
         if let quota = m["quota"]?.byteCount {
             if quota < 1 << 20 { m["quota"]?.fail("a quota under 1 MiB leaves no room for an outage") } else { outbox.quotaBytes = quota }
         }
         if let sync = m["sync"] {
-            if let text = sync.string, let value = OutboxConfiguration.Sync(rawValue: text) { outbox.sync = value }
-            else { sync.fail("sync is full or normal") }
+            if let text = sync.string, let value = OutboxConfiguration.Sync(rawValue: text) {
+                outbox.sync = value
+            } else {
+                sync.fail("sync is full or normal")
+            }
         }
         if let interval = m["commit_interval"]?.duration { outbox.commitInterval = max(interval, .milliseconds(1)) }
         if let batch = m["commit_batch"]?.int(in: 1...100_000) { outbox.commitBatch = batch }

@@ -19,8 +19,16 @@ public struct GatewayConfiguration: Sendable {
     /// Limits on incoming messages.
     public var limits: InputLimits
 
-    public init(tenant: Tenant, gateway: GatewayID, uplink: UplinkConfiguration, outbox: OutboxConfiguration,
-                registry: DeviceRegistry, metrics: MetricsConfiguration?, sources: [SourceConfiguration], limits: InputLimits = InputLimits()) {
+    public init(
+        tenant: Tenant,
+        gateway: GatewayID,
+        uplink: UplinkConfiguration,
+        outbox: OutboxConfiguration,
+        registry: DeviceRegistry,
+        metrics: MetricsConfiguration?,
+        sources: [SourceConfiguration],
+        limits: InputLimits = InputLimits()
+    ) {
         self.tenant = tenant
         self.gateway = gateway
         self.uplink = uplink

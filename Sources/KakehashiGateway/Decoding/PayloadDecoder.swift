@@ -52,8 +52,15 @@ public struct PayloadDecoder: Sendable, Hashable {
         /// A missing or empty field leaves the attribute out instead of rejecting the message.
         public let optional: Bool
 
-        public init(attribute: String, location: Location, unit: MeasurementUnit? = nil, scale: Double = 1, offset: Double = 0,
-                    range: ClosedRange<Double> = PayloadDecoder.defaultRange, optional: Bool = false) {
+        public init(
+            attribute: String,
+            location: Location,
+            unit: MeasurementUnit? = nil,
+            scale: Double = 1,
+            offset: Double = 0,
+            range: ClosedRange<Double> = PayloadDecoder.defaultRange,
+            optional: Bool = false
+        ) {
             self.attribute = attribute
             self.location = location
             self.unit = unit

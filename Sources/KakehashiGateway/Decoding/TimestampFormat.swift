@@ -18,7 +18,8 @@ public enum TimestampFormat: Sendable, Hashable {
         case "epoch_ms", "epoch_milliseconds": self = .epochMilliseconds
         default: throw PatternError("unknown timestamp format '\(name)' (iso8601, epoch_s or epoch_ms)")
         }
-        if assumedOffset != nil, case .iso8601 = self {} else if assumedOffset != nil {
+        if assumedOffset != nil, case .iso8601 = self {
+        } else if assumedOffset != nil {
             throw PatternError("assume_offset applies to iso8601 timestamps only")
         }
     }

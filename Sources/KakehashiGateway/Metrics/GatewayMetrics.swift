@@ -49,17 +49,23 @@ public final class GatewayMetrics: Sendable {
     }
     /// A batch the hub had not confirmed in time, sent again.
     public func resent(batches: Int, readings: Int) {
-        values.withLock { $0.batchesResent += batches; $0.readingsResent += readings }
+        values.withLock {
+            $0.batchesResent += batches; $0.readingsResent += readings
+        }
     }
     /// Batches the hub confirmed; `refused`: it kept them as dead letters.
     public func confirmed(batches: Int, refused: Bool) {
-        values.withLock { $0.batchesConfirmed += batches; if refused { $0.batchesRefused += batches } }
+        values.withLock {
+            $0.batchesConfirmed += batches; if refused { $0.batchesRefused += batches }
+        }
     }
     /// A message on the confirmation topic that is not a confirmation.
     public func invalidConfirmation() { values.withLock { $0.invalidConfirmations += 1 } }
     /// When the oldest reading in the outbox was committed (nil: empty), and batches awaiting the hub.
     public func waiting(oldestCommittedAt: Timestamp?, unconfirmedBatches: Int) {
-        values.withLock { $0.oldestCommittedAt = oldestCommittedAt; $0.unconfirmed = unconfirmedBatches }
+        values.withLock {
+            $0.oldestCommittedAt = oldestCommittedAt; $0.unconfirmed = unconfirmedBatches
+        }
     }
     public var batchesResentTotal: Int { values.withLock { $0.batchesResent } }
     public var batchesConfirmedTotal: Int { values.withLock { $0.batchesConfirmed } }
@@ -86,25 +92,45 @@ public final class GatewayMetrics: Sendable {
             out += "# HELP kakehashi_gateway_\(name) \(help)\n# TYPE kakehashi_gateway_\(name) \(type)\n"
             for (labels, value) in samples { out += "kakehashi_gateway_\(name)\(labels) \(value)\n" }
         }
-        family("received_total", "counter", "Sensor messages received, by source.",
-               v.received.sorted { $0.key < $1.key }.map { ("{source=\"\($0.key)\"}", "\($0.value)") })
-        family("rejected_total", "counter", "Sensor messages rejected, by reason.",
-               Rejection.Reason.allCases.map { ("{reason=\"\($0.rawValue)\"}", "\(v.rejected[$0.rawValue] ?? 0)") })
+        family(
+            "received_total",
+            "counter",
+            "Sensor messages received, by source.",
+            v.received.sorted { $0.key < $1.key }.map { ("{source=\"\($0.key)\"}", "\($0.value)") }
+        )
+        family(
+            "rejected_total",
+            "counter",
+            "Sensor messages rejected, by reason.",
+            Rejection.Reason.allCases.map { ("{reason=\"\($0.rawValue)\"}", "\(v.rejected[$0.rawValue] ?? 0)") }
+        )
         family("committed_total", "counter", "Readings committed to the outbox.", [("", "\(v.committed)")])
         family("sent_total", "counter", "Readings published to the central broker (resends included).", [("", "\(v.sent)")])
-        family("acknowledged_total", "counter",
-               "Readings deleted from the outbox: confirmed by the hub (central.confirmation: hub) or acknowledged by the broker (broker).",
-               [("", "\(v.acknowledged)")])
+        family(
+            "acknowledged_total",
+            "counter",
+            "Readings deleted from the outbox: confirmed by the hub (central.confirmation: hub) or acknowledged by the broker (broker).",
+            [("", "\(v.acknowledged)")]
+        )
         family("batches_confirmed_total", "counter", "Batches the hub confirmed (stored, or kept as a dead letter).", [("", "\(v.batchesConfirmed)")])
         family("batches_refused_total", "counter", "Batches the hub refused and keeps as dead letters.", [("", "\(v.batchesRefused)")])
         family("batches_resent_total", "counter", "Batches sent again because the hub had not confirmed them in time.", [("", "\(v.batchesResent)")])
         family("readings_resent_total", "counter", "Readings in batches sent again.", [("", "\(v.readingsResent)")])
-        family("confirmations_invalid_total", "counter", "Messages on the confirmation topic that were not confirmations.", [("", "\(v.invalidConfirmations)")])
+        family(
+            "confirmations_invalid_total",
+            "counter",
+            "Messages on the confirmation topic that were not confirmations.",
+            [("", "\(v.invalidConfirmations)")]
+        )
         family("unconfirmed_batches", "gauge", "Batches sent and not yet confirmed by the hub.", [("", "\(v.unconfirmed)")])
         let age = v.oldestCommittedAt.map { max(0, Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000) } ?? 0
         family("outbox_oldest_seconds", "gauge", "Age of the oldest reading in the outbox (0 when empty).", [("", "\(age)")])
-        family("dropped_total", "counter", "Readings dropped by the outbox quota, by priority.",
-               v.dropped.sorted { $0.key < $1.key }.map { ("{priority=\"\($0.key)\"}", "\($0.value)") })
+        family(
+            "dropped_total",
+            "counter",
+            "Readings dropped by the outbox quota, by priority.",
+            v.dropped.sorted { $0.key < $1.key }.map { ("{priority=\"\($0.key)\"}", "\($0.value)") }
+        )
         family("outbox_depth", "gauge", "Readings in the outbox waiting for acknowledgement.", [("", "\(v.outboxDepth)")])
         family("outbox_bytes", "gauge", "Bytes counted against the outbox quota.", [("", "\(v.outboxBytes)")])
         family("deadletters", "gauge", "Rejected messages kept in the dead-letter table.", [("", "\(v.deadLetters)")])

@@ -60,21 +60,31 @@ public final class Outbox: Sendable {
             let dropRows = try db.prepare("SELECT priority, count FROM drops")
             while try dropRows.step() { drops[dropRows.int(0)] = dropRows.int64(1) }
             let deadLetters = Int(try db.scalar("SELECT count(*) FROM deadletters") ?? 0)
-            state = Mutex(State(
-                db: db,
-                insert: try db.prepare("INSERT INTO outbox(priority, entity, committed_at) VALUES (?, ?, ?)"),
-                deleteRange: try db.prepare("DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING length(entity)"),
-                dropOldest: try db.prepare(
-                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?) RETURNING length(entity)"),
-                countDrop: try db.prepare(
-                    "INSERT INTO drops(priority, count) VALUES (?, ?) ON CONFLICT(priority) DO UPDATE SET count = count + excluded.count"),
-                insertDeadLetter: try db.prepare(
-                    "INSERT INTO deadletters(received_at, source, topic, reason, detail, size, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                trimDeadLetters: try db.prepare("DELETE FROM deadletters WHERE id <= (SELECT max(id) FROM deadletters) - ?"),
-                select: try db.prepare("SELECT seq, entity FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
-                oldest: try db.prepare("SELECT committed_at FROM outbox ORDER BY seq LIMIT 1"),
-                pageSize: max(512, try db.scalar("PRAGMA page_size") ?? 4096),
-                depth: depth, bytes: bytes, lastSequence: last, drops: drops, deadLetterCount: deadLetters))
+            state = Mutex(
+                State(
+                    db: db,
+                    insert: try db.prepare("INSERT INTO outbox(priority, entity, committed_at) VALUES (?, ?, ?)"),
+                    deleteRange: try db.prepare("DELETE FROM outbox WHERE seq BETWEEN ? AND ? RETURNING length(entity)"),
+                    dropOldest: try db.prepare(
+                        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?) RETURNING length(entity)"
+                    ),
+                    countDrop: try db.prepare(
+                        "INSERT INTO drops(priority, count) VALUES (?, ?) ON CONFLICT(priority) DO UPDATE SET count = count + excluded.count"
+                    ),
+                    insertDeadLetter: try db.prepare(
+                        "INSERT INTO deadletters(received_at, source, topic, reason, detail, size, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    trimDeadLetters: try db.prepare("DELETE FROM deadletters WHERE id <= (SELECT max(id) FROM deadletters) - ?"),
+                    select: try db.prepare("SELECT seq, entity FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
+                    oldest: try db.prepare("SELECT committed_at FROM outbox ORDER BY seq LIMIT 1"),
+                    pageSize: max(512, try db.scalar("PRAGMA page_size") ?? 4096),
+                    depth: depth,
+                    bytes: bytes,
+                    lastSequence: last,
+                    drops: drops,
+                    deadLetterCount: deadLetters
+                )
+            )
         } catch let error as SQLiteError {
             throw OutboxError("open \(configuration.path)", error)
         } catch {
@@ -118,7 +128,10 @@ public final class Outbox: Sendable {
     /// waits on new readings, so a full disk cannot keep confirmed readings in it. The quota is
     /// the configured one or, when the filesystem has less than `minFreeBytes` free, what fits.
     @discardableResult
-    public func commit(_ readings: [PendingReading], at now: Timestamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))) throws(OutboxError) -> CommitResult {
+    public func commit(
+        _ readings: [PendingReading],
+        at now: Timestamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+    ) throws(OutboxError) -> CommitResult {
         do {
             return try state.withLock { (state) throws -> CommitResult in
                 var result = CommitResult()
@@ -186,11 +199,16 @@ public final class Outbox: Sendable {
                 if let free, short, !readings.isEmpty, state.bytes < configuration.minFreeBytes - free {
                     // Others filled the filesystem: dropping what the outbox holds would not give
                     // back enough. Hold the readings (the sources wait, the edge broker keeps the rest).
-                    throw SQLiteError(code: 13, message: "only \(free) bytes free on the outbox's filesystem (outbox.min_free is \(configuration.minFreeBytes))",
-                                      operation: "committing", path: configuration.path)
+                    throw SQLiteError(
+                        code: 13,
+                        message: "only \(free) bytes free on the outbox's filesystem (outbox.min_free is \(configuration.minFreeBytes))",
+                        operation: "committing",
+                        path: configuration.path
+                    )
                 }
                 // Short of space with the outbox the larger user: it gives back what is missing.
-                let quota = free.map { min(configuration.quotaBytes, max(0, state.bytes + $0 - configuration.minFreeBytes)) } ?? configuration.quotaBytes
+                let quota =
+                    free.map { min(configuration.quotaBytes, max(0, state.bytes + $0 - configuration.minFreeBytes)) } ?? configuration.quotaBytes
                 guard !readings.isEmpty || state.bytes > quota else { return result }
                 var depth = state.depth, bytes = state.bytes, last = state.lastSequence
                 var drops = [Int: Int]()
@@ -239,7 +257,10 @@ public final class Outbox: Sendable {
         } catch let error as SQLiteError {
             throw OutboxError("commit \(readings.count) readings", error)
         } catch {
-            throw OutboxError("commit \(readings.count) readings", SQLiteError(code: 0, message: "\(error)", operation: "committing", path: configuration.path))
+            throw OutboxError(
+                "commit \(readings.count) readings",
+                SQLiteError(code: 0, message: "\(error)", operation: "committing", path: configuration.path)
+            )
         }
     }
 
@@ -284,14 +305,23 @@ public final class Outbox: Sendable {
         do {
             return try state.withLock { (state) throws(SQLiteError) -> [DeadLetter] in
                 let query = try state.db.prepare(
-                    "SELECT id, received_at, source, topic, reason, detail, size, payload FROM deadletters ORDER BY id DESC LIMIT ?")
+                    "SELECT id, received_at, source, topic, reason, detail, size, payload FROM deadletters ORDER BY id DESC LIMIT ?"
+                )
                 try query.bind(1, limit)
                 var letters = [DeadLetter]()
                 while try query.step() {
-                    letters.append(DeadLetter(
-                        id: query.int64(0), receivedAt: Timestamp(millisecondsSinceEpoch: query.int64(1)), source: query.string(2) ?? "",
-                        topic: query.string(3) ?? "", reason: query.string(4) ?? "", detail: query.string(5) ?? "", size: query.int(6),
-                        payload: query.bytes(7)))
+                    letters.append(
+                        DeadLetter(
+                            id: query.int64(0),
+                            receivedAt: Timestamp(millisecondsSinceEpoch: query.int64(1)),
+                            source: query.string(2) ?? "",
+                            topic: query.string(3) ?? "",
+                            reason: query.string(4) ?? "",
+                            detail: query.string(5) ?? "",
+                            size: query.int(6),
+                            payload: query.bytes(7)
+                        )
+                    )
                 }
                 return letters.reversed()
             }

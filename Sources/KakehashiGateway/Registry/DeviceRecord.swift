@@ -30,8 +30,15 @@ public struct DeviceRecord: Sendable, Hashable {
     /// CrowdFlowObserved: the counting interval that ends at each reading's time, in milliseconds.
     public let intervalMilliseconds: Int64
 
-    public init(sensor: String, kind: Kind, localID: String? = nil, name: String? = nil, location: GeoPoint? = nil,
-                thresholds: FloodThresholds? = nil, intervalMilliseconds: Int64 = 60_000) {
+    public init(
+        sensor: String,
+        kind: Kind,
+        localID: String? = nil,
+        name: String? = nil,
+        location: GeoPoint? = nil,
+        thresholds: FloodThresholds? = nil,
+        intervalMilliseconds: Int64 = 60_000
+    ) {
         self.sensor = sensor
         self.kind = kind
         self.localID = localID ?? sensor

@@ -1,5 +1,5 @@
-import KakehashiConfig
 import Foundation
+import KakehashiConfig
 import KakehashiModel
 import Yams
 
@@ -10,12 +10,22 @@ extension DeviceRegistry {
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw ConfigurationError([ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "cannot read the device registry (\(error.localizedDescription))")])
+            throw ConfigurationError([
+                ConfigurationIssue(
+                    file: file,
+                    line: nil,
+                    column: nil,
+                    key: "",
+                    problem: "cannot read the device registry (\(error.localizedDescription))"
+                )
+            ])
         }
         return file.lowercased().hasSuffix(".csv") ? try parseCSV(text, file: file) : try parseYAML(text, file: file)
     }
 
-    static let fields = ["id", "type", "entity_id", "name", "latitude", "longitude", "observation_start_level", "alert_level", "danger_level", "interval"]
+    static let fields = [
+        "id", "type", "entity_id", "name", "latitude", "longitude", "observation_start_level", "alert_level", "danger_level", "interval",
+    ]
 
     /// Builds one record from named text fields; problems go to `report` with the field's name.
     static func record(_ fields: [String: String], report: (String, String) -> Void) -> DeviceRecord? {
@@ -56,8 +66,15 @@ extension DeviceRegistry {
             report(fields["entity_id"] == nil ? "id" : "entity_id", "'\(localID)' cannot be an entity id: \(error.reason)")
             return nil
         }
-        return DeviceRecord(sensor: sensor, kind: kind, localID: localID, name: fields["name"].flatMap { $0.isEmpty ? nil : $0 },
-                            location: location, thresholds: thresholds, intervalMilliseconds: interval)
+        return DeviceRecord(
+            sensor: sensor,
+            kind: kind,
+            localID: localID,
+            name: fields["name"].flatMap { $0.isEmpty ? nil : $0 },
+            location: location,
+            thresholds: thresholds,
+            intervalMilliseconds: interval
+        )
     }
 
     static func parseYAML(_ text: String, file: String) throws(ConfigurationError) -> DeviceRegistry {
@@ -66,7 +83,9 @@ extension DeviceRegistry {
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigurationError([ConfigDocument.yamlIssue(error, file: file)])
         }
-        guard let root else { throw ConfigurationError([ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "the file is empty")]) }
+        guard let root else {
+            throw ConfigurationError([ConfigurationIssue(file: file, line: nil, column: nil, key: "", problem: "the file is empty")])
+        }
         let top = ConfigNode(node: root, path: "", reader: reader)
         var records = [DeviceRecord]()
         if let m = top.mapping(allowed: ["devices"]), let list = m["devices"]?.sequence() {
@@ -83,9 +102,16 @@ extension DeviceRegistry {
                     values["alert_level"] = levels["alert"]?.string
                     values["danger_level"] = levels["danger"]?.string
                 }
-                if let record = record(values, report: { key, problem in
-                    reader.report(problem, key: item.child(key), mark: (members[key] ?? members["location"] ?? members["thresholds"] ?? item).mark)
-                }) {
+                if let record = record(
+                    values,
+                    report: { key, problem in
+                        reader.report(
+                            problem,
+                            key: item.child(key),
+                            mark: (members[key] ?? members["location"] ?? members["thresholds"] ?? item).mark
+                        )
+                    }
+                ) {
                     records.append(record)
                 }
             }
@@ -102,26 +128,47 @@ extension DeviceRegistry {
         let reader = ConfigReader(file: file, environment: [:])
         let rows: [CSV.Record]
         do { rows = try CSV.records(text) } catch {
-            throw ConfigurationError([ConfigurationIssue(file: file, line: error.line, column: nil, key: "", problem: "a quoted cell is never closed")])
+            throw ConfigurationError([
+                ConfigurationIssue(file: file, line: error.line, column: nil, key: "", problem: "a quoted cell is never closed")
+            ])
         }
-        guard let header = rows.first else { throw ConfigurationError([ConfigurationIssue(file: file, line: 1, column: nil, key: "", problem: "the file is empty")]) }
+        guard let header = rows.first else {
+            throw ConfigurationError([ConfigurationIssue(file: file, line: 1, column: nil, key: "", problem: "the file is empty")])
+        }
         let columns = header.fields.map { String(Substring($0).trimmingSpaces) }
         for column in columns where !fields.contains(column) {
-            reader.report(contentsOf: [ConfigurationIssue(file: file, line: header.line, column: nil, key: column,
-                                                    problem: "unknown column (known: \(fields.joined(separator: ", ")))")])
+            reader.report(contentsOf: [
+                ConfigurationIssue(
+                    file: file,
+                    line: header.line,
+                    column: nil,
+                    key: column,
+                    problem: "unknown column (known: \(fields.joined(separator: ", ")))"
+                )
+            ])
         }
         var records = [DeviceRecord]()
         for row in rows.dropFirst() where !(row.fields.first.map { Substring($0).trimmingSpaces.hasPrefix("#") } ?? false) {
             let cells = row.fields.map { String(Substring($0).trimmingSpaces) }
             guard cells.count == columns.count else {
-                reader.report(contentsOf: [ConfigurationIssue(file: file, line: row.line, column: nil, key: "",
-                                                        problem: "\(cells.count) cells, the header has \(columns.count)")])
+                reader.report(contentsOf: [
+                    ConfigurationIssue(
+                        file: file,
+                        line: row.line,
+                        column: nil,
+                        key: "",
+                        problem: "\(cells.count) cells, the header has \(columns.count)"
+                    )
+                ])
                 continue
             }
             let values = Dictionary(zip(columns, cells), uniquingKeysWith: { a, _ in a })
-            if let record = record(values, report: { key, problem in
-                reader.report(contentsOf: [ConfigurationIssue(file: file, line: row.line, column: nil, key: key, problem: problem)])
-            }) {
+            if let record = record(
+                values,
+                report: { key, problem in
+                    reader.report(contentsOf: [ConfigurationIssue(file: file, line: row.line, column: nil, key: key, problem: problem)])
+                }
+            ) {
                 records.append(record)
             }
         }

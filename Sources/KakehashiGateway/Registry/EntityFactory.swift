@@ -18,7 +18,10 @@ public struct EntityFactory: Sendable {
         }
         if let allowed = record.kind.attributes {
             for value in reading.values where !allowed.contains(value.attribute) {
-                throw Rejection(.unsupportedAttribute, "\(record.kind.rawValue) has no attribute '\(value.attribute)' (it has \(allowed.joined(separator: ", ")))")
+                throw Rejection(
+                    .unsupportedAttribute,
+                    "\(record.kind.rawValue) has no attribute '\(value.attribute)' (it has \(allowed.joined(separator: ", ")))"
+                )
             }
         }
         do {
@@ -29,9 +32,14 @@ public struct EntityFactory: Sendable {
                     throw Rejection(.invalidEntity, "sensor '\(record.sensor)' has no location in the device registry")
                 }
                 let entity = try WaterObserved(
-                    id: id, location: location, dateObserved: reading.observedAt,
-                    waterLevel: quantity(reading, "waterLevel", default: .metre), flow: quantity(reading, "flow", default: .cubicMetrePerSecond),
-                    name: record.name, thresholds: record.thresholds)
+                    id: id,
+                    location: location,
+                    dateObserved: reading.observedAt,
+                    waterLevel: quantity(reading, "waterLevel", default: .metre),
+                    flow: quantity(reading, "flow", default: .cubicMetrePerSecond),
+                    name: record.name,
+                    thresholds: record.thresholds
+                )
                 return (record, [entity.ngsiEntity])
             case .crowdFlowObserved:
                 var occupancy = number(reading, "occupancy")
@@ -46,18 +54,27 @@ public struct EntityFactory: Sendable {
                     count = Int(value)
                 }
                 let entity = try CrowdFlowObserved(
-                    id: id, location: record.location,
-                    dateObservedFrom: reading.observedAt.advanced(byMilliseconds: -record.intervalMilliseconds), dateObservedTo: reading.observedAt,
-                    peopleCount: count, occupancy: occupancy, congested: number(reading, "congested").map { $0 != 0 }, name: record.name)
+                    id: id,
+                    location: record.location,
+                    dateObservedFrom: reading.observedAt.advanced(byMilliseconds: -record.intervalMilliseconds),
+                    dateObservedTo: reading.observedAt,
+                    peopleCount: count,
+                    occupancy: occupancy,
+                    congested: number(reading, "congested").map { $0 != 0 },
+                    name: record.name
+                )
                 return (record, [entity.ngsiEntity])
             case .deviceMeasurement:
                 var entities = [NGSIEntity]()
                 for value in reading.values {
                     let measurementID = try EntityID(type: record.kind.rawValue, tenant: tenant, localID: "\(record.localID)-\(value.attribute)")
                     let entity = try DeviceMeasurement(
-                        id: measurementID, controlledProperty: value.attribute,
+                        id: measurementID,
+                        controlledProperty: value.attribute,
                         value: .quantity(Quantity(value.number, value.unit ?? .one, field: value.attribute)),
-                        dateObserved: reading.observedAt, location: record.location)
+                        dateObserved: reading.observedAt,
+                        location: record.location
+                    )
                     entities.append(entity.ngsiEntity)
                 }
                 return (record, entities)

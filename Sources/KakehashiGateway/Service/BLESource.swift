@@ -20,8 +20,16 @@ public final class BLESource: Service, Sendable {
     let logger: Logger
     let clock: @Sendable () -> Timestamp
 
-    public init(name: String, configuration: BLESourceConfiguration, tenant: Tenant, priority: Int, committer: Committer,
-                metrics: GatewayMetrics, logger: Logger, clock: @escaping @Sendable () -> Timestamp) {
+    public init(
+        name: String,
+        configuration: BLESourceConfiguration,
+        tenant: Tenant,
+        priority: Int,
+        committer: Committer,
+        metrics: GatewayMetrics,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp
+    ) {
         self.name = name
         self.configuration = configuration
         self.tenant = tenant
@@ -144,7 +152,8 @@ public final class BLESource: Service, Sendable {
     func handle(_ decoded: inout DecodedCapture, tracker: inout TagTracker, pseudonymizer: Pseudonymizer) async {
         for advertisement in decoded.advertisements {
             metrics.received(source: name)
-            let pseudonym = advertisement.beacon.flatMap { pseudonymizer.pseudonym(for: $0) }
+            let pseudonym =
+                advertisement.beacon.flatMap { pseudonymizer.pseudonym(for: $0) }
                 ?? pseudonymizer.pseudonym(for: advertisement.report.address)
             await emit(tracker.observe(pseudonym: pseudonym, rssi: advertisement.report.rssi, at: advertisement.timestamp))
         }
@@ -159,8 +168,10 @@ public final class BLESource: Service, Sendable {
             do {
                 let device = try BeaconDevice(
                     id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: sighting.pseudonym),
-                    dateLastValueReported: end, rssi: (sighting.smoothedRSSI ?? sighting.maxRSSI.map(Double.init)).map { min(20, max(-127, $0)) },
-                    location: configuration.location)
+                    dateLastValueReported: end,
+                    rssi: (sighting.smoothedRSSI ?? sighting.maxRSSI.map(Double.init)).map { min(20, max(-127, $0)) },
+                    location: configuration.location
+                )
                 readings.append(Ingest.pending(device.ngsiEntity, priority: priority))
             } catch {
                 metrics.rejected(.invalidEntity)
@@ -176,8 +187,11 @@ public final class BLESource: Service, Sendable {
             case .left(let tag, let time, let seen): (pseudonym, at, lastSeen, present) = (tag, time, seen, false)
             }
             do {
-                var entity = try BeaconDevice(id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: pseudonym),
-                                              dateLastValueReported: lastSeen, location: configuration.location).ngsiEntity
+                var entity = try BeaconDevice(
+                    id: EntityID(type: BeaconDevice.entityType, tenant: tenant, localID: pseudonym),
+                    dateLastValueReported: lastSeen,
+                    location: configuration.location
+                ).ngsiEntity
                 entity.attributes["presence"] = .property(NGSIProperty(.text(present ? "present" : "absent"), observedAt: at))
                 readings.append(Ingest.pending(entity, priority: priority))
             } catch {

@@ -35,8 +35,13 @@ public final class Committer: Service, Sendable {
     /// Batches waiting for the hub's confirmation (from the uplink), for the metrics.
     let unconfirmed: @Sendable () -> Int
 
-    public init(outbox: Outbox, metrics: GatewayMetrics, logger: Logger, onCommit: @escaping @Sendable () -> Void,
-                unconfirmed: @escaping @Sendable () -> Int = { 0 }) {
+    public init(
+        outbox: Outbox,
+        metrics: GatewayMetrics,
+        logger: Logger,
+        onCommit: @escaping @Sendable () -> Void,
+        unconfirmed: @escaping @Sendable () -> Int = { 0 }
+    ) {
         self.unconfirmed = unconfirmed
         self.outbox = outbox
         self.configuration = outbox.configuration
@@ -97,7 +102,9 @@ public final class Committer: Service, Sendable {
     private func failed(_ error: String, waiting: Int) {
         let now = ContinuousClock.now
         let log = failing.withLock { failing -> (first: Bool, attempts: Int, since: Duration)? in
-            if failing == nil { failing = Failing(since: now, lastLogged: now) ; failing!.attempts = 1; failing!.lastError = error; return (true, 1, .zero) }
+            if failing == nil {
+                failing = Failing(since: now, lastLogged: now); failing!.attempts = 1; failing!.lastError = error; return (true, 1, .zero)
+            }
             failing!.attempts += 1
             failing!.lastError = error
             guard now - failing!.lastLogged >= .seconds(60) else { return nil }
@@ -106,19 +113,31 @@ public final class Committer: Service, Sendable {
         }
         metrics.error(error)
         guard let log else { return }
-        let message = log.first
+        let message =
+            log.first
             ? "the outbox cannot commit; readings wait in memory and the sources are held (the edge broker keeps the rest): \(error)"
             : "the outbox still cannot commit: \(error)"
-        logger.error("\(message)", metadata: [
-            "failed_attempts": "\(log.attempts)", "for": "\(log.since)", "readings_waiting": "\(waiting)",
-            "outbox_depth": "\(outbox.depth)", "free_bytes": "\(Outbox.freeBytes(near: configuration.path).map(String.init) ?? "?")",
-        ])
+        logger.error(
+            "\(message)",
+            metadata: [
+                "failed_attempts": "\(log.attempts)", "for": "\(log.since)", "readings_waiting": "\(waiting)",
+                "outbox_depth": "\(outbox.depth)", "free_bytes": "\(Outbox.freeBytes(near: configuration.path).map(String.init) ?? "?")",
+            ]
+        )
     }
 
     private func recovered() {
-        guard let ended = failing.withLock({ failing -> Failing? in defer { failing = nil }; return failing }) else { return }
-        logger.notice("the outbox commits again", metadata: [
-            "failed_attempts": "\(ended.attempts)", "for": "\(ContinuousClock.now - ended.since)", "last_error": "\(ended.lastError)"])
+        guard
+            let ended = failing.withLock({ failing -> Failing? in
+                defer { failing = nil }; return failing
+            })
+        else { return }
+        logger.notice(
+            "the outbox commits again",
+            metadata: [
+                "failed_attempts": "\(ended.attempts)", "for": "\(ContinuousClock.now - ended.since)", "last_error": "\(ended.lastError)",
+            ]
+        )
         metrics.clearError()
     }
 
@@ -144,8 +163,10 @@ public final class Committer: Service, Sendable {
                 metrics.acknowledged(result.acknowledged)
                 if !result.dropped.isEmpty {
                     metrics.dropped(result.dropped)
-                    logger.warning("outbox quota reached: dropped the oldest lowest-priority readings",
-                                   metadata: ["dropped": "\(result.dropped)"])
+                    logger.warning(
+                        "outbox quota reached: dropped the oldest lowest-priority readings",
+                        metadata: ["dropped": "\(result.dropped)"]
+                    )
                 }
             } catch {
                 // The readings stay pending (not lost): put them back and try again next round.

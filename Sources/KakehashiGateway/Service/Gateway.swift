@@ -1,6 +1,6 @@
 import Foundation
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import Logging
 import ServiceLifecycle
 
@@ -19,18 +19,37 @@ public final class Gateway: Service, Sendable {
     public let metrics: GatewayMetrics
     let group: ServiceGroup
 
-    public init(configuration: GatewayConfiguration, logger: Logger,
-                clock: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) throws {
+    public init(
+        configuration: GatewayConfiguration,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }
+    ) throws {
         self.configuration = configuration
         let metrics = GatewayMetrics()
         let outbox = try Outbox(configuration: configuration.outbox)
         metrics.outbox(depth: outbox.depth, bytes: outbox.bytes, deadLetters: outbox.deadLetterCount)
-        let uplink = try Uplink(configuration: configuration.uplink, tenant: configuration.tenant, gateway: configuration.gateway,
-                                outbox: outbox, metrics: metrics, logger: logger, clock: clock)
-        let committer = Committer(outbox: outbox, metrics: metrics, logger: logger, onCommit: { uplink.readingsCommitted() },
-                                  unconfirmed: { uplink.unconfirmed.withLock { $0.count } })
-        let ingest = Ingest(factory: EntityFactory(tenant: configuration.tenant, registry: configuration.registry),
-                            outbox: configuration.outbox, limits: configuration.limits, metrics: metrics)
+        let uplink = try Uplink(
+            configuration: configuration.uplink,
+            tenant: configuration.tenant,
+            gateway: configuration.gateway,
+            outbox: outbox,
+            metrics: metrics,
+            logger: logger,
+            clock: clock
+        )
+        let committer = Committer(
+            outbox: outbox,
+            metrics: metrics,
+            logger: logger,
+            onCommit: { uplink.readingsCommitted() },
+            unconfirmed: { uplink.unconfirmed.withLock { $0.count } }
+        )
+        let ingest = Ingest(
+            factory: EntityFactory(tenant: configuration.tenant, registry: configuration.registry),
+            outbox: configuration.outbox,
+            limits: configuration.limits,
+            metrics: metrics
+        )
         var services = [ServiceGroupConfiguration.ServiceConfiguration]()
         if let metricsConfiguration = configuration.metrics {
             services.append(.init(service: MetricsWriter(configuration: metricsConfiguration, metrics: metrics, logger: logger)))
@@ -40,15 +59,35 @@ public final class Gateway: Service, Sendable {
         for source in configuration.sources {
             switch source.kind {
             case .mqtt(let mqtt):
-                services.append(.init(service: try MQTTSource(name: source.name, configuration: mqtt, ingest: ingest, committer: committer,
-                                                              logger: logger, clock: clock)))
+                services.append(
+                    .init(
+                        service: try MQTTSource(
+                            name: source.name,
+                            configuration: mqtt,
+                            ingest: ingest,
+                            committer: committer,
+                            logger: logger,
+                            clock: clock
+                        )
+                    )
+                )
             case .ble(let ble):
                 // A replay that reaches the end of its capture is done; the gateway goes on.
-                services.append(.init(
-                    service: BLESource(name: source.name, configuration: ble, tenant: configuration.tenant,
-                                       priority: configuration.outbox.priority(of: "Device"), committer: committer, metrics: metrics,
-                                       logger: logger, clock: clock),
-                    successTerminationBehavior: .ignore))
+                services.append(
+                    .init(
+                        service: BLESource(
+                            name: source.name,
+                            configuration: ble,
+                            tenant: configuration.tenant,
+                            priority: configuration.outbox.priority(of: "Device"),
+                            committer: committer,
+                            metrics: metrics,
+                            logger: logger,
+                            clock: clock
+                        ),
+                        successTerminationBehavior: .ignore
+                    )
+                )
             }
         }
         self.outbox = outbox
@@ -56,9 +95,13 @@ public final class Gateway: Service, Sendable {
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint]
         group = ServiceGroup(configuration: groupConfiguration)
-        logger.info("gateway \(configuration.gateway) of \(configuration.tenant) ready",
-                    metadata: ["outbox": "\(configuration.outbox.path)", "outbox_depth": "\(outbox.depth)",
-                               "sources": "\(configuration.sources.map(\.name))", "devices": "\(configuration.registry.count)"])
+        logger.info(
+            "gateway \(configuration.gateway) of \(configuration.tenant) ready",
+            metadata: [
+                "outbox": "\(configuration.outbox.path)", "outbox_depth": "\(outbox.depth)",
+                "sources": "\(configuration.sources.map(\.name))", "devices": "\(configuration.registry.count)",
+            ]
+        )
     }
 
     public func run() async throws {

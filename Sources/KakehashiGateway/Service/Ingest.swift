@@ -10,8 +10,13 @@ public struct Ingest: Sendable {
     /// Arrival times of sensors without a clock, strictly increasing per sensor.
     public let arrivals: ArrivalClock
 
-    public init(factory: EntityFactory, outbox: OutboxConfiguration, limits: InputLimits, metrics: GatewayMetrics,
-                arrivals: ArrivalClock = ArrivalClock()) {
+    public init(
+        factory: EntityFactory,
+        outbox: OutboxConfiguration,
+        limits: InputLimits,
+        metrics: GatewayMetrics,
+        arrivals: ArrivalClock = ArrivalClock()
+    ) {
         self.factory = factory
         self.outbox = outbox
         self.limits = limits
@@ -21,7 +26,11 @@ public struct Ingest: Sendable {
 
     /// The readings of one message, or the rejection to keep.
     public func readings(
-        payload: [UInt8], topic: String, route: MQTTSourceConfiguration.Route, source: String, receivedAt: Timestamp
+        payload: [UInt8],
+        topic: String,
+        route: MQTTSourceConfiguration.Route,
+        source: String,
+        receivedAt: Timestamp
     ) -> IngestOutcome {
         metrics.received(source: source)
         let decode = { () throws(Rejection) -> [PendingReading] in
@@ -33,8 +42,11 @@ public struct Ingest: Sendable {
             }
             var reading = try route.decoder.decode(payload, topicLevels: levels, receivedAt: receivedAt)
             if case .arrival = route.decoder.timestamp {
-                reading = DecodedReading(sensor: reading.sensor, observedAt: arrivals.stamp(sensor: reading.sensor, arrivedAt: receivedAt),
-                                         values: reading.values)
+                reading = DecodedReading(
+                    sensor: reading.sensor,
+                    observedAt: arrivals.stamp(sensor: reading.sensor, arrivedAt: receivedAt),
+                    values: reading.values
+                )
             }
             let skew = limits.maxFutureSkew
             if reading.observedAt.millisecondsSinceEpoch > receivedAt.millisecondsSinceEpoch + skew.milliseconds {
@@ -46,8 +58,17 @@ public struct Ingest: Sendable {
             return .readings(try decode())
         } catch {
             metrics.rejected(error.reason)
-            return .rejected(DeadLetter(receivedAt: receivedAt, source: source, topic: topic, reason: error.reason.rawValue,
-                                       detail: error.detail, size: payload.count, payload: payload))
+            return .rejected(
+                DeadLetter(
+                    receivedAt: receivedAt,
+                    source: source,
+                    topic: topic,
+                    reason: error.reason.rawValue,
+                    detail: error.detail,
+                    size: payload.count,
+                    payload: payload
+                )
+            )
         }
     }
 

@@ -1,5 +1,5 @@
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import Logging
 import ServiceLifecycle
 
@@ -16,8 +16,14 @@ public final class MQTTSource: Service, Sendable {
     let client: MQTTClient
     let clock: @Sendable () -> Timestamp
 
-    public init(name: String, configuration: MQTTSourceConfiguration, ingest: Ingest, committer: Committer, logger: Logger,
-                clock: @escaping @Sendable () -> Timestamp) throws(MQTTError) {
+    public init(
+        name: String,
+        configuration: MQTTSourceConfiguration,
+        ingest: Ingest,
+        committer: Committer,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp
+    ) throws(MQTTError) {
         self.name = name
         self.configuration = configuration
         self.ingest = ingest
@@ -37,7 +43,10 @@ public final class MQTTSource: Service, Sendable {
         for route in configuration.routes {
             subscriptions.append((try client.subscribeWithoutWaiting(route.pattern.filter, qos: route.qos), route))
         }
-        logger.info("source \(name) subscribed", metadata: ["broker": "\(client.broker)", "topics": "\(configuration.routes.map(\.pattern.description))"])
+        logger.info(
+            "source \(name) subscribed",
+            metadata: ["broker": "\(client.broker)", "topics": "\(configuration.routes.map(\.pattern.description))"]
+        )
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for (subscription, route) in subscriptions {

@@ -23,7 +23,11 @@ final class Signal: Sendable {
     }
 
     func wait(timeout: Duration) async {
-        if state.withLock({ state in defer { state.signaled = false }; return state.signaled }) { return }
+        if state.withLock({ state in
+            defer { state.signaled = false }; return state.signaled
+        }) {
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitUntilSignaled() }
             group.addTask { try? await Task.sleep(for: timeout) }

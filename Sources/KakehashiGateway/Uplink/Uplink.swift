@@ -1,5 +1,5 @@
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -45,8 +45,15 @@ public final class Uplink: Service, Sendable {
         var resends = 0
     }
 
-    public init(configuration: UplinkConfiguration, tenant: Tenant, gateway: GatewayID, outbox: Outbox, metrics: GatewayMetrics,
-                logger: Logger, clock: @escaping @Sendable () -> Timestamp) throws(MQTTError) {
+    public init(
+        configuration: UplinkConfiguration,
+        tenant: Tenant,
+        gateway: GatewayID,
+        outbox: Outbox,
+        metrics: GatewayMetrics,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp
+    ) throws(MQTTError) {
         self.configuration = configuration
         self.tenant = tenant
         self.gateway = gateway
@@ -56,10 +63,16 @@ public final class Uplink: Service, Sendable {
         self.clock = clock
         var mqtt = configuration.mqtt
         let offline = GatewayStatus(state: .offline, version: Self.version, time: clock())
-        mqtt.will = .init(topic: WireTopic(tenant: tenant, gateway: gateway, kind: .status).name, payload: offline.payload(), qos: .atLeastOnce, retain: true)
+        mqtt.will = .init(
+            topic: WireTopic(tenant: tenant, gateway: gateway, kind: .status).name,
+            payload: offline.payload(),
+            qos: .atLeastOnce,
+            retain: true
+        )
         mqtt.inflightWindow = max(mqtt.inflightWindow, configuration.inFlightBatches + 4)
         client = try MQTTClient(configuration: mqtt, logger: logger)
-        confirmations = configuration.confirmation == .hub
+        confirmations =
+            configuration.confirmation == .hub
             ? try client.subscribeWithoutWaiting(WireAcknowledgement.topic(tenant: tenant, gateway: gateway), qos: .atLeastOnce) : nil
     }
 
@@ -75,8 +88,14 @@ public final class Uplink: Service, Sendable {
     }
 
     func status(_ state: GatewayStatus.State) -> GatewayStatus {
-        GatewayStatus(state: state, version: Self.version, outboxDepth: outbox.depth, dropped: outbox.drops,
-                      lastError: metrics.lastError, time: clock())
+        GatewayStatus(
+            state: state,
+            version: Self.version,
+            outboxDepth: outbox.depth,
+            dropped: outbox.drops,
+            lastError: metrics.lastError,
+            time: clock()
+        )
     }
 
     public func run() async throws {
@@ -181,7 +200,9 @@ public final class Uplink: Service, Sendable {
                 if let due = dueForResend() {
                     let readings: [StoredReading]
                     do {
-                        readings = try outbox.readings(after: due.lowerBound - 1, limit: configuration.batchSize).filter { $0.sequence <= due.upperBound }
+                        readings = try outbox.readings(after: due.lowerBound - 1, limit: configuration.batchSize).filter {
+                            $0.sequence <= due.upperBound
+                        }
                     } catch {
                         logger.error("\(error)")
                         metrics.error("\(error)")
@@ -199,14 +220,19 @@ public final class Uplink: Service, Sendable {
                     metrics.resent(batches: 1, readings: readings.count)
                     if !hinted && resends >= 2 && !confirmationsSeen.withLock({ $0 }) {
                         hinted = true
-                        let message = "the hub has confirmed no batch on \(WireAcknowledgement.topic(tenant: tenant, gateway: gateway)) since the start: "
+                        let message =
+                            "the hub has confirmed no batch on \(WireAcknowledgement.topic(tenant: tenant, gateway: gateway)) since the start: "
                             + "a hub older than wire acknowledgements (set central.confirmation: broker), or a broker ACL that does not let "
                             + "this gateway read that topic (kakehashi-hub gateway add writes it); readings stay in the outbox and are sent again"
                         logger.warning("\(message)")
                         metrics.error(message)
                     } else if resends == 1 {
-                        logger.notice("sending a batch again: the hub did not confirm it in \(configuration.confirmTimeout)", metadata: [
-                            "first": "\(due.lowerBound)", "last": "\(due.upperBound)", "readings": "\(readings.count)"])
+                        logger.notice(
+                            "sending a batch again: the hub did not confirm it in \(configuration.confirmTimeout)",
+                            metadata: [
+                                "first": "\(due.lowerBound)", "last": "\(due.upperBound)", "readings": "\(readings.count)",
+                            ]
+                        )
                     }
                     publish(readings, range: due, in: &group)
                     continue
@@ -300,8 +326,12 @@ public final class Uplink: Service, Sendable {
             }
             metrics.confirmed(batches: confirmed, refused: acknowledgement.outcome == .deadLetter)
             if acknowledgement.outcome == .deadLetter {
-                logger.warning("the hub refused readings and keeps them as a dead letter (kakehashi-hub deadletters)", metadata: [
-                    "sequences": "\(acknowledgement.ranges.map { "\($0.lowerBound)...\($0.upperBound)" })"])
+                logger.warning(
+                    "the hub refused readings and keeps them as a dead letter (kakehashi-hub deadletters)",
+                    metadata: [
+                        "sequences": "\(acknowledgement.ranges.map { "\($0.lowerBound)...\($0.upperBound)" })"
+                    ]
+                )
             }
             slotFreed.signal()
             newData.signal()

@@ -1,9 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import KakehashiHubCore
 import KakehashiModel
 import Synchronization
-import KakehashiHubCore
 
 /// The caller of the request being handled, set by ``AccessMiddleware`` (nil when the hub runs
 /// with `access.require_keys: false`).
@@ -54,21 +54,36 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// Decides a request's access: the principal, or the problem to answer.
-    static func decide(method: HTTPRequest.Method, path: String, query: String?, fields: HTTPFields, directory: AccessDirectory,
-                       limiter: RateLimiter) -> Result<AccessPrincipal?, NGSIProblem> {
+    static func decide(
+        method: HTTPRequest.Method,
+        path: String,
+        query: String?,
+        fields: HTTPFields,
+        directory: AccessDirectory,
+        limiter: RateLimiter
+    ) -> Result<AccessPrincipal?, NGSIProblem> {
         guard let permission = permission(method: method, path: path) else { return .success(nil) }
         guard let text = presentedKey(fields) else {
-            return .failure(NGSIProblem(.unauthorized, "this hub needs an API key: send `Authorization: Bearer kk_…` (ask the hub's operator for one)",
-                                        headers: [.wwwAuthenticate: "Bearer realm=\"kakehashi\""]))
+            return .failure(
+                NGSIProblem(
+                    .unauthorized,
+                    "this hub needs an API key: send `Authorization: Bearer kk_…` (ask the hub's operator for one)",
+                    headers: [.wwwAuthenticate: "Bearer realm=\"kakehashi\""]
+                )
+            )
         }
         let principal: AccessPrincipal
         switch directory.authenticate(text) {
         case .success(let found): principal = found
         case .failure(let refusal):
-            return .failure(NGSIProblem(.unauthorized, refusal.description, headers: [.wwwAuthenticate: "Bearer realm=\"kakehashi\", error=\"invalid_token\""]))
+            return .failure(
+                NGSIProblem(.unauthorized, refusal.description, headers: [.wwwAuthenticate: "Bearer realm=\"kakehashi\", error=\"invalid_token\""])
+            )
         }
         guard principal.role.allows(permission) else {
-            return .failure(NGSIProblem(.forbidden, "a \(principal.role) key may not \(permission.phrase) (key \(principal.keyID) of \(principal.tenant))"))
+            return .failure(
+                NGSIProblem(.forbidden, "a \(principal.role) key may not \(permission.phrase) (key \(principal.keyID) of \(principal.tenant))")
+            )
         }
         if let asked = fields[HubAPI.tenantHeader], asked != principal.tenant.name {
             return .failure(NGSIProblem(.forbidden, "key \(principal.keyID) belongs to tenant \(principal.tenant), not to '\(asked.prefix(64))'"))
@@ -77,15 +92,26 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
             return .failure(NGSIProblem(.forbidden, "key \(principal.keyID) belongs to tenant \(principal.tenant), not to '\(asked.prefix(64))'"))
         }
         if case .limited(let retryAfter) = limiter.take(principal.keyID) {
-            return .failure(NGSIProblem(.tooManyRequests, "key \(principal.keyID) is over its limit of \(limiter.rate) requests per second",
-                                        headers: [.retryAfter: String(retryAfter)]))
+            return .failure(
+                NGSIProblem(
+                    .tooManyRequests,
+                    "key \(principal.keyID) is over its limit of \(limiter.rate) requests per second",
+                    headers: [.retryAfter: String(retryAfter)]
+                )
+            )
         }
         return .success(principal)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch Self.decide(method: request.method, path: request.uri.path, query: request.uri.query, fields: request.headers,
-                           directory: directory, limiter: limiter) {
+        switch Self.decide(
+            method: request.method,
+            path: request.uri.path,
+            query: request.uri.query,
+            fields: request.headers,
+            directory: directory,
+            limiter: limiter
+        ) {
         case .failure(let problem):
             return try problem.response(from: request, context: context)
         case .success(nil):
@@ -119,7 +145,10 @@ final class RateLimiter: Sendable {
         self.burst = max(1, burst)
     }
 
-    enum Decision: Equatable { case allowed, limited(retryAfter: Int) }
+    enum Decision: Equatable {
+        case allowed
+        case limited(retryAfter: Int)
+    }
 
     func take(_ key: String, now: ContinuousClock.Instant = .now) -> Decision {
         guard rate > 0 else { return .allowed }

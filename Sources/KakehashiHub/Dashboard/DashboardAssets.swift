@@ -1,6 +1,6 @@
 import Foundation
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 /// The dashboard's files, read into memory when the hub starts: the page, its script and style,
 /// and the base map outlines. Nothing is fetched from elsewhere at run time.
@@ -86,7 +86,9 @@ public struct DashboardAssets: Sendable {
             folder + "/../share/kakehashi/" + bundleName + "/site",
         ]
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate + "/index.html") { return candidate }
-        throw DashboardError("the dashboard's files are not installed: looked for \(candidates[0]) (copy \(bundleName) from the build folder beside kakehashi-hub, set dashboard.assets, or set dashboard.enabled: false)")
+        throw DashboardError(
+            "the dashboard's files are not installed: looked for \(candidates[0]) (copy \(bundleName) from the build folder beside kakehashi-hub, set dashboard.assets, or set dashboard.enabled: false)"
+        )
     }
 
     static func readOutlines(_ path: String) throws(DashboardError) -> File {

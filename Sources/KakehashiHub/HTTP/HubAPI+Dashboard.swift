@@ -1,8 +1,8 @@
 import HTTPTypes
 import Hummingbird
 import KakehashiAlerts
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 /// The map dashboard: `GET /` (the page), `GET /dashboard/<file>` (its script, style and base
 /// map), `GET /dashboard/session?tenant=` (what the page needs to know about the hub and the
@@ -50,7 +50,9 @@ extension HubAPI {
         headers[.cacheControl] = cache
         headers[Self.contentSecurityPolicy] = pagePolicy
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        if let match = request.headers[Self.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == file.etag }) {
+        if let match = request.headers[Self.ifNoneMatch],
+            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == file.etag })
+        {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = file.contentType
@@ -63,14 +65,17 @@ extension HubAPI {
         let query = try QueryString(request.uri.query)
         try query.allow(["tenant"])
         var tenant: Tenant?
-        if AccessContext.principal != nil || query["tenant"] != nil || request.headers[Self.tenantHeader] != nil || configuration.defaultTenant != nil {
+        if AccessContext.principal != nil || query["tenant"] != nil || request.headers[Self.tenantHeader] != nil || configuration.defaultTenant != nil
+        {
             tenant = try feedTenant(request, query)
         }
         let settings = configuration.dashboard
         var members: [String: JSONValue] = [
             "tenant": tenant.map { .string($0.name) } ?? .null,
             // With keys, only the key's own tenant: the others are not the caller's business.
-            "tenants": .array((AccessContext.principal.map { [$0.tenant] } ?? Array(directory.tenants.keys)).map(\.name).sorted().map { .string($0) }),
+            "tenants": .array(
+                (AccessContext.principal.map { [$0.tenant] } ?? Array(directory.tenants.keys)).map(\.name).sorted().map { .string($0) }
+            ),
             "keys": .bool(configuration.requireKeys),
             "role": AccessContext.principal.map { .string($0.role.rawValue) } ?? .null,
             "refreshSeconds": .number(Double(settings.refresh.components.seconds)),
@@ -78,7 +83,9 @@ extension HubAPI {
             "severities": .array(Alert.Severity.allCases.map { .string($0.rawValue) }),
         ]
         if let tiles = settings.tiles {
-            members["tiles"] = .object(["url": .string(tiles.url), "attribution": .string(tiles.attribution), "maxZoom": .number(Double(tiles.maxZoom))])
+            members["tiles"] = .object([
+                "url": .string(tiles.url), "attribution": .string(tiles.attribution), "maxZoom": .number(Double(tiles.maxZoom)),
+            ])
         } else {
             members["tiles"] = .null
         }
@@ -96,7 +103,9 @@ extension HubAPI {
         do { body = try await request.body.collect(upTo: 4096) } catch {
             throw NGSIProblem(.requestEntityTooLarge, "a login is a small JSON object: {\"key\": \"kk_…\"}")
         }
-        guard let json = try? JSONValue(parsing: body.readableBytesView), let key = json["key"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+        guard let json = try? JSONValue(parsing: body.readableBytesView),
+            let key = json["key"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+        else {
             throw NGSIProblem(.badRequestData, "send the key as {\"key\": \"kk_…\"}")
         }
         let principal: AccessPrincipal
@@ -113,8 +122,11 @@ extension HubAPI {
         var headers = HTTPFields()
         headers[.setCookie] = "\(AccessMiddleware<BasicRequestContext>.cookieName)=\(key); Path=/; HttpOnly; SameSite=Strict"
         headers[.cacheControl] = "no-store"
-        return Self.json(["tenant": .string(principal.tenant.name), "role": .string(principal.role.rawValue), "key": .string(principal.keyID)],
-                         jsonLD: false, extra: headers)
+        return Self.json(
+            ["tenant": .string(principal.tenant.name), "role": .string(principal.role.rawValue), "key": .string(principal.keyID)],
+            jsonLD: false,
+            extra: headers
+        )
     }
 
     /// `POST /dashboard/logout`: forgets the cookie.
@@ -135,14 +147,16 @@ extension HubAPI {
         case .threshold(let threshold):
             members["kind"] = "threshold"
             members["direction"] = .string(threshold.direction.rawValue)
-            members["stages"] = .array(threshold.stages.map { stage in
-                var item: [String: JSONValue] = ["name": .string(stage.name), "severity": .string(stage.severity.rawValue)]
-                switch stage.level {
-                case .constant(let value): item["level"] = .number(value)
-                case .attribute(let name): item["levelAttribute"] = .string(name)
+            members["stages"] = .array(
+                threshold.stages.map { stage in
+                    var item: [String: JSONValue] = ["name": .string(stage.name), "severity": .string(stage.severity.rawValue)]
+                    switch stage.level {
+                    case .constant(let value): item["level"] = .number(value)
+                    case .attribute(let name): item["levelAttribute"] = .string(name)
+                    }
+                    return .object(item)
                 }
-                return .object(item)
-            })
+            )
         case .rateOfChange(let change):
             members["kind"] = "rateOfChange"
             members["stages"] = .array([.object(["name": .string(rule.id), "severity": .string(change.severity.rawValue)])])

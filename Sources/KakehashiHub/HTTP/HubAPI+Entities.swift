@@ -1,6 +1,6 @@
 import Hummingbird
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 extension HubAPI {
     static let entityQueryParameters: Set<String> = [
@@ -103,10 +103,15 @@ extension HubAPI {
         do { json = try JSONValue(parsing: body.readableBytesView) } catch {
             throw NGSIProblem(.invalidRequest, "the body is not valid JSON: \(error.reason)")
         }
-        guard case .array(let elements) = json else { throw NGSIProblem(.badRequestData, "the body must be a JSON array of entities, not \(json.typeName)") }
+        guard case .array(let elements) = json else {
+            throw NGSIProblem(.badRequestData, "the body must be a JSON array of entities, not \(json.typeName)")
+        }
         guard !elements.isEmpty else { throw NGSIProblem(.badRequestData, "the array of entities is empty") }
         guard elements.count <= configuration.limits.maxUpsertEntities else {
-            throw NGSIProblem(.requestEntityTooLarge, "\(elements.count) entities exceed this hub's limit of \(configuration.limits.maxUpsertEntities) per request")
+            throw NGSIProblem(
+                .requestEntityTooLarge,
+                "\(elements.count) entities exceed this hub's limit of \(configuration.limits.maxUpsertEntities) per request"
+            )
         }
         var valid = [NGSIEntity]()
         var errors = [JSONValue]()
@@ -116,7 +121,12 @@ extension HubAPI {
                 var entity = try NGSIEntity(json: element, form: .normalized)
                 entity.context = []
                 guard entity.id.tenant == tenant else {
-                    errors.append(Self.upsertError(claimedID, NGSIProblem(.badRequestData, "entity \(entity.id) belongs to tenant \(entity.id.tenant), not \(tenant)")))
+                    errors.append(
+                        Self.upsertError(
+                            claimedID,
+                            NGSIProblem(.badRequestData, "entity \(entity.id) belongs to tenant \(entity.id.tenant), not \(tenant)")
+                        )
+                    )
                     continue
                 }
                 valid.append(entity)
@@ -141,7 +151,11 @@ extension HubAPI {
         let jsonLD = false
         if !errors.isEmpty {
             let success = JSONValue.array(valid.map { .string($0.id.rawValue) })
-            return Self.json(["success": success, "errors": .array(errors)], status: HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"), jsonLD: jsonLD)
+            return Self.json(
+                ["success": success, "errors": .array(errors)],
+                status: HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"),
+                jsonLD: jsonLD
+            )
         }
         if !result.created.isEmpty {
             return Self.json(.array(result.created.map { .string($0.rawValue) }), status: .created, jsonLD: jsonLD)

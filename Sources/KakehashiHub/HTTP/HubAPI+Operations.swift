@@ -1,7 +1,7 @@
 import HTTPTypes
 import Hummingbird
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 extension HubAPI {
     /// `GET /healthz`: 200 when storage answers and (if configured) the broker is connected.
@@ -18,7 +18,9 @@ extension HubAPI {
         if let failing = ingestor.health.failing {
             // Reads may work while writes fail (a full disk): what ingest sees decides.
             healthy = false
-            members["storage"] = .string("failing since \(failing.since.iso8601): \(failing.reason) (\(failing.attempts) attempts; batches are held unacknowledged, the broker keeps them)")
+            members["storage"] = .string(
+                "failing since \(failing.since.iso8601): \(failing.reason) (\(failing.attempts) attempts; batches are held unacknowledged, the broker keeps them)"
+            )
         }
         if let ingest {
             let connected = ingest.isConnected
@@ -30,14 +32,21 @@ extension HubAPI {
         }
         if !federation.isEmpty {
             // A peer being away does not make this hub unhealthy; it is reported.
-            members["federation"] = .object(Dictionary(uniqueKeysWithValues: federation.map { link in
-                let status = link.status
-                return (link.configuration.name, JSONValue.object([
-                    "lastSuccess": status.lastSuccess.map { .string($0.iso8601) } ?? .null,
-                    "lastError": status.lastError.map { .string($0) } ?? .null,
-                    "mirrored": .number(Double(status.mirrored)),
-                ]))
-            }))
+            members["federation"] = .object(
+                Dictionary(
+                    uniqueKeysWithValues: federation.map { link in
+                        let status = link.status
+                        return (
+                            link.configuration.name,
+                            JSONValue.object([
+                                "lastSuccess": status.lastSuccess.map { .string($0.iso8601) } ?? .null,
+                                "lastError": status.lastError.map { .string($0) } ?? .null,
+                                "mirrored": .number(Double(status.mirrored)),
+                            ])
+                        )
+                    }
+                )
+            )
         }
         members["status"] = .string(healthy ? "ok" : "failing")
         return Self.json(.object(members), status: healthy ? .ok : .serviceUnavailable, jsonLD: false)

@@ -1,6 +1,6 @@
 import Hummingbird
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 /// What another tenant shared with the caller's (see ``ShareGrant``).
 extension HubAPI {
@@ -27,7 +27,11 @@ extension HubAPI {
 
     /// The entities of other tenants shared with `grantee`, of `types` and `ids` when given, each
     /// with the grant that shows it.
-    func sharedEntities(for grantee: Tenant, types: Set<String>?, ids: Set<EntityID>?) async throws(NGSIProblem) -> [(entity: NGSIEntity, grant: ShareGrant)] {
+    func sharedEntities(
+        for grantee: Tenant,
+        types: Set<String>?,
+        ids: Set<EntityID>?
+    ) async throws(NGSIProblem) -> [(entity: NGSIEntity, grant: ShareGrant)] {
         var shown = [EntityID: (entity: NGSIEntity, grant: ShareGrant)]()
         var order = [EntityID]()
         let grants = directory.grants(to: grantee).sorted { ($0.precision == .full ? 0 : 1, $0.id) < ($1.precision == .full ? 0 : 1, $1.id) }
@@ -51,7 +55,8 @@ extension HubAPI {
     func sharedEntity(_ id: EntityID, for grantee: Tenant) async throws(NGSIProblem) -> (NGSIEntity, ShareGrant)? {
         guard id.tenant != grantee, directory.grants(to: grantee).contains(where: { $0.owner == id.tenant && $0.type == id.type }) else { return nil }
         guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: id.tenant, id: id) }),
-              let grant = grant(covering: entity, for: grantee) else { return nil }
+            let grant = grant(covering: entity, for: grantee)
+        else { return nil }
         return (Self.sharedView(entity, grant), grant)
     }
 
@@ -63,9 +68,10 @@ extension HubAPI {
             "type": .string(grant.type), "precision": .string(grant.precision.rawValue), "created": .string(grant.created.iso8601),
             "revoked": grant.revoked.map { .string($0.iso8601) } ?? .null,
         ]
-        members["area"] = grant.area.map { ring in
-            .object(["type": "Polygon", "coordinates": .array([.array(ring.map { .array([.number($0.longitude), .number($0.latitude)]) })])])
-        } ?? .null
+        members["area"] =
+            grant.area.map { ring in
+                .object(["type": "Polygon", "coordinates": .array([.array(ring.map { .array([.number($0.longitude), .number($0.latitude)]) })])])
+            } ?? .null
         return .object(members)
     }
 
@@ -98,9 +104,13 @@ extension HubAPI {
         guard let name = json["to"]?.stringValue, let grantee = try? Tenant(name), directory.settings(of: grantee) != nil else {
             throw NGSIProblem(.badRequestData, "\"to\" names a tenant of this hub")
         }
-        guard let type = json["type"]?.stringValue, !type.isEmpty, type.count <= 256 else { throw NGSIProblem(.badRequestData, "\"type\" is the entity type shared") }
+        guard let type = json["type"]?.stringValue, !type.isEmpty, type.count <= 256 else {
+            throw NGSIProblem(.badRequestData, "\"type\" is the entity type shared")
+        }
         let precisionText = json["precision"]?.stringValue ?? "full"
-        guard let precision = ShareGrant.Precision(rawValue: precisionText) else { throw NGSIProblem(.badRequestData, "\"precision\" is full or hourly") }
+        guard let precision = ShareGrant.Precision(rawValue: precisionText) else {
+            throw NGSIProblem(.badRequestData, "\"precision\" is full or hourly")
+        }
         var area: [GeoPoint]?
         if let given = json["area"], given != .null {
             do { area = try ShareGrant.area(parsing: given.jsonText) } catch { throw NGSIProblem(error) }
@@ -108,8 +118,14 @@ extension HubAPI {
         let store = try accessStore()
         let grant: ShareGrant
         do {
-            grant = try store.grant(owner: owner, grantee: grantee, type: type, area: area, precision: precision,
-                                    knownTenants: Set(directory.tenants.keys))
+            grant = try store.grant(
+                owner: owner,
+                grantee: grantee,
+                type: type,
+                area: area,
+                precision: precision,
+                knownTenants: Set(directory.tenants.keys)
+            )
         } catch { throw NGSIProblem(.badRequestData, error.cause) }
         return Self.json(Self.grantJSON(grant), status: .created, jsonLD: false)
     }

@@ -1,7 +1,7 @@
 import HTTPTypes
 import Hummingbird
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 extension HubAPI {
     static let temporalQueryParameters: Set<String> = [
@@ -14,7 +14,9 @@ extension HubAPI {
         // Whose data: the caller's tenant, or for one entity shared with it, its owner's.
         var tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
-        try query.allow(text == nil ? Self.temporalQueryParameters : Self.temporalQueryParameters.subtracting(["type", "id", "limit", "offset", "count"]))
+        try query.allow(
+            text == nil ? Self.temporalQueryParameters : Self.temporalQueryParameters.subtracting(["type", "id", "limit", "offset", "count"])
+        )
         let jsonLD = try Self.wantsJSONLD(request)
         let temporal: TemporalRequest
         do { temporal = try TemporalRequest(parameters: query.values) } catch { throw NGSIProblem(error) }
@@ -28,8 +30,11 @@ extension HubAPI {
             if found == nil, let (entity, grant) = try await sharedEntity(id, for: tenant) {
                 if grant.precision == .hourly {
                     guard case .aggregated(_, let period) = temporal.representation, period > 0, period % 3_600_000 == 0 else {
-                        throw NGSIProblem(.forbidden, "\(grant.owner) shares \(grant.type) with \(tenant) as hourly aggregates only: "
-                                          + "ask with options=aggregatedValues and aggrPeriodDuration of whole hours (PT1H)")
+                        throw NGSIProblem(
+                            .forbidden,
+                            "\(grant.owner) shares \(grant.type) with \(tenant) as hourly aggregates only: "
+                                + "ask with options=aggregatedValues and aggrPeriodDuration of whole hours (PT1H)"
+                        )
                     }
                 }
                 found = entity
@@ -56,7 +61,9 @@ extension HubAPI {
         var cut: (first: Timestamp, last: Timestamp)?
         for entity in entities {
             var members: [String: JSONValue] = ["id": .string(entity.id.rawValue), "type": .string(entity.type)]
-            if entity.id.tenant != tenant || entity.attributes[ShareGrant.sharedByAttribute] != nil { members[ShareGrant.sharedByAttribute] = ["type": "Property", "value": .string(entity.id.tenant.name)] }
+            if entity.id.tenant != tenant || entity.attributes[ShareGrant.sharedByAttribute] != nil {
+                members[ShareGrant.sharedByAttribute] = ["type": "Property", "value": .string(entity.id.tenant.name)]
+            }
             if jsonLD { members["@context"] = .array(Self.contexts(for: entity.type).map { .string($0) }) }
             let series = try await stored { () async throws(StorageError) in try await store.series(tenant: tenant, entity: entity.id) }
             for info in series where temporal.attributes?.contains(info.attribute) ?? true {
@@ -71,7 +78,8 @@ extension HubAPI {
                         try await engine.instances(tenant: tenant, entity: entity.id, attribute: info.attribute, request: temporal)
                     }
                     if truncated, let first = values.first, let last = values.last { cut = (first.observedAt, last.observedAt) }
-                    members[info.attribute] = temporal.representation == .temporalValues
+                    members[info.attribute] =
+                        temporal.representation == .temporalValues
                         ? ["type": "Property", "values": .array(values.map { .array([Self.valueJSON($0.value), .string($0.observedAt.iso8601)]) })]
                         : .array(values.map { Self.instanceJSON($0, unit: info.unitCode) })
                 }
@@ -107,18 +115,20 @@ extension HubAPI {
         var members: [String: JSONValue] = ["type": "Property"]
         for method in methods {
             if !numeric && method != .totalCount { continue }
-            members[method.rawValue] = .array(periods.map { period in
-                let a = period.aggregate
-                let value: Double
-                switch method {
-                case .totalCount: value = Double(a.count)
-                case .sum: value = a.sum
-                case .avg: value = a.sum / Double(a.count)
-                case .min: value = a.min
-                case .max: value = a.max
+            members[method.rawValue] = .array(
+                periods.map { period in
+                    let a = period.aggregate
+                    let value: Double
+                    switch method {
+                    case .totalCount: value = Double(a.count)
+                    case .sum: value = a.sum
+                    case .avg: value = a.sum / Double(a.count)
+                    case .min: value = a.min
+                    case .max: value = a.max
+                    }
+                    return .array([.number(value), .string(period.start.iso8601), .string(period.end.iso8601)])
                 }
-                return .array([.number(value), .string(period.start.iso8601), .string(period.end.iso8601)])
-            })
+            )
         }
         return .object(members)
     }

@@ -1,9 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import KakehashiHubCore
 import KakehashiModel
 import Logging
-import KakehashiHubCore
 
 /// The hub's HTTP API: NGSI-LD entities and temporal queries, the upsert ingest path, health
 /// and metrics. Handlers are plain functions of the request, so tests drive them through

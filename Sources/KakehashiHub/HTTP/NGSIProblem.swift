@@ -1,6 +1,6 @@
 import Hummingbird
-import KakehashiModel
 import KakehashiHubCore
+import KakehashiModel
 
 /// An NGSI-LD error, answered as ProblemDetails (RFC 7807) with the NGSI-LD error type URI:
 /// `{"type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData", "title": …, "status": 400, "detail": …}`.

@@ -28,7 +28,10 @@ struct QueryString {
     func allow(_ known: Set<String>) throws(NGSIProblem) {
         let unknown = values.keys.filter { !known.contains($0) }.sorted()
         guard unknown.isEmpty else {
-            throw NGSIProblem(.badRequestData, "unknown query parameter\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
+            throw NGSIProblem(
+                .badRequestData,
+                "unknown query parameter\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))"
+            )
         }
     }
 

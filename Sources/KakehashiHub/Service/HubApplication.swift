@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
-import ServiceLifecycle
-import KakehashiModel
-import Logging
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiModel
+import Logging
+import ServiceLifecycle
 
 /// The wall clock of the running hub.
 public let systemWallClock: WallClock = { Timestamp(Date()) }
@@ -29,8 +29,13 @@ public struct Hub: Sendable {
     public let alertPublisher: AlertMQTTPublisher?
 
     /// Opens storage and creates the services (nothing runs yet).
-    public init(configuration: HubConfiguration, logger: Logger, registry: PrometheusRegistry = PrometheusRegistry(),
-                now: @escaping WallClock = systemWallClock, store: (any ObservationStore & AlertStore)? = nil) throws {
+    public init(
+        configuration: HubConfiguration,
+        logger: Logger,
+        registry: PrometheusRegistry = PrometheusRegistry(),
+        now: @escaping WallClock = systemWallClock,
+        store: (any ObservationStore & AlertStore)? = nil
+    ) throws {
         let given = store
         let store: any ObservationStore & AlertStore
         if let given {
@@ -61,9 +66,16 @@ public struct Hub: Sendable {
                 validator.maxReadingAge = configuration.limits.maxReadingAge
                 return validator
             }(),
-            store: store, metrics: metrics, logger: logger, now: now, stored: evaluate)
+            store: store,
+            metrics: metrics,
+            logger: logger,
+            now: now,
+            stored: evaluate
+        )
         var ingest: MQTTIngest?
-        if let broker = configuration.broker { ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger) }
+        if let broker = configuration.broker {
+            ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger)
+        }
         self.store = store
         self.alerts = alerts
         self.ingest = ingest
@@ -71,10 +83,20 @@ public struct Hub: Sendable {
         let dashboard = configuration.dashboard.enabled ? try DashboardAssets(configuration: configuration.dashboard) : nil
         let links = configuration.federation.map { FederationLink(configuration: $0, ingestor: ingestor, store: store, logger: logger) }
         self.federation = links
-        self.api = HubAPI(configuration: configuration, store: store, ingestor: ingestor, ingest: ingest, alerts: alerts,
-                          registry: registry, logger: logger, dashboard: dashboard, directory: directory,
-                          limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
-                          feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey), federation: links)
+        self.api = HubAPI(
+            configuration: configuration,
+            store: store,
+            ingestor: ingestor,
+            ingest: ingest,
+            alerts: alerts,
+            registry: registry,
+            logger: logger,
+            dashboard: dashboard,
+            directory: directory,
+            limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
+            feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey),
+            federation: links
+        )
         if !configuration.requireKeys {
             logger.warning("access.require_keys is false: anyone who reaches the HTTP port reads and acknowledges for every tenant")
         }
@@ -104,8 +126,15 @@ public struct Hub: Sendable {
         services += federation.map { AfterAlertsStart(alerts: alerts, service: $0) } as [any Service]
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
         if let alertPublisher { services.append(alertPublisher) }
-        services.append(RetentionService(
-            store: store, policy: configuration.retention, interval: configuration.retentionInterval, now: now, logger: logger))
+        services.append(
+            RetentionService(
+                store: store,
+                policy: configuration.retention,
+                interval: configuration.retentionInterval,
+                now: now,
+                logger: logger
+            )
+        )
         let api = self.api
         return Application(
             router: router(),
@@ -113,10 +142,13 @@ public struct Hub: Sendable {
                 api.webSocketUpgrade(request)
             },
             configuration: ApplicationConfiguration(
-                address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "kakehashi-hub"),
+                address: .hostname(configuration.http.host, port: configuration.http.port),
+                serverName: "kakehashi-hub"
+            ),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
+            logger: logger
+        )
     }
 }
 

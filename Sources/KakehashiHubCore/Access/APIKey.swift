@@ -64,7 +64,8 @@ public struct APIKeySecret: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "kk", parts[1].count == 12, parts[2].count == 48,
-              (parts[1] + parts[2]).allSatisfy(\.isHexDigit) else { return nil }
+            (parts[1] + parts[2]).allSatisfy(\.isHexDigit)
+        else { return nil }
         self.init(id: String(parts[1]), secret: String(parts[2]))
     }
 
@@ -100,8 +101,17 @@ public struct APIKeyRecord: Sendable, Hashable {
     public let revoked: Timestamp?
 
     /// A record as a store reads it back.
-    public init(id: String, tenant: Tenant, role: AccessRole, label: String?, salt: [UInt8], hash: [UInt8], created: Timestamp,
-                expires: Timestamp?, revoked: Timestamp?) {
+    public init(
+        id: String,
+        tenant: Tenant,
+        role: AccessRole,
+        label: String?,
+        salt: [UInt8],
+        hash: [UInt8],
+        created: Timestamp,
+        expires: Timestamp?,
+        revoked: Timestamp?
+    ) {
         self.id = id
         self.tenant = tenant
         self.role = role
@@ -114,12 +124,29 @@ public struct APIKeyRecord: Sendable, Hashable {
     }
 
     /// A new key for `tenant`: its secret (to show once) and the record to store.
-    public static func issue(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?,
-                             now: Timestamp) -> (secret: APIKeySecret, record: APIKeyRecord) {
+    public static func issue(
+        tenant: Tenant,
+        role: AccessRole,
+        label: String?,
+        expires: Timestamp?,
+        now: Timestamp
+    ) -> (secret: APIKeySecret, record: APIKeyRecord) {
         let secret = APIKeySecret.generate()
         let salt = APIKeySecret.salt()
-        return (secret, APIKeyRecord(id: secret.id, tenant: tenant, role: role, label: label, salt: salt, hash: secret.hash(salt: salt),
-                                     created: now, expires: expires, revoked: nil))
+        return (
+            secret,
+            APIKeyRecord(
+                id: secret.id,
+                tenant: tenant,
+                role: role,
+                label: label,
+                salt: salt,
+                hash: secret.hash(salt: salt),
+                created: now,
+                expires: expires,
+                revoked: nil
+            )
+        )
     }
 
     /// Whether `key` is this key, in time independent of where the hashes differ.

@@ -24,7 +24,11 @@ public final class AccessDirectory: Sendable {
         self.init(store: nil, configured: tenants)
     }
 
-    public init(store: (any AccessRecords)?, configured: [Tenant: HubConfiguration.TenantSettings], now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) {
+    public init(
+        store: (any AccessRecords)?,
+        configured: [Tenant: HubConfiguration.TenantSettings],
+        now: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }
+    ) {
         self.store = store
         self.configured = configured
         self.now = now
@@ -37,7 +41,10 @@ public final class AccessDirectory: Sendable {
         state = Mutex(initial)
     }
 
-    static func merge(_ configured: [Tenant: HubConfiguration.TenantSettings], _ snapshot: AccessSnapshot) -> [Tenant: HubConfiguration.TenantSettings] {
+    static func merge(
+        _ configured: [Tenant: HubConfiguration.TenantSettings],
+        _ snapshot: AccessSnapshot
+    ) -> [Tenant: HubConfiguration.TenantSettings] {
         var tenants = configured
         for (tenant, gateways) in snapshot.tenants { tenants[tenant, default: .init()].gateways.formUnion(gateways) }
         return tenants

@@ -48,15 +48,28 @@ public protocol AccessRecords: Sendable {
     func gateways() throws(StorageError) -> [(tenant: Tenant, gateway: GatewayID)]
     /// Creates a key; the returned secret is the only copy. `knownTenants` are the tenants of
     /// the configuration file, which may hold keys without being added here.
-    func createKey(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?, knownTenants: Set<Tenant>,
-                   now: Timestamp) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord)
+    func createKey(
+        tenant: Tenant,
+        role: AccessRole,
+        label: String?,
+        expires: Timestamp?,
+        knownTenants: Set<Tenant>,
+        now: Timestamp
+    ) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord)
     /// The keys, optionally of one tenant, newest first.
     func keys(tenant: Tenant?) throws(StorageError) -> [APIKeyRecord]
     /// Revokes a key by its id (the part after `kk_`).
     func revokeKey(id: String, now: Timestamp) throws(StorageError)
     /// Lets `grantee` read `owner`'s entities of `type` (inside `area` when given, at `precision`).
-    func grant(owner: Tenant, grantee: Tenant, type: String, area: [GeoPoint]?, precision: ShareGrant.Precision,
-               knownTenants: Set<Tenant>, now: Timestamp) throws(StorageError) -> ShareGrant
+    func grant(
+        owner: Tenant,
+        grantee: Tenant,
+        type: String,
+        area: [GeoPoint]?,
+        precision: ShareGrant.Precision,
+        knownTenants: Set<Tenant>,
+        now: Timestamp
+    ) throws(StorageError) -> ShareGrant
     /// Every grant (revoked ones too), optionally those involving one tenant.
     func grants(involving tenant: Tenant?) throws(StorageError) -> [ShareGrant]
     /// Ends a grant.
@@ -72,8 +85,13 @@ extension AccessRecords {
         try addGateway(gateway, tenant: tenant, now: Timestamp(Date()))
     }
 
-    public func createKey(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?,
-                          knownTenants: Set<Tenant> = []) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord) {
+    public func createKey(
+        tenant: Tenant,
+        role: AccessRole,
+        label: String?,
+        expires: Timestamp?,
+        knownTenants: Set<Tenant> = []
+    ) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord) {
         try createKey(tenant: tenant, role: role, label: label, expires: expires, knownTenants: knownTenants, now: Timestamp(Date()))
     }
 
@@ -81,8 +99,14 @@ extension AccessRecords {
 
     public func revokeKey(id: String) throws(StorageError) { try revokeKey(id: id, now: Timestamp(Date())) }
 
-    public func grant(owner: Tenant, grantee: Tenant, type: String, area: [GeoPoint]?, precision: ShareGrant.Precision,
-                      knownTenants: Set<Tenant> = []) throws(StorageError) -> ShareGrant {
+    public func grant(
+        owner: Tenant,
+        grantee: Tenant,
+        type: String,
+        area: [GeoPoint]?,
+        precision: ShareGrant.Precision,
+        knownTenants: Set<Tenant> = []
+    ) throws(StorageError) -> ShareGrant {
         try grant(owner: owner, grantee: grantee, type: type, area: area, precision: precision, knownTenants: knownTenants, now: Timestamp(Date()))
     }
 

@@ -1,8 +1,9 @@
 import Foundation
+import KakehashiModel
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import KakehashiModel
 
 /// The central mosquitto's password file and ACL for the hub's gateways: each gateway logs in
 /// with its id as user name and may publish only under `kakehashi/v1/<tenant>/<gateway>/#`; the
@@ -36,8 +37,10 @@ public struct BrokerAccessFiles: Sendable {
             "topic write \(WireTopic.allAcknowledgements)",
         ]
         for (tenant, gateway) in gateways.sorted(by: { ($0.tenant.name, $0.gateway.rawValue) < ($1.tenant.name, $1.gateway.rawValue) }) {
-            lines += ["", "user \(gateway.rawValue)", "topic write \(WireTopic.prefix)/\(tenant.name)/\(gateway.rawValue)/#",
-                      "topic read \(WireAcknowledgement.topic(tenant: tenant, gateway: gateway))"]
+            lines += [
+                "", "user \(gateway.rawValue)", "topic write \(WireTopic.prefix)/\(tenant.name)/\(gateway.rawValue)/#",
+                "topic read \(WireAcknowledgement.topic(tenant: tenant, gateway: gateway))",
+            ]
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -63,7 +66,9 @@ public struct BrokerAccessFiles: Sendable {
         let status = Self.run(tool, ["-b", passwordFile, user, password], errors: errors)
         guard status == 0 else {
             let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            throw AccessFileError("mosquitto_passwd failed on \(passwordFile) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw AccessFileError(
+                "mosquitto_passwd failed on \(passwordFile) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
     }
 
@@ -98,7 +103,9 @@ public struct BrokerAccessFiles: Sendable {
         let status = Self.run(tool, ["-D", passwordFile, user], errors: errors)
         guard status == 0 else {
             let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            throw AccessFileError("mosquitto_passwd -D failed on \(passwordFile) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw AccessFileError(
+                "mosquitto_passwd -D failed on \(passwordFile) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
     }
 

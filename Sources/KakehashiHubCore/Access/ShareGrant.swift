@@ -28,8 +28,16 @@ public struct ShareGrant: Sendable, Hashable {
     public let created: Timestamp
     public let revoked: Timestamp?
 
-    public init(id: Int64, owner: Tenant, grantee: Tenant, type: String, area: [GeoPoint]?, precision: Precision,
-                created: Timestamp, revoked: Timestamp? = nil) {
+    public init(
+        id: Int64,
+        owner: Tenant,
+        grantee: Tenant,
+        type: String,
+        area: [GeoPoint]?,
+        precision: Precision,
+        created: Timestamp,
+        revoked: Timestamp? = nil
+    ) {
         self.id = id
         self.owner = owner
         self.grantee = grantee

@@ -45,7 +45,11 @@ extension HubConfigurationLoader {
             if let seconds = Self.offset(text) { alerts.offsetSeconds = seconds } else { node.fail("'\(text)' is not a zone offset like +09:00") }
         }
         if let node = m["clock_interval"], let interval = node.duration {
-            if interval < .milliseconds(100) || interval > .seconds(3600) { node.fail("clock_interval is between 100ms and 1h") } else { alerts.clockInterval = interval }
+            if interval < .milliseconds(100) || interval > .seconds(3600) {
+                node.fail("clock_interval is between 100ms and 1h")
+            } else {
+                alerts.clockInterval = interval
+            }
         }
         if let flag = m["publish_mqtt"]?.bool { alerts.publishMQTT = flag }
         if let node = m["clock_grace"], let grace = node.duration {
@@ -113,7 +117,8 @@ extension HubConfigurationLoader {
         var area: GeoBox?
         if let node = m["area"], let box = node.mapping(allowed: ["south", "west", "north", "east"]) {
             if let south = node.required(box, "south")?.double, let west = node.required(box, "west")?.double,
-               let north = node.required(box, "north")?.double, let east = node.required(box, "east")?.double {
+                let north = node.required(box, "north")?.double, let east = node.required(box, "east")?.double
+            {
                 if south > north || west > east || abs(south) > 90 || abs(north) > 90 || abs(west) > 180 || abs(east) > 180 {
                     node.fail("the area is south ≤ north within ±90 and west ≤ east within ±180")
                 } else {
@@ -130,7 +135,9 @@ extension HubConfigurationLoader {
         var publishing = AlertRule.Publishing()
         if let node = m["cap"], let members = node.mapping(allowed: ["category", "radius_km", "unit"]) {
             if let value = members["category"], let name = value.string {
-                if let category = CAPMessage.Category(rawValue: name) { publishing.category = category } else {
+                if let category = CAPMessage.Category(rawValue: name) {
+                    publishing.category = category
+                } else {
                     value.fail("'\(name)' is not a CAP category (\(CAPMessage.Category.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
             }
@@ -141,8 +148,17 @@ extension HubConfigurationLoader {
         }
         guard let kindNode = m[kindKey], let kind = self.kind(kindKey, kindNode) else { return nil }
         guard let id, let tenant, let type, let attribute else { return nil }
-        return AlertRule(id: id, tenant: tenant, entityType: type, attribute: attribute, entityIDs: ids, area: area,
-                         kind: kind, text: text, publishing: publishing)
+        return AlertRule(
+            id: id,
+            tenant: tenant,
+            entityType: type,
+            attribute: attribute,
+            entityIDs: ids,
+            area: area,
+            kind: kind,
+            text: text,
+            publishing: publishing
+        )
     }
 
     private func kind(_ key: String, _ node: ConfigNode) -> AlertRule.Kind? {
@@ -169,7 +185,8 @@ extension HubConfigurationLoader {
             var failed = false
             for item in node.required(m, "stages")?.sequence() ?? [] {
                 guard let s = item.mapping(allowed: ["name", "level", "severity"]), let name = item.required(s, "name")?.string,
-                      let levelText = item.required(s, "level")?.string, let value = severity(item.required(s, "severity")) else { failed = true; continue }
+                    let levelText = item.required(s, "level")?.string, let value = severity(item.required(s, "severity"))
+                else { failed = true; continue }
                 let level: Threshold.Level = Double(levelText).map { .constant($0) } ?? .attribute(levelText)
                 if case .constant(let number) = level, !number.isFinite { s["level"]?.fail("the level is finite"); failed = true }
                 stages.append(Threshold.Stage(name: name, level: level, severity: value))
@@ -178,12 +195,20 @@ extension HubConfigurationLoader {
             let hysteresis = m["hysteresis"]?.double ?? 0
             if hysteresis < 0 { m["hysteresis"]?.fail("hysteresis is not negative") }
             guard !failed, !stages.isEmpty else { return nil }
-            return .threshold(Threshold(direction: direction, stages: stages, hysteresis: hysteresis,
-                                        raiseAfter: milliseconds(m["raise_after"]) ?? 0, clearAfter: milliseconds(m["clear_after"]) ?? 0))
+            return .threshold(
+                Threshold(
+                    direction: direction,
+                    stages: stages,
+                    hysteresis: hysteresis,
+                    raiseAfter: milliseconds(m["raise_after"]) ?? 0,
+                    clearAfter: milliseconds(m["clear_after"]) ?? 0
+                )
+            )
         case "rate":
             guard let m = node.mapping(allowed: ["window", "change", "severity", "clear_after"]) else { return nil }
             guard let window = milliseconds(node.required(m, "window")), let change = node.required(m, "change")?.double,
-                  let value = severity(node.required(m, "severity")) else { return nil }
+                let value = severity(node.required(m, "severity"))
+            else { return nil }
             if window <= 0 { m["window"]?.fail("the window is longer than 0"); return nil }
             if change == 0 { m["change"]?.fail("the change is a rise (positive) or a fall (negative), not 0"); return nil }
             return .rateOfChange(RateOfChange(window: window, change: change, severity: value, clearAfter: milliseconds(m["clear_after"]) ?? 0))

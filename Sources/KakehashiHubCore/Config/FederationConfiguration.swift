@@ -48,8 +48,9 @@ extension HubConfigurationLoader {
         for item in items {
             guard let m = item.mapping(allowed: ["name", "url", "key", "key_env", "tenant", "types", "share_with", "interval"]) else { continue }
             guard let name = item.required(m, "name")?.string, let url = item.required(m, "url")?.string,
-                  let tenantNode = item.required(m, "tenant"),
-                  let tenant = tenantNode.model({ (text) throws(ModelError) in try Tenant(text) }) else { continue }
+                let tenantNode = item.required(m, "tenant"),
+                let tenant = tenantNode.model({ (text) throws(ModelError) in try Tenant(text) })
+            else { continue }
             if !names.insert(name).inserted { m["name"]?.fail("another link is named \(name)") }
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
                 m["url"]?.fail("the peer's URL starts with https:// (or http:// on a private network)")
@@ -66,10 +67,20 @@ extension HubConfigurationLoader {
             for entry in m["share_with"]?.sequence() ?? [] {
                 if let local = entry.model({ (text) throws(ModelError) in try Tenant(text) }) { shareWith.append(local) }
             }
-            var link = FederationLinkConfiguration(name: name, url: url.hasSuffix("/") ? String(url.dropLast()) : url, key: key,
-                                                   tenant: tenant, types: types, shareWith: shareWith)
+            var link = FederationLinkConfiguration(
+                name: name,
+                url: url.hasSuffix("/") ? String(url.dropLast()) : url,
+                key: key,
+                tenant: tenant,
+                types: types,
+                shareWith: shareWith
+            )
             if let node = m["interval"], let interval = node.duration {
-                if interval < .milliseconds(100) || interval > .seconds(86_400) { node.fail("interval is between 100ms and 1d") } else { link.interval = interval }
+                if interval < .milliseconds(100) || interval > .seconds(86_400) {
+                    node.fail("interval is between 100ms and 1d")
+                } else {
+                    link.interval = interval
+                }
             }
             links.append(link)
         }

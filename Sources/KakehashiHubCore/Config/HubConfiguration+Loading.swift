@@ -6,13 +6,23 @@ import KakehashiModel
 
 extension HubConfiguration {
     /// Reads and validates `file`; the error lists every problem with its line and key.
-    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> HubConfiguration {
+    public static func load(
+        file: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> HubConfiguration {
         try ConfigDocument.load(file: file, environment: environment) { root, base in HubConfigurationLoader(baseDirectory: base).hub(root) }
     }
 
     /// Validates configuration text; relative paths resolve against `baseDirectory`.
-    public static func parse(yaml: String, file: String, baseDirectory: String, environment: [String: String] = [:]) throws(ConfigurationError) -> HubConfiguration {
-        try ConfigDocument.parse(yaml: yaml, file: file, environment: environment) { root in HubConfigurationLoader(baseDirectory: baseDirectory).hub(root) }
+    public static func parse(
+        yaml: String,
+        file: String,
+        baseDirectory: String,
+        environment: [String: String] = [:]
+    ) throws(ConfigurationError) -> HubConfiguration {
+        try ConfigDocument.parse(yaml: yaml, file: file, environment: environment) { root in
+            HubConfigurationLoader(baseDirectory: baseDirectory).hub(root)
+        }
     }
 }
 
@@ -21,7 +31,12 @@ struct HubConfigurationLoader {
     let baseDirectory: String
 
     func hub(_ root: ConfigNode) -> HubConfiguration? {
-        guard let m = root.mapping(allowed: ["http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access", "federation"]) else { return nil }
+        guard
+            let m = root.mapping(allowed: [
+                "http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access",
+                "federation",
+            ])
+        else { return nil }
         var http = HubConfiguration.HTTP()
         if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
             if let host = members["host"]?.string { http.host = host }
@@ -30,14 +45,22 @@ struct HubConfigurationLoader {
         var path: String?
         var options = StorageOptions()
         var separation = HubConfiguration.StorageSeparation.shared
-        if let node = root.required(m, "storage"), let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache", "separation"]) {
+        if let node = root.required(m, "storage"),
+            let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache", "separation"])
+        {
             path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             if let sync = members["sync"] {
-                if let text = sync.string, let value = StorageSync(rawValue: text) { options.sync = value } else { sync.fail("sync is full or normal") }
+                if let text = sync.string, let value = StorageSync(rawValue: text) {
+                    options.sync = value
+                } else {
+                    sync.fail("sync is full or normal")
+                }
             }
             if let limit = members["deadletter_limit"]?.int(in: 0...10_000_000) { options.deadLetterLimit = limit }
             if let node = members["separation"] {
-                if let text = node.string, let value = HubConfiguration.StorageSeparation(rawValue: text) { separation = value } else {
+                if let text = node.string, let value = HubConfiguration.StorageSeparation(rawValue: text) {
+                    separation = value
+                } else {
                     node.fail("separation is shared (one database, rows tagged by tenant) or per_tenant (one SQLite file per tenant)")
                 }
             }
@@ -55,7 +78,8 @@ struct HubConfigurationLoader {
             for (name, tenantNode) in table {
                 guard let tenant = validTenant(name, tenantNode) else { continue }
                 var settings = HubConfiguration.TenantSettings()
-                if tenantNode.node.mapping != nil, let members = tenantNode.mapping(allowed: ["gateways"]), let list = members["gateways"]?.sequence() {
+                if tenantNode.node.mapping != nil, let members = tenantNode.mapping(allowed: ["gateways"]), let list = members["gateways"]?.sequence()
+                {
                     for item in list {
                         if let gateway = item.model({ (text) throws(ModelError) in try GatewayID(text) }) {
                             if !settings.gateways.insert(gateway).inserted { item.fail("gateway \(gateway) is listed twice") }
@@ -75,11 +99,19 @@ struct HubConfigurationLoader {
         var interval: Duration = .seconds(3600)
         if let node = m["retention"] { (retention, interval) = self.retention(node, tenants: tenants) ?? (retention, interval) }
         var limits = HubConfiguration.Limits()
-        if let node = m["limits"], let members = node.mapping(allowed: ["max_body", "default_page_size", "max_page_size", "max_temporal_instances", "max_upsert_entities",
-                                                                     "requests_per_second", "request_burst", "feeds_per_key",
-                                                                     "max_future_skew", "max_reading_age"]) {
+        if let node = m["limits"],
+            let members = node.mapping(allowed: [
+                "max_body", "default_page_size", "max_page_size", "max_temporal_instances", "max_upsert_entities",
+                "requests_per_second", "request_burst", "feeds_per_key",
+                "max_future_skew", "max_reading_age",
+            ])
+        {
             if let node = members["max_future_skew"], let skew = node.duration {
-                if skew < .zero || skew > .seconds(7 * 86_400) { node.fail("max_future_skew is between 0s and 7d") } else { limits.maxFutureSkew = skew }
+                if skew < .zero || skew > .seconds(7 * 86_400) {
+                    node.fail("max_future_skew is between 0s and 7d")
+                } else {
+                    limits.maxFutureSkew = skew
+                }
             }
             if let node = members["max_reading_age"], let age = node.duration {
                 if age <= .zero { node.fail("max_reading_age is more than 0s") } else { limits.maxReadingAge = age }
@@ -102,7 +134,9 @@ struct HubConfigurationLoader {
             }
             brokerFiles.password = members["broker_password_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             brokerFiles.acl = members["broker_acl_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
-            if (brokerFiles.password == nil) != (brokerFiles.acl == nil) { node.fail("give both broker_password_file and broker_acl_file, or neither") }
+            if (brokerFiles.password == nil) != (brokerFiles.acl == nil) {
+                node.fail("give both broker_password_file and broker_acl_file, or neither")
+            }
         }
         var consumers = HubConfiguration.defaultIngestConsumers
         if let node = m["ingest"], let members = node.mapping(allowed: ["consumers"]) {
@@ -129,7 +163,11 @@ struct HubConfigurationLoader {
         configuration.requireKeys = requireKeys
         configuration.federation = federation
         if let password = brokerFiles.password, let acl = brokerFiles.acl {
-            configuration.brokerAccessFiles = BrokerAccessFiles(passwordFile: password, aclFile: acl, hubUser: broker?.credentials?.username ?? "kakehashi-hub")
+            configuration.brokerAccessFiles = BrokerAccessFiles(
+                passwordFile: password,
+                aclFile: acl,
+                hubUser: broker?.credentials?.username ?? "kakehashi-hub"
+            )
         }
         return configuration
     }
@@ -152,7 +190,7 @@ struct HubConfigurationLoader {
                 guard let (rule, members) = rule(item, allowed: ["tenant", "type"]) else { continue }
                 let tenant = members["tenant"]?.model { (text) throws(ModelError) in try Tenant(text) }
                 let type = members["type"]?.string
-                if tenant == nil && type == nil { item.fail("a rule names a tenant, a type or both") ; continue }
+                if tenant == nil && type == nil { item.fail("a rule names a tenant, a type or both"); continue }
                 if let tenant, tenants[tenant] == nil { members["tenant"]?.fail("\(tenant) is not one of the tenants") }
                 policy.set(rule, tenant: tenant, type: type)
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -40,7 +41,7 @@ final class EventStreamReader: NSObject, URLSessionDataDelegate, @unchecked Send
         (events, continuation) = AsyncThrowingStream.makeStream(bufferingPolicy: .bufferingOldest(10_000))
         super.init()
         let settings = URLSessionConfiguration.ephemeral
-        settings.timeoutIntervalForRequest = 60   // keepalives arrive every 15 s
+        settings.timeoutIntervalForRequest = 60  // keepalives arrive every 15 s
         settings.timeoutIntervalForResource = .greatestFiniteMagnitude
         let session = URLSession(configuration: settings, delegate: self, delegateQueue: nil)
         var request = URLRequest(url: url)
@@ -64,8 +65,12 @@ final class EventStreamReader: NSObject, URLSessionDataDelegate, @unchecked Send
         session?.invalidateAndCancel()
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+    func urlSession(
+        _ session: URLSession,
+        dataTask: URLSessionDataTask,
+        didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         state.withLock { $0.status = status }
         completionHandler(.allow)
@@ -102,7 +107,9 @@ final class EventStreamReader: NSObject, URLSessionDataDelegate, @unchecked Send
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
         let (status, body) = state.withLock { ($0.status, $0.errorBody) }
         if status != 0 && status != 200 {
-            let detail = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["detail"] as? String ?? String(decoding: body.prefix(200), as: UTF8.self)
+            let detail =
+                (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["detail"] as? String
+                ?? String(decoding: body.prefix(200), as: UTF8.self)
             continuation.finish(throwing: Failure.status(status, detail))
         } else if let error {
             continuation.finish(throwing: Failure.transport(error.localizedDescription))

@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KakehashiModel
 import Logging
 import ServiceLifecycle
 import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Mirrors a peer hub's tenant into this hub (see ``FederationLinkConfiguration``), with the
 /// key the peer issued. It follows the peer's `/feeds/entities` (each stored batch, pushed as it
@@ -43,7 +44,10 @@ public final class FederationLink: Service, Sendable {
     }
 
     public func run() async throws {
-        logger.info("federation link started", metadata: ["link": "\(configuration.name)", "peer": "\(configuration.url)", "tenant": "\(configuration.tenant)"])
+        logger.info(
+            "federation link started",
+            metadata: ["link": "\(configuration.name)", "peer": "\(configuration.url)", "tenant": "\(configuration.tenant)"]
+        )
         var push = true
         // After a failure the link tries again soon (1 s, doubling), never later than `interval`.
         var retry = Duration.seconds(1)
@@ -59,7 +63,7 @@ public final class FederationLink: Service, Sendable {
                 }
             } catch let error as FederationError {
                 if error.notFound && push {
-                    push = false   // a peer without /feeds/entities: ask it every interval instead
+                    push = false  // a peer without /feeds/entities: ask it every interval instead
                     logger.info("federation link: the peer has no entity feed; polling", metadata: ["link": "\(configuration.name)"])
                     continue
                 }
@@ -71,7 +75,7 @@ public final class FederationLink: Service, Sendable {
                 pause = min(retry, configuration.interval)
                 retry = min(retry * 2, configuration.interval)
             } catch {
-                break   // cancelled
+                break  // cancelled
             }
             if pause == configuration.interval { retry = .seconds(1) }
             do { try await Task.sleep(for: pause) } catch { break }
@@ -102,7 +106,9 @@ public final class FederationLink: Service, Sendable {
                         let json = (try? JSONValue(parsing: Array(event.data.utf8))) ?? .null
                         var entities = [NGSIEntity]()
                         for item in json.arrayValue ?? [] {
-                            guard var entity = try? NGSIEntity(json: item, form: .normalized), entity.id.tenant == self.configuration.tenant else { continue }
+                            guard var entity = try? NGSIEntity(json: item, form: .normalized), entity.id.tenant == self.configuration.tenant else {
+                                continue
+                            }
                             entity.attributes[ShareGrant.sharedByAttribute] = nil
                             entity.context = []
                             entities.append(entity)
@@ -110,12 +116,15 @@ public final class FederationLink: Service, Sendable {
                         guard !entities.isEmpty else { continue }
                         switch try await self.ingestor.ingest(entities: entities, tenant: self.configuration.tenant) {
                         case .success(let result): self.record(stored: result.stored)
-                        case .failure(let rejection): throw FederationError("\(self.configuration.name): a pushed batch was refused here: \(rejection.detail)")
+                        case .failure(let rejection):
+                            throw FederationError("\(self.configuration.name): a pushed batch was refused here: \(rejection.detail)")
                         }
                     }
                 } catch let failure as EventStreamReader.Failure {
                     if Task.isCancelled { throw CancellationError() }
-                    if case .status(404, _) = failure { throw FederationError("\(self.configuration.name): the peer has no entity feed", notFound: true) }
+                    if case .status(404, _) = failure {
+                        throw FederationError("\(self.configuration.name): the peer has no entity feed", notFound: true)
+                    }
                     throw FederationError("\(self.configuration.name): the peer's entity feed: \(failure)")
                 }
                 if Task.isCancelled { throw CancellationError() }
@@ -153,15 +162,22 @@ public final class FederationLink: Service, Sendable {
         var fragments = [NGSIEntity]()
         while true {
             let from = (cursor ?? Timestamp(millisecondsSinceEpoch: 0)).iso8601
-            let (answer, partial) = try await get("/ngsi-ld/v1/temporal/entities/\(Self.encode(id.rawValue))?timerel=after&timeAt=\(Self.encode(from))")
+            let (answer, partial) = try await get(
+                "/ngsi-ld/v1/temporal/entities/\(Self.encode(id.rawValue))?timerel=after&timeAt=\(Self.encode(from))"
+            )
             var newest = cursor
             // The entity itself, or a one-element list of it.
             let history = answer.arrayValue?.first ?? answer
             if case .object(let members) = history {
                 for (name, instances) in members where name != "id" && name != "type" && name != ShareGrant.sharedByAttribute {
                     for instance in instances.arrayValue ?? [] {
-                        guard let fragment = try? NGSIEntity(json: .object(["id": .string(id.rawValue), "type": .string(id.type), name: instance]), form: .normalized),
-                              let at = fragment.attributes[name]?.observedAt else { continue }
+                        guard
+                            let fragment = try? NGSIEntity(
+                                json: .object(["id": .string(id.rawValue), "type": .string(id.type), name: instance]),
+                                form: .normalized
+                            ),
+                            let at = fragment.attributes[name]?.observedAt
+                        else { continue }
                         fragments.append(fragment)
                         newest = max(newest ?? at, at)
                     }
@@ -189,14 +205,18 @@ public final class FederationLink: Service, Sendable {
 
     /// GETs `path` from the peer: its JSON, and whether the answer was partial (206).
     func get(_ path: String) async throws -> (JSONValue, Bool) {
-        guard let url = URL(string: configuration.url + path) else { throw FederationError("\(configuration.name): bad URL \(configuration.url + path)") }
+        guard let url = URL(string: configuration.url + path) else {
+            throw FederationError("\(configuration.name): bad URL \(configuration.url + path)")
+        }
         var answer: (Data, URLResponse)?
         // A GET is safe to repeat: once more when the connection failed (e.g. a kept-alive
         // connection the peer had closed).
         for attempt in 0..<2 where answer == nil {
             do { answer = try await session.data(from: url) } catch {
                 if Task.isCancelled { throw CancellationError() }
-                if attempt == 1 { throw FederationError("\(configuration.name): \(configuration.url) cannot be reached: \(error.localizedDescription)") }
+                if attempt == 1 {
+                    throw FederationError("\(configuration.name): \(configuration.url) cannot be reached: \(error.localizedDescription)")
+                }
             }
         }
         guard let (data, response) = answer else { throw FederationError("\(configuration.name): \(configuration.url) gave no answer") }
@@ -237,9 +257,18 @@ extension FederationLink {
             if !known.contains(link.tenant) { try access.addTenant(link.tenant, display: "mirror of \(link.name)") }
             for local in link.shareWith {
                 for type in link.types where !grants.contains(where: { $0.owner == link.tenant && $0.grantee == local && $0.type == type }) {
-                    _ = try access.grant(owner: link.tenant, grantee: local, type: type, area: nil, precision: .full,
-                                         knownTenants: Set(configuration.tenants.keys))
-                    logger.info("federation: sharing the mirror with a local tenant", metadata: ["link": "\(link.name)", "type": "\(type)", "with": "\(local)"])
+                    _ = try access.grant(
+                        owner: link.tenant,
+                        grantee: local,
+                        type: type,
+                        area: nil,
+                        precision: .full,
+                        knownTenants: Set(configuration.tenants.keys)
+                    )
+                    logger.info(
+                        "federation: sharing the mirror with a local tenant",
+                        metadata: ["link": "\(link.name)", "type": "\(type)", "with": "\(local)"]
+                    )
                 }
             }
         }

@@ -1,6 +1,6 @@
 import KakehashiAlerts
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import Logging
 import ServiceLifecycle
 

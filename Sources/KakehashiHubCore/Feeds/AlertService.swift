@@ -37,8 +37,13 @@ public actor AlertService {
     private var tail: Task<Void, Never>?
 
     /// Creates the service (``AlertMQTTPublisher`` publishes its events to MQTT).
-    public init(configuration: AlertsConfiguration, store: any ObservationStore & AlertStore,
-                metrics: HubMetrics, logger: Logger, now: @escaping WallClock) {
+    public init(
+        configuration: AlertsConfiguration,
+        store: any ObservationStore & AlertStore,
+        metrics: HubMetrics,
+        logger: Logger,
+        now: @escaping WallClock
+    ) {
         self.configuration = configuration
         self.store = store
         self.feed = AlertFeed()
@@ -165,10 +170,22 @@ public actor AlertService {
         started = true
         do {
             let active = try await store.activeAlerts()
-            engine.restore(active.map { alert in
-                AlertEvent(kind: alert.lastChangeKind, rule: alert.rule, entity: alert.entity, stage: alert.stage, stageName: alert.stageName,
-                           severity: alert.severity, value: alert.value, level: alert.level, at: alert.updatedAt, location: alert.location)
-            })
+            engine.restore(
+                active.map { alert in
+                    AlertEvent(
+                        kind: alert.lastChangeKind,
+                        rule: alert.rule,
+                        entity: alert.entity,
+                        stage: alert.stage,
+                        stageName: alert.stageName,
+                        severity: alert.severity,
+                        value: alert.value,
+                        level: alert.level,
+                        at: alert.updatedAt,
+                        location: alert.location
+                    )
+                }
+            )
             var primed = 0
             let watched = Dictionary(grouping: configuration.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
             var events = [AlertEvent]()
@@ -180,9 +197,12 @@ public actor AlertService {
                 }
             }
             await record(events)
-            logger.info("alert rules ready", metadata: [
-                "rules": "\(configuration.rules.count)", "active": "\(active.count)", "entities": "\(primed)", "events": "\(events.count)",
-            ])
+            logger.info(
+                "alert rules ready",
+                metadata: [
+                    "rules": "\(configuration.rules.count)", "active": "\(active.count)", "entities": "\(primed)", "events": "\(events.count)",
+                ]
+            )
         } catch {
             logger.error("alert state could not be read back; rules start from nothing", metadata: ["error": "\(error)"])
         }
@@ -196,9 +216,12 @@ public actor AlertService {
         }
         if engine.tooLate != countedTooLate {
             metrics.alertTooLateReadings.increment(by: Int64(engine.tooLate - countedTooLate))
-            logger.warning("readings older than the alert history kept were stored but not evaluated", metadata: [
-                "readings": "\(engine.tooLate - countedTooLate)", "late_window": "\(configuration.lateWindow)",
-            ])
+            logger.warning(
+                "readings older than the alert history kept were stored but not evaluated",
+                metadata: [
+                    "readings": "\(engine.tooLate - countedTooLate)", "late_window": "\(configuration.lateWindow)",
+                ]
+            )
             countedTooLate = engine.tooLate
         }
         await record(events)
@@ -219,9 +242,12 @@ public actor AlertService {
                 logger.error("storing alert events failed", metadata: ["error": "\(error)", "attempt": "\(attempt)", "events": "\(events.count)"])
                 if attempt >= 5 {
                     for event in events {
-                        logger.critical("alert event not stored", metadata: [
-                            "kind": "\(event.kind.rawValue)", "rule": "\(event.rule)", "entity": "\(event.entity)", "at": "\(event.at)",
-                        ])
+                        logger.critical(
+                            "alert event not stored",
+                            metadata: [
+                                "kind": "\(event.kind.rawValue)", "rule": "\(event.rule)", "entity": "\(event.entity)", "at": "\(event.at)",
+                            ]
+                        )
                     }
                     return
                 }

@@ -50,9 +50,18 @@ public struct BatchValidator: Sendable {
             // Rare: named in a stable order.
             for (name, attribute) in entity.attributes.sorted(by: { $0.key < $1.key }) where outside(attribute) {
                 let at = attribute.observedAt!
-                let rejection = at.millisecondsSinceEpoch > latest
-                    ? IngestRejection(.clockSkew, "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) (limits.max_future_skew)", tenant: tenant.name)
-                    : IngestRejection(.tooOld, "\(entity.id) \(name) observed at \(at.iso8601), more than \(maxReadingAge!) before the hub's clock (\(now.iso8601)) (limits.max_reading_age)", tenant: tenant.name)
+                let rejection =
+                    at.millisecondsSinceEpoch > latest
+                    ? IngestRejection(
+                        .clockSkew,
+                        "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) (limits.max_future_skew)",
+                        tenant: tenant.name
+                    )
+                    : IngestRejection(
+                        .tooOld,
+                        "\(entity.id) \(name) observed at \(at.iso8601), more than \(maxReadingAge!) before the hub's clock (\(now.iso8601)) (limits.max_reading_age)",
+                        tenant: tenant.name
+                    )
                 refused.append((index, rejection))
                 break
             }
@@ -78,7 +87,9 @@ public struct BatchValidator: Sendable {
         case .unknownTenant:
             return .failure(IngestRejection(.unknownTenant, "tenant \(tenant) is not served by this hub", tenant: tenant.name))
         case .unknownGateway:
-            return .failure(IngestRejection(.unknownGateway, "gateway \(wireTopic.gateway) is not registered for tenant \(tenant)", tenant: tenant.name))
+            return .failure(
+                IngestRejection(.unknownGateway, "gateway \(wireTopic.gateway) is not registered for tenant \(tenant)", tenant: tenant.name)
+            )
         }
         let batch: WireBatch
         do {
@@ -87,14 +98,27 @@ public struct BatchValidator: Sendable {
             return .failure(IngestRejection(.invalidBatch, error.description, tenant: tenant.name))
         }
         guard batch.tenant == tenant, batch.gateway == wireTopic.gateway else {
-            return .failure(IngestRejection(
-                .topicMismatch, "the batch says \(batch.tenant)/\(batch.gateway), its topic \(tenant)/\(wireTopic.gateway)", tenant: tenant.name))
+            return .failure(
+                IngestRejection(
+                    .topicMismatch,
+                    "the batch says \(batch.tenant)/\(batch.gateway), its topic \(tenant)/\(wireTopic.gateway)",
+                    tenant: tenant.name
+                )
+            )
         }
         let entities = batch.entries.map(\.entity)
-        return .success(IngestBatch(
-            tenant: tenant, gateway: batch.gateway, highestSequence: batch.entries.last?.sequence, lowestSequence: batch.entries.first?.sequence,
-            entities: entities, received: batch.entries.map(\.receivedAttributes), receivedAt: receivedAt,
-            oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt)))
+        return .success(
+            IngestBatch(
+                tenant: tenant,
+                gateway: batch.gateway,
+                highestSequence: batch.entries.last?.sequence,
+                lowestSequence: batch.entries.first?.sequence,
+                entities: entities,
+                received: batch.entries.map(\.receivedAttributes),
+                receivedAt: receivedAt,
+                oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt)
+            )
+        )
     }
 
     /// Validates entities posted over HTTP for `tenant`: each must belong to it.
@@ -103,10 +127,19 @@ public struct BatchValidator: Sendable {
             return .failure(IngestRejection(.unknownTenant, "tenant \(tenant) is not served by this hub", tenant: tenant.name))
         }
         for entity in entities where entity.id.tenant != tenant {
-            return .failure(IngestRejection(.tenantMismatch, "entity \(entity.id) belongs to tenant \(entity.id.tenant), not \(tenant)", tenant: tenant.name))
+            return .failure(
+                IngestRejection(.tenantMismatch, "entity \(entity.id) belongs to tenant \(entity.id.tenant), not \(tenant)", tenant: tenant.name)
+            )
         }
-        return .success(IngestBatch(tenant: tenant, gateway: nil, entities: entities, receivedAt: receivedAt,
-                                    oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt)))
+        return .success(
+            IngestBatch(
+                tenant: tenant,
+                gateway: nil,
+                entities: entities,
+                receivedAt: receivedAt,
+                oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt)
+            )
+        )
     }
 
     /// The oldest observation time kept for the batch's entity types (the most permissive rule,

@@ -22,7 +22,10 @@ public struct DeadLetterRetry: Sendable {
 
     /// A retry with the hub's own validation (tenants, gateways, clock limits, retention).
     public init(configuration: HubConfiguration, store: any ObservationStore, access: any AccessRecords, now: @escaping WallClock) {
-        var validator = BatchValidator(directory: AccessDirectory(store: access, configured: configuration.tenants), retention: configuration.retention)
+        var validator = BatchValidator(
+            directory: AccessDirectory(store: access, configured: configuration.tenants),
+            retention: configuration.retention
+        )
         validator.maxFutureSkew = configuration.limits.maxFutureSkew
         validator.maxReadingAge = configuration.limits.maxReadingAge
         self.validator = validator

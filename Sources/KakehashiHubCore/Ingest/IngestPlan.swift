@@ -148,7 +148,10 @@ public struct IngestPlan: Sendable {
                 var winner = [String: Int]()
                 for (i, update) in changes[slot].updates.enumerated() {
                     if let current = winner[update.name], let known = changes[slot].updates[current].attribute.observedAt,
-                       let incoming = update.attribute.observedAt, incoming < known { continue }
+                        let incoming = update.attribute.observedAt, incoming < known
+                    {
+                        continue
+                    }
                     winner[update.name] = i
                 }
                 for i in winner.values { changes[slot].updates[i].fragment = NGSIEntity.normalizedFragment(changes[slot].updates[i].attribute) }

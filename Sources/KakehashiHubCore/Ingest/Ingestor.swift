@@ -1,5 +1,5 @@
-import Logging
 import KakehashiModel
+import Logging
 
 /// A source of wall-clock time (injected so tests and replays control it).
 public typealias WallClock = @Sendable () -> Timestamp
@@ -26,8 +26,15 @@ public struct Ingestor: Sendable {
     }
 
     /// Creates an ingestor.
-    public init(validator: BatchValidator, store: any ObservationStore, metrics: HubMetrics, logger: Logger, now: @escaping WallClock,
-                stored: @escaping @Sendable (IngestBatch) async -> Void = { _ in }, health: StorageHealth = StorageHealth()) {
+    public init(
+        validator: BatchValidator,
+        store: any ObservationStore,
+        metrics: HubMetrics,
+        logger: Logger,
+        now: @escaping WallClock,
+        stored: @escaping @Sendable (IngestBatch) async -> Void = { _ in },
+        health: StorageHealth = StorageHealth()
+    ) {
         self.health = health
         self.validator = validator
         self.store = store
@@ -63,17 +70,21 @@ public struct Ingestor: Sendable {
             // Only a registered gateway's own topic gets an answer; an unreadable batch, as a dead letter.
             var confirmation: Confirmation?
             if rejection.reason == .invalidBatch, let wire = try? WireTopic(parsing: topic),
-               let sequences = WireAcknowledgement.sequences(ofUnreadableBatch: payload) {
+                let sequences = WireAcknowledgement.sequences(ofUnreadableBatch: payload)
+            {
                 confirmation = Confirmation(
                     topic: WireAcknowledgement.topic(tenant: wire.tenant, gateway: wire.gateway),
-                    acknowledgement: WireAcknowledgement(ranges: [sequences], outcome: .deadLetter))
+                    acknowledgement: WireAcknowledgement(ranges: [sequences], outcome: .deadLetter)
+                )
             }
             return (.rejected(rejection), confirmation)
         case .success(let whole):
             var confirmation: Confirmation?
             if let gateway = whole.gateway, let low = whole.lowestSequence, let high = whole.highestSequence {
-                confirmation = Confirmation(topic: WireAcknowledgement.topic(tenant: whole.tenant, gateway: gateway),
-                                            acknowledgement: WireAcknowledgement(ranges: [low...high], outcome: .stored))
+                confirmation = Confirmation(
+                    topic: WireAcknowledgement.topic(tenant: whole.tenant, gateway: gateway),
+                    acknowledgement: WireAcknowledgement(ranges: [low...high], outcome: .stored)
+                )
             }
             // Readings outside the clock limits are kept as dead letters of their own; the rest is stored.
             let refusals = validator.refusals(whole.entities, tenant: whole.tenant, now: receivedAt)
@@ -81,9 +92,12 @@ public struct Ingestor: Sendable {
                 try await deadLetter(rejection, source: topic, payload: whole.entities[index].json(.normalized).serialized(), receivedAt: receivedAt)
             }
             if refusals.count == whole.entities.count, let (_, rejection) = refusals.first {
-                return (.rejected(rejection), confirmation.map {
-                    Confirmation(topic: $0.topic, acknowledgement: WireAcknowledgement(ranges: $0.acknowledgement.ranges, outcome: .deadLetter))
-                })
+                return (
+                    .rejected(rejection),
+                    confirmation.map {
+                        Confirmation(topic: $0.topic, acknowledgement: WireAcknowledgement(ranges: $0.acknowledgement.ranges, outcome: .deadLetter))
+                    }
+                )
             }
             let batch = refusals.isEmpty ? whole : whole.removing(Set(refusals.map(\.index)))
             // Held until stored: never acknowledged before (the broker keeps it and what follows).
@@ -102,9 +116,12 @@ public struct Ingestor: Sendable {
                     metrics.storageFailures.increment()
                     attempt += 1
                     if health.failed(error.description, at: now()) {
-                        logger.error("storage is failing: the batch is held unacknowledged and retried, the broker keeps the rest", metadata: [
-                            "topic": "\(topic)", "error": "\(error)", "attempts": "\(health.failing?.attempts ?? attempt)",
-                        ])
+                        logger.error(
+                            "storage is failing: the batch is held unacknowledged and retried, the broker keeps the rest",
+                            metadata: [
+                                "topic": "\(topic)", "error": "\(error)", "attempts": "\(health.failing?.attempts ?? attempt)",
+                            ]
+                        )
                     }
                     do { try await Task.sleep(for: .milliseconds(min(100 << min(attempt, 6), 5_000))) } catch { throw CancellationError() }
                 }
@@ -114,16 +131,23 @@ public struct Ingestor: Sendable {
 
     private func recovered() {
         if let ended = health.succeeded() {
-            logger.notice("storage takes batches again", metadata: [
-                "failing_since": "\(ended.since.iso8601)", "failed_attempts": "\(ended.attempts)", "last_error": "\(ended.reason)",
-            ])
+            logger.notice(
+                "storage takes batches again",
+                metadata: [
+                    "failing_since": "\(ended.since.iso8601)", "failed_attempts": "\(ended.attempts)", "last_error": "\(ended.reason)",
+                ]
+            )
         }
     }
 
     /// Refuses the entities observed outside the clock limits (too far ahead of the hub's clock,
     /// or older than `limits.max_reading_age`): each is kept as a dead letter with its reason and
     /// returned with it; the others are returned to be stored.
-    public func screen(_ entities: [NGSIEntity], tenant: Tenant, source: String = "http") async -> (kept: [NGSIEntity], refused: [(NGSIEntity, IngestRejection)]) {
+    public func screen(
+        _ entities: [NGSIEntity],
+        tenant: Tenant,
+        source: String = "http"
+    ) async -> (kept: [NGSIEntity], refused: [(NGSIEntity, IngestRejection)]) {
         let receivedAt = now()
         let result = validator.screen(entities, tenant: tenant, now: receivedAt)
         for (entity, rejection) in result.refused {
@@ -158,8 +182,15 @@ public struct Ingestor: Sendable {
     private func deadLetter(_ rejection: IngestRejection, source: String, payload: [UInt8], receivedAt: Timestamp) async throws(CancellationError) {
         metrics.rejected(rejection.reason).increment()
         logger.warning("batch rejected", metadata: ["topic": "\(source)", "reason": "\(rejection.reason.rawValue)", "detail": "\(rejection.detail)"])
-        let letter = HubDeadLetter(receivedAt: receivedAt, source: source, tenant: rejection.tenant, reason: rejection.reason.rawValue,
-                                   detail: rejection.detail, payload: payload, size: payload.count)
+        let letter = HubDeadLetter(
+            receivedAt: receivedAt,
+            source: source,
+            tenant: rejection.tenant,
+            reason: rejection.reason.rawValue,
+            detail: rejection.detail,
+            payload: payload,
+            size: payload.count
+        )
         while true {
             if Task.isCancelled { throw CancellationError() }
             do {

@@ -52,9 +52,12 @@ public final class MQTTIngest: Service, Sendable {
         for consumer in consumers {
             subscriptions.append(try consumer.client.subscribeWithoutWaiting(consumer.filter, qos: .atLeastOnce))
         }
-        logger.info("hub ingest subscribed", metadata: [
-            "broker": "\(broker)", "filter": "\(consumers[0].filter)", "sessions": "\(consumers.count)",
-        ])
+        logger.info(
+            "hub ingest subscribed",
+            metadata: [
+                "broker": "\(broker)", "filter": "\(consumers[0].filter)", "sessions": "\(consumers.count)",
+            ]
+        )
         let ingestor = self.ingestor
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in

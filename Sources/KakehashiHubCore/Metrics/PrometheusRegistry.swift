@@ -47,12 +47,20 @@ public final class PrometheusRegistry: MetricsFactory, @unchecked Sendable {
         func increment(by amount: Int64) { update { v, _ in v += Double(amount) } }
         func increment(by amount: Double) { update { v, _ in v += amount } }
         func decrement(by amount: Double) { update { v, _ in v -= amount } }
-        func reset() { update { v, c in v = 0; c = 0 } }
+        func reset() {
+            update { v, c in
+                v = 0; c = 0
+            }
+        }
         func record(_ value: Int64) { update { v, _ in v = Double(value) } }
         func record(_ value: Double) { update { v, _ in v = value } }
         func set(_ value: Int64) { record(value) }
         func set(_ value: Double) { record(value) }
-        func recordNanoseconds(_ duration: Int64) { update { v, c in v += Double(duration) / 1e9; c += 1 } }
+        func recordNanoseconds(_ duration: Int64) {
+            update { v, c in
+                v += Double(duration) / 1e9; c += 1
+            }
+        }
     }
 
     private let lock = NSLock()

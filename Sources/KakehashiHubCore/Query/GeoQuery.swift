@@ -108,7 +108,8 @@ public struct GeoQuery: Sendable, Hashable {
         for i in 0..<ring.count {
             let a = ring[i], b = ring[j]
             if (a.latitude > p.latitude) != (b.latitude > p.latitude),
-               p.longitude < (b.longitude - a.longitude) * (p.latitude - a.latitude) / (b.latitude - a.latitude) + a.longitude {
+                p.longitude < (b.longitude - a.longitude) * (p.latitude - a.latitude) / (b.latitude - a.latitude) + a.longitude
+            {
                 inside.toggle()
             }
             j = i

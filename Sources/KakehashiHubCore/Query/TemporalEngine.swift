@@ -24,9 +24,20 @@ public struct TemporalEngine: Sendable {
     }
 
     /// The raw instances of a series, and whether they were cut at the instance limit.
-    public func instances(tenant: Tenant, entity: EntityID, attribute: String, request: TemporalRequest) async throws(StorageError) -> (values: [StoredValue], truncated: Bool) {
+    public func instances(
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        request: TemporalRequest
+    ) async throws(StorageError) -> (values: [StoredValue], truncated: Bool) {
         let values = try await store.observations(
-            tenant: tenant, entity: entity, attribute: attribute, range: request.range, lastN: request.lastN, limit: maxInstances + 1)
+            tenant: tenant,
+            entity: entity,
+            attribute: attribute,
+            range: request.range,
+            lastN: request.lastN,
+            limit: maxInstances + 1
+        )
         return values.count > maxInstances ? (Array(values.prefix(maxInstances)), true) : (values, false)
     }
 
@@ -43,7 +54,13 @@ public struct TemporalEngine: Sendable {
 
     /// Aggregates of a series per period of `period` ms starting at `request.origin` (one period
     /// for the whole range when `period` is 0); only periods holding values, oldest first.
-    public func periods(tenant: Tenant, entity: EntityID, series: SeriesInfo, period: Int64, request: TemporalRequest) async throws(StorageError) -> [Period] {
+    public func periods(
+        tenant: Tenant,
+        entity: EntityID,
+        series: SeriesInfo,
+        period: Int64,
+        request: TemporalRequest
+    ) async throws(StorageError) -> [Period] {
         let range = request.range
         let origin = request.origin.millisecondsSinceEpoch
         var sums = [Int64: Aggregate]()
@@ -70,15 +87,36 @@ public struct TemporalEngine: Sendable {
             let r = resolution.milliseconds
             let alignedEnd = range.to.map { Timestamp(millisecondsSinceEpoch: Self.floorDiv($0.millisecondsSinceEpoch, r) * r) }
             let buckets = try await store.rollups(
-                tenant: tenant, entity: entity, attribute: series.attribute, resolution: resolution, range: TimeRange(from: range.from, to: alignedEnd))
+                tenant: tenant,
+                entity: entity,
+                attribute: series.attribute,
+                resolution: resolution,
+                range: TimeRange(from: range.from, to: alignedEnd)
+            )
             for bucket in buckets { add(bucket.start.millisecondsSinceEpoch, bucket.aggregate) }
             if let alignedEnd, let end = range.to, alignedEnd < end {
-                addRaw(try await store.observations(
-                    tenant: tenant, entity: entity, attribute: series.attribute, range: TimeRange(from: alignedEnd, to: end), lastN: nil, limit: Int.max))
+                addRaw(
+                    try await store.observations(
+                        tenant: tenant,
+                        entity: entity,
+                        attribute: series.attribute,
+                        range: TimeRange(from: alignedEnd, to: end),
+                        lastN: nil,
+                        limit: Int.max
+                    )
+                )
             }
         } else {
-            addRaw(try await store.observations(
-                tenant: tenant, entity: entity, attribute: series.attribute, range: range, lastN: nil, limit: Int.max))
+            addRaw(
+                try await store.observations(
+                    tenant: tenant,
+                    entity: entity,
+                    attribute: series.attribute,
+                    range: range,
+                    lastN: nil,
+                    limit: Int.max
+                )
+            )
         }
         var periods = sums.sorted { $0.key < $1.key }.map { key, aggregate -> Period in
             if period == 0 {
@@ -87,7 +125,11 @@ public struct TemporalEngine: Sendable {
                 return Period(start: Timestamp(millisecondsSinceEpoch: start), end: Timestamp(millisecondsSinceEpoch: end), aggregate: aggregate)
             }
             let start = origin + key * period
-            return Period(start: Timestamp(millisecondsSinceEpoch: start), end: Timestamp(millisecondsSinceEpoch: start + period), aggregate: aggregate)
+            return Period(
+                start: Timestamp(millisecondsSinceEpoch: start),
+                end: Timestamp(millisecondsSinceEpoch: start + period),
+                aggregate: aggregate
+            )
         }
         if let n = request.lastN, periods.count > n { periods = Array(periods.suffix(n)) }
         return periods

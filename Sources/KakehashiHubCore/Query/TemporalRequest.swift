@@ -76,7 +76,10 @@ public struct TemporalRequest: Sendable, Hashable {
             var methods = [AggregationMethod]()
             for name in text.split(separator: ",") {
                 guard let method = AggregationMethod(rawValue: String(name)) else {
-                    throw QueryError("aggrMethods", "'\(name)' is not supported (\(AggregationMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    throw QueryError(
+                        "aggrMethods",
+                        "'\(name)' is not supported (\(AggregationMethod.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
                 }
                 if !methods.contains(method) { methods.append(method) }
             }
@@ -102,7 +105,10 @@ public struct TemporalRequest: Sendable, Hashable {
 public enum ISODuration {
     /// The duration in milliseconds; `P0D` is 0.
     public static func milliseconds(_ text: String) throws(QueryError) -> Int64 {
-        let fail = QueryError("aggrPeriodDuration", "'\(text)' is not an ISO 8601 duration such as PT1M, PT1H or P1D (years and months are not supported)")
+        let fail = QueryError(
+            "aggrPeriodDuration",
+            "'\(text)' is not an ISO 8601 duration such as PT1M, PT1H or P1D (years and months are not supported)"
+        )
         var chars = Substring(text)
         guard chars.first == "P", chars.count >= 2 else { throw fail }
         chars = chars.dropFirst()

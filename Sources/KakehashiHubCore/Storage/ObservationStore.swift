@@ -30,10 +30,23 @@ public protocol ObservationStore: Sendable {
 
     /// Raw values of one series in `range`, oldest first; with `lastN`, only the newest `lastN`
     /// (still oldest first). At most `limit` values.
-    func observations(tenant: Tenant, entity: EntityID, attribute: String, range: TimeRange, lastN: Int?, limit: Int) async throws(StorageError) -> [StoredValue]
+    func observations(
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        range: TimeRange,
+        lastN: Int?,
+        limit: Int
+    ) async throws(StorageError) -> [StoredValue]
 
     /// Rollup buckets of one numeric series whose start lies in `range`, oldest first.
-    func rollups(tenant: Tenant, entity: EntityID, attribute: String, resolution: RollupResolution, range: TimeRange) async throws(StorageError) -> [RollupBucket]
+    func rollups(
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        resolution: RollupResolution,
+        range: TimeRange
+    ) async throws(StorageError) -> [RollupBucket]
 
     /// Keeps a rejected batch (bounded: the oldest go first).
     func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError)

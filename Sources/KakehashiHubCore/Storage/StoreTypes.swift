@@ -22,8 +22,16 @@ public struct IngestBatch: Sendable {
     public let oldestAccepted: Timestamp?
 
     /// Creates a batch.
-    public init(tenant: Tenant, gateway: GatewayID?, highestSequence: UInt64? = nil, lowestSequence: UInt64? = nil, entities: [NGSIEntity],
-                received: [[String: [UInt8]]] = [], receivedAt: Timestamp, oldestAccepted: Timestamp? = nil) {
+    public init(
+        tenant: Tenant,
+        gateway: GatewayID?,
+        highestSequence: UInt64? = nil,
+        lowestSequence: UInt64? = nil,
+        entities: [NGSIEntity],
+        received: [[String: [UInt8]]] = [],
+        receivedAt: Timestamp,
+        oldestAccepted: Timestamp? = nil
+    ) {
         precondition(received.isEmpty || received.count == entities.count, "received bytes are given for every entity or none")
         self.tenant = tenant
         self.gateway = gateway
@@ -40,9 +48,16 @@ extension IngestBatch {
     /// The batch without the entities at `positions` (and their received bytes).
     public func removing(_ positions: Set<Int>) -> IngestBatch {
         let kept = entities.indices.filter { !positions.contains($0) }
-        return IngestBatch(tenant: tenant, gateway: gateway, highestSequence: highestSequence, lowestSequence: lowestSequence,
-                           entities: kept.map { entities[$0] }, received: received.isEmpty ? [] : kept.map { received[$0] },
-                           receivedAt: receivedAt, oldestAccepted: oldestAccepted)
+        return IngestBatch(
+            tenant: tenant,
+            gateway: gateway,
+            highestSequence: highestSequence,
+            lowestSequence: lowestSequence,
+            entities: kept.map { entities[$0] },
+            received: received.isEmpty ? [] : kept.map { received[$0] },
+            receivedAt: receivedAt,
+            oldestAccepted: oldestAccepted
+        )
     }
 }
 

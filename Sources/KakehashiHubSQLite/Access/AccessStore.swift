@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
+import KakehashiHubCore
 import KakehashiModel
 import KakehashiSQLite
-import KakehashiHubCore
+import Synchronization
 
 /// Tenants, gateways and API keys kept in the hub database (the `access_*` tables), written by
 /// `kakehashi-hub tenant add`, `gateway add` and `key create|revoke`, read by the running hub
@@ -67,12 +67,19 @@ public final class AccessStore: AccessRecords, Sendable {
 
     static func record(_ row: SQLiteStatement) -> APIKeyRecord? {
         guard let id = row.string(0), let tenantName = row.string(1), let tenant = try? Tenant(tenantName),
-              let roleName = row.string(2), let role = AccessRole(rawValue: roleName) else { return nil }
+            let roleName = row.string(2), let role = AccessRole(rawValue: roleName)
+        else { return nil }
         return APIKeyRecord(
-            id: id, tenant: tenant, role: role, label: row.string(3), salt: row.bytes(4), hash: row.bytes(5),
+            id: id,
+            tenant: tenant,
+            role: role,
+            label: row.string(3),
+            salt: row.bytes(4),
+            hash: row.bytes(5),
             created: Timestamp(millisecondsSinceEpoch: row.int64(6)),
             expires: row.isNull(7) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(7)),
-            revoked: row.isNull(8) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(8)))
+            revoked: row.isNull(8) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(8))
+        )
     }
 
     static func bump(_ connection: SQLiteConnection) throws {
@@ -100,14 +107,25 @@ public final class AccessStore: AccessRecords, Sendable {
     public func tenants() throws(StorageError) -> [TenantRow] {
         try locked("listing tenants") { connection in
             var rows = [TenantRow]()
-            let select = try connection.prepare("""
+            let select = try connection.prepare(
+                """
                 SELECT t.name, t.display, t.created, group_concat(g.gateway, ' ') FROM access_tenants t
                 LEFT JOIN access_gateways g ON g.tenant = t.name GROUP BY t.name ORDER BY t.name
-                """)
+                """
+            )
             while try select.step() {
                 guard let name = select.string(0), let tenant = try? Tenant(name) else { continue }
-                let gateways = (select.string(3) ?? "").split(separator: " ").compactMap { try? GatewayID(String($0)) }.sorted { $0.rawValue < $1.rawValue }
-                rows.append(TenantRow(tenant: tenant, display: select.string(1), created: Timestamp(millisecondsSinceEpoch: select.int64(2)), gateways: gateways))
+                let gateways = (select.string(3) ?? "").split(separator: " ").compactMap { try? GatewayID(String($0)) }.sorted {
+                    $0.rawValue < $1.rawValue
+                }
+                rows.append(
+                    TenantRow(
+                        tenant: tenant,
+                        display: select.string(1),
+                        created: Timestamp(millisecondsSinceEpoch: select.int64(2)),
+                        gateways: gateways
+                    )
+                )
             }
             return rows
         }
@@ -120,7 +138,9 @@ public final class AccessStore: AccessRecords, Sendable {
             try connection.transaction {
                 let known = try connection.prepare("SELECT 1 FROM access_tenants WHERE name = ?")
                 try known.bind(1, tenant.name)
-                guard try known.step() else { throw AccessError("tenant \(tenant) does not exist (add it with `kakehashi-hub tenant add \(tenant)`)") }
+                guard try known.step() else {
+                    throw AccessError("tenant \(tenant) does not exist (add it with `kakehashi-hub tenant add \(tenant)`)")
+                }
                 let taken = try connection.prepare("SELECT tenant FROM access_gateways WHERE gateway = ?")
                 try taken.bind(1, gateway.rawValue)
                 if try taken.step() { throw AccessError("gateway \(gateway) is registered already, for tenant \(taken.string(0) ?? "?")") }
@@ -150,19 +170,28 @@ public final class AccessStore: AccessRecords, Sendable {
 
     /// Creates a key; the returned secret is the only copy. `knownTenants` are the tenants of
     /// the configuration file, which may hold keys without being added here.
-    public func createKey(tenant: Tenant, role: AccessRole, label: String?, expires: Timestamp?, knownTenants: Set<Tenant>,
-                          now: Timestamp = Timestamp(Date())) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord) {
+    public func createKey(
+        tenant: Tenant,
+        role: AccessRole,
+        label: String?,
+        expires: Timestamp?,
+        knownTenants: Set<Tenant>,
+        now: Timestamp = Timestamp(Date())
+    ) throws(StorageError) -> (secret: APIKeySecret, record: APIKeyRecord) {
         try locked("creating a \(role) key for \(tenant)") { connection in
             try connection.transaction {
                 if !knownTenants.contains(tenant) {
                     let known = try connection.prepare("SELECT 1 FROM access_tenants WHERE name = ?")
                     try known.bind(1, tenant.name)
-                    guard try known.step() else { throw AccessError("tenant \(tenant) does not exist (add it with `kakehashi-hub tenant add \(tenant)`)") }
+                    guard try known.step() else {
+                        throw AccessError("tenant \(tenant) does not exist (add it with `kakehashi-hub tenant add \(tenant)`)")
+                    }
                 }
                 if let expires, expires <= now { throw AccessError("the expiry \(expires.iso8601) is not in the future") }
                 let (secret, record) = APIKeyRecord.issue(tenant: tenant, role: role, label: label, expires: expires, now: now)
                 let insert = try connection.prepare(
-                    "INSERT INTO access_keys(id, tenant, role, label, salt, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                    "INSERT INTO access_keys(id, tenant, role, label, salt, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                )
                 try insert.bind(1, record.id)
                 try insert.bind(2, tenant.name)
                 try insert.bind(3, role.rawValue)
@@ -182,7 +211,8 @@ public final class AccessStore: AccessRecords, Sendable {
     public func keys(tenant: Tenant?) throws(StorageError) -> [APIKeyRecord] {
         try locked("listing keys") { connection in
             let select = try connection.prepare(
-                "SELECT id, tenant, role, label, salt, hash, created, expires, revoked FROM access_keys WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created DESC, id")
+                "SELECT id, tenant, role, label, salt, hash, created, expires, revoked FROM access_keys WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created DESC, id"
+            )
             try select.bind(1, tenant?.name)
             var keys = [APIKeyRecord]()
             while try select.step() { if let record = Self.record(select) { keys.append(record) } }
@@ -216,21 +246,36 @@ extension AccessStore {
 
     static func grant(_ row: SQLiteStatement) -> ShareGrant? {
         guard let owner = row.string(1).flatMap({ try? Tenant($0) }), let grantee = row.string(2).flatMap({ try? Tenant($0) }),
-              let type = row.string(3), let precision = row.string(5).flatMap(ShareGrant.Precision.init(rawValue:)) else { return nil }
+            let type = row.string(3), let precision = row.string(5).flatMap(ShareGrant.Precision.init(rawValue:))
+        else { return nil }
         var area: [GeoPoint]?
         if let text = row.string(4) {
             guard let parsed = try? ShareGrant.area(parsing: text) else { return nil }
             area = parsed
         }
-        return ShareGrant(id: row.int64(0), owner: owner, grantee: grantee, type: type, area: area, precision: precision,
-                          created: Timestamp(millisecondsSinceEpoch: row.int64(6)),
-                          revoked: row.isNull(7) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(7)))
+        return ShareGrant(
+            id: row.int64(0),
+            owner: owner,
+            grantee: grantee,
+            type: type,
+            area: area,
+            precision: precision,
+            created: Timestamp(millisecondsSinceEpoch: row.int64(6)),
+            revoked: row.isNull(7) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(7))
+        )
     }
 
     /// Lets `grantee` read `owner`'s entities of `type` (inside `area` when given, at `precision`).
     /// `knownTenants` are the configuration file's tenants.
-    public func grant(owner: Tenant, grantee: Tenant, type: String, area: [GeoPoint]?, precision: ShareGrant.Precision,
-                      knownTenants: Set<Tenant>, now: Timestamp) throws(StorageError) -> ShareGrant {
+    public func grant(
+        owner: Tenant,
+        grantee: Tenant,
+        type: String,
+        area: [GeoPoint]?,
+        precision: ShareGrant.Precision,
+        knownTenants: Set<Tenant>,
+        now: Timestamp
+    ) throws(StorageError) -> ShareGrant {
         try locked("sharing \(owner)'s \(type) with \(grantee)") { connection in
             try connection.transaction {
                 guard owner != grantee else { throw AccessError("a tenant sees its own data already: name another tenant to share with") }
@@ -240,7 +285,9 @@ extension AccessStore {
                     guard try known.step() else { throw AccessError("tenant \(tenant) does not exist") }
                 }
                 let grant = ShareGrant(id: 0, owner: owner, grantee: grantee, type: type, area: area, precision: precision, created: now)
-                let insert = try connection.prepare("INSERT INTO access_grants(owner, grantee, type, area, precision, created) VALUES (?, ?, ?, ?, ?, ?)")
+                let insert = try connection.prepare(
+                    "INSERT INTO access_grants(owner, grantee, type, area, precision, created) VALUES (?, ?, ?, ?, ?, ?)"
+                )
                 try insert.bind(1, owner.name)
                 try insert.bind(2, grantee.name)
                 try insert.bind(3, type)

@@ -1,7 +1,7 @@
 import KakehashiAlerts
+import KakehashiHubCore
 import KakehashiModel
 import KakehashiSQLite
-import KakehashiHubCore
 
 extension SQLiteStore: AlertStore {
     public func recordAlertEvents(_ events: [AlertEvent]) async throws(StorageError) -> [AlertEventRecord] {
@@ -19,17 +19,26 @@ extension SQLiteStore: AlertStore {
                 if event.kind == .raised {
                     // A raise while an alert is open for the same rule and entity closes that one first
                     // (it can only happen when the rule changed between runs).
-                    try Self.run(db, "UPDATE alerts SET cleared = ?4 WHERE tenant = ?1 AND rule = ?2 AND entity = ?3 AND cleared IS NULL",
-                                 [.text(tenant.name), .text(event.rule), .text(event.entity.rawValue), .int(event.at.millisecondsSinceEpoch)])
+                    try Self.run(
+                        db,
+                        "UPDATE alerts SET cleared = ?4 WHERE tenant = ?1 AND rule = ?2 AND entity = ?3 AND cleared IS NULL",
+                        [.text(tenant.name), .text(event.rule), .text(event.entity.rawValue), .int(event.at.millisecondsSinceEpoch)]
+                    )
                     alert = id
-                    try Self.run(db, """
+                    try Self.run(
+                        db,
+                        """
                         INSERT INTO alerts(tenant, id, rule, entity, stage, stage_name, severity, value, level, raised, updated, cleared,
                                            latitude, longitude, last_change, last_kind)
                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11, ?12, ?2, ?13)
-                        """, [.text(tenant.name), .int(id), .text(event.rule), .text(event.entity.rawValue), .int(Int64(event.stage)),
-                              .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
-                              .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
-                              .optionalReal(event.location?.longitude), .text(event.kind.rawValue)])
+                        """,
+                        [
+                            .text(tenant.name), .int(id), .text(event.rule), .text(event.entity.rawValue), .int(Int64(event.stage)),
+                            .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
+                            .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
+                            .optionalReal(event.location?.longitude), .text(event.kind.rawValue),
+                        ]
+                    )
                 } else {
                     let open = try db.prepare("SELECT id FROM alerts WHERE tenant = ? AND rule = ? AND entity = ? AND cleared IS NULL")
                     try open.bind(1, tenant.name)
@@ -40,22 +49,34 @@ extension SQLiteStore: AlertStore {
                     } else {
                         // No open alert (its raise predates this database): the event opens one, so it is not lost.
                         alert = id
-                        try Self.run(db, """
+                        try Self.run(
+                            db,
+                            """
                             INSERT INTO alerts(tenant, id, rule, entity, stage, raised, updated, last_change, last_kind)
                             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?2, ?6)
-                            """, [.text(tenant.name), .int(id), .text(event.rule), .text(event.entity.rawValue),
-                                  .int(event.at.millisecondsSinceEpoch), .text(event.kind.rawValue)])
+                            """,
+                            [
+                                .text(tenant.name), .int(id), .text(event.rule), .text(event.entity.rawValue),
+                                .int(event.at.millisecondsSinceEpoch), .text(event.kind.rawValue),
+                            ]
+                        )
                     }
                     let cleared = event.kind == .cleared
-                    try Self.run(db, """
+                    try Self.run(
+                        db,
+                        """
                         UPDATE alerts SET stage = ?3, stage_name = coalesce(?4, stage_name), severity = coalesce(?5, severity),
                             value = coalesce(?6, value), level = coalesce(?7, level), updated = ?8, cleared = ?9,
                             latitude = coalesce(?10, latitude), longitude = coalesce(?11, longitude), last_change = ?12, last_kind = ?13
                         WHERE tenant = ?1 AND id = ?2
-                        """, [.text(tenant.name), .int(alert), .int(Int64(event.stage)), .optionalText(event.stageName),
-                              .optionalText(event.severity?.rawValue), .optionalReal(event.value), .optionalReal(event.level),
-                              .int(event.at.millisecondsSinceEpoch), cleared ? .int(event.at.millisecondsSinceEpoch) : .null,
-                              .optionalReal(event.location?.latitude), .optionalReal(event.location?.longitude), .int(id), .text(event.kind.rawValue)])
+                        """,
+                        [
+                            .text(tenant.name), .int(alert), .int(Int64(event.stage)), .optionalText(event.stageName),
+                            .optionalText(event.severity?.rawValue), .optionalReal(event.value), .optionalReal(event.level),
+                            .int(event.at.millisecondsSinceEpoch), cleared ? .int(event.at.millisecondsSinceEpoch) : .null,
+                            .optionalReal(event.location?.latitude), .optionalReal(event.location?.longitude), .int(id), .text(event.kind.rawValue),
+                        ]
+                    )
                 }
                 try Self.insertEvent(db, id: id, alert: alert, event: event, actor: nil)
                 records.append(AlertEventRecord(id: id, alert: alert, event: event))
@@ -69,10 +90,23 @@ extension SQLiteStore: AlertStore {
             let db = writer.connection
             guard let alert = try Self.alert(db, tenant: tenant, id: id) else { return nil }
             let eventID = try Self.lastEventID(db, tenant: tenant) + 1
-            let event = AlertEvent(kind: .acknowledged, rule: alert.rule, entity: alert.entity, stage: alert.stage, stageName: alert.stageName,
-                                   severity: alert.severity, value: alert.value, level: alert.level, at: at, location: alert.location)
-            try Self.run(db, "UPDATE alerts SET acknowledged_by = ?3, acknowledged = ?4 WHERE tenant = ?1 AND id = ?2",
-                         [.text(tenant.name), .int(id), .text(actor), .int(at.millisecondsSinceEpoch)])
+            let event = AlertEvent(
+                kind: .acknowledged,
+                rule: alert.rule,
+                entity: alert.entity,
+                stage: alert.stage,
+                stageName: alert.stageName,
+                severity: alert.severity,
+                value: alert.value,
+                level: alert.level,
+                at: at,
+                location: alert.location
+            )
+            try Self.run(
+                db,
+                "UPDATE alerts SET acknowledged_by = ?3, acknowledged = ?4 WHERE tenant = ?1 AND id = ?2",
+                [.text(tenant.name), .int(id), .text(actor), .int(at.millisecondsSinceEpoch)]
+            )
             try Self.insertEvent(db, id: eventID, alert: id, event: event, actor: actor)
             return AlertEventRecord(id: eventID, alert: id, event: event, actor: actor)
         }
@@ -108,7 +142,9 @@ extension SQLiteStore: AlertStore {
 
     public func alerts(tenant: Tenant, activeOnly: Bool, limit: Int) async throws(StorageError) -> [AlertRecord] {
         try read("reading alerts of \(tenant)") { db in
-            let statement = try db.prepare("SELECT \(Self.alertColumns) FROM alerts WHERE tenant = ?\(activeOnly ? " AND cleared IS NULL" : "") ORDER BY id DESC LIMIT ?")
+            let statement = try db.prepare(
+                "SELECT \(Self.alertColumns) FROM alerts WHERE tenant = ?\(activeOnly ? " AND cleared IS NULL" : "") ORDER BY id DESC LIMIT ?"
+            )
             try statement.bind(1, tenant.name)
             try statement.bind(2, max(0, limit))
             var result = [AlertRecord]()
@@ -133,7 +169,10 @@ extension SQLiteStore: AlertStore {
     // MARK: Rows
 
     enum Value {
-        case int(Int64), real(Double), text(String), null
+        case int(Int64)
+        case real(Double)
+        case text(String)
+        case null
         static func optionalText(_ text: String?) -> Value { text.map { .text($0) } ?? .null }
         static func optionalReal(_ value: Double?) -> Value { value.map { .real($0) } ?? .null }
     }
@@ -160,28 +199,41 @@ extension SQLiteStore: AlertStore {
     }
 
     static func insertEvent(_ db: SQLiteConnection, id: Int64, alert: Int64, event: AlertEvent, actor: String?) throws(SQLiteError) {
-        try run(db, """
+        try run(
+            db,
+            """
             INSERT INTO alert_events(tenant, id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor,
                                      late, last_reading)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-            """, [.text(event.tenant.name), .int(id), .int(alert), .text(event.kind.rawValue), .text(event.rule), .text(event.entity.rawValue),
-                  .int(Int64(event.stage)), .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
-                  .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
-                  .optionalReal(event.location?.longitude), .optionalText(actor), .int(event.late ? 1 : 0),
-                  event.lastReadingAt.map { .int($0.millisecondsSinceEpoch) } ?? .null])
+            """,
+            [
+                .text(event.tenant.name), .int(id), .int(alert), .text(event.kind.rawValue), .text(event.rule), .text(event.entity.rawValue),
+                .int(Int64(event.stage)), .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
+                .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
+                .optionalReal(event.location?.longitude), .optionalText(actor), .int(event.late ? 1 : 0),
+                event.lastReadingAt.map { .int($0.millisecondsSinceEpoch) } ?? .null,
+            ]
+        )
     }
 
-    static let eventColumns = "id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor, late, last_reading"
+    static let eventColumns =
+        "id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor, late, last_reading"
 
     static func events(_ statement: SQLiteStatement, tenant: Tenant) throws -> [AlertEventRecord] {
         var result = [AlertEventRecord]()
         while try statement.step() {
             var event = AlertEvent(
-                kind: AlertEvent.Kind(rawValue: statement.string(2) ?? "") ?? .raised, rule: statement.string(3) ?? "",
-                entity: try EntityID(statement.string(4) ?? ""), stage: statement.int(5), stageName: statement.string(6),
-                severity: statement.string(7).flatMap(Alert.Severity.init(rawValue:)), value: optionalDouble(statement, 8),
-                level: optionalDouble(statement, 9), at: Timestamp(millisecondsSinceEpoch: statement.int64(10)),
-                location: point(statement, 11))
+                kind: AlertEvent.Kind(rawValue: statement.string(2) ?? "") ?? .raised,
+                rule: statement.string(3) ?? "",
+                entity: try EntityID(statement.string(4) ?? ""),
+                stage: statement.int(5),
+                stageName: statement.string(6),
+                severity: statement.string(7).flatMap(Alert.Severity.init(rawValue:)),
+                value: optionalDouble(statement, 8),
+                level: optionalDouble(statement, 9),
+                at: Timestamp(millisecondsSinceEpoch: statement.int64(10)),
+                location: point(statement, 11)
+            )
             event.late = statement.int(14) != 0
             event.lastReadingAt = statement.isNull(15) ? nil : Timestamp(millisecondsSinceEpoch: statement.int64(15))
             result.append(AlertEventRecord(id: statement.int64(0), alert: statement.int64(1), event: event, actor: statement.string(13)))
@@ -203,13 +255,24 @@ extension SQLiteStore: AlertStore {
 
     static func alertRecord(_ s: SQLiteStatement) throws -> AlertRecord {
         AlertRecord(
-            id: s.int64(1), tenant: try Tenant(s.string(0) ?? ""), rule: s.string(2) ?? "", entity: try EntityID(s.string(3) ?? ""),
-            stage: s.int(4), stageName: s.string(5), severity: s.string(6).flatMap(Alert.Severity.init(rawValue:)),
-            value: optionalDouble(s, 7), level: optionalDouble(s, 8), raisedAt: Timestamp(millisecondsSinceEpoch: s.int64(9)),
+            id: s.int64(1),
+            tenant: try Tenant(s.string(0) ?? ""),
+            rule: s.string(2) ?? "",
+            entity: try EntityID(s.string(3) ?? ""),
+            stage: s.int(4),
+            stageName: s.string(5),
+            severity: s.string(6).flatMap(Alert.Severity.init(rawValue:)),
+            value: optionalDouble(s, 7),
+            level: optionalDouble(s, 8),
+            raisedAt: Timestamp(millisecondsSinceEpoch: s.int64(9)),
             updatedAt: Timestamp(millisecondsSinceEpoch: s.int64(10)),
-            clearedAt: s.isNull(11) ? nil : Timestamp(millisecondsSinceEpoch: s.int64(11)), location: point(s, 12),
-            acknowledgedBy: s.string(14), acknowledgedAt: s.isNull(15) ? nil : Timestamp(millisecondsSinceEpoch: s.int64(15)),
-            lastChange: s.int64(16), lastChangeKind: AlertEvent.Kind(rawValue: s.string(17) ?? "") ?? .raised)
+            clearedAt: s.isNull(11) ? nil : Timestamp(millisecondsSinceEpoch: s.int64(11)),
+            location: point(s, 12),
+            acknowledgedBy: s.string(14),
+            acknowledgedAt: s.isNull(15) ? nil : Timestamp(millisecondsSinceEpoch: s.int64(15)),
+            lastChange: s.int64(16),
+            lastChangeKind: AlertEvent.Kind(rawValue: s.string(17) ?? "") ?? .raised
+        )
     }
 
     private static func optionalDouble(_ s: SQLiteStatement, _ column: Int32) -> Double? { s.isNull(column) ? nil : s.double(column) }

@@ -1,6 +1,6 @@
+import KakehashiHubCore
 import KakehashiModel
 import KakehashiSQLite
-import KakehashiHubCore
 
 extension SQLiteStore {
     public func entities(tenant: Tenant, types: Set<String>?, ids: Set<EntityID>?) async throws(StorageError) -> [NGSIEntity] {
@@ -47,21 +47,32 @@ extension SQLiteStore {
             var result = [SeriesInfo]()
             while try statement.step() {
                 let unit = statement.string(2).flatMap { try? MeasurementUnit(code: $0) }
-                result.append(SeriesInfo(attribute: statement.string(0) ?? "", unitCode: unit,
-                                         numeric: statement.int(1) == SQLiteStoreSchema.Kind.number.rawValue))
+                result.append(
+                    SeriesInfo(
+                        attribute: statement.string(0) ?? "",
+                        unitCode: unit,
+                        numeric: statement.int(1) == SQLiteStoreSchema.Kind.number.rawValue
+                    )
+                )
             }
             return result
         }
     }
 
     public func observations(
-        tenant: Tenant, entity: EntityID, attribute: String, range: TimeRange, lastN: Int?, limit: Int
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        range: TimeRange,
+        lastN: Int?,
+        limit: Int
     ) async throws(StorageError) -> [StoredValue] {
         try read("reading \(attribute) of \(entity)") { db in
             guard let (series, kind) = try Self.seriesID(db, tenant: tenant, entity: entity, attribute: attribute) else { return [] }
             let newestFirst = lastN != nil
             let statement = try db.prepare(
-                "SELECT t, num, txt FROM observations WHERE series = ? AND t >= ? AND t < ? ORDER BY t \(newestFirst ? "DESC" : "ASC") LIMIT ?")
+                "SELECT t, num, txt FROM observations WHERE series = ? AND t >= ? AND t < ? ORDER BY t \(newestFirst ? "DESC" : "ASC") LIMIT ?"
+            )
             try statement.bind(1, series)
             try statement.bind(2, range.from?.millisecondsSinceEpoch ?? Int64.min)
             try statement.bind(3, range.to?.millisecondsSinceEpoch ?? Int64.max)
@@ -84,7 +95,11 @@ extension SQLiteStore {
     }
 
     public func rollups(
-        tenant: Tenant, entity: EntityID, attribute: String, resolution: RollupResolution, range: TimeRange
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        resolution: RollupResolution,
+        range: TimeRange
     ) async throws(StorageError) -> [RollupBucket] {
         try read("reading \(resolution) rollups of \(attribute) of \(entity)") { db in
             guard let (series, _) = try Self.seriesID(db, tenant: tenant, entity: entity, attribute: attribute) else { return [] }
@@ -93,7 +108,8 @@ extension SQLiteStore {
             let statement: SQLiteStatement
             if SQLiteStoreSchema.eagerRollups.contains(resolution) {
                 statement = try db.prepare(
-                    "SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ? AND resolution = ? AND bucket >= ? AND bucket < ? ORDER BY bucket")
+                    "SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ? AND resolution = ? AND bucket >= ? AND bucket < ? ORDER BY bucket"
+                )
                 try statement.bind(1, series)
                 try statement.bind(2, resolution.milliseconds)
                 try statement.bind(3, from)
@@ -108,13 +124,15 @@ extension SQLiteStore {
                     let down = resolution.bucket(of: Timestamp(millisecondsSinceEpoch: t))
                     return down == t ? t : down + r
                 }
-                statement = try db.prepare("""
+                statement = try db.prepare(
+                    """
                     SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ?1 AND resolution = ?2 AND bucket >= ?3 AND bucket < ?4
                     UNION ALL
                     SELECT \(SQLiteStoreSchema.minuteBucket) AS b, count(num), min(num), max(num), sum(num) FROM observations
                     WHERE series = ?1 AND t >= ?5 AND t < ?6 AND num IS NOT NULL GROUP BY b
                     ORDER BY 1
-                    """)
+                    """
+                )
                 try statement.bind(1, series)
                 try statement.bind(2, resolution.milliseconds)
                 try statement.bind(3, from)
@@ -126,7 +144,8 @@ extension SQLiteStore {
             while try statement.step() {
                 let bucket = RollupBucket(
                     start: Timestamp(millisecondsSinceEpoch: statement.int64(0)),
-                    aggregate: Aggregate(count: statement.int64(1), min: statement.double(2), max: statement.double(3), sum: statement.double(4)))
+                    aggregate: Aggregate(count: statement.int64(1), min: statement.double(2), max: statement.double(3), sum: statement.double(4))
+                )
                 if let last = buckets.last, last.start == bucket.start {
                     buckets[buckets.count - 1].aggregate.merge(bucket.aggregate)
                 } else {
@@ -140,14 +159,23 @@ extension SQLiteStore {
     public func deadLetters(limit: Int) async throws(StorageError) -> [HubDeadLetter] {
         try read("reading dead letters") { db in
             let statement = try db.prepare(
-                "SELECT id, received, source, tenant, reason, detail, payload, size FROM deadletters ORDER BY id DESC LIMIT ?")
+                "SELECT id, received, source, tenant, reason, detail, payload, size FROM deadletters ORDER BY id DESC LIMIT ?"
+            )
             try statement.bind(1, limit)
             var letters = [HubDeadLetter]()
             while try statement.step() {
-                letters.append(HubDeadLetter(
-                    id: statement.int64(0), receivedAt: Timestamp(millisecondsSinceEpoch: statement.int64(1)),
-                    source: statement.string(2) ?? "", tenant: statement.string(3), reason: statement.string(4) ?? "",
-                    detail: statement.string(5) ?? "", payload: statement.bytes(6), size: statement.int(7)))
+                letters.append(
+                    HubDeadLetter(
+                        id: statement.int64(0),
+                        receivedAt: Timestamp(millisecondsSinceEpoch: statement.int64(1)),
+                        source: statement.string(2) ?? "",
+                        tenant: statement.string(3),
+                        reason: statement.string(4) ?? "",
+                        detail: statement.string(5) ?? "",
+                        payload: statement.bytes(6),
+                        size: statement.int(7)
+                    )
+                )
             }
             return letters
         }

@@ -1,9 +1,9 @@
-import KakehashiModel
-import KakehashiSQLite
 import Dispatch
 import Foundation
-import Synchronization
 import KakehashiHubCore
+import KakehashiModel
+import KakehashiSQLite
+import Synchronization
 
 /// The embedded ``ObservationStore``: one SQLite file in WAL mode.
 ///
@@ -74,7 +74,7 @@ public final class SQLiteStore: ObservationStore, Sendable {
             do {
                 try connection.execute("PRAGMA journal_mode=WAL")
                 break
-            } catch where error.isBusy && waited < 10_000 {
+            } catch  where error.isBusy && waited < 10_000 {
                 usleep(20_000)
                 waited += 20
             }

@@ -1,4 +1,5 @@
 import KakehashiHubCore
+
 /// The hub database's migrations; `PRAGMA user_version` counts those applied.
 ///
 /// - `entities`: the latest state of each entity (its merged NGSI-LD fragment), with its

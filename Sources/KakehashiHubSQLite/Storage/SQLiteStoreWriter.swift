@@ -1,6 +1,6 @@
+import KakehashiHubCore
 import KakehashiModel
 import KakehashiSQLite
-import KakehashiHubCore
 
 /// The writer connection with its prepared statements and caches. `Sendable` because it lives in
 /// the store's `Mutex` and is only used inside `withLock`.
@@ -28,30 +28,40 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         self.connection = connection
         self.deadLetterLimit = deadLetterLimit
         insertObservation = try connection.prepare(
-            "INSERT OR IGNORE INTO observations(series, t, num, txt, received) VALUES (?, ?, ?, ?, ?)")
-        upsertRollup = try connection.prepare("""
+            "INSERT OR IGNORE INTO observations(series, t, num, txt, received) VALUES (?, ?, ?, ?, ?)"
+        )
+        upsertRollup = try connection.prepare(
+            """
             INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(series, resolution, bucket) DO UPDATE SET
               n = n + excluded.n, mn = min(mn, excluded.mn), mx = max(mx, excluded.mx), sm = sm + excluded.sm
-            """)
-        upsertEntity = try connection.prepare("""
+            """
+        )
+        upsertEntity = try connection.prepare(
+            """
             INSERT INTO entities(tenant, id, type, body, latitude, longitude, modified) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(tenant, id) DO UPDATE SET body = excluded.body, latitude = excluded.latitude,
               longitude = excluded.longitude, modified = excluded.modified
-            """)
+            """
+        )
         updateEntity = try connection.prepare(
-            "UPDATE entities SET body = ?4, latitude = ?5, longitude = ?6, modified = ?7 WHERE tenant = ?1 AND id = ?2")
+            "UPDATE entities SET body = ?4, latitude = ?5, longitude = ?6, modified = ?7 WHERE tenant = ?1 AND id = ?2"
+        )
         selectEntity = try connection.prepare("SELECT body FROM entities WHERE tenant = ? AND id = ?")
         selectSeries = try connection.prepare("SELECT id, kind FROM series WHERE tenant = ? AND entity = ? AND attribute = ?")
         insertSeries = try connection.prepare(
-            "INSERT INTO series(tenant, entity, type, attribute, kind, unit) VALUES (?, ?, ?, ?, ?, ?)")
-        upsertGateway = try connection.prepare("""
+            "INSERT INTO series(tenant, entity, type, attribute, kind, unit) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        upsertGateway = try connection.prepare(
+            """
             INSERT INTO gateways(tenant, gateway, last_sequence, batches, last_seen) VALUES (?, ?, ?, 1, ?)
             ON CONFLICT(tenant, gateway) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence),
               batches = batches + 1, last_seen = excluded.last_seen
-            """)
+            """
+        )
         insertDeadLetter = try connection.prepare(
-            "INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            "INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
         trimDeadLetters = try connection.prepare("DELETE FROM deadletters WHERE id <= ?")
     }
 
@@ -126,8 +136,12 @@ final class SQLiteStoreWriter: @unchecked Sendable {
                         touched[change.id] = Touched(tenant: batch.tenant, state: stored, existed: true, received: received)
                         result.updated.append(change.id)
                     } else {
-                        touched[change.id] = Touched(tenant: batch.tenant, state: EntityState(try NGSIEntity(id: change.id)), existed: false,
-                                                     received: received)
+                        touched[change.id] = Touched(
+                            tenant: batch.tenant,
+                            state: EntityState(try NGSIEntity(id: change.id)),
+                            existed: false,
+                            received: received
+                        )
                         result.created.append(change.id)
                     }
                     order.append(change.id)
@@ -249,7 +263,8 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             if let name = scopes.string(0), let tenant = try? Tenant(name), let type = scopes.string(1) { pairs.append((tenant, type)) }
         }
         // Minute rollups of raw rows about to go (see SQLiteStoreSchema.eagerRollups).
-        let materialize = try connection.prepare("""
+        let materialize = try connection.prepare(
+            """
             INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm)
             SELECT series, 60000, \(SQLiteStoreSchema.minuteBucket), count(num), min(num), max(num), sum(num) FROM observations
             WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ? AND kind = \(SQLiteStoreSchema.Kind.number.rawValue))
@@ -257,11 +272,14 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             GROUP BY series, \(SQLiteStoreSchema.minuteBucket)
             ON CONFLICT(series, resolution, bucket) DO UPDATE SET
               n = n + excluded.n, mn = min(mn, excluded.mn), mx = max(mx, excluded.mx), sm = sm + excluded.sm
-            """)
+            """
+        )
         let deleteRaw = try connection.prepare(
-            "DELETE FROM observations WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND t < ?")
+            "DELETE FROM observations WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND t < ?"
+        )
         let deleteRollups = try connection.prepare(
-            "DELETE FROM rollups WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND resolution = ? AND bucket < ?")
+            "DELETE FROM rollups WHERE series IN (SELECT id FROM series WHERE tenant = ? AND type = ?) AND resolution = ? AND bucket < ?"
+        )
         let nowMS = now.millisecondsSinceEpoch
         for (tenant, type) in pairs {
             let rule = policy.rule(tenant: tenant, type: type)

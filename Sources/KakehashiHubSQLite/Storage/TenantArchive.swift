@@ -1,7 +1,7 @@
 import Foundation
+import KakehashiHubCore
 import KakehashiModel
 import KakehashiSQLite
-import KakehashiHubCore
 
 /// A tenant's data as a whole: exported to a SQLite file of its own (the hub's schema, only
 /// that tenant's rows: entities, series, observations, rollups, gateways, alerts and their
@@ -83,8 +83,10 @@ public enum TenantArchive {
                 }
             }
             try main.transaction {
-                for (name, rows) in [("deadletters", "tenant = ?1"), ("access_keys", "tenant = ?1"), ("access_gateways", "tenant = ?1"),
-                                     ("access_grants", "owner = ?1 OR grantee = ?1"), ("access_tenants", "name = ?1")] {
+                for (name, rows) in [
+                    ("deadletters", "tenant = ?1"), ("access_keys", "tenant = ?1"), ("access_gateways", "tenant = ?1"),
+                    ("access_grants", "owner = ?1 OR grantee = ?1"), ("access_tenants", "name = ?1"),
+                ] {
                     let delete = try main.prepare("DELETE FROM \(name) WHERE \(rows)")
                     try delete.bind(1, tenant.name)
                     try delete.run()

@@ -1,8 +1,8 @@
 import Foundation
 import KakehashiAlerts
+import KakehashiHubCore
 import KakehashiModel
 import Synchronization
-import KakehashiHubCore
 
 /// One SQLite database per tenant (`storage.separation: per_tenant`): the stronger isolation
 /// the national guidance on shared platforms names (接続組織単位でのデータベース分離). Each
@@ -66,11 +66,24 @@ public final class TenantSeparatedStore: ObservationStore, AlertStore, Sendable 
         try await store(tenant).series(tenant: tenant, entity: entity)
     }
 
-    public func observations(tenant: Tenant, entity: EntityID, attribute: String, range: TimeRange, lastN: Int?, limit: Int) async throws(StorageError) -> [StoredValue] {
+    public func observations(
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        range: TimeRange,
+        lastN: Int?,
+        limit: Int
+    ) async throws(StorageError) -> [StoredValue] {
         try await store(tenant).observations(tenant: tenant, entity: entity, attribute: attribute, range: range, lastN: lastN, limit: limit)
     }
 
-    public func rollups(tenant: Tenant, entity: EntityID, attribute: String, resolution: RollupResolution, range: TimeRange) async throws(StorageError) -> [RollupBucket] {
+    public func rollups(
+        tenant: Tenant,
+        entity: EntityID,
+        attribute: String,
+        resolution: RollupResolution,
+        range: TimeRange
+    ) async throws(StorageError) -> [RollupBucket] {
         try await store(tenant).rollups(tenant: tenant, entity: entity, attribute: attribute, resolution: resolution, range: range)
     }
 

@@ -52,7 +52,8 @@ public struct EntityID: Sendable, Hashable, Comparable, CustomStringConvertible 
         let bytes = rawValue.utf8
         let rest = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
         guard let firstColon = bytes[rest...].firstIndex(of: UInt8(ascii: ":")),
-              let secondColon = bytes[bytes.index(after: firstColon)...].firstIndex(of: UInt8(ascii: ":")) else {
+            let secondColon = bytes[bytes.index(after: firstColon)...].firstIndex(of: UInt8(ascii: ":"))
+        else {
             throw ModelError(field: field, .invalid("entity id \"\(rawValue)\" must read urn:ngsi-ld:<Type>:<tenant>:<local id>"))
         }
         let type = String(Substring(bytes[rest..<firstColon]))
@@ -71,7 +72,8 @@ public struct EntityID: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     static func checkType(_ type: String, field: String) throws(ModelError) {
         guard let first = type.utf8.first, isLetter(first), type.utf8.count <= 64,
-              type.utf8.allSatisfy({ isLetter($0) || isDigit($0) }) else {
+            type.utf8.allSatisfy({ isLetter($0) || isDigit($0) })
+        else {
             throw ModelError(field: field, .invalid("entity type \"\(type)\" must be a letter followed by up to 63 letters and digits"))
         }
     }

@@ -30,7 +30,10 @@ public struct GeoPoint: Sendable, Hashable {
     /// `field[0]` (longitude) or `field[1]` (latitude).
     public init(geoJSONCoordinates coordinates: [Double], field: String = "coordinates") throws(ModelError) {
         guard coordinates.count == 2 || coordinates.count == 3 else {
-            throw ModelError(field: field, .invalid("a GeoJSON Point has 2 or 3 coordinates [longitude, latitude(, altitude)], got \(coordinates.count)"))
+            throw ModelError(
+                field: field,
+                .invalid("a GeoJSON Point has 2 or 3 coordinates [longitude, latitude(, altitude)], got \(coordinates.count)")
+            )
         }
         try Self.check(coordinates[0], limit: 180, field: field + "[0]")
         try Self.check(coordinates[1], limit: 90, field: field + "[1]")

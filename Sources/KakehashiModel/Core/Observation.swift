@@ -60,8 +60,13 @@ public struct Observation: Sendable, Hashable {
 
     /// Validates an observation (attribute name, finite numbers, text length).
     public init(
-        entityID: EntityID, attribute: String, value: Value, observedAt: Timestamp, receivedAt: Timestamp? = nil,
-        location: GeoPoint? = nil, provenance: Provenance? = nil
+        entityID: EntityID,
+        attribute: String,
+        value: Value,
+        observedAt: Timestamp,
+        receivedAt: Timestamp? = nil,
+        location: GeoPoint? = nil,
+        provenance: Provenance? = nil
     ) throws(ModelError) {
         try NGSIEntity.checkAttributeName(attribute)
         switch value {

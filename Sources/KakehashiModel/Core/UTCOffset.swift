@@ -12,7 +12,8 @@ public enum UTCOffset {
         if text == "Z" { return 0 }
         let bytes = Array(text.utf8)
         guard bytes.count == 6, bytes[0] == UInt8(ascii: "+") || bytes[0] == UInt8(ascii: "-"), bytes[3] == UInt8(ascii: ":"),
-              bytes[1...2].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), bytes[4...5].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            bytes[1...2].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), bytes[4...5].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else { return nil }
         let hours = Int(bytes[1] - 0x30) * 10 + Int(bytes[2] - 0x30)
         let minutes = Int(bytes[4] - 0x30) * 10 + Int(bytes[5] - 0x30)
         guard hours <= 14, minutes <= 59 else { return nil }

@@ -64,9 +64,17 @@ public struct Alert: SmartDataModel {
 
     /// Validates an alert.
     public init(
-        id: EntityID, category: Category, subCategory: String? = nil, severity: Severity? = nil, dateIssued: Timestamp,
-        validFrom: Timestamp? = nil, validTo: Timestamp? = nil, alertSource: String, description: String? = nil,
-        location: GeoPoint? = nil, name: String? = nil
+        id: EntityID,
+        category: Category,
+        subCategory: String? = nil,
+        severity: Severity? = nil,
+        dateIssued: Timestamp,
+        validFrom: Timestamp? = nil,
+        validTo: Timestamp? = nil,
+        alertSource: String,
+        description: String? = nil,
+        location: GeoPoint? = nil,
+        name: String? = nil
     ) throws(ModelError) {
         try Self.checkID(id)
         if let subCategory, !Self.subCategories.contains(subCategory) {
@@ -107,19 +115,34 @@ public struct Alert: SmartDataModel {
         try e.checkType(Self.entityType)
         let categoryText = try e.requiredText("category")
         guard let category = Category(rawValue: categoryText) else {
-            throw ModelError(field: "category", .invalid("\"\(categoryText.prefix(60))\" is not one of \(Category.allCases.map(\.rawValue).joined(separator: ", "))"))
+            throw ModelError(
+                field: "category",
+                .invalid("\"\(categoryText.prefix(60))\" is not one of \(Category.allCases.map(\.rawValue).joined(separator: ", "))")
+            )
         }
         var severity: Severity?
         if let text = try e.text("severity") {
             guard let parsed = Severity(rawValue: text) else {
-                throw ModelError(field: "severity", .invalid("\"\(text.prefix(60))\" is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))"))
+                throw ModelError(
+                    field: "severity",
+                    .invalid("\"\(text.prefix(60))\" is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+                )
             }
             severity = parsed
         }
         guard let source = try e.reference("alertSource") else { throw ModelError(field: "alertSource", .missing) }
         try self.init(
-            id: e.id, category: category, subCategory: e.text("subCategory"), severity: severity,
-            dateIssued: e.requiredTimestamp("dateIssued"), validFrom: e.timestamp("validFrom"), validTo: e.timestamp("validTo"),
-            alertSource: source, description: e.text("description"), location: e.location(), name: e.text("name"))
+            id: e.id,
+            category: category,
+            subCategory: e.text("subCategory"),
+            severity: severity,
+            dateIssued: e.requiredTimestamp("dateIssued"),
+            validFrom: e.timestamp("validFrom"),
+            validTo: e.timestamp("validTo"),
+            alertSource: source,
+            description: e.text("description"),
+            location: e.location(),
+            name: e.text("name")
+        )
     }
 }

@@ -26,8 +26,13 @@ public struct BeaconDevice: SmartDataModel {
 
     /// Validates a sighting.
     public init(
-        id: EntityID, dateLastValueReported: Timestamp, rssi: Double? = nil, batteryLevel: Double? = nil,
-        location: GeoPoint? = nil, name: String? = nil, deviceState: String? = nil
+        id: EntityID,
+        dateLastValueReported: Timestamp,
+        rssi: Double? = nil,
+        batteryLevel: Double? = nil,
+        location: GeoPoint? = nil,
+        name: String? = nil,
+        deviceState: String? = nil
     ) throws(ModelError) {
         try Self.checkID(id)
         if let rssi { try Checks.range(rssi, -127...20, field: "rssi") }
@@ -75,7 +80,13 @@ public struct BeaconDevice: SmartDataModel {
             throw ModelError(field: "dateLastValueReported", .missing)
         }
         try self.init(
-            id: e.id, dateLastValueReported: observed, rssi: rssi?.quantity.value, batteryLevel: battery?.quantity.value,
-            location: e.location(), name: e.text("name"), deviceState: e.text("deviceState"))
+            id: e.id,
+            dateLastValueReported: observed,
+            rssi: rssi?.quantity.value,
+            batteryLevel: battery?.quantity.value,
+            location: e.location(),
+            name: e.text("name"),
+            deviceState: e.text("deviceState")
+        )
     }
 }

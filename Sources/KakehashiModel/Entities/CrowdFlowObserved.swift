@@ -34,8 +34,16 @@ public struct CrowdFlowObserved: SmartDataModel {
 
     /// Validates an observation; the interval must not be empty or reversed.
     public init(
-        id: EntityID, location: GeoPoint? = nil, dateObservedFrom: Timestamp, dateObservedTo: Timestamp, peopleCount: Int? = nil,
-        occupancy: Double? = nil, congested: Bool? = nil, direction: Direction? = nil, name: String? = nil, refDevice: String? = nil
+        id: EntityID,
+        location: GeoPoint? = nil,
+        dateObservedFrom: Timestamp,
+        dateObservedTo: Timestamp,
+        peopleCount: Int? = nil,
+        occupancy: Double? = nil,
+        congested: Bool? = nil,
+        direction: Direction? = nil,
+        name: String? = nil,
+        refDevice: String? = nil
     ) throws(ModelError) {
         try Self.checkID(id)
         guard dateObservedFrom < dateObservedTo else {
@@ -102,8 +110,16 @@ public struct CrowdFlowObserved: SmartDataModel {
             direction = parsed
         }
         try self.init(
-            id: e.id, location: e.location(), dateObservedFrom: from, dateObservedTo: to, peopleCount: count,
-            occupancy: e.quantity("occupancy", in: .one)?.quantity.value, congested: e.boolean("congested"),
-            direction: direction, name: e.text("name"), refDevice: e.reference("refDevice"))
+            id: e.id,
+            location: e.location(),
+            dateObservedFrom: from,
+            dateObservedTo: to,
+            peopleCount: count,
+            occupancy: e.quantity("occupancy", in: .one)?.quantity.value,
+            congested: e.boolean("congested"),
+            direction: direction,
+            name: e.text("name"),
+            refDevice: e.reference("refDevice")
+        )
     }
 }

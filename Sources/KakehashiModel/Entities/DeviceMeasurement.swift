@@ -31,8 +31,15 @@ public struct DeviceMeasurement: SmartDataModel {
 
     /// Validates a measurement.
     public init(
-        id: EntityID, controlledProperty: String, value: Value, dateObserved: Timestamp, refDevice: String? = nil,
-        deviceType: String? = nil, measurementType: String? = nil, location: GeoPoint? = nil, outlier: Bool? = nil
+        id: EntityID,
+        controlledProperty: String,
+        value: Value,
+        dateObserved: Timestamp,
+        refDevice: String? = nil,
+        deviceType: String? = nil,
+        measurementType: String? = nil,
+        location: GeoPoint? = nil,
+        outlier: Bool? = nil
     ) throws(ModelError) {
         try Self.checkID(id)
         guard !controlledProperty.isEmpty else { throw ModelError(field: "controlledProperty", .missing) }
@@ -93,8 +100,15 @@ public struct DeviceMeasurement: SmartDataModel {
         }
         guard let dateObserved = try e.timestamp("dateObserved") ?? observed else { throw ModelError(field: "dateObserved", .missing) }
         try self.init(
-            id: e.id, controlledProperty: e.requiredText("controlledProperty"), value: value, dateObserved: dateObserved,
-            refDevice: e.reference("refDevice"), deviceType: e.text("deviceType"), measurementType: e.text("measurementType"),
-            location: e.location(), outlier: e.boolean("outlier"))
+            id: e.id,
+            controlledProperty: e.requiredText("controlledProperty"),
+            value: value,
+            dateObserved: dateObserved,
+            refDevice: e.reference("refDevice"),
+            deviceType: e.text("deviceType"),
+            measurementType: e.text("measurementType"),
+            location: e.location(),
+            outlier: e.boolean("outlier")
+        )
     }
 }

@@ -37,8 +37,15 @@ public struct WaterObserved: SmartDataModel {
 
     /// Validates and canonicalizes an observation.
     public init(
-        id: EntityID, location: GeoPoint, dateObserved: Timestamp, waterLevel: Quantity? = nil, flow: Quantity? = nil,
-        name: String? = nil, address: PostalAddress? = nil, refDevice: String? = nil, thresholds: FloodThresholds? = nil
+        id: EntityID,
+        location: GeoPoint,
+        dateObserved: Timestamp,
+        waterLevel: Quantity? = nil,
+        flow: Quantity? = nil,
+        name: String? = nil,
+        address: PostalAddress? = nil,
+        refDevice: String? = nil,
+        thresholds: FloodThresholds? = nil
     ) throws(ModelError) {
         try Self.checkID(id)
         self.id = id
@@ -92,10 +99,18 @@ public struct WaterObserved: SmartDataModel {
         let thresholds = try FloodThresholds(
             observationStartLevel: e.quantity("observationStartLevel", in: .metre)?.quantity.value,
             alertLevel: e.quantity("alertLevel", in: .metre)?.quantity.value,
-            dangerLevel: e.quantity("dangerLevel", in: .metre)?.quantity.value)
+            dangerLevel: e.quantity("dangerLevel", in: .metre)?.quantity.value
+        )
         try self.init(
-            id: e.id, location: e.requiredLocation(), dateObserved: observed, waterLevel: level?.quantity, flow: flow?.quantity,
-            name: e.text("name"), address: PostalAddress.decode(from: e), refDevice: e.reference("refDevice"),
-            thresholds: thresholds)
+            id: e.id,
+            location: e.requiredLocation(),
+            dateObserved: observed,
+            waterLevel: level?.quantity,
+            flow: flow?.quantity,
+            name: e.text("name"),
+            address: PostalAddress.decode(from: e),
+            refDevice: e.reference("refDevice"),
+            thresholds: thresholds
+        )
     }
 }

@@ -30,7 +30,10 @@ struct JSONParser {
     /// its members' objects at 2, …) that is the value of a member named `key`, where each of its
     /// members' values lies in `input`: a reader can keep those bytes as they came instead of
     /// writing the parsed value again.
-    static func parse(_ input: some Collection<UInt8>, spansOf spanned: (depth: Int, key: String)?) throws(ModelError) -> (value: JSONValue, spans: [[String: Range<Int>]]) {
+    static func parse(
+        _ input: some Collection<UInt8>,
+        spansOf spanned: (depth: Int, key: String)?
+    ) throws(ModelError) -> (value: JSONValue, spans: [[String: Range<Int>]]) {
         try withContiguousBytes(input) { (buffer) throws(ModelError) in
             var parser = JSONParser(bytes: buffer, spanned: spanned)
             parser.skipWhitespace()
@@ -43,7 +46,8 @@ struct JSONParser {
 
     /// Runs `body` over the bytes of `input`, copying only when they are not contiguous.
     private static func withContiguousBytes<R>(
-        _ input: some Collection<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws(ModelError) -> R
+        _ input: some Collection<UInt8>,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(ModelError) -> R
     ) throws(ModelError) -> R {
         let result: Result<R, ModelError>? = input.withContiguousStorageIfAvailable { buffer in
             do throws(ModelError) { return .success(try body(buffer)) } catch { return .failure(error) }

@@ -37,9 +37,13 @@ public struct RiverGaugeStation: Sendable, Hashable {
     /// name, address and thresholds.
     public func waterObserved(tenant: Tenant, level: Double, observedAt: Timestamp) throws(ModelError) -> WaterObserved {
         try WaterObserved(
-            id: entityID(tenant: tenant), location: location, dateObserved: observedAt,
-            waterLevel: Quantity(level, .metre, field: "waterLevel"), name: name,
+            id: entityID(tenant: tenant),
+            location: location,
+            dateObserved: observedAt,
+            waterLevel: Quantity(level, .metre, field: "waterLevel"),
+            name: name,
             address: PostalAddress(addressCountry: "JP", addressRegion: prefecture, addressLocality: city),
-            thresholds: thresholds)
+            thresholds: thresholds
+        )
     }
 }

@@ -39,8 +39,14 @@ extension NGSIEntity {
             }
             // Names and values were validated when the entity was built; this cannot fail.
             if let observation = try? Observation(
-                entityID: id, attribute: name, value: value, observedAt: observed.observedAt, receivedAt: receivedAt,
-                location: location, provenance: provenance) {
+                entityID: id,
+                attribute: name,
+                value: value,
+                observedAt: observed.observedAt,
+                receivedAt: receivedAt,
+                location: location,
+                provenance: provenance
+            ) {
                 result.append(observation)
             }
         }

@@ -43,14 +43,18 @@ public struct NGSIEntity: Sendable, Hashable {
             throw ModelError(field: name, .invalid("\"\(name)\" is reserved by NGSI-LD and cannot be an attribute"))
         }
         guard let first = name.utf8.first,
-              (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
-              name.utf8.count <= ModelLimits.maxAttributeNameLength,
-              name.utf8.allSatisfy({ b in
-                  (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
-                      || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "_")
-              }) else {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
+            name.utf8.count <= ModelLimits.maxAttributeNameLength,
+            name.utf8.allSatisfy({ b in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "_")
+            })
+        else {
             let shown = name.count > 40 ? String(name.prefix(40)) + "…" : name
-            throw ModelError(field: shown, .invalid("attribute names are a letter followed by up to \(ModelLimits.maxAttributeNameLength - 1) letters, digits or '_'"))
+            throw ModelError(
+                field: shown,
+                .invalid("attribute names are a letter followed by up to \(ModelLimits.maxAttributeNameLength - 1) letters, digits or '_'")
+            )
         }
     }
 }

@@ -54,7 +54,10 @@ public struct WireAcknowledgement: Sendable, Hashable {
             throw ModelError(field: "", .wrongType(expected: "a JSON object (a wire acknowledgement), not \(json.typeName)"))
         }
         guard case .number(let version)? = members["v"], version == Double(Self.version) else {
-            throw ModelError(field: "v", .invalid("unsupported acknowledgement version \(members["v"]?.jsonText ?? "(none)") (this code reads \(Self.version))"))
+            throw ModelError(
+                field: "v",
+                .invalid("unsupported acknowledgement version \(members["v"]?.jsonText ?? "(none)") (this code reads \(Self.version))")
+            )
         }
         guard case .array(let list)? = members["ranges"] else {
             throw ModelError(field: "ranges", members["ranges"] == nil ? .missing : .wrongType(expected: "an array of [first, last]"))
@@ -62,8 +65,12 @@ public struct WireAcknowledgement: Sendable, Hashable {
         var ranges = [ClosedRange<UInt64>]()
         for (i, element) in list.enumerated() {
             guard case .array(let pair) = element, pair.count == 2,
-                  let low = Self.sequence(pair[0]), let high = Self.sequence(pair[1]), low <= high else {
-                throw ModelError(field: "ranges[\(i)]", .invalid("\(element.jsonText) is not [first, last] with 1 ≤ first ≤ last ≤ \(WireBatch.maxSequence)"))
+                let low = Self.sequence(pair[0]), let high = Self.sequence(pair[1]), low <= high
+            else {
+                throw ModelError(
+                    field: "ranges[\(i)]",
+                    .invalid("\(element.jsonText) is not [first, last] with 1 ≤ first ≤ last ≤ \(WireBatch.maxSequence)")
+                )
             }
             ranges.append(low...high)
         }

@@ -64,10 +64,16 @@ public struct WireBatch: Sendable, Hashable {
                 throw ModelError(field: "entities[\(i)].seq", .outOfRange(value: Double(entry.sequence), range: "1...\(Self.maxSequence)"))
             }
             guard entry.sequence > previous else {
-                throw ModelError(field: "entities[\(i)].seq", .invalid("sequence \(entry.sequence) does not follow \(previous): sequences must strictly increase"))
+                throw ModelError(
+                    field: "entities[\(i)].seq",
+                    .invalid("sequence \(entry.sequence) does not follow \(previous): sequences must strictly increase")
+                )
             }
             guard entry.entity.id.tenant == tenant else {
-                throw ModelError(field: "entities[\(i)].entity.id", .invalid("entity of tenant \(entry.entity.id.tenant) in a batch of tenant \(tenant)"))
+                throw ModelError(
+                    field: "entities[\(i)].entity.id",
+                    .invalid("entity of tenant \(entry.entity.id.tenant) in a batch of tenant \(tenant)")
+                )
             }
             previous = entry.sequence
         }
@@ -96,11 +102,15 @@ public struct WireBatch: Sendable, Hashable {
 
     /// The MQTT payload: compact UTF-8 JSON, written by ``encode(tenant:gateway:entries:)``.
     public func payload() -> [UInt8] {
-        Self.encode(tenant: tenant, gateway: gateway, entries: entries.map { entry in
-            var entity = entry.entity
-            entity.context = []
-            return (entry.sequence, entity.json(.normalized).serialized())
-        })
+        Self.encode(
+            tenant: tenant,
+            gateway: gateway,
+            entries: entries.map { entry in
+                var entity = entry.entity
+                entity.context = []
+                return (entry.sequence, entity.json(.normalized).serialized())
+            }
+        )
     }
 
     /// The one writer of the wire format: a batch from entity fragments already serialized
@@ -136,14 +146,17 @@ public struct WireBatch: Sendable, Hashable {
     private init(bytes: [UInt8]) throws(ModelError) {
         // Entity objects are at depth 4: batch {entities: [ {seq, entity: {…}} ]}.
         let (json, spans) = try JSONParser.parse(bytes, spansOf: (depth: 4, key: "entity"))
-        try self.init(json: json, kept: { i in
-            // One span per entry's entity object, in order (an entity that is not an object fails
-            // to decode, so entry i's is span i).
-            guard i < spans.count else { return [:] }
-            var kept = [String: [UInt8]](minimumCapacity: spans[i].count)
-            for (name, range) in spans[i] where name != "id" && name != "type" && name != "@context" { kept[name] = Array(bytes[range]) }
-            return kept
-        })
+        try self.init(
+            json: json,
+            kept: { i in
+                // One span per entry's entity object, in order (an entity that is not an object fails
+                // to decode, so entry i's is span i).
+                guard i < spans.count else { return [:] }
+                var kept = [String: [UInt8]](minimumCapacity: spans[i].count)
+                for (name, range) in spans[i] where name != "id" && name != "type" && name != "@context" { kept[name] = Array(bytes[range]) }
+                return kept
+            }
+        )
     }
 
     /// Decodes and validates a batch from JSON; errors name the field, e.g.

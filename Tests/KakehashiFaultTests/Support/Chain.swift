@@ -1,6 +1,6 @@
 import Foundation
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiSQLite
 import KakehashiTestSupport
 import Synchronization
@@ -43,31 +43,31 @@ final class Chain: @unchecked Sendable {
         }
         try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
         try """
-            tenant: kurume
-            gateway: gw-01
-            central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: 200, shutdown_flush_timeout: 5s,
-                       status_interval: 2s, confirm_timeout: \(confirmTimeout) }
-            outbox: { path: \(outbox), commit_interval: 20ms, sync: normal, min_free: \(minFree) }
-            devices: devices.yaml
-            metrics: { textfile: gateway.prom, interval: 500ms }
-            sources:
-              - name: edge
-                kind: mqtt
-                broker: { host: 127.0.0.1, port: \(edge.port), client_id: \(Self.gatewayEdgeClient), reconnect_max: 500ms }
-                topics:
-                  - pattern: flood/{sensor}/level
-                    format: json
-                    timestamp: { field: ts, format: iso8601 }
-                    values: [ { attribute: waterLevel, field: level, unit: CMT, range: [-1000, 5000] } ]
-            """.write(to: directory.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
+        tenant: kurume
+        gateway: gw-01
+        central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: 200, shutdown_flush_timeout: 5s,
+                   status_interval: 2s, confirm_timeout: \(confirmTimeout) }
+        outbox: { path: \(outbox), commit_interval: 20ms, sync: normal, min_free: \(minFree) }
+        devices: devices.yaml
+        metrics: { textfile: gateway.prom, interval: 500ms }
+        sources:
+          - name: edge
+            kind: mqtt
+            broker: { host: 127.0.0.1, port: \(edge.port), client_id: \(Self.gatewayEdgeClient), reconnect_max: 500ms }
+            topics:
+              - pattern: flood/{sensor}/level
+                format: json
+                timestamp: { field: ts, format: iso8601 }
+                values: [ { attribute: waterLevel, field: level, unit: CMT, range: [-1000, 5000] } ]
+        """.write(to: directory.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
         try """
-            http: { host: 127.0.0.1, port: \(httpPort) }
-            storage: { path: hub.sqlite, sync: normal }
-            ingest: { consumers: \(consumers) }
-            broker: { host: 127.0.0.1, port: \(central.port), client_id: hub-fault, reconnect_max: 500ms }
-            tenants: { kurume: { gateways: [gw-01] } }
-            access: { require_keys: false }
-            """.write(to: directory.appendingPathComponent("hub.yaml"), atomically: true, encoding: .utf8)
+        http: { host: 127.0.0.1, port: \(httpPort) }
+        storage: { path: hub.sqlite, sync: normal }
+        ingest: { consumers: \(consumers) }
+        broker: { host: 127.0.0.1, port: \(central.port), client_id: hub-fault, reconnect_max: 500ms }
+        tenants: { kurume: { gateways: [gw-01] } }
+        access: { require_keys: false }
+        """.write(to: directory.appendingPathComponent("hub.yaml"), atomically: true, encoding: .utf8)
     }
 
     deinit {
@@ -84,8 +84,11 @@ final class Chain: @unchecked Sendable {
 
     /// Starts the hub and waits until it answers HTTP (its ingest sessions are subscribed by then).
     func startHub() async throws {
-        hub = try ChildProcess(executable: Self.binary("kakehashi-hub"), arguments: ["run", "--config", directory.appendingPathComponent("hub.yaml").path],
-                               logFile: directory.appendingPathComponent("hub.log").path)
+        hub = try ChildProcess(
+            executable: Self.binary("kakehashi-hub"),
+            arguments: ["run", "--config", directory.appendingPathComponent("hub.yaml").path],
+            logFile: directory.appendingPathComponent("hub.log").path
+        )
         try await waitUntil("the hub listens", timeout: .seconds(60)) {
             guard hub?.isRunning == true else { throw TestSupportError("the hub exited: \(hubLog.suffix(2000))") }
             return TestBroker.accepts(port: httpPort)
@@ -108,8 +111,11 @@ final class Chain: @unchecked Sendable {
         try await client.connect()
         _ = try await client.subscribe("flood/+/level", qos: .atLeastOnce)
         await client.disconnect()
-        gateway = try ChildProcess(executable: Self.binary("kakehashi-gateway"), arguments: ["run", directory.appendingPathComponent("gateway.yaml").path],
-                                   logFile: directory.appendingPathComponent("gateway.log").path)
+        gateway = try ChildProcess(
+            executable: Self.binary("kakehashi-gateway"),
+            arguments: ["run", directory.appendingPathComponent("gateway.yaml").path],
+            logFile: directory.appendingPathComponent("gateway.log").path
+        )
     }
 
     func stopGateway(_ signal: Int32 = SIGTERM) async -> Int32 {

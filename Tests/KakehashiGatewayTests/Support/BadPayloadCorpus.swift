@@ -56,7 +56,12 @@ enum BadPayloadCorpus {
         add("month 13", flood, json("{\"level\":1,\"ts\":\"2026-13-02T09:10:00\"}"), .badTimestamp)
         add("far future", flood, json("{\"level\":1,\"ts\":\"2099-01-01T00:00:00Z\"}"), .clockSkew)
         // Too large.
-        add("1 MiB JSON", flood, json("{\"level\":1,\"pad\":\"" + String(repeating: "x", count: 1 << 20) + "\"}").prefix(1 << 20).map { $0 }, .payloadTooLarge)
+        add(
+            "1 MiB JSON",
+            flood,
+            json("{\"level\":1,\"pad\":\"" + String(repeating: "x", count: 1 << 20) + "\"}").prefix(1 << 20).map { $0 },
+            .payloadTooLarge
+        )
         add("1 MiB zeros", "lpwa/s1/up", [UInt8](repeating: 0, count: 1 << 20), .payloadTooLarge)
         // Unknown sensors.
         for sensor in ["unknown", "s99", "S1", "s1 ", String(repeating: "z", count: 100)] {

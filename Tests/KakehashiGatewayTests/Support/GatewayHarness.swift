@@ -1,8 +1,9 @@
 import Foundation
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Synchronization
+
 @testable import KakehashiGateway
 
 /// Two real mosquitto brokers (edge and central), a gateway process between them, a sensor
@@ -25,7 +26,8 @@ final class GatewayHarness: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var devices = "devices:\n"
         for (index, sensor) in Self.sensors.enumerated() {
-            devices += "  - { id: \(sensor), type: WaterObserved, name: gauge \(index), location: { lat: 33.\(index + 10), lon: 130.5 }, "
+            devices +=
+                "  - { id: \(sensor), type: WaterObserved, name: gauge \(index), location: { lat: 33.\(index + 10), lon: 130.5 }, "
                 + "thresholds: { alert: 2.1, danger: 2.8 } }\n"
         }
         devices += "  - { id: station-east, type: CrowdFlowObserved, location: { lat: 33.3199, lon: 130.5238 }, interval: 60 }\n"
@@ -93,8 +95,11 @@ final class GatewayHarness: @unchecked Sendable {
 
     func start() throws {
         starts += 1
-        process = try ChildProcess(executable: Self.executable, arguments: ["run", configurationFile],
-                                   logFile: directory.appendingPathComponent("gateway.log").path)
+        process = try ChildProcess(
+            executable: Self.executable,
+            arguments: ["run", configurationFile],
+            logFile: directory.appendingPathComponent("gateway.log").path
+        )
     }
 
     func kill() {
@@ -114,7 +119,9 @@ final class GatewayHarness: @unchecked Sendable {
 
     /// A sensor publisher on the edge broker.
     func sensorClient() async throws -> MQTTClient {
-        let client = try MQTTClient(configuration: MQTTConfiguration(host: edge.host, port: edge.port, clientID: "sensors-\(UUID().uuidString.prefix(6))"))
+        let client = try MQTTClient(
+            configuration: MQTTConfiguration(host: edge.host, port: edge.port, clientID: "sensors-\(UUID().uuidString.prefix(6))")
+        )
         try await client.connect()
         return client
     }
@@ -147,7 +154,8 @@ final class CentralCollector: @unchecked Sendable {
         var id: String { entity.id.rawValue }
         var observedAt: String? {
             guard case .object(let members) = entity.json(.normalized), case .object(let level)? = members["waterLevel"] ?? members["peopleCount"],
-                  case .string(let time)? = level["observedAt"] else { return nil }
+                case .string(let time)? = level["observedAt"]
+            else { return nil }
             return time
         }
     }
@@ -172,8 +180,11 @@ final class CentralCollector: @unchecked Sendable {
                     }
                     if let first = batch.entries.first, let last = batch.entries.last {
                         let confirmation = WireAcknowledgement(ranges: [first.sequence...last.sequence], outcome: .stored)
-                        try? await client.enqueue(WireAcknowledgement.topic(tenant: batch.tenant, gateway: batch.gateway),
-                                                  payload: confirmation.payload(), qos: .atLeastOnce) { _ in }
+                        try? await client.enqueue(
+                            WireAcknowledgement.topic(tenant: batch.tenant, gateway: batch.gateway),
+                            payload: confirmation.payload(),
+                            qos: .atLeastOnce
+                        ) { _ in }
                     }
                 } catch {
                     store.malformed.withLock { $0 += 1 }
@@ -191,4 +202,3 @@ final class CentralCollector: @unchecked Sendable {
         task?.cancel()
     }
 }
-

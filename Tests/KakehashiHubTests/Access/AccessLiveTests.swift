@@ -2,12 +2,12 @@ import Foundation
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
+import KakehashiHubTestSupport
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
 
 /// Access on the wire: feeds of a real HTTP server, and the central broker's password file and
 /// ACL as `kakehashi-hub gateway add` writes them, enforced by a real mosquitto.
@@ -36,7 +36,9 @@ import KakehashiHubTestSupport
 
         // The WebSocket feed: not upgraded without a key (the upgrade handler answers 400) nor
         // with another tenant's name; upgraded with a key that has no feed open yet (one each here).
-        let upgrade = ["Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="]
+        let upgrade = [
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        ]
         for (path, key) in [("/feeds/alerts/ws", nil), ("/feeds/alerts/ws?tenant=omuta", keys.kurumeAdmin), ("/feeds/alerts/ws", keys.kurumeAdmin)] {
             var headers = upgrade
             if let key { headers["Authorization"] = "Bearer \(key)" }
@@ -66,8 +68,11 @@ import KakehashiHubTestSupport
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-acl-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let files = BrokerAccessFiles(passwordFile: directory.appendingPathComponent("passwd").path,
-                                      aclFile: directory.appendingPathComponent("acl").path, hubUser: "kakehashi-hub")
+        let files = BrokerAccessFiles(
+            passwordFile: directory.appendingPathComponent("passwd").path,
+            aclFile: directory.appendingPathComponent("acl").path,
+            hubUser: "kakehashi-hub"
+        )
         let mie = try Tenant("mie"), kurume = Readings.kurume
         let gwMie = try GatewayID("gw-mie-01"), gwKurume = try GatewayID("gw-kurume-01")
         try files.setPassword(user: "kakehashi-hub", password: "hub-secret")
@@ -89,7 +94,9 @@ import KakehashiHubTestSupport
         try await gateway.connect()
 
         // Under another tenant's topic (or another gateway's): refused by the broker.
-        for forged in [WireTopic(tenant: kurume, gateway: gwKurume, kind: .observations), WireTopic(tenant: mie, gateway: gwKurume, kind: .observations)] {
+        for forged in [
+            WireTopic(tenant: kurume, gateway: gwKurume, kind: .observations), WireTopic(tenant: mie, gateway: gwKurume, kind: .observations),
+        ] {
             do {
                 try await gateway.publish(forged.name, payload: Array("forged".utf8), qos: .atLeastOnce)
                 Issue.record("publishing on \(forged.name) must be refused")

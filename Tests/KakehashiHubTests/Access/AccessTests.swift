@@ -5,11 +5,11 @@ import HummingbirdTesting
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
 
 /// Who may see and do what: keys, roles and tenants on every route and feed, with real keys in
 /// a real hub database.
@@ -18,7 +18,11 @@ import KakehashiHubTestSupport
     /// The two ways of keeping tenants apart; the isolation tests run in both.
     static let separations = ["shared", "per_tenant"]
 
-    static func configuration(path: String = Readings.temporaryDatabase(), limits: String = "", separation: String = "shared") throws -> HubConfiguration {
+    static func configuration(
+        path: String = Readings.temporaryDatabase(),
+        limits: String = "",
+        separation: String = "shared"
+    ) throws -> HubConfiguration {
         let yaml = """
             storage: { path: \(path), sync: normal, separation: \(separation) }
             tenants: { kurume: { gateways: [gw-01] }, omuta: { gateways: [gw-om] } }
@@ -56,11 +60,19 @@ import KakehashiHubTestSupport
 
     /// Stores a gauge of each tenant and raises one alert in omuta (its alert 1); kurume has none.
     static func seed(_ client: any TestClientProtocol, _ keys: Keys) async throws {
-        let k = try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/entityOperations/upsert",
-                                       body: JSONValue.array([Readings.level("k1", 1.0, minutes: 0).json(.normalized)]).jsonText)
+        let k = try await client.keyed(
+            keys.kurumeOperator,
+            .post,
+            "/ngsi-ld/v1/entityOperations/upsert",
+            body: JSONValue.array([Readings.level("k1", 1.0, minutes: 0).json(.normalized)]).jsonText
+        )
         #expect(k.status == .created)
-        let o = try await client.keyed(keys.omutaOperator, .post, "/ngsi-ld/v1/entityOperations/upsert",
-                                       body: JSONValue.array([Readings.level("o1", 3.0, minutes: 0, tenant: Readings.omuta).json(.normalized)]).jsonText)
+        let o = try await client.keyed(
+            keys.omutaOperator,
+            .post,
+            "/ngsi-ld/v1/entityOperations/upsert",
+            body: JSONValue.array([Readings.level("o1", 3.0, minutes: 0, tenant: Readings.omuta).json(.normalized)]).jsonText
+        )
         #expect(o.status == .created)
     }
 
@@ -156,7 +168,9 @@ import KakehashiHubTestSupport
             let foreign = JSONValue.array([Readings.level("x", 1.0, minutes: 5, tenant: Readings.omuta).json(.normalized)]).jsonText
             let refused = try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/entityOperations/upsert", body: foreign)
             #expect(refused.status.code == 207 && refused.json["success"] == .array([]), "\(refused.status): \(refused.text)")
-            #expect(refused.json["errors"]?.arrayValue?.first?["error"]?["detail"]?.stringValue?.contains("belongs to tenant omuta, not kurume") == true)
+            #expect(
+                refused.json["errors"]?.arrayValue?.first?["error"]?["detail"]?.stringValue?.contains("belongs to tenant omuta, not kurume") == true
+            )
             #expect(try await client.keyed(keys.omutaReader, .get, "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:omuta:x").status == .notFound)
         }
     }
@@ -172,8 +186,13 @@ import KakehashiHubTestSupport
 
             // A key that expires in a moment works, then does not.
             let soon = Timestamp(Date()).advanced(byMilliseconds: 5000)
-            let short = try keys.store.createKey(tenant: Readings.kurume, role: .reader, label: nil, expires: soon,
-                                                 knownTenants: [Readings.kurume]).secret.description
+            let short = try keys.store.createKey(
+                tenant: Readings.kurume,
+                role: .reader,
+                label: nil,
+                expires: soon,
+                knownTenants: [Readings.kurume]
+            ).secret.description
             #expect(try await client.keyed(short, .get, "/alerts").status == .ok)
             try await waitUntil("the key expires", timeout: .seconds(20)) { Timestamp(Date()) > soon }
             let expired = try await client.keyed(short, .get, "/alerts")
@@ -264,13 +283,14 @@ import KakehashiHubTestSupport
         let keys = try Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
-            let encoded = route.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "'\" ")))?
+            let encoded =
+                route.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "'\" ")))?
                 .replacingOccurrences(of: "%25", with: "%") ?? route
             let reply = try await client.keyed(keys.kurumeReader, .get, encoded)
             #expect(reply.status != .internalServerError, "\(route): \(reply.text.prefix(200))")
             // Omuta's gauge is named "gauge o1" and is at 3.0 m: neither may appear (an error
             // may repeat the id it was asked for).
-            #expect(!reply.text.contains("gauge o1") && !reply.text.contains("3.0") , "\(route) leaked omuta's entity: \(reply.text.prefix(200))")
+            #expect(!reply.text.contains("gauge o1") && !reply.text.contains("3.0"), "\(route) leaked omuta's entity: \(reply.text.prefix(200))")
             if reply.status == .ok { #expect(!reply.text.contains("omuta"), "\(route): \(reply.text.prefix(200))") }
             if reply.status.code >= 400 {
                 #expect(reply.problemType != nil, "\(route) answered \(reply.status) without ProblemDetails: \(reply.text.prefix(200))")

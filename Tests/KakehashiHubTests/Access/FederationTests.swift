@@ -1,17 +1,18 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import HummingbirdTesting
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Two hubs on loopback: hub B mirrors what a key of hub A's tenant kurume may read, shows it to
 /// its own tenant yame as shared data, and catches up after the link was cut, with nothing
@@ -31,18 +32,27 @@ import KakehashiHubTestSupport
 
         // Hub B: its own tenant yame, and a link to A with a reader key A issued for kurume.
         let pathB = Readings.temporaryDatabase()
-        let b = try HubConfiguration.parse(yaml: """
-            storage: { path: \(pathB), sync: normal }
-            tenants: { yame: {} }
-            federation:
-              - { name: hub-a, url: "http://127.0.0.1:\(portA)", key: \(keysA.kurumeReader), tenant: kurume, types: [WaterObserved], share_with: [yame], interval: 60s }
-            """, file: "hub.yaml", baseDirectory: "/")
+        let b = try HubConfiguration.parse(
+            yaml: """
+                storage: { path: \(pathB), sync: normal }
+                tenants: { yame: {} }
+                federation:
+                  - { name: hub-a, url: "http://127.0.0.1:\(portA)", key: \(keysA.kurumeReader), tenant: kurume, types: [WaterObserved], share_with: [yame], interval: 60s }
+                """,
+            file: "hub.yaml",
+            baseDirectory: "/"
+        )
         let accessB = try AccessStore(path: pathB)
-        let yameKey = try accessB.createKey(tenant: try Tenant("yame"), role: .reader, label: nil, expires: nil, knownTenants: [try Tenant("yame")]).secret.description
+        let yameKey = try accessB.createKey(tenant: try Tenant("yame"), role: .reader, label: nil, expires: nil, knownTenants: [try Tenant("yame")])
+            .secret.description
         try await HubHarness.withHub(b, access: true) { hubB, client in
             let link = try #require(hubB.federation.first)
             @Sendable func history() async throws -> [Double] {
-                let reply = try await client.keyed(yameKey, .get, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:kurume:k1?options=temporalValues")
+                let reply = try await client.keyed(
+                    yameKey,
+                    .get,
+                    "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:kurume:k1?options=temporalValues"
+                )
                 return (reply.json["waterLevel"]?["values"]?.arrayValue ?? []).compactMap { $0.arrayValue?.first?.numberValue }
             }
             // The link running as a service: A's readings appear in B, shared with yame, marked with their owner.
@@ -62,7 +72,10 @@ import KakehashiHubTestSupport
             running.cancel()
             _ = await running.result
             let shown = try await client.keyed(yameKey, .get, "/ngsi-ld/v1/entities?type=WaterObserved")
-            #expect(AccessTests.ids(shown) == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k9"], "omuta's data is not kurume's key's to read")
+            #expect(
+                AccessTests.ids(shown) == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k9"],
+                "omuta's data is not kurume's key's to read"
+            )
             #expect(shown.json.arrayValue?.first?["sharedBy"]?["value"] == "kurume")
             #expect(try await client.keyed(yameKey, .get, "/healthz").json["federation"]?["hub-a"]?["lastSuccess"] != nil)
 
@@ -80,8 +93,14 @@ import KakehashiHubTestSupport
             #expect(try await link.synchronize() == 0)
             let values = try await history()
             #expect(values == (0..<20).map { 1 + Double($0) / 10 }, "every reading once, in order")
-            let observations = try await hubB.store.observations(tenant: Readings.kurume, entity: Readings.gauge("k1"), attribute: "waterLevel",
-                                                                 range: .all, lastN: nil, limit: 100)
+            let observations = try await hubB.store.observations(
+                tenant: Readings.kurume,
+                entity: Readings.gauge("k1"),
+                attribute: "waterLevel",
+                range: .all,
+                lastN: nil,
+                limit: 100
+            )
             #expect(observations.count == 20 && Set(observations.map(\.observedAt)).count == 20)
 
             // A revokes the key: the link reports why and mirrors nothing more.

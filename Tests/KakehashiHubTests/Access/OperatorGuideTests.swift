@@ -1,16 +1,17 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
+import KakehashiHubTestSupport
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// README's "a new city joins in five commands", as written: the central broker started from
 /// `deploy/mosquitto/central.conf` (TLS for gateways), the hub and its command line as processes,
@@ -36,7 +37,7 @@ import KakehashiHubTestSupport
         let d = directory.path
 
         // The central broker from deploy/mosquitto/central.conf, with this test's paths and ports.
-        let pki = try TestBroker(.init(tls: .serverCertificate))   // only for its certificates
+        let pki = try TestBroker(.init(tls: .serverCertificate))  // only for its certificates
         let certificates = try #require(pki.certificates)
         let tlsPort = try TestBroker.freePort(), plainPort = try TestBroker.freePort()
         var conf = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("deploy/mosquitto/central.conf"), encoding: .utf8)
@@ -55,10 +56,13 @@ import KakehashiHubTestSupport
         conf += "\nlog_dest file \(d)/mosquitto.log\n" + (getuid() == 0 ? "user root\n" : "")
         try conf.write(toFile: "\(d)/central.conf", atomically: true, encoding: .utf8)
         let files = BrokerAccessFiles(passwordFile: "\(d)/passwd", aclFile: "\(d)/acl", hubUser: "kakehashi-hub")
-        try files.setPassword(user: "kakehashi-hub", password: "hub-broker-secret")   // the install step's mosquitto_passwd -c
+        try files.setPassword(user: "kakehashi-hub", password: "hub-broker-secret")  // the install step's mosquitto_passwd -c
         try files.writeACL(gateways: [])
-        let broker = try ChildProcess(executable: try TestBroker.which("mosquitto").path, arguments: ["-c", "\(d)/central.conf"],
-                                      logFile: "\(d)/mosquitto.out")
+        let broker = try ChildProcess(
+            executable: try TestBroker.which("mosquitto").path,
+            arguments: ["-c", "\(d)/central.conf"],
+            logFile: "\(d)/mosquitto.out"
+        )
         defer { broker.signal(SIGTERM); _ = broker.wait() }
         try await waitUntil("the central broker listens", timeout: .seconds(10)) {
             TestBroker.accepts(port: tlsPort) && TestBroker.accepts(port: plainPort)
@@ -67,11 +71,11 @@ import KakehashiHubTestSupport
         // hub.yaml as the guide says: the hub's broker user, and the two files.
         let httpPort = try TestBroker.freePort()
         try """
-            http: { host: 127.0.0.1, port: \(httpPort) }
-            storage: { path: hub.sqlite, sync: normal }
-            broker: { host: 127.0.0.1, port: \(plainPort), client_id: kakehashi-hub, username: kakehashi-hub, password_env: GUIDE_HUB_PASSWORD }
-            access: { broker_password_file: \(d)/passwd, broker_acl_file: \(d)/acl }
-            """.write(toFile: "\(d)/hub.yaml", atomically: true, encoding: .utf8)
+        http: { host: 127.0.0.1, port: \(httpPort) }
+        storage: { path: hub.sqlite, sync: normal }
+        broker: { host: 127.0.0.1, port: \(plainPort), client_id: kakehashi-hub, username: kakehashi-hub, password_env: GUIDE_HUB_PASSWORD }
+        access: { broker_password_file: \(d)/passwd, broker_acl_file: \(d)/acl }
+        """.write(toFile: "\(d)/hub.yaml", atomically: true, encoding: .utf8)
         setenv("GUIDE_HUB_PASSWORD", "hub-broker-secret", 1)
         let config = "\(d)/hub.yaml"
         let hubProcess = try ChildProcess(executable: Self.hubBinary, arguments: ["run", "--config", config], logFile: "\(d)/hub.log")
@@ -80,17 +84,23 @@ import KakehashiHubTestSupport
         // The five commands (the fifth, on the board, is the gateway below).
         _ = try await Self.hub(["tenant", "add", "--config", config, "yame", "--display", "八女市"], in: directory)
         let added = try await Self.hub(["gateway", "add", "--config", config, "--tenant", "yame", "gw-yame-01"], in: directory)
-        let password = try #require(added.split(separator: "\n").first { $0.contains("KAKEHASHI_CENTRAL_PASSWORD=") }?
-            .split(separator: "=").last.map { String($0).trimmingCharacters(in: .whitespaces) })
+        let password = try #require(
+            added.split(separator: "\n").first { $0.contains("KAKEHASHI_CENTRAL_PASSWORD=") }?
+                .split(separator: "=").last.map { String($0).trimmingCharacters(in: .whitespaces) }
+        )
         #expect(added.contains("username: gw-yame-01") && added.contains("tenant: yame"))
-        broker.signal(SIGHUP)   // systemctl reload mosquitto
-        let created = try await Self.hub(["key", "create", "--config", config, "--tenant", "yame", "--role", "operator", "--label", "八女市 防災", "--expires", "365d"],
-                                   in: directory)
+        broker.signal(SIGHUP)  // systemctl reload mosquitto
+        let created = try await Self.hub(
+            ["key", "create", "--config", config, "--tenant", "yame", "--role", "operator", "--label", "八女市 防災", "--expires", "365d"],
+            in: directory
+        )
         let key = try #require(created.split(separator: "\n").first { $0.hasPrefix("kk_") }.map(String.init))
         // Another city, to show the first one's data is not its.
         _ = try await Self.hub(["tenant", "add", "--config", config, "chikugo"], in: directory)
-        let otherKey = try #require(try await Self.hub(["key", "create", "--config", config, "--tenant", "chikugo", "--role", "reader"], in: directory)
-            .split(separator: "\n").first { $0.hasPrefix("kk_") }.map(String.init))
+        let otherKey = try #require(
+            try await Self.hub(["key", "create", "--config", config, "--tenant", "chikugo", "--role", "reader"], in: directory)
+                .split(separator: "\n").first { $0.hasPrefix("kk_") }.map(String.init)
+        )
         let listed = try await Self.hub(["key", "list", "--config", config, "--tenant", "yame"], in: directory)
         #expect(listed.contains("yame\toperator\tactive") && !listed.contains(String(key.suffix(48))), "keys are listed without their secrets")
 
@@ -100,7 +110,7 @@ import KakehashiHubTestSupport
         settings.tls = .init(caFile: certificates.caFile)
         var gateway: MQTTClient?
         let deadline = ContinuousClock.now + .seconds(15)
-        while gateway == nil {   // until the broker has re-read its files
+        while gateway == nil {  // until the broker has re-read its files
             let attempt = try MQTTClient(configuration: settings, logger: Logger(label: "test"))
             do { try await attempt.connect(); gateway = attempt } catch {
                 guard ContinuousClock.now < deadline else { throw error }
@@ -121,7 +131,9 @@ import KakehashiHubTestSupport
         func entities(_ key: String) async throws -> [String] {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(httpPort)/ngsi-ld/v1/entities?type=WaterObserved")!)
             request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
-            guard let (data, response) = try? await URLSession.shared.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 else { return [] }
+            guard let (data, response) = try? await URLSession.shared.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 else {
+                return []
+            }
             return (try? JSONValue(parsing: Array(data)))?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
         }
         let storedBy = ContinuousClock.now + .seconds(30)
@@ -144,7 +156,7 @@ import KakehashiHubTestSupport
         broker.signal(SIGHUP)
         #expect(try await entities(key) == [], "the city's key is refused")
         let refusedBy = ContinuousClock.now + .seconds(15)
-        while true {   // until the broker has re-read its files
+        while true {  // until the broker has re-read its files
             let attempt = try MQTTClient(configuration: settings, logger: Logger(label: "test"))
             do {
                 try await attempt.connect()

@@ -1,7 +1,8 @@
-@testable import KakehashiHub
-@testable import KakehashiHubCore
 import KakehashiHubSQLite
 import Testing
+
+@testable import KakehashiHub
+@testable import KakehashiHubCore
 
 /// The per-key token bucket on given instants (no clock involved).
 struct RateLimiterTests {

@@ -1,18 +1,19 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Sharing between tenants: what a grant shows (type, area, precision), marked with its owner,
 /// and how revoking it takes it away, open feeds included.
@@ -32,8 +33,12 @@ import KakehashiHubTestSupport
             Readings.level("o2", 1.0, minutes: 0, tenant: omuta, latitude: 34.5).json(.normalized),
             Readings.level("o3", 1.5, minutes: 0, tenant: omuta).json(.normalized),
             Readings.level("o1", 3.1, minutes: 30, tenant: omuta).json(.normalized),
-            try NGSIEntity(id: EntityID(type: "Device", tenant: omuta, localID: "tag1"), attributes: [
-                "location": .geoProperty(try GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil)]).json(.normalized),
+            try NGSIEntity(
+                id: EntityID(type: "Device", tenant: omuta, localID: "tag1"),
+                attributes: [
+                    "location": .geoProperty(try GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil)
+                ]
+            ).json(.normalized),
         ]).jsonText
         #expect(try await client.keyed(keys.omutaOperator, .post, "/ngsi-ld/v1/entityOperations/upsert", body: more).status.code < 300)
     }
@@ -49,32 +54,59 @@ import KakehashiHubTestSupport
             let query = "/ngsi-ld/v1/entities?type=WaterObserved,Device"
             #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, query)) == ["urn:ngsi-ld:WaterObserved:kurume:k1"])
 
-            let grant = try keys.store.grant(owner: Self.omuta, grantee: Self.kurume, type: "WaterObserved", area: nil, precision: .full, knownTenants: known)
+            let grant = try keys.store.grant(
+                owner: Self.omuta,
+                grantee: Self.kurume,
+                type: "WaterObserved",
+                area: nil,
+                precision: .full,
+                knownTenants: known
+            )
             let listed = try await client.keyed(keys.kurumeReader, .get, query)
-            #expect(Self.ids(listed) == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1",
-                                         "urn:ngsi-ld:WaterObserved:omuta:o2", "urn:ngsi-ld:WaterObserved:omuta:o3"], "only the granted type")
+            #expect(
+                Self.ids(listed) == [
+                    "urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1",
+                    "urn:ngsi-ld:WaterObserved:omuta:o2", "urn:ngsi-ld:WaterObserved:omuta:o3",
+                ],
+                "only the granted type"
+            )
             for entity in listed.json.arrayValue ?? [] {
                 let owner = entity["id"]?.stringValue?.contains(":omuta:") == true ? "omuta" : nil
                 #expect(entity["sharedBy"]?["value"]?.stringValue == owner, "\(entity["id"] ?? .null) is marked with its owner")
             }
             // q works on shared values; by id; its history; on the map with its alert.
-            #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved&q=waterLevel>3")) == ["urn:ngsi-ld:WaterObserved:omuta:o1"])
+            #expect(
+                Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved&q=waterLevel>3")) == [
+                    "urn:ngsi-ld:WaterObserved:omuta:o1"
+                ]
+            )
             let one = try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:omuta:o1")
             #expect(one.status == .ok && one.json["waterLevel"]?["value"] == 3.1 && one.json["sharedBy"]?["value"] == "omuta")
-            let history = try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=temporalValues")
+            let history = try await client.keyed(
+                keys.kurumeReader,
+                .get,
+                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=temporalValues"
+            )
             #expect(history.status == .ok && history.json["waterLevel"]?["values"]?.arrayValue?.count == 2)
             let map = try await client.keyed(keys.kurumeReader, .get, "/feeds/map.geojson").json
             let o1 = try #require(map["features"]?.arrayValue?.first { $0["id"] == "urn:ngsi-ld:WaterObserved:omuta:o1" })
             #expect(o1["properties"]?["sharedBy"] == "omuta" && o1["properties"]?["alert"]?["severity"] == "high")
             // The grant is one way; the owner's alerts stay the owner's to acknowledge.
-            #expect(Self.ids(try await client.keyed(keys.omutaReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved")).allSatisfy { $0.contains(":omuta:") })
+            #expect(
+                Self.ids(try await client.keyed(keys.omutaReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved")).allSatisfy {
+                    $0.contains(":omuta:")
+                }
+            )
             #expect(try await client.keyed(keys.kurumeOperator, .post, "/alerts/1/acknowledge", body: #"{"by":"x"}"#).status == .notFound)
 
             // Revoked: gone from the next request on.
             try keys.store.revokeGrant(id: grant.id)
             #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, query)) == ["urn:ngsi-ld:WaterObserved:kurume:k1"])
             #expect(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:omuta:o1").status == .notFound)
-            #expect(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1").status == .notFound)
+            #expect(
+                try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1").status
+                    == .notFound
+            )
             let after = try await client.keyed(keys.kurumeReader, .get, "/feeds/map.geojson").json
             #expect(!(after["features"]?.arrayValue ?? []).contains { $0["id"]?.stringValue?.contains(":omuta:") == true })
         }
@@ -85,22 +117,38 @@ import KakehashiHubTestSupport
         let keys = try AccessTests.Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
-            _ = try keys.store.grant(owner: Self.omuta, grantee: Self.kurume, type: "WaterObserved", area: Self.south, precision: .hourly,
-                                     knownTenants: [Self.kurume, Self.omuta])
+            _ = try keys.store.grant(
+                owner: Self.omuta,
+                grantee: Self.kurume,
+                type: "WaterObserved",
+                area: Self.south,
+                precision: .hourly,
+                knownTenants: [Self.kurume, Self.omuta]
+            )
             let listed = try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved")
-            #expect(Self.ids(listed) == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:omuta:o3"],
-                    "o2 is outside the area")
+            #expect(
+                Self.ids(listed) == [
+                    "urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:omuta:o3",
+                ],
+                "o2 is outside the area"
+            )
             // Hourly: no observed values in the entity, only hourly aggregates in time.
             let o1 = try #require(listed.json.arrayValue?.first { $0["id"] == "urn:ngsi-ld:WaterObserved:omuta:o1" })
             #expect(o1["waterLevel"] == nil && o1["location"] != nil && o1["sharedBy"]?["value"] == "omuta")
             #expect(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:omuta:o2").status == .notFound)
             let raw = try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1")
             #expect(raw.status == .forbidden && raw.json["detail"]?.stringValue?.contains("hourly aggregates only") == true)
-            let minutes = try await client.keyed(keys.kurumeReader, .get,
-                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=PT1M")
+            let minutes = try await client.keyed(
+                keys.kurumeReader,
+                .get,
+                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=PT1M"
+            )
             #expect(minutes.status == .forbidden)
-            let hourly = try await client.keyed(keys.kurumeReader, .get,
-                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=aggregatedValues&aggrMethods=avg,max&aggrPeriodDuration=PT1H")
+            let hourly = try await client.keyed(
+                keys.kurumeReader,
+                .get,
+                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=aggregatedValues&aggrMethods=avg,max&aggrPeriodDuration=PT1H"
+            )
             #expect(hourly.status == .ok)
             #expect(hourly.json["waterLevel"]?["max"]?.arrayValue?.first?.arrayValue?.first == 3.1)
             #expect(hourly.json["waterLevel"]?["avg"]?.arrayValue?.first?.arrayValue?.first?.numberValue.map { abs($0 - 3.05) < 1e-9 } == true)
@@ -117,31 +165,50 @@ import KakehashiHubTestSupport
         let keys = try AccessTests.Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
-            let body = #"{"to": "kurume", "type": "WaterObserved", "precision": "full", "area": {"type": "Polygon", "coordinates": [[[130,33],[131,33],[131,33.6],[130,33.6],[130,33]]]}}"#
+            let body =
+                #"{"to": "kurume", "type": "WaterObserved", "precision": "full", "area": {"type": "Polygon", "coordinates": [[[130,33],[131,33],[131,33.6],[130,33.6],[130,33]]]}}"#
             #expect(try await client.keyed(keys.omutaOperator, .post, "/access/grants", body: body).status == .forbidden, "only an admin key shares")
             let created = try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: body)
             #expect(created.status == .created && created.json["owner"] == "omuta" && created.json["grantee"] == "kurume", "\(created.text)")
             let id = try #require(created.json["id"]?.numberValue.map { Int($0) })
-            #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved"))
-                    == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:omuta:o3"])
+            #expect(
+                Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved"))
+                    == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:omuta:o3"]
+            )
             // Bad requests are ProblemDetails.
-            #expect(try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "nowhere", "type": "WaterObserved"}"#).status == .badRequest)
-            #expect(try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "kurume", "type": "X", "area": [[[0,0],[1,1]]]}"#).status == .badRequest)
+            #expect(
+                try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "nowhere", "type": "WaterObserved"}"#).status
+                    == .badRequest
+            )
+            #expect(
+                try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "kurume", "type": "X", "area": [[[0,0],[1,1]]]}"#)
+                    .status == .badRequest
+            )
             #expect(try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: #"{"to": "omuta", "type": "X"}"#).status == .badRequest)
             // Both sides see it listed; only the owner ends it.
             #expect(try await client.keyed(keys.kurumeAdmin, .get, "/access/grants").json.arrayValue?.count == 1)
             #expect(try await client.keyed(keys.kurumeAdmin, .delete, "/access/grants/\(id)").status == .forbidden)
             #expect(try await client.keyed(keys.omutaAdmin, .delete, "/access/grants/\(id)").status == .noContent)
             #expect(try await client.keyed(keys.omutaAdmin, .delete, "/access/grants/\(id)").status == .notFound)
-            #expect(Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved")) == ["urn:ngsi-ld:WaterObserved:kurume:k1"])
+            #expect(
+                Self.ids(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved")) == [
+                    "urn:ngsi-ld:WaterObserved:kurume:k1"
+                ]
+            )
         }
     }
 
     @Test(arguments: AccessTests.separations) func theAlertFeedCarriesSharedAlertsUntilTheGrantIsRevoked(separation: String) async throws {
         let configuration = try AccessTests.configuration(separation: separation)
         let keys = try AccessTests.Keys(path: configuration.storagePath)
-        let grant = try keys.store.grant(owner: Self.omuta, grantee: Self.kurume, type: "WaterObserved", area: Self.south, precision: .full,
-                                         knownTenants: [Self.kurume, Self.omuta])
+        let grant = try keys.store.grant(
+            owner: Self.omuta,
+            grantee: Self.kurume,
+            type: "WaterObserved",
+            area: Self.south,
+            precision: .full,
+            knownTenants: [Self.kurume, Self.omuta]
+        )
         let live = try await LiveHub(configuration, access: true)
         defer { Task { await live.stop() } }
         func post(_ key: String, _ entities: [NGSIEntity]) async throws { try await postEntities(entities, port: live.port, key: key) }
@@ -162,7 +229,11 @@ import KakehashiHubTestSupport
         #expect(events[0].id == "0;omuta=2" && events[1].id == "1;omuta=2", "\(events.map(\.id))")
 
         // A reconnect from the first event's id gets the second again and nothing else.
-        let resumed = try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["Authorization": "Bearer \(keys.kurumeReader)", "Last-Event-ID": events[0].id])
+        let resumed = try SSEClient(
+            port: live.port,
+            path: "/feeds/alerts",
+            headers: ["Authorization": "Bearer \(keys.kurumeReader)", "Last-Event-ID": events[0].id]
+        )
         defer { resumed.close() }
         try await waitUntil("the resumed feed catches up", timeout: .seconds(10)) { resumed.events.count >= 1 }
 
@@ -175,10 +246,13 @@ import KakehashiHubTestSupport
         try await post(keys.kurumeOperator, [Readings.level("k3", 3.0, minutes: 0)])
         try await waitUntil("kurume's k3 alert", timeout: .seconds(10)) { sse.events.contains { $0.data.contains("kurume:k3") } }
         events = sse.events.map { (id: $0.id ?? "", json: (try? JSONValue(parsing: $0.data)) ?? .null) }
-        #expect(events.map { $0.json["entity"]?.stringValue ?? "" } == [
-            "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:kurume:k1",
-            "urn:ngsi-ld:WaterObserved:kurume:k2", "urn:ngsi-ld:WaterObserved:kurume:k3",
-        ], "omuta's o3, raised after the revocation, is not in kurume's feed")
+        #expect(
+            events.map { $0.json["entity"]?.stringValue ?? "" } == [
+                "urn:ngsi-ld:WaterObserved:omuta:o1", "urn:ngsi-ld:WaterObserved:kurume:k1",
+                "urn:ngsi-ld:WaterObserved:kurume:k2", "urn:ngsi-ld:WaterObserved:kurume:k3",
+            ],
+            "omuta's o3, raised after the revocation, is not in kurume's feed"
+        )
         #expect(!sse.ended)
         #expect(resumed.events.map { $0.id ?? "" }.first == "1;omuta=2")
         #expect(!resumed.events.contains { $0.data.contains("omuta:o1") }, "nothing sent twice")

@@ -1,11 +1,11 @@
 import Foundation
 import KakehashiHub
-import KakehashiHubSQLite
 import KakehashiHubCore
+import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiSQLite
 import Testing
-import KakehashiHubTestSupport
 
 /// A tenant exported and deleted as a whole, in both storage modes.
 @Suite(.serialized) struct TenantArchiveTests {
@@ -13,8 +13,10 @@ import KakehashiHubTestSupport
         let configuration = try AccessTests.configuration(separation: separation)
         let keys = try AccessTests.Keys(path: configuration.storagePath)
         try await HubHarness.withHub(configuration, access: true) { hub, client in
-            try await AccessTests.seed(client, keys)   // kurume k1; omuta o1 with an alert
-            let more = JSONValue.array([Readings.level("k1", 2.5, minutes: 10).json(.normalized), Readings.level("k2", 1.0, minutes: 0).json(.normalized)]).jsonText
+            try await AccessTests.seed(client, keys)  // kurume k1; omuta o1 with an alert
+            let more = JSONValue.array([
+                Readings.level("k1", 2.5, minutes: 10).json(.normalized), Readings.level("k2", 1.0, minutes: 0).json(.normalized),
+            ]).jsonText
             #expect(try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/entityOperations/upsert", body: more).status.code < 300)
             #expect(try await client.keyed(keys.kurumeReader, .get, "/alerts").json.arrayValue?.count == 1)
 
@@ -23,15 +25,28 @@ import KakehashiHubTestSupport
             #expect(counts["entities"] == 2 && counts["observations"] == 3 && counts["alerts"] == 1 && counts["alert_events"] == 1, "\(counts)")
             // The export is a hub database of its own, with kurume's rows only.
             let exported = try SQLiteStore(path: file)
-            #expect(try await exported.entities(tenant: Readings.kurume, types: nil, ids: nil).map(\.id.rawValue).sorted()
-                    == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k2"])
-            #expect(try await exported.observations(tenant: Readings.kurume, entity: Readings.gauge("k1"), attribute: "waterLevel", range: .all, lastN: nil, limit: 10).count == 2)
+            #expect(
+                try await exported.entities(tenant: Readings.kurume, types: nil, ids: nil).map(\.id.rawValue).sorted()
+                    == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k2"]
+            )
+            #expect(
+                try await exported.observations(
+                    tenant: Readings.kurume,
+                    entity: Readings.gauge("k1"),
+                    attribute: "waterLevel",
+                    range: .all,
+                    lastN: nil,
+                    limit: 10
+                ).count == 2
+            )
             #expect(try await exported.alerts(tenant: Readings.kurume, activeOnly: false, limit: 10).count == 1)
             let raw = try SQLiteConnection(path: file, readOnly: true)
             for table in ["entities", "series", "alerts", "alert_events"] {
                 #expect(try raw.scalar("SELECT count(*) FROM \(table) WHERE tenant != 'kurume'") == 0, "\(table) holds only kurume's rows")
             }
-            #expect(throws: StorageError.self, "an existing file is not overwritten") { try TenantArchive.export(Readings.kurume, configuration: configuration, to: file) }
+            #expect(throws: StorageError.self, "an existing file is not overwritten") {
+                try TenantArchive.export(Readings.kurume, configuration: configuration, to: file)
+            }
 
             // Deleted: its data and keys are gone, omuta's stay.
             _ = try TenantArchive.delete(Readings.kurume, configuration: configuration)

@@ -2,14 +2,14 @@ import Foundation
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
+import KakehashiHubTestSupport
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Synchronization
 import Testing
 import WSClient
-import KakehashiHubTestSupport
 
 /// The same alert events over WebSocket and MQTT, from a running hub.
 @Suite(.serialized) struct AlertFeedTransportTests {
@@ -26,7 +26,8 @@ import KakehashiHubTestSupport
     static func webSocket(port: Int, query: String, into received: Received) -> Task<Void, any Error> {
         Task {
             do {
-                try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/feeds/alerts/ws?\(query)", logger: Logger(label: "ws")) { inbound, _, _ in
+                let url = "ws://127.0.0.1:\(port)/feeds/alerts/ws?\(query)"
+                try await WebSocketClient.connect(url: url, logger: Logger(label: "ws")) { inbound, _, _ in
                     for try await message in inbound.messages(maxSize: 1 << 16) {
                         if case .text(let text) = message { received.add(text) }
                     }

@@ -1,20 +1,21 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import KakehashiAlerts
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
+import KakehashiHubTestSupport
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import KakehashiTraces
 import Logging
 import Synchronization
 import Testing
-import KakehashiHubTestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Alerts through the hub: rules from the configuration, evaluated on stored batches, kept with
 /// their history, acknowledged through the API and published as SSE, CAP, Atom, GeoJSON and MQTT.
@@ -49,13 +50,20 @@ import KakehashiHubTestSupport
     }
 
     static func gauge(_ local: String, _ metres: Double, minutes: Int64, latitude: Double = 33.3) -> NGSIEntity {
-        Readings.level(local, metres, minutes: minutes, latitude: latitude,
-                       extra: ["dangerLevel": .property(NGSIProperty(.number(3.0), unitCode: .metre))])
+        Readings.level(
+            local,
+            metres,
+            minutes: minutes,
+            latitude: latitude,
+            extra: ["dangerLevel": .property(NGSIProperty(.number(3.0), unitCode: .metre))]
+        )
     }
 
     @Test func alertsAreKeptAcknowledgedAndPublishedAsCAPAtomAndMap() async throws {
         try await HubHarness.withHub(try Self.configuration()) { hub, client in
-            #expect(try await client.upsert([Self.gauge("g1", 1.0, minutes: 0), Self.gauge("g2", 1.0, minutes: 0, latitude: 34.5)]).status == .created)
+            #expect(
+                try await client.upsert([Self.gauge("g1", 1.0, minutes: 0), Self.gauge("g2", 1.0, minutes: 0, latitude: 34.5)]).status == .created
+            )
             #expect(try await client.call(.get, "/alerts").json == .array([]))
             _ = try await client.upsert([Self.gauge("g1", 2.5, minutes: 10)])
             _ = try await client.upsert([Self.gauge("g1", 3.2, minutes: 20)])
@@ -102,7 +110,11 @@ import KakehashiHubTestSupport
             #expect(messages[1]["references"]?.stringValue?.split(separator: " ").count == 2)
             let infos = messages[0]["infos"]?.arrayValue ?? []
             #expect(infos.compactMap { $0["language"]?.stringValue } == ["ja-JP", "en-US"])
-            #expect(infos.allSatisfy { $0["category"] == "Met" && $0["severity"] == "Extreme" && $0["urgency"] == "Immediate" && $0["certainty"] == "Observed" })
+            #expect(
+                infos.allSatisfy {
+                    $0["category"] == "Met" && $0["severity"] == "Extreme" && $0["urgency"] == "Immediate" && $0["certainty"] == "Observed"
+                }
+            )
             #expect(infos.allSatisfy { $0["circle"] == "33.3,130.5 2.0" && $0["areaDesc"] == "gauge g1" })
             #expect(infos[0]["headline"] == "河川水位（氾濫危険）: gauge g1")
             #expect(infos[1]["description"]?.stringValue?.contains("read 3.2 m against a level of 3 m") == true)
@@ -195,7 +207,8 @@ import KakehashiHubTestSupport
                 - { id: gauge-silent, tenant: kurume, type: WaterObserved, stale: { after: 30m, severity: low } }
             """
         let wall = Mutex(Timestamp(millisecondsSinceEpoch: 1_796_000_000_000))
-        try await HubHarness.withHub(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/"), now: { wall.withLock { $0 } }) { hub, client in
+        let now: WallClock = { wall.withLock { $0 } }
+        try await HubHarness.withHub(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/"), now: now) { hub, client in
             _ = try await client.upsert([Self.gauge("g1", 3.4, minutes: 0)])
             let before = try #require(try await client.call(.get, "/alerts").json.arrayValue?.first)
             #expect(before["stale"] == nil && before["lastReadingAt"] == "2026-06-02T00:00:00.000Z")

@@ -3,13 +3,13 @@ import KakehashiAlerts
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
+import KakehashiHubTestSupport
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import KakehashiTraces
 import Logging
 import Testing
-import KakehashiHubTestSupport
 
 /// The live hub gives the events `kakehashi-hub rules test` gives for the same readings, whatever
 /// order batches are stored in, through a gateway outage, and at any replay speed.
@@ -56,7 +56,8 @@ import KakehashiHubTestSupport
         var out = [String: [String]]()
         for event in events {
             guard let rule = event["rule"]?.stringValue, let entity = event["entity"]?.stringValue, let kind = event["kind"]?.stringValue,
-                  let stage = event["stage"]?.numberValue, let at = event["at"]?.stringValue else { continue }
+                let stage = event["stage"]?.numberValue, let at = event["at"]?.stringValue
+            else { continue }
             out["\(rule) \(entity)", default: []].append("\(kind):\(Int(stage))@\(at)")
         }
         return out
@@ -80,8 +81,11 @@ import KakehashiHubTestSupport
 
         // What the command gives.
         let output = directory.appendingPathComponent("events.jsonl"), errors = directory.appendingPathComponent("stderr.txt")
-        let status = try await RulesCommandTests.run(["rules", "test", "--config", configFile.path, "--stations", stations, "--trace", trace],
-                                                     output: output, errors: errors)
+        let status = try await RulesCommandTests.run(
+            ["rules", "test", "--config", configFile.path, "--stations", stations, "--trace", trace],
+            output: output,
+            errors: errors
+        )
         let summary = try String(contentsOf: errors, encoding: .utf8)
         #expect(status == 0, "\(summary)")
         let command = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
@@ -91,13 +95,20 @@ import KakehashiHubTestSupport
 
         // The same readings as a gateway sends them: batches of 200 with sequence numbers.
         let tenant = try Tenant("kurume"), gateway = try GatewayID("gw-01")
-        let readings = RiverTraceNormalizer(tenant: tenant, stations: try RiverGaugeStations(text: RepositoryPaths.text(URL(fileURLWithPath: stations)), file: "s"))
-            .normalize(try RiverGaugeTrace(text: RepositoryPaths.text(URL(fileURLWithPath: trace)), file: "t"), file: "t").entities
-            .enumerated().sorted { ($0.element.dateObserved, $0.offset) < ($1.element.dateObserved, $1.offset) }.map(\.element.ngsiEntity)
+        let readings = RiverTraceNormalizer(
+            tenant: tenant,
+            stations: try RiverGaugeStations(text: RepositoryPaths.text(URL(fileURLWithPath: stations)), file: "s")
+        )
+        .normalize(try RiverGaugeTrace(text: RepositoryPaths.text(URL(fileURLWithPath: trace)), file: "t"), file: "t").entities
+        .enumerated().sorted { ($0.element.dateObserved, $0.offset) < ($1.element.dateObserved, $1.offset) }.map(\.element.ngsiEntity)
         var batches = stride(from: 0, to: readings.count, by: 200).map { start in
-            try! WireBatch(tenant: tenant, gateway: gateway, entries: (start..<min(start + 200, readings.count)).map {
-                WireBatch.Entry(sequence: UInt64($0 + 1), entity: readings[$0])
-            }).payload()
+            try! WireBatch(
+                tenant: tenant,
+                gateway: gateway,
+                entries: (start..<min(start + 200, readings.count)).map {
+                    WireBatch.Entry(sequence: UInt64($0 + 1), entity: readings[$0])
+                }
+            ).payload()
         }
         var random = SeededGenerator(seed: 2026)
         var index = 0
@@ -126,7 +137,9 @@ import KakehashiHubTestSupport
         for payload in batches[..<half] { try await publisher.publish(topic, payload: payload, qos: .atLeastOnce) }
         // The gateway goes away for a while; its backlog comes in one burst when it is back.
         await publisher.disconnect()
-        try await waitUntil("the first half is stored", timeout: .seconds(60)) { (live.hub.registry.value("kakehashi_hub_batches_stored_total") ?? 0) >= Double(half) }
+        try await waitUntil("the first half is stored", timeout: .seconds(60)) {
+            (live.hub.registry.value("kakehashi_hub_batches_stored_total") ?? 0) >= Double(half)
+        }
         publisher = try MQTTClient(configuration: MQTTConfiguration(host: broker.host, port: broker.port, clientID: "gw-01-test"))
         try await publisher.connect()
         for payload in batches[half...] { try await publisher.publish(topic, payload: payload, qos: .atLeastOnce) }
@@ -143,9 +156,11 @@ import KakehashiHubTestSupport
                 var attempts = 0
                 while true {
                     do {
-                        clients.append(try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["NGSILD-Tenant": "kurume", "Last-Event-ID": last]))
+                        clients.append(
+                            try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["NGSILD-Tenant": "kurume", "Last-Event-ID": last])
+                        )
                         break
-                    } catch where attempts < 50 {
+                    } catch  where attempts < 50 {
                         attempts += 1
                         print("reconnecting the feed: \(error); trying again (ingest connected: \(ingest.isConnected))")
                         try await Task.sleep(for: .milliseconds(200))
@@ -204,13 +219,22 @@ import KakehashiHubTestSupport
             }
         }
         func reading(_ gauge: String, _ second: Int, _ value: Double) -> NGSIEntity {
-            try! NGSIEntity(id: Readings.gauge(gauge), attributes: [
-                "waterLevel": .property(NGSIProperty(try! Quantity(value, .metre), observedAt: start.advanced(byMilliseconds: Int64(second) * 1000))),
-                "location": .geoProperty(try! GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil),
-            ])
+            try! NGSIEntity(
+                id: Readings.gauge(gauge),
+                attributes: [
+                    "waterLevel": .property(
+                        NGSIProperty(try! Quantity(value, .metre), observedAt: start.advanced(byMilliseconds: Int64(second) * 1000))
+                    ),
+                    "location": .geoProperty(try! GeoPoint(latitude: 33.3, longitude: 130.5), observedAt: nil),
+                ]
+            )
         }
         let steps = (0...20).map { second in ["a", "b", "c"].compactMap { gauge in level(gauge, second).map { reading(gauge, second, $0) } } }
-        let rules = try HubConfiguration.parse(yaml: yaml.replacingOccurrences(of: "DATABASE", with: "x.sqlite"), file: "hub.yaml", baseDirectory: "/").alerts.rules
+        let rules = try HubConfiguration.parse(
+            yaml: yaml.replacingOccurrences(of: "DATABASE", with: "x.sqlite"),
+            file: "hub.yaml",
+            baseDirectory: "/"
+        ).alerts.rules
         let expected = AlertReplay(rules: rules).run(steps.flatMap { $0 }, until: start.advanced(byMilliseconds: 60_000))
         let describe = { (rule: String, entity: String, kind: String, at: String) in "\(rule) \(entity.split(separator: ":").last!) \(kind)@\(at)" }
         let want = expected.map { describe($0.rule, $0.entity.rawValue, $0.kind.rawValue, $0.at.iso8601) }
@@ -219,8 +243,11 @@ import KakehashiHubTestSupport
         #expect(want.contains("silent a raised@2026-06-01T03:00:24.000Z"), "\(want)")
 
         for speed in [1.0, 1_000, 50_000] {
-            let configuration = try HubConfiguration.parse(yaml: yaml.replacingOccurrences(of: "DATABASE", with: Readings.temporaryDatabase()),
-                                                           file: "hub.yaml", baseDirectory: "/")
+            let configuration = try HubConfiguration.parse(
+                yaml: yaml.replacingOccurrences(of: "DATABASE", with: Readings.temporaryDatabase()),
+                file: "hub.yaml",
+                baseDirectory: "/"
+            )
             let live = try await LiveHub(configuration)
             let feed = try SSEClient(port: live.port, path: "/feeds/alerts", headers: ["NGSILD-Tenant": "kurume"])
             try await waitUntil("the feed is open", timeout: .seconds(10)) { feed.status == 200 }
@@ -233,10 +260,14 @@ import KakehashiHubTestSupport
             try await waitUntil("every event at \(speed)×", timeout: .seconds(30)) { feed.events.count >= expected.count }
             let got = feed.events.compactMap { try? JSONValue(parsing: $0.data) }.compactMap { event -> String? in
                 guard let rule = event["rule"]?.stringValue, let entity = event["entity"]?.stringValue, let kind = event["kind"]?.stringValue,
-                      let at = event["at"]?.stringValue else { return nil }
+                    let at = event["at"]?.stringValue
+                else { return nil }
                 return describe(rule, entity, kind, at)
             }
-            #expect(Set(got) == Set(want) && got.count == want.count, "at \(speed)×: extra \(Set(got).subtracting(want)) missing \(Set(want).subtracting(got))")
+            #expect(
+                Set(got) == Set(want) && got.count == want.count,
+                "at \(speed)×: extra \(Set(got).subtracting(want)) missing \(Set(want).subtracting(got))"
+            )
             feed.close()
             await live.stop()
         }

@@ -54,7 +54,10 @@ struct RulesCommandTests {
         } catch {
             let lines = error.description.split(separator: "\n").map(String.init)
             #expect(lines.contains { $0.contains("alerts.zone_offset") && $0.contains("'+9' is not a zone offset") }, "\(lines)")
-            #expect(lines.contains { $0.hasPrefix("hub.yaml:7:") && $0.contains("alerts.rules[0].tenant: nowhere is not one of the tenants") }, "\(lines)")
+            #expect(
+                lines.contains { $0.hasPrefix("hub.yaml:7:") && $0.contains("alerts.rules[0].tenant: nowhere is not one of the tenants") },
+                "\(lines)"
+            )
             #expect(lines.contains { $0.contains("severity") && $0.contains("'extreme' is not a severity") }, "\(lines)")
             #expect(lines.contains { $0.contains("alerts.rules[1]") && $0.contains("exactly one of threshold, rate, stale or absent") }, "\(lines)")
         }
@@ -70,16 +73,22 @@ struct RulesCommandTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("events.jsonl"), errors = directory.appendingPathComponent("stderr.txt")
-        let status = try await Self.run(["rules", "test", "--config", Self.sample, "--tenant", "kurume", "--stations", stations, "--trace", trace],
-                                  output: output, errors: errors)
+        let status = try await Self.run(
+            ["rules", "test", "--config", Self.sample, "--tenant", "kurume", "--stations", stations, "--trace", trace],
+            output: output,
+            errors: errors
+        )
         let summary = try String(contentsOf: errors, encoding: .utf8)
         #expect(status == 0, "\(summary)")
         let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
 
         let configuration = try HubConfiguration.load(file: Self.sample, environment: [:])
         let tenant = try Tenant("kurume")
-        let normalized = RiverTraceNormalizer(tenant: tenant, stations: try RiverGaugeStations(text: RepositoryPaths.text(URL(fileURLWithPath: stations)), file: "s"))
-            .normalize(try RiverGaugeTrace(text: RepositoryPaths.text(URL(fileURLWithPath: trace)), file: "t"), file: "t")
+        let normalized = RiverTraceNormalizer(
+            tenant: tenant,
+            stations: try RiverGaugeStations(text: RepositoryPaths.text(URL(fileURLWithPath: stations)), file: "s")
+        )
+        .normalize(try RiverGaugeTrace(text: RepositoryPaths.text(URL(fileURLWithPath: trace)), file: "t"), file: "t")
         let entities = normalized.entities.enumerated()
             .sorted { ($0.element.dateObserved, $0.offset) < ($1.element.dateObserved, $1.offset) }.map(\.element.ngsiEntity)
         let expected = AlertReplay(rules: configuration.alerts.rules.filter { $0.tenant == tenant }).run(entities)
@@ -92,8 +101,11 @@ struct RulesCommandTests {
         #expect(summary.contains("readings of") && summary.contains("events"))
 
         // A clear error for a rule that does not exist.
-        let missing = try await Self.run(["rules", "test", "--config", Self.sample, "--rule", "nope", "--stations", stations, "--trace", trace],
-                                   output: output, errors: errors)
+        let missing = try await Self.run(
+            ["rules", "test", "--config", Self.sample, "--rule", "nope", "--stations", stations, "--trace", trace],
+            output: output,
+            errors: errors
+        )
         #expect(missing == 1)
         #expect(try String(contentsOf: errors, encoding: .utf8).contains("has no rule 'nope'"))
     }

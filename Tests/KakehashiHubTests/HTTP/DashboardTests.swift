@@ -4,10 +4,10 @@ import KakehashiConfig
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiTestSupport
 import Testing
-import KakehashiHubTestSupport
 
 /// The map dashboard as the hub serves it: the page and its files from the hub alone, under a
 /// policy that keeps the browser on this hub; the session the page starts from; the base map; and
@@ -76,11 +76,16 @@ struct DashboardTests {
             #expect(session.json["refreshSeconds"] == 7 && session.json["tiles"] == .null)
             #expect(session.json["outlines"] == "/dashboard/outlines.geojson")
             let rule = try #require(session.json["rules"]?.arrayValue?.first)
-            #expect(rule["id"] == "river-stage" && rule["type"] == "WaterObserved" && rule["attribute"] == "waterLevel" && rule["kind"] == "threshold")
-            #expect(rule["stages"] == .array([
-                .object(["name": "氾濫注意", "level": 2.0, "severity": "medium"]),
-                .object(["name": "氾濫危険", "levelAttribute": "dangerLevel", "severity": "critical"]),
-            ]))
+            #expect(
+                rule["id"] == "river-stage" && rule["type"] == "WaterObserved" && rule["attribute"] == "waterLevel" && rule["kind"] == "threshold"
+            )
+            #expect(
+                rule["stages"]
+                    == .array([
+                        .object(["name": "氾濫注意", "level": 2.0, "severity": "medium"]),
+                        .object(["name": "氾濫危険", "levelAttribute": "dangerLevel", "severity": "critical"]),
+                    ])
+            )
             #expect(rule["event"]?["ja"] == "河川水位")
 
             // The default tenant when the page names none; another tenant sees none of kurume's rules.
@@ -120,7 +125,9 @@ struct DashboardTests {
             #expect(policy.contains("img-src 'self' data: blob: https://tiles.example.lg.jp:8443;"))
             #expect(policy.contains("connect-src 'self';"))
             let session = try await client.call(.get, "/dashboard/session", tenant: nil).json
-            #expect(session["tiles"] == .object(["url": "https://tiles.example.lg.jp:8443/xyz/{z}/{x}/{y}.png", "attribution": "地理院タイル", "maxZoom": 17]))
+            #expect(
+                session["tiles"] == .object(["url": "https://tiles.example.lg.jp:8443/xyz/{z}/{x}/{y}.png", "attribution": "地理院タイル", "maxZoom": 17])
+            )
             #expect(try await client.call(.get, "/dashboard/outlines.geojson", tenant: nil).json["features"] == .array([]))
         }
         try await HubHarness.withHub(try Self.configuration("dashboard: { outlines: none }")) { _, client in
@@ -137,7 +144,9 @@ struct DashboardTests {
     }
 
     @Test func aMissingOrBrokenBaseMapStopsTheHubWithItsPath() throws {
-        for (content, reason) in [(nil, "cannot read the map outlines"), ("{\"type\":", "are not JSON"), ("{\"type\":\"Feature\"}", "not a GeoJSON FeatureCollection")] {
+        for (content, reason) in [
+            (nil, "cannot read the map outlines"), ("{\"type\":", "are not JSON"), ("{\"type\":\"Feature\"}", "not a GeoJSON FeatureCollection"),
+        ] {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).geojson").path
             if let content { try content.write(toFile: path, atomically: true, encoding: .utf8) }
             defer { try? FileManager.default.removeItem(atPath: path) }
@@ -177,7 +186,10 @@ struct DashboardTests {
         }
         // The sample's section loads as written.
         let sample = try HubConfiguration.load(file: RepositoryPaths.root.appendingPathComponent("deploy/hub/hub.yaml").path, environment: [:])
-        #expect(sample.dashboard.enabled && sample.dashboard.refresh == .seconds(15) && sample.dashboard.outlines == .builtIn && sample.dashboard.tiles == nil)
+        #expect(
+            sample.dashboard.enabled && sample.dashboard.refresh == .seconds(15) && sample.dashboard.outlines == .builtIn
+                && sample.dashboard.tiles == nil
+        )
     }
 
     @Test func theAlertListSaysWhereTheFeedResumes() async throws {
@@ -197,8 +209,10 @@ struct DashboardTests {
     static func references(in text: String, pattern: String) -> Set<String> {
         let expression = try! NSRegularExpression(pattern: pattern)
         let range = NSRange(text.startIndex..., in: text)
-        return Set(expression.matches(in: text, range: range).compactMap { match in
-            Range(match.range(at: 1), in: text).map { String(text[$0]) }
-        })
+        return Set(
+            expression.matches(in: text, range: range).compactMap { match in
+                Range(match.range(at: 1), in: text).map { String(text[$0]) }
+            }
+        )
     }
 }

@@ -2,9 +2,9 @@ import HTTPTypes
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import Testing
-import KakehashiHubTestSupport
 
 @Suite("NGSI-LD entities API")
 struct EntitiesAPITests {
@@ -36,10 +36,16 @@ struct EntitiesAPITests {
             let high = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&q=waterLevel%3E%3D2.5&options=keyValues")
             #expect(high.json.arrayValue?.compactMap { $0["waterLevel"]?.numberValue } == [2.5, 4.0])
 
-            let either = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&q=(waterLevel%3C2|waterLevel%3E3);name!=%22gauge%20c%22")
+            let either = try await client.call(
+                .get,
+                "/ngsi-ld/v1/entities?type=WaterObserved&q=(waterLevel%3C2|waterLevel%3E3);name!=%22gauge%20c%22"
+            )
             #expect(either.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Self.gauges[0].id.rawValue])
 
-            let near = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&georel=near;maxDistance==2000&geometry=Point&coordinates=%5B130.5,33.3%5D")
+            let near = try await client.call(
+                .get,
+                "/ngsi-ld/v1/entities?type=WaterObserved&georel=near;maxDistance==2000&geometry=Point&coordinates=%5B130.5,33.3%5D"
+            )
             #expect(near.json.arrayValue?.compactMap { $0["id"]?.stringValue } == [Self.gauges[0].id.rawValue, Self.gauges[1].id.rawValue])
 
             let polygon = "%5B%5B%5B130.9,33.9%5D,%5B131.1,33.9%5D,%5B131.1,34.1%5D,%5B130.9,34.1%5D,%5B130.9,33.9%5D%5D%5D"

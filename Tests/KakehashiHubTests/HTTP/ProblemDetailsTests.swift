@@ -2,9 +2,9 @@ import HTTPTypes
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import Testing
-import KakehashiHubTestSupport
 
 @Suite("NGSI-LD error paths answer ProblemDetails")
 struct ProblemDetailsTests {
@@ -32,36 +32,124 @@ struct ProblemDetailsTests {
         Case(name: "parameter given twice", uri: "/ngsi-ld/v1/entities?type=A&type=B", status: 400, type: .badRequestData),
         Case(name: "q with an open parenthesis", uri: "/ngsi-ld/v1/entities?q=(waterLevel%3E1", status: 400, type: .badRequestData),
         Case(name: "q without a value", uri: "/ngsi-ld/v1/entities?q=waterLevel%3E", status: 400, type: .badRequestData),
-        Case(name: "near without distance", uri: "/ngsi-ld/v1/entities?georel=near&geometry=Point&coordinates=%5B130,33%5D", status: 400, type: .badRequestData),
-        Case(name: "within a point", uri: "/ngsi-ld/v1/entities?georel=within&geometry=Point&coordinates=%5B130,33%5D", status: 400, type: .badRequestData),
+        Case(
+            name: "near without distance",
+            uri: "/ngsi-ld/v1/entities?georel=near&geometry=Point&coordinates=%5B130,33%5D",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "within a point",
+            uri: "/ngsi-ld/v1/entities?georel=within&geometry=Point&coordinates=%5B130,33%5D",
+            status: 400,
+            type: .badRequestData
+        ),
         Case(name: "georel without geometry", uri: "/ngsi-ld/v1/entities?georel=near;maxDistance==10", status: 400, type: .badRequestData),
-        Case(name: "coordinates not JSON", uri: "/ngsi-ld/v1/entities?georel=near;maxDistance==10&geometry=Point&coordinates=here", status: 400, type: .badRequestData),
-        Case(name: "open polygon", uri: "/ngsi-ld/v1/entities?georel=within&geometry=Polygon&coordinates=%5B%5B%5B0,0%5D,%5B1,0%5D,%5B1,1%5D,%5B0,1%5D%5D%5D", status: 400, type: .badRequestData),
-        Case(name: "unknown georel", uri: "/ngsi-ld/v1/entities?georel=overlaps&geometry=Polygon&coordinates=%5B%5D", status: 400, type: .badRequestData),
+        Case(
+            name: "coordinates not JSON",
+            uri: "/ngsi-ld/v1/entities?georel=near;maxDistance==10&geometry=Point&coordinates=here",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "open polygon",
+            uri: "/ngsi-ld/v1/entities?georel=within&geometry=Polygon&coordinates=%5B%5B%5B0,0%5D,%5B1,0%5D,%5B1,1%5D,%5B0,1%5D%5D%5D",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "unknown georel",
+            uri: "/ngsi-ld/v1/entities?georel=overlaps&geometry=Polygon&coordinates=%5B%5D",
+            status: 400,
+            type: .badRequestData
+        ),
         Case(name: "id not a URN", uri: "/ngsi-ld/v1/entities?id=gauge-1", status: 400, type: .badRequestData),
         Case(name: "entity not found", uri: "/ngsi-ld/v1/entities/urn:ngsi-ld:WaterObserved:kurume:nope", status: 404, type: .resourceNotFound),
         Case(name: "entity path not a URN", uri: "/ngsi-ld/v1/entities/nope", status: 400, type: .badRequestData),
         Case(name: "unknown tenant", uri: "/ngsi-ld/v1/entities?type=WaterObserved", tenant: "nowhere", status: 404, type: .nonexistentTenant),
         Case(name: "malformed tenant", uri: "/ngsi-ld/v1/entities?type=WaterObserved", tenant: "Not_A_Tenant", status: 404, type: .nonexistentTenant),
         Case(name: "no tenant and no default", uri: "/ngsi-ld/v1/entities?type=WaterObserved", tenant: nil, status: 400, type: .badRequestData),
-        Case(name: "unacceptable Accept", uri: "/ngsi-ld/v1/entities?type=WaterObserved", headers: ["Accept": "text/html"], status: 406, type: .notAcceptable),
+        Case(
+            name: "unacceptable Accept",
+            uri: "/ngsi-ld/v1/entities?type=WaterObserved",
+            headers: ["Accept": "text/html"],
+            status: 406,
+            type: .notAcceptable
+        ),
         Case(name: "upsert as text", method: .post, uri: upsertPath, body: "[]", contentType: "text/plain", status: 415, type: .unsupportedMediaType),
         Case(name: "upsert not JSON", method: .post, uri: upsertPath, body: "[{", status: 400, type: .invalidRequest),
         Case(name: "upsert not an array", method: .post, uri: upsertPath, body: "{}", status: 400, type: .badRequestData),
         Case(name: "upsert empty array", method: .post, uri: upsertPath, body: "[]", status: 400, type: .badRequestData),
-        Case(name: "upsert too large", method: .post, uri: upsertPath, body: "[" + String(repeating: " ", count: 70_000) + "]", status: 413, type: .requestEntityTooLarge),
-        Case(name: "temporal between without end", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=between&timeAt=2026-06-01T00:00:00Z", status: 400, type: .badRequestData),
-        Case(name: "temporal unknown timerel", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=around&timeAt=2026-06-01T00:00:00Z", status: 400, type: .badRequestData),
-        Case(name: "temporal timeAt not a date", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=after&timeAt=yesterday", status: 400, type: .badRequestData),
-        Case(name: "temporal timeAt without timerel", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timeAt=2026-06-01T00:00:00Z", status: 400, type: .badRequestData),
-        Case(name: "temporal end before start", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=between&timeAt=2026-06-02T00:00:00Z&endTimeAt=2026-06-01T00:00:00Z", status: 400, type: .badRequestData),
-        Case(name: "aggregation without methods", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&options=aggregatedValues", status: 400, type: .badRequestData),
-        Case(name: "unsupported aggregation", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&options=aggregatedValues&aggrMethods=median", status: 400, type: .badRequestData),
-        Case(name: "calendar period", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=P1M", status: 400, type: .badRequestData),
+        Case(
+            name: "upsert too large",
+            method: .post,
+            uri: upsertPath,
+            body: "[" + String(repeating: " ", count: 70_000) + "]",
+            status: 413,
+            type: .requestEntityTooLarge
+        ),
+        Case(
+            name: "temporal between without end",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=between&timeAt=2026-06-01T00:00:00Z",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "temporal unknown timerel",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=around&timeAt=2026-06-01T00:00:00Z",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "temporal timeAt not a date",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=after&timeAt=yesterday",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "temporal timeAt without timerel",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timeAt=2026-06-01T00:00:00Z",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "temporal end before start",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timerel=between&timeAt=2026-06-02T00:00:00Z&endTimeAt=2026-06-01T00:00:00Z",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "aggregation without methods",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&options=aggregatedValues",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "unsupported aggregation",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&options=aggregatedValues&aggrMethods=median",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "calendar period",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=P1M",
+            status: 400,
+            type: .badRequestData
+        ),
         Case(name: "lastN zero", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&lastN=0", status: 400, type: .badRequestData),
         Case(name: "temporal without filter", uri: "/ngsi-ld/v1/temporal/entities", status: 400, type: .badRequestData),
-        Case(name: "temporal entity not found", uri: "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:kurume:nope", status: 404, type: .resourceNotFound),
-        Case(name: "temporal other time property", uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timeproperty=modifiedAt", status: 400, type: .badRequestData),
+        Case(
+            name: "temporal entity not found",
+            uri: "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:kurume:nope",
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(
+            name: "temporal other time property",
+            uri: "/ngsi-ld/v1/temporal/entities?type=WaterObserved&timeproperty=modifiedAt",
+            status: 400,
+            type: .badRequestData
+        ),
     ]
 
     @Test(arguments: cases)
@@ -83,7 +171,8 @@ struct ProblemDetailsTests {
     @Test func upsertWithOneBadEntityStoresTheRestAnd207() async throws {
         try await HubHarness.withHub { _, client in
             let good = Readings.level("good", 1, minutes: 0).json(.normalized).jsonText
-            let bad = #"{"id":"urn:ngsi-ld:WaterObserved:kurume:bad","type":"WaterObserved","waterLevel":{"type":"Property","value":1,"unitCode":"FURLONG"}}"#
+            let bad =
+                #"{"id":"urn:ngsi-ld:WaterObserved:kurume:bad","type":"WaterObserved","waterLevel":{"type":"Property","value":1,"unitCode":"FURLONG"}}"#
             let reply = try await client.call(.post, Self.upsertPath, body: "[\(good),\(bad)]")
             #expect(reply.status.code == 207)
             #expect(reply.json["success"]?.arrayValue == [.string(Readings.gauge("good").rawValue)])

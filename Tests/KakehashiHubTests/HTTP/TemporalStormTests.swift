@@ -1,11 +1,11 @@
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiTestSupport
 import KakehashiTraces
 import Testing
-import KakehashiHubTestSupport
 
 /// Temporal queries over the real 2026-06-02 storm trace (simulators/traces/river-jp), checked
 /// against values computed here straight from the CSV rows, not through the hub.
@@ -62,7 +62,11 @@ struct TemporalStormTests {
 
             // between, half-open.
             let from = rows[10].0, to = rows[20].0
-            let between = try await client.call(.get, base + "?attrs=waterLevel&timerel=between&timeAt=\(Timestamp(millisecondsSinceEpoch: from).iso8601)&endTimeAt=\(Timestamp(millisecondsSinceEpoch: to).iso8601)")
+            let between = try await client.call(
+                .get,
+                base
+                    + "?attrs=waterLevel&timerel=between&timeAt=\(Timestamp(millisecondsSinceEpoch: from).iso8601)&endTimeAt=\(Timestamp(millisecondsSinceEpoch: to).iso8601)"
+            )
             #expect(between.json["waterLevel"]?.arrayValue?.compactMap { $0["value"]?.numberValue } == rows[10..<20].map(\.1))
 
             // lastN in simplified form.
@@ -73,14 +77,18 @@ struct TemporalStormTests {
             // Hourly and daily aggregates, aligned (answered from rollups) and not (from raw rows).
             let start = try Timestamp(iso8601: "2026-06-01T00:00:00Z").millisecondsSinceEpoch
             let end = try Timestamp(iso8601: "2026-06-04T00:00:00Z").millisecondsSinceEpoch
-            for (origin, period, duration) in [(start, Int64(3_600_000), "PT1H"), (start, 86_400_000, "P1D"), (start + 30 * 60_000, 3_600_000, "PT1H"), (start, 10 * 60_000, "PT10M")] {
+            for (origin, period, duration) in [
+                (start, Int64(3_600_000), "PT1H"), (start, 86_400_000, "P1D"), (start + 30 * 60_000, 3_600_000, "PT1H"),
+                (start, 10 * 60_000, "PT10M"),
+            ] {
                 var expected = [Int64: (n: Int, sum: Double, min: Double, max: Double)]()
                 for (t, level) in rows where t >= origin && t < end {
                     let key = (t - origin) / period
                     let e = expected[key] ?? (0, 0, .infinity, -.infinity)
                     expected[key] = (e.n + 1, e.sum + level, min(e.min, level), max(e.max, level))
                 }
-                let uri = base + "?attrs=waterLevel&timerel=between&timeAt=\(Timestamp(millisecondsSinceEpoch: origin).iso8601)"
+                let uri =
+                    base + "?attrs=waterLevel&timerel=between&timeAt=\(Timestamp(millisecondsSinceEpoch: origin).iso8601)"
                     + "&endTimeAt=\(Timestamp(millisecondsSinceEpoch: end).iso8601)&options=aggregatedValues"
                     + "&aggrMethods=totalCount,sum,avg,min,max&aggrPeriodDuration=\(duration)"
                 let reply = try await client.call(.get, uri)

@@ -1,12 +1,13 @@
-@testable import KakehashiHub
-@testable import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiModel
+import KakehashiHubTestSupport
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
+
+@testable import KakehashiHub
+@testable import KakehashiHubCore
 
 /// A reading stamped far in the future (a wrong clock) or older than the configured floor is
 /// refused on both ingest paths, kept as a dead letter, and never pins an entity's latest state.
@@ -21,18 +22,24 @@ struct ClockLimitsTests {
     }
 
     @Test func theHTTPPathRefusesReadingsFromTheFarFutureAndTooOld() async throws {
-        try await HubHarness.withHub(Self.configuration(), now: { Self.now }) { hub, client in
+        let now: WallClock = { Self.now }
+        try await HubHarness.withHub(Self.configuration(), now: now) { hub, client in
             #expect(try await client.upsert([Readings.level("g1", 1.0, minutes: 11 * 60)]).status == .created)
             // 2999-01-01, eleven minutes ahead (limit 10), and eight days old (limit 7).
             var future = Readings.level("g1", 9.9, minutes: 0)
-            future.attributes["waterLevel"] = .property(NGSIProperty(try Quantity(9.9, .metre), observedAt: try Timestamp(iso8601: "2999-01-01T00:00:00Z")))
+            future.attributes["waterLevel"] = .property(
+                NGSIProperty(try Quantity(9.9, .metre), observedAt: try Timestamp(iso8601: "2999-01-01T00:00:00Z"))
+            )
             let ahead = Readings.level("g2", 2.0, minutes: 12 * 60 + 11)
             let old = Readings.level("g3", 3.0, minutes: -8 * 24 * 60)
             let fine = Readings.level("g4", 4.0, minutes: 12 * 60 + 9)
             let reply = try await client.upsert([future, ahead, old, fine])
             #expect(reply.status.code == 207)
             let errors = reply.json["errors"]?.arrayValue ?? []
-            #expect(errors.compactMap { $0["entityId"]?.stringValue }.sorted() == [Readings.gauge("g1"), Readings.gauge("g2"), Readings.gauge("g3")].map(\.rawValue))
+            #expect(
+                errors.compactMap { $0["entityId"]?.stringValue }.sorted()
+                    == [Readings.gauge("g1"), Readings.gauge("g2"), Readings.gauge("g3")].map(\.rawValue)
+            )
             #expect(errors.allSatisfy { ($0["error"]?["detail"]?.stringValue ?? "").contains("limits.max_") }, "\(errors)")
             #expect(reply.json["success"] == [.string(Readings.gauge("g4").rawValue)])
 
@@ -52,8 +59,10 @@ struct ClockLimitsTests {
     @Test func aGatewayBatchKeepsItsGoodReadingsAndDeadLettersTheOthers() async throws {
         let hub = try Hub(configuration: Self.configuration(), logger: Logger(label: "test"), now: { Self.now })
         let ingestor = hub.api.ingestor
-        let entries = [Readings.level("g1", 1.0, minutes: 11 * 60), Readings.level("g1", 5.0, minutes: 13 * 60), Readings.level("g2", 2.0, minutes: 11 * 60)]
-            .enumerated().map { WireBatch.Entry(sequence: UInt64($0.offset + 1), entity: $0.element) }
+        let entries = [
+            Readings.level("g1", 1.0, minutes: 11 * 60), Readings.level("g1", 5.0, minutes: 13 * 60), Readings.level("g2", 2.0, minutes: 11 * 60),
+        ]
+        .enumerated().map { WireBatch.Entry(sequence: UInt64($0.offset + 1), entity: $0.element) }
         let payload = try WireBatch(tenant: Readings.kurume, gateway: GatewayID("gw-01"), entries: entries).payload()
         let outcome = try await ingestor.ingest(topic: "kakehashi/v1/kurume/gw-01/obs", payload: payload)
         guard case .stored(let result) = outcome else { Issue.record("\(outcome)"); return }

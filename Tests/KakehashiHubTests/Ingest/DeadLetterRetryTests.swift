@@ -1,18 +1,21 @@
 import Foundation
-@testable import KakehashiHub
-@testable import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
-import KakehashiHubTestSupport
+
+@testable import KakehashiHub
+@testable import KakehashiHubCore
 
 /// Dead letters keep whole batches, the gateway is told what became of its batch, and
 /// `kakehashi-hub deadletters retry` ingests them again once what refused them is put right.
 @Suite struct DeadLetterRetryTests {
     static func batch(gateway: String, sequences: ClosedRange<Int>) throws -> [UInt8] {
-        let entries = sequences.map { WireBatch.Entry(sequence: UInt64($0), entity: Readings.level("r\($0 % 7)", Double($0) / 100, minutes: Int64($0))) }
+        let entries = sequences.map {
+            WireBatch.Entry(sequence: UInt64($0), entity: Readings.level("r\($0 % 7)", Double($0) / 100, minutes: Int64($0)))
+        }
         return try WireBatch(tenant: Readings.kurume, gateway: GatewayID(gateway), entries: entries).payload()
     }
 
@@ -34,7 +37,10 @@ import KakehashiHubTestSupport
         #expect(letter.payload.count == broken.utf8.count && letter.size == broken.utf8.count && letter.payload.count > 4096)
         // Not JSON: nothing to confirm (the gateway sends it again); another gateway's topic: no answer.
         #expect(try await ingestor.handle(topic: "kakehashi/v1/kurume/gw-01/obs", payload: Array("garbage".utf8)).confirmation == nil)
-        #expect(try await ingestor.handle(topic: "kakehashi/v1/kurume/gw-99/obs", payload: Self.batch(gateway: "gw-99", sequences: 1...3)).confirmation == nil)
+        #expect(
+            try await ingestor.handle(topic: "kakehashi/v1/kurume/gw-99/obs", payload: Self.batch(gateway: "gw-99", sequences: 1...3)).confirmation
+                == nil
+        )
         // The wire form round-trips and refuses what it does not know.
         let wire = WireAcknowledgement(ranges: [1...5, 9...9], outcome: .deadLetter)
         #expect(try WireAcknowledgement(payload: wire.payload()) == wire)
@@ -81,8 +87,14 @@ import KakehashiHubTestSupport
         let store = try SQLiteStore(path: directory.appendingPathComponent("hub.sqlite").path)
         var total = 0
         for gauge in 0..<7 {
-            total += try await store.observations(tenant: Readings.kurume, entity: Readings.gauge("r\(gauge)"), attribute: "waterLevel",
-                                                  range: .all, lastN: nil, limit: 10_000).count
+            total += try await store.observations(
+                tenant: Readings.kurume,
+                entity: Readings.gauge("r\(gauge)"),
+                attribute: "waterLevel",
+                range: .all,
+                lastN: nil,
+                limit: 10_000
+            ).count
         }
         #expect(total == 710)
     }

@@ -1,14 +1,15 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
-@testable import KakehashiHub
-@testable import KakehashiHubCore
+import HummingbirdTesting
 import KakehashiHubSQLite
-import KakehashiModel
 import KakehashiMQTT
+import KakehashiModel
 import KakehashiTestSupport
 import Logging
 import Testing
+
+@testable import KakehashiHub
+@testable import KakehashiHubCore
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +19,11 @@ import KakehashiHubTestSupport
 /// The hub's database on a small filesystem that fills up and frees again: batches are held
 /// unacknowledged while storage fails (the broker keeps them), `/healthz` says why, and every
 /// reading is stored once space returns. Needs root (a tmpfs mount), as CI and deploy/test run.
-@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"), .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it"))
+@Suite(
+    .serialized,
+    .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"),
+    .enabled(if: SlowTests.enabled, "slow: deploy/test --fast skips it")
+)
 struct FullDiskTests {
     @Test(.timeLimit(.minutes(3)))
     func aFullDiskHoldsBatchesUntilSpaceReturnsAndLosesNothing() async throws {
@@ -47,8 +52,11 @@ struct FullDiskTests {
                 let n = batch * 100 + i
                 return WireBatch.Entry(sequence: UInt64(n + 1), entity: Readings.level("w\(n % 50)", Double(n % 300) / 100, minutes: Int64(n)))
             }
-            try await publisher.publish(MQTTIngestTests.topic, payload: WireBatch(tenant: Readings.kurume, gateway: MQTTIngestTests.gateway, entries: entries).payload(),
-                                        qos: .atLeastOnce)
+            try await publisher.publish(
+                MQTTIngestTests.topic,
+                payload: WireBatch(tenant: Readings.kurume, gateway: MQTTIngestTests.gateway, entries: entries).payload(),
+                qos: .atLeastOnce
+            )
         }
         let stored = { hub.registry.value("kakehashi_hub_batches_stored_total") ?? 0 }
         try await publish(0)
@@ -80,8 +88,14 @@ struct FullDiskTests {
         #expect(hub.api.ingestor.health.failing == nil)
         var total = 0
         for gauge in 0..<50 {
-            total += try await hub.store.observations(tenant: Readings.kurume, entity: Readings.gauge("w\(gauge)"), attribute: "waterLevel",
-                                                      range: .all, lastN: nil, limit: 10_000).count
+            total += try await hub.store.observations(
+                tenant: Readings.kurume,
+                entity: Readings.gauge("w\(gauge)"),
+                attribute: "waterLevel",
+                range: .all,
+                lastN: nil,
+                limit: 10_000
+            ).count
         }
         #expect(total == 2_100)
         #expect(try await hub.store.deadLetters(limit: 10).isEmpty)

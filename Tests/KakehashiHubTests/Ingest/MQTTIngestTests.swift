@@ -1,6 +1,6 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
@@ -33,11 +33,17 @@ struct MQTTIngestTests {
     /// that what is published now waits for them.
     static func prepareSession(_ broker: TestBroker, clientID: String) async throws {
         let settings = MQTTConfiguration(host: broker.host, port: broker.port, clientID: clientID)
-        try await MQTTIngest.prepareSessions(broker: settings, consumers: HubConfiguration(storagePath: "", tenants: [:]).ingestConsumers, logger: Logger(label: "test"))
+        try await MQTTIngest.prepareSessions(
+            broker: settings,
+            consumers: HubConfiguration(storagePath: "", tenants: [:]).ingestConsumers,
+            logger: Logger(label: "test")
+        )
     }
 
     static func publisher(_ broker: TestBroker) async throws -> MQTTClient {
-        let client = try MQTTClient(configuration: MQTTConfiguration(host: broker.host, port: broker.port, clientID: "test-gateway-\(UUID().uuidString.prefix(8))"))
+        let client = try MQTTClient(
+            configuration: MQTTConfiguration(host: broker.host, port: broker.port, clientID: "test-gateway-\(UUID().uuidString.prefix(8))")
+        )
         try await client.connect()
         return client
     }
@@ -70,8 +76,14 @@ struct MQTTIngestTests {
             let stored = hub.registry.value("kakehashi_hub_batches_stored_total") ?? 0
             return letters == 3 && stored == 4
         }
-        let values = try await hub.store.observations(tenant: Readings.kurume, entity: Readings.gauge("w1"), attribute: "waterLevel",
-                                                      range: .all, lastN: nil, limit: 1000)
+        let values = try await hub.store.observations(
+            tenant: Readings.kurume,
+            entity: Readings.gauge("w1"),
+            attribute: "waterLevel",
+            range: .all,
+            lastN: nil,
+            limit: 1000
+        )
         #expect(values.count == 15)
         #expect(hub.registry.value("kakehashi_hub_readings_stored_total") == 15)
         #expect(hub.registry.value("kakehashi_hub_readings_duplicate_total") == 25)
@@ -119,12 +131,12 @@ struct MQTTIngestTests {
         let database = directory.appendingPathComponent("hub.sqlite").path
         let configFile = directory.appendingPathComponent("hub.yaml").path
         try """
-            http: { host: 127.0.0.1, port: \(try TestBroker.freePort()) }
-            storage: { path: hub.sqlite, sync: full }
-            broker: { host: \(broker.host), port: \(broker.port), client_id: hub-kill-test }
-            tenants:
-              kurume: { gateways: [gw-01] }
-            """.write(toFile: configFile, atomically: true, encoding: .utf8)
+        http: { host: 127.0.0.1, port: \(try TestBroker.freePort()) }
+        storage: { path: hub.sqlite, sync: full }
+        broker: { host: \(broker.host), port: \(broker.port), client_id: hub-kill-test }
+        tenants:
+          kurume: { gateways: [gw-01] }
+        """.write(toFile: configFile, atomically: true, encoding: .utf8)
         try await Self.prepareSession(broker, clientID: "hub-kill-test")
 
         let batches = 400, perBatch = 50, total = batches * perBatch
@@ -142,8 +154,11 @@ struct MQTTIngestTests {
         var kills = 0
         var previous = 0
         for round in 0..<4 {
-            let process = try ChildProcess(executable: executable, arguments: ["run", "--config", configFile],
-                                           logFile: directory.appendingPathComponent("hub-\(round).log").path)
+            let process = try ChildProcess(
+                executable: executable,
+                arguments: ["run", "--config", configFile],
+                logFile: directory.appendingPathComponent("hub-\(round).log").path
+            )
             if round == 3 {
                 try await waitUntil("all \(total) readings are stored", timeout: .seconds(120)) { stored() >= total }
                 process.signal(SIGTERM)
@@ -183,4 +198,3 @@ func awaitSync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) th
 final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
 }
-

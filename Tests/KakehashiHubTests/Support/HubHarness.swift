@@ -5,9 +5,9 @@ import HummingbirdTesting
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
+import KakehashiHubTestSupport
 import KakehashiModel
 import Logging
-import KakehashiHubTestSupport
 
 /// A hub on a fresh SQLite file, driven through Hummingbird's router test client (the same
 /// router the server runs).
@@ -15,10 +15,13 @@ struct HubHarness {
     static let tenantHeader = HTTPField.Name("NGSILD-Tenant")!
 
     static func configuration(path: String = Readings.temporaryDatabase(), defaultTenant: Tenant? = nil) -> HubConfiguration {
-        var configuration = HubConfiguration(storagePath: path, tenants: [
-            Readings.kurume: .init(gateways: [try! GatewayID("gw-01")]),
-            Readings.omuta: .init(gateways: [try! GatewayID("gw-om")]),
-        ])
+        var configuration = HubConfiguration(
+            storagePath: path,
+            tenants: [
+                Readings.kurume: .init(gateways: [try! GatewayID("gw-01")]),
+                Readings.omuta: .init(gateways: [try! GatewayID("gw-om")]),
+            ]
+        )
         configuration.defaultTenant = defaultTenant
         configuration.storage.sync = .normal
         configuration.limits.maxBodyBytes = 64 * 1024
@@ -27,8 +30,12 @@ struct HubHarness {
 
     /// Runs `body` against a hub on `configuration`. Without `access`, keys are not required
     /// (the tests of each feature); `AccessTests` pass `access: true`.
-    static func withHub(_ configuration: HubConfiguration = configuration(), access: Bool = false, now: @escaping WallClock = systemWallClock,
-                        _ body: @Sendable (Hub, any TestClientProtocol) async throws -> Void) async throws {
+    static func withHub(
+        _ configuration: HubConfiguration = configuration(),
+        access: Bool = false,
+        now: @escaping WallClock = systemWallClock,
+        _ body: @Sendable (Hub, any TestClientProtocol) async throws -> Void
+    ) async throws {
         var configuration = configuration
         if !access { configuration.requireKeys = false }
         let hub = try Hub(configuration: configuration, logger: Logger(label: "test"), now: now)
@@ -48,8 +55,14 @@ struct Reply {
 }
 
 extension TestClientProtocol {
-    func call(_ method: HTTPRequest.Method = .get, _ uri: String, tenant: Tenant? = Readings.kurume, headers: HTTPFields = [:],
-              body: String? = nil, contentType: String = "application/json") async throws -> Reply {
+    func call(
+        _ method: HTTPRequest.Method = .get,
+        _ uri: String,
+        tenant: Tenant? = Readings.kurume,
+        headers: HTTPFields = [:],
+        body: String? = nil,
+        contentType: String = "application/json"
+    ) async throws -> Reply {
         var fields = headers
         if let tenant { fields[HubHarness.tenantHeader] = tenant.name }
         if body != nil && fields[.contentType] == nil { fields[.contentType] = contentType }

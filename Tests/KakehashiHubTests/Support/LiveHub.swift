@@ -1,15 +1,16 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
-import KakehashiTestSupport
 import KakehashiModel
+import KakehashiTestSupport
 import Logging
 import ServiceLifecycle
 import Synchronization
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// The hub's whole application (HTTP server and services) running on a free loopback port.
 final class LiveHub: Sendable {

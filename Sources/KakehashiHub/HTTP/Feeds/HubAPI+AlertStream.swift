@@ -24,7 +24,10 @@ extension HubAPI {
         var sharedResume = [Tenant: Int64]()
         if let resumeText, !resumeText.isEmpty {
             guard let cursor = Self.feedCursor(resumeText) else {
-                throw NGSIProblem(.badRequestData, "Last-Event-ID '\(resumeText.prefix(40))' is not an event id (a whole number, then ;tenant=number for shared feeds)")
+                throw NGSIProblem(
+                    .badRequestData,
+                    "Last-Event-ID '\(resumeText.prefix(40))' is not an event id (a whole number, then ;tenant=number for shared feeds)"
+                )
             }
             (resume, sharedResume) = cursor
         }
@@ -36,9 +39,14 @@ extension HubAPI {
         let directory = self.directory, slots = feedSlots
         var sources = [AlertFollower.Source(tenant: tenant, after: resume, live: alerts.feed.subscribe(tenant: tenant))]
         for owner in owners.sorted() {
-            sources.append(AlertFollower.Source(
-                tenant: owner, after: sharedStart[owner] ?? 0, live: alerts.feed.subscribe(tenant: owner),
-                isAllowed: { directory.grants(to: tenant).contains { $0.owner == owner && $0.precision == .full } }))
+            sources.append(
+                AlertFollower.Source(
+                    tenant: owner,
+                    after: sharedStart[owner] ?? 0,
+                    live: alerts.feed.subscribe(tenant: owner),
+                    isAllowed: { directory.grants(to: tenant).contains { $0.owner == owner && $0.precision == .full } }
+                )
+            )
         }
         let follower = AlertFollower(store: store, sources: sources, heartbeat: Self.heartbeat, isAllowed: keyStillUsable(principal))
         let initial = AlertFeedCursor(tenant: tenant, own: resume, others: sharedStart, directory: directory)
@@ -79,13 +87,21 @@ extension HubAPI {
         let target = request.path ?? ""
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.first == "/feeds/alerts/ws", let query = try? QueryString(parts.count > 1 ? String(parts[1]) : nil),
-              (try? query.allow(["tenant", "lastEventId"])) != nil else { return .dontUpgrade }
+            (try? query.allow(["tenant", "lastEventId"])) != nil
+        else { return .dontUpgrade }
         // Without a usable key the request stays HTTP, where the router answers why.
         var principal: AccessPrincipal?
         if configuration.requireKeys {
-            guard case .success(let found?) = AccessMiddleware<BasicRequestContext>.decide(
-                method: request.method, path: "/feeds/alerts/ws", query: parts.count > 1 ? String(parts[1]) : nil,
-                fields: request.headerFields, directory: directory, limiter: limiter) else { return .dontUpgrade }
+            guard
+                case .success(let found?) = AccessMiddleware<BasicRequestContext>.decide(
+                    method: request.method,
+                    path: "/feeds/alerts/ws",
+                    query: parts.count > 1 ? String(parts[1]) : nil,
+                    fields: request.headerFields,
+                    directory: directory,
+                    limiter: limiter
+                )
+            else { return .dontUpgrade }
             guard feedSlots.take(found.keyID) else { return .dontUpgrade }
             principal = found
         }
@@ -103,8 +119,12 @@ extension HubAPI {
             if let principal { slots.release(principal.keyID) }
             return .dontUpgrade
         }
-        let follower = AlertFollower(store: store, sources: [.init(tenant: tenant, after: resume, live: alerts.feed.subscribe(tenant: tenant))],
-                                     heartbeat: nil, isAllowed: keyStillUsable(principal))
+        let follower = AlertFollower(
+            store: store,
+            sources: [.init(tenant: tenant, after: resume, live: alerts.feed.subscribe(tenant: tenant))],
+            heartbeat: nil,
+            isAllowed: keyStillUsable(principal)
+        )
         let holder = principal
         return .upgrade([:]) { inbound, outbound, _ in
             defer { if let holder { slots.release(holder.keyID) } }
@@ -137,7 +157,9 @@ struct AlertFeedCursor {
 
     var greeting: ByteBuffer {
         let shared = others.isEmpty ? "" : " and shared by \(others.keys.map(\.name).sorted().joined(separator: ", "))"
-        return ByteBuffer(string: "retry: 2000\n: kakehashi alerts of \(tenant.name)\(shared) after \(HubAPI.feedCursorText(own: own, others: others))\n\n")
+        return ByteBuffer(
+            string: "retry: 2000\n: kakehashi alerts of \(tenant.name)\(shared) after \(HubAPI.feedCursorText(own: own, others: others))\n\n"
+        )
     }
 
     /// The SSE text of `item`: its events that still fall under a grant (own ones always), each
@@ -152,7 +174,9 @@ struct AlertFeedCursor {
             for event in events {
                 if source == tenant { own = event.record.id } else { others[source] = event.record.id }
                 if source != tenant {
-                    guard grants.contains(where: { $0.covers(type: event.record.event.entity.type, location: event.record.event.location) }) else { continue }
+                    guard grants.contains(where: { $0.covers(type: event.record.event.entity.type, location: event.record.event.location) }) else {
+                        continue
+                    }
                 }
                 buffer.writeString("id: \(HubAPI.feedCursorText(own: own, others: others))\nevent: alert\ndata: ")
                 buffer.writeBytes(source == tenant ? event.json : event.json(sharedBy: source))

@@ -24,7 +24,9 @@ extension HubAPI {
         // (its alert's lastEvent tells), never miss one.
         let position = try await stored { () throws(StorageError) in try await store.latestAlertEventID(tenant: tenant) }
         let list = try await withFreshness(
-            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: state == "active", limit: limit) }, tenant: tenant)
+            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: state == "active", limit: limit) },
+            tenant: tenant
+        )
         return Self.json(.array(list.map(\.json)), jsonLD: false, extra: [Self.feedPositionHeader: String(position)])
     }
 
@@ -72,10 +74,12 @@ extension HubAPI {
     /// is active on their entity (the sensor has gone silent while they are active).
     func withFreshness(_ records: [AlertRecord], tenant: Tenant) async throws(NGSIProblem) -> [AlertRecord] {
         guard !records.isEmpty else { return records }
-        let staleRules = Set(configuration.alerts.rules.filter { rule in
-            guard rule.tenant == tenant, case .stale = rule.kind else { return false }
-            return true
-        }.map(\.id))
+        let staleRules = Set(
+            configuration.alerts.rules.filter { rule in
+                guard rule.tenant == tenant, case .stale = rule.kind else { return false }
+                return true
+            }.map(\.id)
+        )
         var silent = Set<EntityID>()
         if !staleRules.isEmpty {
             let active = try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }

@@ -30,8 +30,14 @@ extension HubAPI {
         let entity = try? await store.entity(tenant: tenant, id: alert.entity)
         var place = alert.entity.localID
         if case .property(let property)? = entity?.attributes["name"], case .text(let name) = property.value, !name.isEmpty { place = name }
-        return CAPMessage(alert: alert, changes: changes, rule: configuration.alerts.rule(alert.rule, tenant: tenant),
-                          sender: configuration.alerts.sender(tenant), areaDescription: place, offsetSeconds: configuration.alerts.offsetSeconds)
+        return CAPMessage(
+            alert: alert,
+            changes: changes,
+            rule: configuration.alerts.rule(alert.rule, tenant: tenant),
+            sender: configuration.alerts.sender(tenant),
+            areaDescription: place,
+            offsetSeconds: configuration.alerts.offsetSeconds
+        )
     }
 
     func atom(_ request: Request) async throws(NGSIProblem) -> Response {
@@ -39,14 +45,21 @@ extension HubAPI {
         try query.allow(["tenant"])
         let tenant = try feedTenant(request, query)
         let active = try await withFreshness(
-            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 10_000) }, tenant: tenant)
+            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 10_000) },
+            tenant: tenant
+        )
         var entries = [AtomIndex.Entry]()
         for alert in active {
             entries.append(AtomIndex.Entry(message: try await capMessage(alert), link: "/feeds/alerts/\(alert.id).cap?tenant=\(tenant.name)"))
         }
         let updated = active.map(\.updatedAt).max() ?? Timestamp(millisecondsSinceEpoch: 0)
-        let index = AtomIndex(tenant: tenant, selfLink: "/feeds/alerts.atom?tenant=\(tenant.name)", entries: entries,
-                              updated: updated, offsetSeconds: configuration.alerts.offsetSeconds)
+        let index = AtomIndex(
+            tenant: tenant,
+            selfLink: "/feeds/alerts.atom?tenant=\(tenant.name)",
+            entries: entries,
+            updated: updated,
+            offsetSeconds: configuration.alerts.offsetSeconds
+        )
         var headers = HTTPFields()
         headers[.contentType] = "application/atom+xml; charset=utf-8"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: index.xml)))

@@ -28,7 +28,10 @@ extension HubAPI {
         router.get("/feeds/alerts.atom") { request, _ in try await self.atom(request) }
         router.get("/feeds/entities") { request, _ in try await self.entityStream(request) }
         router.get("/feeds/alerts/ws") { _, _ -> Response in
-            throw NGSIProblem(.badRequestData, "/feeds/alerts/ws is a WebSocket: send an Upgrade: websocket request (tenant in NGSILD-Tenant or ?tenant=)")
+            throw NGSIProblem(
+                .badRequestData,
+                "/feeds/alerts/ws is a WebSocket: send an Upgrade: websocket request (tenant in NGSILD-Tenant or ?tenant=)"
+            )
         }
         router.get("/feeds/alerts/:file") { request, context in try await self.cap(request, file: context.parameters.get("file") ?? "") }
         router.get("/feeds/map.geojson") { request, _ in try await self.map(request) }
@@ -52,8 +55,11 @@ extension HubAPI {
     /// Takes one of the caller's feed slots (`limits.feeds_per_key`), or says why not.
     func takeFeedSlot(_ principal: AccessPrincipal?, _ what: String) throws(NGSIProblem) {
         guard let principal, !feedSlots.take(principal.keyID) else { return }
-        throw NGSIProblem(.tooManyRequests, "key \(principal.keyID) has \(feedSlots.limit) \(what) open already (limits.feeds_per_key)",
-                          headers: [.retryAfter: "5"])
+        throw NGSIProblem(
+            .tooManyRequests,
+            "key \(principal.keyID) has \(feedSlots.limit) \(what) open already (limits.feeds_per_key)",
+            headers: [.retryAfter: "5"]
+        )
     }
 
     /// Whether the caller's key can still be used (a feed ends within a second of it not).

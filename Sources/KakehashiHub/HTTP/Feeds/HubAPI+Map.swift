@@ -16,7 +16,8 @@ extension HubAPI {
         if let text = query["bbox"] {
             let numbers = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard numbers.count == 4, let west = numbers[0], let south = numbers[1], let east = numbers[2], let north = numbers[3],
-                  south <= north, west <= east, abs(south) <= 90, abs(north) <= 90, abs(west) <= 180, abs(east) <= 180 else {
+                south <= north, west <= east, abs(south) <= 90, abs(north) <= 90, abs(west) <= 180, abs(east) <= 180
+            else {
                 throw NGSIProblem(.badRequestData, "bbox '\(text.prefix(80))' is west,south,east,north in degrees (RFC 7946 order)")
             }
             box = GeoBox(south: south, west: west, north: north, east: east)
@@ -32,7 +33,9 @@ extension HubAPI {
             }
         }
         var active = try await withFreshness(
-            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) }, tenant: tenant)
+            try await stored { () throws(StorageError) in try await store.alerts(tenant: tenant, activeOnly: true, limit: 100_000) },
+            tenant: tenant
+        )
         let fully = Set(shared.filter { $0.grant.precision == .full }.map(\.entity.id))
         for owner in Set(fully.map(\.tenant)) {
             let theirs = try await stored { () throws(StorageError) in try await store.alerts(tenant: owner, activeOnly: true, limit: 100_000) }
