@@ -127,7 +127,7 @@ enum HubScenarios {
         var configuration = HubConfiguration(storagePath: path, tenants: [tenant: .init(gateways: [gateway])], broker: session)
         configuration.storage.sync = .full
         configuration.ingestConsumers = consumers
-        let registry = PrometheusRegistry()
+        let registry = MetricsRegistry()
         let began = ContinuousClock.now
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet, registry: registry)
         let ingest = hub.ingest!

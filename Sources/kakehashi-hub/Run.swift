@@ -33,8 +33,8 @@ struct Run: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let registry = PrometheusRegistry()
-        MetricsSystem.bootstrap(registry)
+        let registry = MetricsRegistry()
+        MetricsSystem.bootstrap(registry.factory)
         let logger = Logger(label: "kakehashi.hub")
         let hub: Hub
         do { hub = try Hub(configuration: configuration, logger: logger, registry: registry) } catch {

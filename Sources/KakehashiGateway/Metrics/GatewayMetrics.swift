@@ -1,8 +1,11 @@
 import Foundation
 import KakehashiModel
+import Prometheus
 import Synchronization
 
-/// The gateway's counters and gauges, rendered in the Prometheus text format.
+/// The gateway's counters and gauges, rendered in the Prometheus text format by swift-prometheus
+/// (also the node_exporter textfile format); the values the gateway reports itself (`status`, logs)
+/// are kept beside them.
 ///
 /// Counters only go up for the life of the process (Prometheus handles restarts); quota drops
 /// are also kept in the outbox, so `status` reports them across restarts.
@@ -11,66 +14,136 @@ public final class GatewayMetrics: Sendable {
         var received: [String: Int] = [:]
         var rejected: [String: Int] = [:]
         var committed = 0
-        var sent = 0
         var acknowledged = 0
-        var dropped: [Int: Int] = [:]
-        var outboxDepth = 0
-        var outboxBytes: Int64 = 0
         var uplinkConnected = false
-        var deadLetters = 0
         var lastError: String?
         var batchesResent = 0
-        var readingsResent = 0
         var batchesConfirmed = 0
-        var batchesRefused = 0
-        var invalidConfirmations = 0
         var oldestCommittedAt: Timestamp?
-        var unconfirmed = 0
     }
 
     let values = Mutex(Values())
+    /// The collectors behind ``prometheusText(now:)``.
+    let registry = PrometheusCollectorRegistry()
 
-    public init() {}
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "kakehashi", subsystem: "gateway", metricName: metric, unitName: unit, helpText: help)
+    }
 
-    public func received(source: String, count: Int = 1) { values.withLock { $0.received[source, default: 0] += count } }
-    public func rejected(_ reason: Rejection.Reason) { values.withLock { $0.rejected[reason.rawValue, default: 0] += 1 } }
-    public func committed(_ count: Int) { values.withLock { $0.committed += count } }
-    public func sent(_ count: Int) { values.withLock { $0.sent += count } }
-    public func acknowledged(_ count: Int) { values.withLock { $0.acknowledged += count } }
+    private let committedCounter: Counter
+    private let sentCounter: Counter
+    private let acknowledgedCounter: Counter
+    private let batchesConfirmedCounter: Counter
+    private let batchesRefusedCounter: Counter
+    private let batchesResentCounter: Counter
+    private let readingsResentCounter: Counter
+    private let invalidConfirmationsCounter: Counter
+    private let unconfirmedGauge: Gauge
+    private let oldestGauge: Gauge
+    private let depthGauge: Gauge
+    private let bytesGauge: Gauge
+    private let deadLettersGauge: Gauge
+    private let connectedGauge: Gauge
+
+    public init() {
+        committedCounter = registry.makeCounter(descriptor: Self.name("committed", "total", "Readings committed to the outbox."))
+        sentCounter = registry.makeCounter(descriptor: Self.name("sent", "total", "Readings published to the central broker (resends included)."))
+        acknowledgedCounter = registry.makeCounter(
+            descriptor: Self.name(
+                "acknowledged",
+                "total",
+                "Readings deleted from the outbox: confirmed by the hub (central.confirmation: hub) or acknowledged by the broker (broker)."
+            )
+        )
+        batchesConfirmedCounter = registry.makeCounter(
+            descriptor: Self.name("batches_confirmed", "total", "Batches the hub confirmed (stored, or kept as a dead letter).")
+        )
+        batchesRefusedCounter = registry.makeCounter(
+            descriptor: Self.name("batches_refused", "total", "Batches the hub refused and keeps as dead letters.")
+        )
+        batchesResentCounter = registry.makeCounter(
+            descriptor: Self.name("batches_resent", "total", "Batches sent again because the hub had not confirmed them in time.")
+        )
+        readingsResentCounter = registry.makeCounter(descriptor: Self.name("readings_resent", "total", "Readings in batches sent again."))
+        invalidConfirmationsCounter = registry.makeCounter(
+            descriptor: Self.name("confirmations_invalid", "total", "Messages on the confirmation topic that were not confirmations.")
+        )
+        unconfirmedGauge = registry.makeGauge(descriptor: Self.name("unconfirmed", "batches", "Batches sent and not yet confirmed by the hub."))
+        oldestGauge = registry.makeGauge(descriptor: Self.name("outbox_oldest", "seconds", "Age of the oldest reading in the outbox (0 when empty)."))
+        depthGauge = registry.makeGauge(descriptor: Self.name("outbox", "depth", "Readings in the outbox waiting for acknowledgement."))
+        bytesGauge = registry.makeGauge(descriptor: Self.name("outbox", "bytes", "Bytes counted against the outbox quota."))
+        deadLettersGauge = registry.makeGauge(descriptor: Self.name("deadletters", "", "Rejected messages kept in the dead-letter table."))
+        connectedGauge = registry.makeGauge(descriptor: Self.name("uplink", "connected", "1 when connected to the central broker."))
+        // Every reason is shown from the start, at 0.
+        for reason in Rejection.Reason.allCases { _ = rejectedCounter(reason.rawValue) }
+    }
+
+    private func receivedCounter(_ source: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("received", "total", "Sensor messages received, by source."), labels: [("source", source)])
+    }
+
+    private func rejectedCounter(_ reason: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("rejected", "total", "Sensor messages rejected, by reason."), labels: [("reason", reason)])
+    }
+
+    private func droppedCounter(_ priority: Int) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.name("dropped", "total", "Readings dropped by the outbox quota, by priority."),
+            labels: [("priority", "\(priority)")]
+        )
+    }
+
+    public func received(source: String, count: Int = 1) {
+        values.withLock { $0.received[source, default: 0] += count }
+        receivedCounter(source).increment(by: Int64(count))
+    }
+    public func rejected(_ reason: Rejection.Reason) {
+        values.withLock { $0.rejected[reason.rawValue, default: 0] += 1 }
+        rejectedCounter(reason.rawValue).increment()
+    }
+    public func committed(_ count: Int) {
+        values.withLock { $0.committed += count }
+        committedCounter.increment(by: Int64(count))
+    }
+    public func sent(_ count: Int) { sentCounter.increment(by: Int64(count)) }
+    public func acknowledged(_ count: Int) {
+        values.withLock { $0.acknowledged += count }
+        acknowledgedCounter.increment(by: Int64(count))
+    }
     public func dropped(_ drops: [Int: Int]) {
-        values.withLock { for (priority, count) in drops { $0.dropped[priority, default: 0] += count } }
+        for (priority, count) in drops { droppedCounter(priority).increment(by: Int64(count)) }
     }
     public func outbox(depth: Int, bytes: Int64, deadLetters: Int) {
-        values.withLock {
-            $0.outboxDepth = depth
-            $0.outboxBytes = bytes
-            $0.deadLetters = deadLetters
-        }
+        depthGauge.set(Double(depth))
+        bytesGauge.set(Double(bytes))
+        deadLettersGauge.set(Double(deadLetters))
     }
     /// A batch the hub had not confirmed in time, sent again.
     public func resent(batches: Int, readings: Int) {
-        values.withLock {
-            $0.batchesResent += batches; $0.readingsResent += readings
-        }
+        values.withLock { $0.batchesResent += batches }
+        batchesResentCounter.increment(by: Int64(batches))
+        readingsResentCounter.increment(by: Int64(readings))
     }
     /// Batches the hub confirmed; `refused`: it kept them as dead letters.
     public func confirmed(batches: Int, refused: Bool) {
-        values.withLock {
-            $0.batchesConfirmed += batches; if refused { $0.batchesRefused += batches }
-        }
+        values.withLock { $0.batchesConfirmed += batches }
+        batchesConfirmedCounter.increment(by: Int64(batches))
+        if refused { batchesRefusedCounter.increment(by: Int64(batches)) }
     }
     /// A message on the confirmation topic that is not a confirmation.
-    public func invalidConfirmation() { values.withLock { $0.invalidConfirmations += 1 } }
+    public func invalidConfirmation() { invalidConfirmationsCounter.increment() }
     /// When the oldest reading in the outbox was committed (nil: empty), and batches awaiting the hub.
     public func waiting(oldestCommittedAt: Timestamp?, unconfirmedBatches: Int) {
-        values.withLock {
-            $0.oldestCommittedAt = oldestCommittedAt; $0.unconfirmed = unconfirmedBatches
-        }
+        values.withLock { $0.oldestCommittedAt = oldestCommittedAt }
+        unconfirmedGauge.set(Double(unconfirmedBatches))
     }
     public var batchesResentTotal: Int { values.withLock { $0.batchesResent } }
     public var batchesConfirmedTotal: Int { values.withLock { $0.batchesConfirmed } }
 
-    public func uplink(connected: Bool) { values.withLock { $0.uplinkConnected = connected } }
+    public func uplink(connected: Bool) {
+        values.withLock { $0.uplinkConnected = connected }
+        connectedGauge.set(connected ? 1.0 : 0.0)
+    }
     public func error(_ message: String) { values.withLock { $0.lastError = message } }
     /// Forgets the last error (the condition it described is over).
     public func clearError() { values.withLock { $0.lastError = nil } }
@@ -86,55 +159,8 @@ public final class GatewayMetrics: Sendable {
 
     /// The Prometheus text exposition (also the node_exporter textfile format).
     public func prometheusText(now: Timestamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))) -> String {
-        let v = values.withLock { $0 }
-        var out = ""
-        func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
-            out += "# HELP kakehashi_gateway_\(name) \(help)\n# TYPE kakehashi_gateway_\(name) \(type)\n"
-            for (labels, value) in samples { out += "kakehashi_gateway_\(name)\(labels) \(value)\n" }
-        }
-        family(
-            "received_total",
-            "counter",
-            "Sensor messages received, by source.",
-            v.received.sorted { $0.key < $1.key }.map { ("{source=\"\($0.key)\"}", "\($0.value)") }
-        )
-        family(
-            "rejected_total",
-            "counter",
-            "Sensor messages rejected, by reason.",
-            Rejection.Reason.allCases.map { ("{reason=\"\($0.rawValue)\"}", "\(v.rejected[$0.rawValue] ?? 0)") }
-        )
-        family("committed_total", "counter", "Readings committed to the outbox.", [("", "\(v.committed)")])
-        family("sent_total", "counter", "Readings published to the central broker (resends included).", [("", "\(v.sent)")])
-        family(
-            "acknowledged_total",
-            "counter",
-            "Readings deleted from the outbox: confirmed by the hub (central.confirmation: hub) or acknowledged by the broker (broker).",
-            [("", "\(v.acknowledged)")]
-        )
-        family("batches_confirmed_total", "counter", "Batches the hub confirmed (stored, or kept as a dead letter).", [("", "\(v.batchesConfirmed)")])
-        family("batches_refused_total", "counter", "Batches the hub refused and keeps as dead letters.", [("", "\(v.batchesRefused)")])
-        family("batches_resent_total", "counter", "Batches sent again because the hub had not confirmed them in time.", [("", "\(v.batchesResent)")])
-        family("readings_resent_total", "counter", "Readings in batches sent again.", [("", "\(v.readingsResent)")])
-        family(
-            "confirmations_invalid_total",
-            "counter",
-            "Messages on the confirmation topic that were not confirmations.",
-            [("", "\(v.invalidConfirmations)")]
-        )
-        family("unconfirmed_batches", "gauge", "Batches sent and not yet confirmed by the hub.", [("", "\(v.unconfirmed)")])
-        let age = v.oldestCommittedAt.map { max(0, Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000) } ?? 0
-        family("outbox_oldest_seconds", "gauge", "Age of the oldest reading in the outbox (0 when empty).", [("", "\(age)")])
-        family(
-            "dropped_total",
-            "counter",
-            "Readings dropped by the outbox quota, by priority.",
-            v.dropped.sorted { $0.key < $1.key }.map { ("{priority=\"\($0.key)\"}", "\($0.value)") }
-        )
-        family("outbox_depth", "gauge", "Readings in the outbox waiting for acknowledgement.", [("", "\(v.outboxDepth)")])
-        family("outbox_bytes", "gauge", "Bytes counted against the outbox quota.", [("", "\(v.outboxBytes)")])
-        family("deadletters", "gauge", "Rejected messages kept in the dead-letter table.", [("", "\(v.deadLetters)")])
-        family("uplink_connected", "gauge", "1 when connected to the central broker.", [("", v.uplinkConnected ? "1" : "0")])
-        return out
+        let oldest = values.withLock { $0.oldestCommittedAt }
+        oldestGauge.set(oldest.map { max(0, Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000) } ?? 0)
+        return registry.emitToString()
     }
 }

@@ -54,7 +54,7 @@ extension HubAPI {
 
     /// `GET /metrics`: Prometheus text.
     func metrics() -> Response {
-        if let ingest { registry.makeMeter(label: "kakehashi_hub_broker_connected", dimensions: []).set(Int64(ingest.isConnected ? 1 : 0)) }
+        if let ingest { registry.factory.makeMeter(label: "kakehashi_hub_broker_connected", dimensions: []).set(Int64(ingest.isConnected ? 1 : 0)) }
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: registry.render())))

@@ -14,7 +14,7 @@ public struct HubAPI: Sendable {
     let ingestor: Ingestor
     let ingest: MQTTIngest?
     let alerts: AlertService
-    let registry: PrometheusRegistry
+    let registry: MetricsRegistry
     let logger: Logger
     /// The dashboard's files; nil when `dashboard.enabled` is false.
     let dashboard: DashboardAssets?

@@ -22,7 +22,7 @@ public struct Hub: Sendable {
     /// The HTTP API.
     public let api: HubAPI
     /// The metrics registry behind `/metrics`.
-    public let registry: PrometheusRegistry
+    public let registry: MetricsRegistry
     /// The links to peer hubs (`federation:`).
     public let federation: [FederationLink]
     /// Publishes alert events to MQTT (`alerts.publish_mqtt`, with rules and a broker).
@@ -32,7 +32,7 @@ public struct Hub: Sendable {
     public init(
         configuration: HubConfiguration,
         logger: Logger,
-        registry: PrometheusRegistry = PrometheusRegistry(),
+        registry: MetricsRegistry = MetricsRegistry(),
         now: @escaping WallClock = systemWallClock,
         store: (any ObservationStore & AlertStore)? = nil
     ) throws {
@@ -48,7 +48,7 @@ public struct Hub: Sendable {
         let accessStore = try AccessStore(path: configuration.storagePath)
         try FederationLink.prepareMirrors(configuration, accessStore, logger: logger)
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
-        let metrics = HubMetrics(factory: registry)
+        let metrics = HubMetrics(factory: registry.factory)
         let alerts = AlertService(configuration: configuration.alerts, store: store, metrics: metrics, logger: logger, now: now)
         if let broker = configuration.broker, configuration.alerts.publishMQTT, alerts.hasRules {
             alertPublisher = try AlertMQTTPublisher(broker: broker, feed: alerts.feed, logger: logger)
