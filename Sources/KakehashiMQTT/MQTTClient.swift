@@ -11,8 +11,9 @@ import Glibc
 ///   the connection too, if needed); afterwards the client
 ///   reconnects by itself (exponential backoff with jitter) and re-establishes every subscription.
 /// - `publish` returns when the broker acknowledged the message (PUBACK for QoS 1, PUBCOMP for
-///   QoS 2); a QoS 0 publish returns once queued, and counts against the window until written. QoS 1/2 messages in flight when the connection drops are
-///   sent again after reconnecting; at most ``MQTTConfiguration/inflightWindow`` wait at once.
+///   QoS 2); a QoS 0 publish returns once queued, and counts against the window until written.
+///   QoS 1/2 messages in flight when the connection drops are sent again after reconnecting; at
+///   most ``MQTTConfiguration/inflightWindow`` wait at once.
 /// - `subscribe` returns when the broker granted the subscription and delivers matching messages
 ///   through a bounded buffer (see ``MQTTConfiguration/OverflowPolicy``).
 ///

@@ -62,7 +62,8 @@ public enum SmartDataModelValidator {
         else {
             throw ToolError(
                 description:
-                    "validate_sdm.py with \(python) exited \(process.terminationStatus): \(stderrText) (run deploy/test, which installs Python jsonschema)"
+                    "validate_sdm.py with \(python) exited \(process.terminationStatus): \(stderrText) (run deploy/test, which installs "
+                    + "Python jsonschema)"
             )
         }
         let failures = (object["failures"] as? [[String: Any]] ?? []).map {

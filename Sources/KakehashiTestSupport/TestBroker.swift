@@ -230,7 +230,8 @@ public final class TestBroker: @unchecked Sendable {
         let status = child.wait()
         guard status == 0 else {
             throw TestSupportError(
-                "\(program) \(arguments.joined(separator: " ")) failed (wait status \(status)): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
+                "\(program) \(arguments.joined(separator: " ")) failed (wait status \(status)): "
+                    + "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")"
             )
         }
     }

@@ -42,7 +42,8 @@ enum AlertScenarios {
             [
                 BenchRow(
                     scenario:
-                        "Alert latency p50: reading on the edge broker → SSE event at a client, \(probes) alerts per run, \(Int(rate.rounded())) other readings/s flowing",
+                        "Alert latency p50: reading on the edge broker → SSE event at a client, \(probes) alerts per run, "
+                        + "\(Int(rate.rounded())) other readings/s flowing",
                     kakehashi: e2e.map(\.p50),
                     baselineName: gatewayName,
                     baseline: edgeCentral.map(\.p50),
@@ -61,7 +62,8 @@ enum AlertScenarios {
             [
                 String(
                     format:
-                        "Alert latency: %d runs of %d alert events (each with fresh brokers, gateway and hub) while %.0f background readings/s flowed; p99 per run %.1f–%.1f ms, max of all %.1f ms (goal: p99 under 50 ms). Outbox and hub both sync full.",
+                        "Alert latency: %d runs of %d alert events (each with fresh brokers, gateway and hub) while %.0f background "
+                        + "readings/s flowed; p99 per run %.1f–%.1f ms, max of all %.1f ms (goal: p99 under 50 ms). Outbox and hub both sync full.",
                     runs.count,
                     probes,
                     rate,

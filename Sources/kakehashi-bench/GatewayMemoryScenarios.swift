@@ -77,7 +77,8 @@ enum GatewayMemoryScenarios {
             )
         } else {
             notes.append(
-                "Gateway RSS idle \(BenchRow.summary(idle, unit: "MB")), peak at \(rate) readings/s \(BenchRow.summary(peak, unit: "MB")) (no ThingsBoard IoT Gateway to compare with)."
+                "Gateway RSS idle \(BenchRow.summary(idle, unit: "MB")), peak at \(rate) readings/s "
+                    + "\(BenchRow.summary(peak, unit: "MB")) (no ThingsBoard IoT Gateway to compare with)."
             )
         }
         return (rows, notes)

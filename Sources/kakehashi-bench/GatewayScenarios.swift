@@ -206,7 +206,8 @@ enum GatewayScenarios {
         let text = """
             tenant: kurume
             gateway: gw-bench
-            central: { host: 127.0.0.1, port: \(centralPort), batch_size: 500, in_flight_batches: 8, reconnect_max: 500ms, confirmation: \(confirmation) }
+            central: { host: 127.0.0.1, port: \(centralPort), batch_size: 500, in_flight_batches: 8, reconnect_max: 500ms, confirmation: \
+            \(confirmation) }
             outbox: { path: outbox.sqlite, sync: full }
             devices: devices.yaml\(metrics ? "\nmetrics: { textfile: gateway.prom, interval: 100ms }" : "")
             sources:
@@ -338,7 +339,8 @@ enum GatewayScenarios {
         defer { try? FileManager.default.removeItem(at: directory) }
         let (client, subscription) = try await counter(central, filter: "relay/readings", batches: false)
         let command =
-            "mosquitto_sub -i relay-sub -h 127.0.0.1 -p \(edge.port) -q 1 -t 'flood/+/level' | mosquitto_pub -i relay-pub -h 127.0.0.1 -p \(central.port) -q 1 -t relay/readings -l"
+            "mosquitto_sub -i relay-sub -h 127.0.0.1 -p \(edge.port) -q 1 -t 'flood/+/level' | mosquitto_pub -i relay-pub -h 127.0.0.1 -p "
+            + "\(central.port) -q 1 -t relay/readings -l"
         // Its own process group: killing only the shell would leave mosquitto_sub and mosquitto_pub running.
         let relay = try ChildProcess(
             executable: "/bin/sh",

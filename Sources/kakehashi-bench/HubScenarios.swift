@@ -41,7 +41,8 @@ enum HubScenarios {
             [
                 BenchRow(
                     scenario:
-                        "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, sync full, \(HubConfiguration.defaultIngestConsumers) sessions",
+                        "Hub ingest through MQTT, \(payloads.count * perBatch) readings in batches of \(perBatch), stored and acknowledged, "
+                        + "sync full, \(HubConfiguration.defaultIngestConsumers) sessions",
                     kakehashi: hub,
                     baselineName: "raw batched INSERTs of the same rows, same schema (libsqlite3, WAL, sync full)",
                     baseline: raw,
@@ -68,7 +69,8 @@ enum HubScenarios {
             [
                 String(
                     format:
-                        "Temporal query through the HTTP router (no socket): %d rounds of 200 queries on random sensors, after 20 warm-up ones, each round's p50 and p99; worst p99 %.2f ms (goal: under 20 ms).",
+                        "Temporal query through the HTTP router (no socket): %d rounds of 200 queries on random sensors, after 20 warm-up "
+                        + "ones, each round's p50 and p99; worst p99 %.2f ms (goal: under 20 ms).",
                     api.count,
                     apiP99.max() ?? 0
                 )
@@ -212,7 +214,8 @@ enum HubScenarios {
                 try db.execute(
                     """
                     INSERT INTO rollups(series, resolution, bucket, n, mn, mx, sm)
-                    SELECT series, \(resolution), (t / \(size)) * \(size), count(*), min(num), max(num), sum(num) FROM observations GROUP BY series, t / \(size)
+                    SELECT series, \(resolution), (t / \(size)) * \(size), count(*), min(num), max(num), sum(num) FROM observations GROUP BY \
+                    series, t / \(size)
                     """
                 )
             }
@@ -255,7 +258,8 @@ enum HubScenarios {
             var times = [Double]()
             for (n, s) in picks.enumerated() {
                 let uri =
-                    "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:bench:g\(s)?attrs=waterLevel&timerel=between&timeAt=\(from)&endTimeAt=\(to)"
+                    "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:bench:g\(s)"
+                    + "?attrs=waterLevel&timerel=between&timeAt=\(from)&endTimeAt=\(to)"
                     + "&options=aggregatedValues&aggrMethods=totalCount,avg,min,max&aggrPeriodDuration=PT1H"
                 let began = ContinuousClock.now
                 let count = try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(key)"]) { response in

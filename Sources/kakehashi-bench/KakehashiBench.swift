@@ -52,7 +52,8 @@ struct KakehashiBench: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "ThingsBoard IoT Gateway's `thingsboard-gateway` executable, in a virtual environment (deploy/bench installs one); without it that comparison is skipped.",
+            "ThingsBoard IoT Gateway's `thingsboard-gateway` executable, in a virtual environment (deploy/bench installs one); without it "
+                + "that comparison is skipped.",
             valueName: "path"
         )
     )
@@ -146,7 +147,8 @@ struct KakehashiBench: AsyncParsableCommand {
         print("")
         for note in notes { print(note) }
         print(
-            "Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a fresh local mosquitto; \(machine())."
+            "Medians with min–max in brackets; encoding: \(repeats) runs of \(iterations) operations; MQTT: \(mqttRepeats) runs, each with a "
+                + "fresh local mosquitto; \(machine())."
         )
     }
 

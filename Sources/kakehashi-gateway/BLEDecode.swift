@@ -62,7 +62,8 @@ struct BLEDecode: ParsableCommand {
         for problem in decoded.problems.prefix(20) { summary += "\(file): record \(problem.record): \(problem.error)\n" }
         let beacons = decoded.advertisements.filter { $0.beacon != nil }.count
         summary +=
-            "\(file): \(capture.records.count) records, \(decoded.advertisements.count) advertising reports, \(beacons) beacons, \(decoded.problems.count) unreadable\n"
+            "\(file): \(capture.records.count) records, \(decoded.advertisements.count) advertising reports, \(beacons) beacons, "
+            + "\(decoded.problems.count) unreadable\n"
         Self.writeAll(2, Array(summary.utf8))
     }
 

@@ -63,7 +63,8 @@ struct TenantCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete a tenant with all its data, keys, gateways and grants.",
             discussion: """
-                Export it first if the data is to be kept. With storage.separation per_tenant its file is removed:                 stop the hub first. A tenant of the configuration file must also be removed from it.
+                Export it first if the data is to be kept. With storage.separation per_tenant its file is removed:                 stop the hub \
+                first. A tenant of the configuration file must also be removed from it.
                 """
         )
         @OptionGroup var options: ConfigOption
@@ -391,9 +392,8 @@ struct ShareCommand: ParsableCommand {
             print("ID\tOWNER\tGRANTEE\tTYPE\tAREA\tPRECISION\tSTATE")
             for grant in try accessCall({ try store.grants(involving: filter) }) {
                 let state = grant.revoked.map { "revoked \($0.iso8601)" } ?? "active"
-                print(
-                    "\(grant.id)\t\(grant.owner)\t\(grant.grantee)\t\(grant.type)\t\(grant.area.map { "\($0.count - 1) corners" } ?? "everywhere")\t\(grant.precision)\t\(state)"
-                )
+                let area = grant.area.map { "\($0.count - 1) corners" } ?? "everywhere"
+                print("\(grant.id)\t\(grant.owner)\t\(grant.grantee)\t\(grant.type)\t\(area)\t\(grant.precision)\t\(state)")
             }
         }
     }

@@ -52,7 +52,8 @@ struct DeadLetters: AsyncParsableCommand {
                         print(object.jsonText)
                     } else {
                         print(
-                            "#\(letter.id) \(letter.receivedAt.iso8601) \(letter.source) \(letter.reason): \(letter.detail)\n    \(letter.size) bytes: \(preview)"
+                            "#\(letter.id) \(letter.receivedAt.iso8601) \(letter.source) \(letter.reason): \(letter.detail)\n    "
+                                + "\(letter.size) bytes: \(preview)"
                         )
                     }
                 }

@@ -120,8 +120,10 @@ struct TestRules: ParsableCommand {
         FileHandle.standardError.write(
             Data(
                 """
-                \(entities.count) readings of \(Set(entities.map(\.id)).count) gauges (\(normalized.duplicates) repeated, \(normalized.rejected.count) skipped) \
-                through \(rules.filter { $0.tenant == owner }.count) rule(s) of \(owner): \(events.count) events (\(summary.isEmpty ? "none" : summary)); \(alerted) entities alerted
+                \(entities.count) readings of \(Set(entities.map(\.id)).count) gauges (\(normalized.duplicates) repeated, \
+                \(normalized.rejected.count) skipped) \
+                through \(rules.filter { $0.tenant == owner }.count) rule(s) of \(owner): \(events.count) events \
+                (\(summary.isEmpty ? "none" : summary)); \(alerted) entities alerted
 
                 """.utf8
             )

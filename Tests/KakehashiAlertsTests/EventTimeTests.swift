@@ -77,7 +77,8 @@ struct EventTimeTests {
     )
 
     static func describe(_ event: AlertEvent) -> String {
-        "\(event.rule) \(event.entity.localID) \(event.kind.rawValue):\(event.stage)@\((event.at.millisecondsSinceEpoch - t0.millisecondsSinceEpoch) / 1000)s"
+        "\(event.rule) \(event.entity.localID) "
+            + "\(event.kind.rawValue):\(event.stage)@\((event.at.millisecondsSinceEpoch - t0.millisecondsSinceEpoch) / 1000)s"
     }
 
     /// Events per (rule, entity), in the order given: what must not depend on arrival.

@@ -10,9 +10,13 @@ struct ArrivalTimeTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kk-arrival-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try
-            "devices:\n  - { id: c1, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }\n  - { id: c2, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }\n"
-            .write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
+        let devices = """
+            devices:
+              - { id: c1, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }
+              - { id: c2, type: CrowdFlowObserved, location: { lat: 33.3, lon: 130.5 } }
+
+            """
+        try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
         let yaml = """
             tenant: kurume
             gateway: gw-1

@@ -97,7 +97,8 @@ struct IngestPlanTests {
 
         let level = #"{ "observedAt" : "2026-06-02T00:03:00.000Z", "type":"Property", "unitCode":"MTR", "value": 2.5 }"#
         let handWritten =
-            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(level)}}]}"#
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","#
+            + #""waterLevel":\#(level)}}]}"#
         let other = try WireBatch(payload: Array(handWritten.utf8))
         #expect(other.entries[0].receivedAttributes == ["waterLevel": Array(level.utf8)])
         let batch = IngestBatch(
@@ -118,11 +119,13 @@ struct IngestPlanTests {
         let fragment = String(decoding: NGSIEntity.normalizedFragment(entity.attributes["waterLevel"]!), as: UTF8.self)
         let decoy = #"{"waterLevel":{"type":"Property","value":99}}"#
         let text =
-            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"x":\#(decoy),"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"x":\#(decoy),"seq":1,"entity":{"id":"\#(entity.id.rawValue)","#
+            + #""type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
         let withDecoy = try WireBatch(payload: Array(text.utf8))
         #expect(withDecoy.entries[0].receivedAttributes == ["waterLevel": Array(fragment.utf8)])
         let valid =
-            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}},{"seq":2,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","#
+            + #""waterLevel":\#(fragment)}},{"seq":2,"entity":{"id":"\#(entity.id.rawValue)","type":"WaterObserved","waterLevel":\#(fragment)}}]}"#
         let batch = try WireBatch(payload: Array(valid.utf8))
         #expect(batch.entries.map(\.receivedAttributes) == [["waterLevel": Array(fragment.utf8)], ["waterLevel": Array(fragment.utf8)]])
     }

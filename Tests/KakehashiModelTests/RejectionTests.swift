@@ -178,7 +178,8 @@ struct RejectionTests {
             name: "keyValues wrong type",
             form: .keyValues,
             json:
-                "{\(id),\"location\":{\"type\":\"Point\",\"coordinates\":[133.7,35.4]},\"dateObserved\":\"2026-06-01T03:07:00Z\",\"waterLevel\":\"1.14\"}",
+                "{\(id),\"location\":{\"type\":\"Point\",\"coordinates\":[133.7,35.4]},\"dateObserved\":\"2026-06-01T03:07:00Z\","
+                + "\"waterLevel\":\"1.14\"}",
             field: "waterLevel",
             why: "must be a number"
         ),
@@ -211,15 +212,18 @@ struct RejectionTests {
             "dateObserved", "is not before its end"
         ),
         (
-            #"{"id":"urn:ngsi-ld:CrowdFlowObserved:k:1","type":"CrowdFlowObserved","dateObserved":"2010-01-01T00:00:00Z/2010-01-01T01:00:00Z","peopleCount":-3}"#,
+            #"{"id":"urn:ngsi-ld:CrowdFlowObserved:k:1","type":"CrowdFlowObserved","dateObserved":"2010-01-01T00:00:00Z/2010-01-01T01:00:00Z","#
+                + #""peopleCount":-3}"#,
             "peopleCount", "outside 0...∞"
         ),
         (
-            #"{"id":"urn:ngsi-ld:CrowdFlowObserved:k:1","type":"CrowdFlowObserved","dateObserved":"2010-01-01T00:00:00Z/2010-01-01T01:00:00Z","peopleCount":2.5}"#,
+            #"{"id":"urn:ngsi-ld:CrowdFlowObserved:k:1","type":"CrowdFlowObserved","dateObserved":"2010-01-01T00:00:00Z/2010-01-01T01:00:00Z","#
+                + #""peopleCount":2.5}"#,
             "peopleCount", "a whole number"
         ),
         (
-            #"{"id":"urn:ngsi-ld:CrowdFlowObserved:k:1","type":"CrowdFlowObserved","dateObserved":"2010-01-01T00:00:00Z/2010-01-01T01:00:00Z","occupancy":1.5}"#,
+            #"{"id":"urn:ngsi-ld:CrowdFlowObserved:k:1","type":"CrowdFlowObserved","dateObserved":"2010-01-01T00:00:00Z/2010-01-01T01:00:00Z","#
+                + #""occupancy":1.5}"#,
             "occupancy", "outside 0.0...1.0"
         ),
         (
@@ -231,11 +235,13 @@ struct RejectionTests {
             "deviceCategory", "a beacon Device"
         ),
         (
-            #"{"id":"urn:ngsi-ld:Device:k:1","type":"Device","deviceCategory":["beacon"],"dateLastValueReported":"2026-06-01T00:00:00Z","rssi":-200}"#,
+            #"{"id":"urn:ngsi-ld:Device:k:1","type":"Device","deviceCategory":["beacon"],"dateLastValueReported":"2026-06-01T00:00:00Z","#
+                + #""rssi":-200}"#,
             "rssi", "outside -127.0...20.0"
         ),
         (
-            #"{"id":"urn:ngsi-ld:Device:k:1","type":"Device","deviceCategory":["beacon"],"dateLastValueReported":"2026-06-01T00:00:00Z","batteryLevel":1.2}"#,
+            #"{"id":"urn:ngsi-ld:Device:k:1","type":"Device","deviceCategory":["beacon"],"dateLastValueReported":"2026-06-01T00:00:00Z","#
+                + #""batteryLevel":1.2}"#,
             "batteryLevel", "outside 0.0...1.0"
         ),
         (#"{"id":"urn:ngsi-ld:Device:k:1","type":"Device","deviceCategory":["beacon"]}"#, "dateLastValueReported", "is required"),
@@ -244,11 +250,13 @@ struct RejectionTests {
             "numValue", "needs numValue or textValue"
         ),
         (
-            #"{"id":"urn:ngsi-ld:DeviceMeasurement:k:1","type":"DeviceMeasurement","controlledProperty":"v","numValue":3.3,"dateObserved":"2026-06-01T00:00:00Z"}"#,
+            #"{"id":"urn:ngsi-ld:DeviceMeasurement:k:1","type":"DeviceMeasurement","controlledProperty":"v","numValue":3.3,"#
+                + #""dateObserved":"2026-06-01T00:00:00Z"}"#,
             "unit", "is required"
         ),
         (
-            #"{"id":"urn:ngsi-ld:DeviceMeasurement:k:1","type":"DeviceMeasurement","controlledProperty":"v","numValue":3.3,"unit":"volts","dateObserved":"2026-06-01T00:00:00Z"}"#,
+            #"{"id":"urn:ngsi-ld:DeviceMeasurement:k:1","type":"DeviceMeasurement","controlledProperty":"v","numValue":3.3,"unit":"volts","#
+                + #""dateObserved":"2026-06-01T00:00:00Z"}"#,
             "unit", "unknown unit code \"volts\""
         ),
         (
@@ -256,16 +264,19 @@ struct RejectionTests {
             "category", "is not one of traffic"
         ),
         (
-            #"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","severity":"extreme","dateIssued":"2026-06-01T00:00:00Z","alertSource":"urn:x:y"}"#,
+            #"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","severity":"extreme","dateIssued":"2026-06-01T00:00:00Z","#
+                + #""alertSource":"urn:x:y"}"#,
             "severity", "is not one of informational"
         ),
         (
-            #"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","subCategory":"meteor","dateIssued":"2026-06-01T00:00:00Z","alertSource":"urn:x:y"}"#,
+            #"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","subCategory":"meteor","dateIssued":"2026-06-01T00:00:00Z","#
+                + #""alertSource":"urn:x:y"}"#,
             "subCategory", "not a Smart Data Models alert sub-category"
         ),
         (#"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","dateIssued":"2026-06-01T00:00:00Z"}"#, "alertSource", "is required"),
         (
-            #"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","dateIssued":"2026-06-01T00:00:00Z","alertSource":"urn:x:y","validFrom":"2026-06-02T00:00:00Z","validTo":"2026-06-01T00:00:00Z"}"#,
+            #"{"id":"urn:ngsi-ld:Alert:k:1","type":"Alert","category":"weather","dateIssued":"2026-06-01T00:00:00Z","alertSource":"urn:x:y","#
+                + #""validFrom":"2026-06-02T00:00:00Z","validTo":"2026-06-01T00:00:00Z"}"#,
             "validTo", "is before validFrom"
         ),
     ]

@@ -59,7 +59,8 @@ struct WireBatchTests {
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":0,"entity":{}}]}"#, "entities[0].seq", "not a whole number"),
         (#"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1}]}"#, "entities[0].entity", "is required"),
         (
-            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device"}}]}"#,
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},"#
+                + #"{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device"}}]}"#,
             "entities[1].seq", "must strictly increase"
         ),
         (
@@ -67,7 +68,9 @@ struct WireBatchTests {
             "entities[0].entity.id", "tenant other in a batch of tenant kurume"
         ),
         (
-            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},{"seq":2,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device","rssi":{"type":"Property","value":-70,"unitCode":"dBm"}}}]}"#,
+            #"{"v":1,"tenant":"kurume","gateway":"gw-01","entities":[{"seq":1,"entity":{"id":"urn:ngsi-ld:Device:kurume:1","type":"Device"}},"#
+                + #"{"seq":2,"entity":{"id":"urn:ngsi-ld:Device:kurume:2","type":"Device","rssi":{"type":"Property","value":-70,"#
+                + #""unitCode":"dBm"}}}]}"#,
             "entities[1].entity.rssi.unitCode", "unknown unit code \"dBm\""
         ),
     ]

@@ -104,7 +104,8 @@ struct InspectRiver: ParsableCommand {
             print("Observed     \(first) … \(last)")
         }
         print(
-            "Stages       \(summary.gaugesAtAlert) gauges reached alert stage or higher (危険水位 or above), \(summary.gaugesAtDanger) reached danger (氾濫開始水位)"
+            "Stages       \(summary.gaugesAtAlert) gauges reached alert stage or higher (危険水位 or above), \(summary.gaugesAtDanger) reached "
+                + "danger (氾濫開始水位)"
         )
         print("Below datum  \(summary.belowDatum) readings below the gauge's zero (negative levels are kept)")
         for line in summary.inconsistentGauges { print("Thresholds   out of order at \(line)") }
@@ -115,7 +116,8 @@ struct InspectRiver: ParsableCommand {
             }
         }
         print(
-            "Wire         \(wire.count) batches of ≤\(batchSize), \(bytes) bytes (\(summary.entities > 0 ? bytes / summary.entities : 0) bytes/entity)"
+            "Wire         \(wire.count) batches of ≤\(batchSize), \(bytes) bytes (\(summary.entities > 0 ? bytes / summary.entities : 0) "
+                + "bytes/entity)"
         )
         print("Time         normalize \(milliseconds(elapsed)) ms, encode \(milliseconds(encoded)) ms")
         if let sample = result.entities.first(where: { $0.floodLevelStatus == .danger }) ?? result.entities.first {

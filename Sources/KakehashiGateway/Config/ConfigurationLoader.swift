@@ -61,7 +61,8 @@ struct ConfigurationLoader {
                 uplink.confirmation = value
             } else {
                 node.fail(
-                    "confirmation is hub (the hub confirms what it stored; the default) or broker (the broker's PUBACK, for a hub that sends no confirmations)"
+                    "confirmation is hub (the hub confirms what it stored; the default) or broker (the broker's PUBACK, for a hub that sends "
+                        + "no confirmations)"
                 )
             }
         }

@@ -87,7 +87,8 @@ public struct DashboardAssets: Sendable {
         ]
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate + "/index.html") { return candidate }
         throw DashboardError(
-            "the dashboard's files are not installed: looked for \(candidates[0]) (copy \(bundleName) from the build folder beside kakehashi-hub, set dashboard.assets, or set dashboard.enabled: false)"
+            "the dashboard's files are not installed: looked for \(candidates[0]) (copy \(bundleName) from the build folder beside "
+                + "kakehashi-hub, set dashboard.assets, or set dashboard.enabled: false)"
         )
     }
 

@@ -19,7 +19,8 @@ extension HubAPI {
             // Reads may work while writes fail (a full disk): what ingest sees decides.
             healthy = false
             members["storage"] = .string(
-                "failing since \(failing.since.iso8601): \(failing.reason) (\(failing.attempts) attempts; batches are held unacknowledged, the broker keeps them)"
+                "failing since \(failing.since.iso8601): \(failing.reason) (\(failing.attempts) attempts; batches are held unacknowledged, "
+                    + "the broker keeps them)"
             )
         }
         if let ingest {

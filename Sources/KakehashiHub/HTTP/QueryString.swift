@@ -30,7 +30,8 @@ struct QueryString {
         guard unknown.isEmpty else {
             throw NGSIProblem(
                 .badRequestData,
-                "unknown query parameter\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))"
+                "unknown query parameter\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", "))"
+                    + " (known: \(known.sorted().joined(separator: ", ")))"
             )
         }
     }

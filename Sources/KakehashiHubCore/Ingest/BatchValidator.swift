@@ -54,12 +54,14 @@ public struct BatchValidator: Sendable {
                     at.millisecondsSinceEpoch > latest
                     ? IngestRejection(
                         .clockSkew,
-                        "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) (limits.max_future_skew)",
+                        "\(entity.id) \(name) observed at \(at.iso8601), after the hub's clock (\(now.iso8601)) by more than \(maxFutureSkew) "
+                            + "(limits.max_future_skew)",
                         tenant: tenant.name
                     )
                     : IngestRejection(
                         .tooOld,
-                        "\(entity.id) \(name) observed at \(at.iso8601), more than \(maxReadingAge!) before the hub's clock (\(now.iso8601)) (limits.max_reading_age)",
+                        "\(entity.id) \(name) observed at \(at.iso8601), more than \(maxReadingAge!) before the hub's clock (\(now.iso8601)) "
+                            + "(limits.max_reading_age)",
                         tenant: tenant.name
                     )
                 refused.append((index, rejection))

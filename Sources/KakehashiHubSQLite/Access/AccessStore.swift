@@ -211,7 +211,8 @@ public final class AccessStore: AccessRecords, Sendable {
     public func keys(tenant: Tenant?) throws(StorageError) -> [APIKeyRecord] {
         try locked("listing keys") { connection in
             let select = try connection.prepare(
-                "SELECT id, tenant, role, label, salt, hash, created, expires, revoked FROM access_keys WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created DESC, id"
+                "SELECT id, tenant, role, label, salt, hash, created, expires, revoked FROM access_keys WHERE ?1 IS NULL OR tenant = ?1 ORDER "
+                    + "BY created DESC, id"
             )
             try select.bind(1, tenant?.name)
             var keys = [APIKeyRecord]()

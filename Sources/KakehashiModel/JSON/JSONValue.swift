@@ -2,8 +2,8 @@
 ///
 /// Parsing (``init(parsing:field:)``) and writing (``serialized()``) are direct byte-level code;
 /// on an NGSI-LD entity they are about 2.5× faster than `JSONDecoder`/`JSONEncoder` (measured by
-/// `kakehashi-bench`), which matters on the gateway's and the hub's hot paths. Writing puts object keys in a stable order (`id`, `type`, then the rest
-/// sorted), so equal values give equal bytes.
+/// `kakehashi-bench`), which matters on the gateway's and the hub's hot paths. Writing puts object
+/// keys in a stable order (`id`, `type`, then the rest sorted), so equal values give equal bytes.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)

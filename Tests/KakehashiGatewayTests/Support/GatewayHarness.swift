@@ -35,7 +35,8 @@ final class GatewayHarness: @unchecked Sendable {
         let configuration = """
             tenant: kurume
             gateway: gw-test
-            central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: \(batchSize), in_flight_batches: 8, shutdown_flush_timeout: 5s, status_interval: 2s }
+            central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: \(batchSize), in_flight_batches: 8, \
+            shutdown_flush_timeout: 5s, status_interval: 2s }
             outbox: { path: outbox.sqlite, quota: \(quota), commit_interval: 20ms, commit_batch: \(commitBatch), sync: full }
             devices: devices.yaml
             metrics: { textfile: gateway.prom, interval: 1s }

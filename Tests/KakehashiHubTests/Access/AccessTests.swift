@@ -29,8 +29,10 @@ import Testing
             \(limits)
             alerts:
               rules:
-                - { id: stage-k, tenant: kurume, type: WaterObserved, attribute: waterLevel, threshold: { stages: [ { name: high, level: 2.0, severity: high } ] } }
-                - { id: stage-o, tenant: omuta, type: WaterObserved, attribute: waterLevel, threshold: { stages: [ { name: high, level: 2.0, severity: high } ] } }
+                - { id: stage-k, tenant: kurume, type: WaterObserved, attribute: waterLevel, threshold: { stages: [ { name: high, level: 2.0, \
+                severity: high } ] } }
+                - { id: stage-o, tenant: omuta, type: WaterObserved, attribute: waterLevel, threshold: { stages: [ { name: high, level: 2.0, \
+                severity: high } ] } }
             """
         return try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/")
     }

@@ -37,7 +37,8 @@ import FoundationNetworking
                 storage: { path: \(pathB), sync: normal }
                 tenants: { yame: {} }
                 federation:
-                  - { name: hub-a, url: "http://127.0.0.1:\(portA)", key: \(keysA.kurumeReader), tenant: kurume, types: [WaterObserved], share_with: [yame], interval: 60s }
+                  - { name: hub-a, url: "http://127.0.0.1:\(portA)", key: \(keysA.kurumeReader), tenant: kurume, types: [WaterObserved], \
+                  share_with: [yame], interval: 60s }
                 """,
             file: "hub.yaml",
             baseDirectory: "/"

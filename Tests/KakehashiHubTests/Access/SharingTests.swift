@@ -147,7 +147,8 @@ import FoundationNetworking
             let hourly = try await client.keyed(
                 keys.kurumeReader,
                 .get,
-                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=aggregatedValues&aggrMethods=avg,max&aggrPeriodDuration=PT1H"
+                "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WaterObserved:omuta:o1?options=aggregatedValues&aggrMethods=avg,"
+                    + "max&aggrPeriodDuration=PT1H"
             )
             #expect(hourly.status == .ok)
             #expect(hourly.json["waterLevel"]?["max"]?.arrayValue?.first?.arrayValue?.first == 3.1)
@@ -166,7 +167,8 @@ import FoundationNetworking
         try await HubHarness.withHub(configuration, access: true) { _, client in
             try await Self.seed(client, keys)
             let body =
-                #"{"to": "kurume", "type": "WaterObserved", "precision": "full", "area": {"type": "Polygon", "coordinates": [[[130,33],[131,33],[131,33.6],[130,33.6],[130,33]]]}}"#
+                #"{"to": "kurume", "type": "WaterObserved", "precision": "full", "area": {"type": "Polygon", "coordinates": "#
+                + #"[[[130,33],[131,33],[131,33.6],[130,33.6],[130,33]]]}}"#
             #expect(try await client.keyed(keys.omutaOperator, .post, "/access/grants", body: body).status == .forbidden, "only an admin key shares")
             let created = try await client.keyed(keys.omutaAdmin, .post, "/access/grants", body: body)
             #expect(created.status == .created && created.json["owner"] == "omuta" && created.json["grantee"] == "kurume", "\(created.text)")

@@ -172,7 +172,8 @@ struct ProblemDetailsTests {
         try await HubHarness.withHub { _, client in
             let good = Readings.level("good", 1, minutes: 0).json(.normalized).jsonText
             let bad =
-                #"{"id":"urn:ngsi-ld:WaterObserved:kurume:bad","type":"WaterObserved","waterLevel":{"type":"Property","value":1,"unitCode":"FURLONG"}}"#
+                #"{"id":"urn:ngsi-ld:WaterObserved:kurume:bad","type":"WaterObserved","waterLevel":{"type":"Property","value":1,"#
+                + #""unitCode":"FURLONG"}}"#
             let reply = try await client.call(.post, Self.upsertPath, body: "[\(good),\(bad)]")
             #expect(reply.status.code == 207)
             #expect(reply.json["success"]?.arrayValue == [.string(Readings.gauge("good").rawValue)])

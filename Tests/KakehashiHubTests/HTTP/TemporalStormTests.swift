@@ -65,7 +65,8 @@ struct TemporalStormTests {
             let between = try await client.call(
                 .get,
                 base
-                    + "?attrs=waterLevel&timerel=between&timeAt=\(Timestamp(millisecondsSinceEpoch: from).iso8601)&endTimeAt=\(Timestamp(millisecondsSinceEpoch: to).iso8601)"
+                    + "?attrs=waterLevel&timerel=between&timeAt=\(Timestamp(millisecondsSinceEpoch: from).iso8601)"
+                    + "&endTimeAt=\(Timestamp(millisecondsSinceEpoch: to).iso8601)"
             )
             #expect(between.json["waterLevel"]?.arrayValue?.compactMap { $0["value"]?.numberValue } == rows[10..<20].map(\.1))
 

@@ -5,7 +5,9 @@ import KakehashiAlerts
 import KakehashiHubCore
 import KakehashiModel
 
-/// The alert API: `GET /alerts?state=active|all&limit=` (with a `Kakehashi-Feed-Position` header: resume the feed after it), `GET /alerts/{id}` (with its history), `POST /alerts/{id}/acknowledge` with `{"by": "name"}`.
+/// The alert API: `GET /alerts?state=active|all&limit=` (with a `Kakehashi-Feed-Position` header:
+/// resume the feed after it), `GET /alerts/{id}` (with its history), `POST /alerts/{id}/acknowledge`
+/// with `{"by": "name"}`.
 extension HubAPI {
     func listAlerts(_ request: Request) async throws(NGSIProblem) -> Response {
         let query = try QueryString(request.uri.query)
