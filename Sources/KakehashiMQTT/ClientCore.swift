@@ -21,6 +21,8 @@ final class ClientCore: @unchecked Sendable {
     /// State shared between callers and the network thread.
     struct Shared {
         var state: ConnectionStateMachine.State = .idle
+        /// The last connection problem, until the next connection.
+        var lastError: MQTTError?
         var connectWaiters: [CheckedContinuation<Void, any Error>] = []
         /// Publishes waiting for the network thread.
         var outbox: [OutgoingMessage] = []
@@ -337,6 +339,7 @@ final class ClientCore: @unchecked Sendable {
             case .notifyConnected:
                 let (waiters, count) = shared.withLock { shared -> ([CheckedContinuation<Void, any Error>], Int) in
                     shared.state = .connected
+                    shared.lastError = nil
                     shared.statistics.connections += 1
                     defer { shared.connectWaiters.removeAll() }
                     return (shared.connectWaiters, shared.statistics.connections)
@@ -351,7 +354,10 @@ final class ClientCore: @unchecked Sendable {
                 logger.error("MQTT connection failed for good: \(error)")
                 fail(error)
             case .report(let error):
-                shared.withLock { $0.statistics.connectionFailures += 1 }
+                shared.withLock {
+                    $0.statistics.connectionFailures += 1
+                    $0.lastError = error
+                }
                 logger.warning("MQTT connection problem, will retry: \(error)")
             case .disconnect:
                 if configuration.protocolVersion == .v5 {

@@ -42,6 +42,9 @@ public final class MQTTClient: Sendable {
     /// Where the connection stands now.
     public var state: ConnectionStateMachine.State { core.shared.withLock { $0.state } }
 
+    /// The last connection problem since the last connection (nil while connected).
+    public var lastError: MQTTError? { core.shared.withLock { $0.lastError } }
+
     /// Counters since creation.
     public var statistics: MQTTStatistics {
         var statistics = core.shared.withLock { $0.statistics }

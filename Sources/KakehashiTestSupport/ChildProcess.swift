@@ -18,7 +18,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`; standard output and error go to `logFile`. With
     /// `ownGroup` the child leads a new process group, so a shell pipeline can be stopped whole.
-    public init(executable: String, arguments: [String], logFile: String, ownGroup: Bool = false) throws {
+    /// `environment` replaces the inherited environment when given.
+    public init(
+        executable: String,
+        arguments: [String],
+        logFile: String,
+        ownGroup: Bool = false,
+        environment: [String: String]? = nil
+    ) throws {
         leadsGroup = ownGroup
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -47,7 +54,14 @@ public final class ChildProcess: @unchecked Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child = pid_t()
-        let rc = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        let rc: Int32
+        if let environment {
+            var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for pointer in envp { free(pointer) } }
+            rc = posix_spawn(&child, executable, &actions, &attributes, argv, &envp)
+        } else {
+            rc = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        }
         guard rc == 0 else { throw TestSupportError("posix_spawn \(executable) failed: \(String(cString: strerror(rc)))") }
         pid = child
     }

@@ -223,7 +223,7 @@ public final class TestBroker: @unchecked Sendable {
 
     /// Runs a helper program to its end (posix_spawn and waitpid: Foundation's `Process` can
     /// spin forever in `waitUntilExit` when several run at once on worker threads).
-    static func run(_ program: String, _ arguments: [String]) throws {
+    public static func run(_ program: String, _ arguments: [String]) throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("kk-\(program)-\(UUID().uuidString.prefix(8)).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         let child = try ChildProcess(executable: try which(program).path, arguments: arguments, logFile: log)

@@ -23,6 +23,9 @@ public final class GatewayMetrics: Sendable {
     }
 
     let values = Mutex(Values())
+    /// Each source's, the uplink's and the committer's state, for the status message, the
+    /// `source_up` gauges and the watchdog.
+    public let health: SourceHealth
     /// The collectors behind ``prometheusText(now:)``.
     let registry = PrometheusCollectorRegistry()
 
@@ -45,7 +48,8 @@ public final class GatewayMetrics: Sendable {
     private let deadLettersGauge: Gauge
     private let connectedGauge: Gauge
 
-    public init() {
+    public init(clock: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) {
+        health = SourceHealth(clock: clock)
         committedCounter = registry.makeCounter(descriptor: Self.name("committed", "total", "Readings committed to the outbox."))
         sentCounter = registry.makeCounter(descriptor: Self.name("sent", "total", "Readings published to the central broker (resends included)."))
         acknowledgedCounter = registry.makeCounter(
@@ -84,6 +88,20 @@ public final class GatewayMetrics: Sendable {
 
     private func rejectedCounter(_ reason: String) -> Counter {
         registry.makeCounter(descriptor: Self.name("rejected", "total", "Sensor messages rejected, by reason."), labels: [("reason", reason)])
+    }
+
+    private func sourceUpGauge(_ source: String) -> Gauge {
+        registry.makeGauge(
+            descriptor: Self.name("source", "up", "1 while a source (or the uplink) receives or can receive; 0 while it is down and retried."),
+            labels: [("source", source)]
+        )
+    }
+
+    private func sourceDownSinceGauge(_ source: String) -> Gauge {
+        registry.makeGauge(
+            descriptor: Self.name("source_down_since", "seconds", "Unix time a source (or the uplink) went down; 0 while it is up."),
+            labels: [("source", source)]
+        )
     }
 
     private func droppedCounter(_ priority: Int) -> Counter {
@@ -161,6 +179,10 @@ public final class GatewayMetrics: Sendable {
     public func prometheusText(now: Timestamp = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))) -> String {
         let oldest = values.withLock { $0.oldestCommittedAt }
         oldestGauge.set(oldest.map { max(0, Double(now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) / 1000) } ?? 0)
+        for (name, entry) in health.snapshot where name != "committer" {
+            sourceUpGauge(name).set(entry.state == .down ? 0.0 : 1.0)
+            sourceDownSinceGauge(name).set(entry.state == .down ? Double(entry.since.millisecondsSinceEpoch) / 1000 : 0)
+        }
         return registry.emitToString()
     }
 }

@@ -18,7 +18,8 @@ public final class MetricsWriter: Service, Sendable {
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             write()
-            try? await Task.sleep(for: configuration.interval)
+            // SIGTERM ends the wait at once.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.interval) }
         }
         write()
     }

@@ -41,21 +41,31 @@ public final class BLESource: Service, Sendable {
     }
 
     public func run() async throws {
+        let health = metrics.health
+        health.register(name)
         let pseudonymizer = Pseudonymizer(secret: configuration.secret)
         var tracker = TagTracker(configuration: .init(window: configuration.window))
         switch configuration.input {
         case .btsnoop(let path, let speed):
             let capture: BTSnoopReader
-            do {
-                capture = try BTSnoopReader(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+            do throws(SourceError) {
+                let bytes = try Self.readCapture(path)
+                do {
+                    capture = try BTSnoopReader(bytes: bytes)
+                } catch {
+                    throw SourceError(source: name, detail: "\(path) is not a btsnoop capture: \(error)")
+                }
             } catch {
-                throw BLESourceError(source: name, detail: "cannot read the capture \(path): \(error)")
+                health.down(name, reason: error.detail)
+                throw SourceError(source: name, detail: error.detail)
             }
+            health.up(name)
             var replay = ReplayPacketSource(capture: capture, speed: speed == 0 ? .infinity : speed)
             var decoded = DecodedCapture()
             var index = 0
             var last: Timestamp?
             while index < replay.schedule.count && !(Task.isCancelled || Task.isShuttingDownGracefully) {
+                health.beat(name)
                 let entry = replay.schedule[index]
                 guard let packet = try replay.nextPacket(timeoutMilliseconds: 50) else {
                     await Task.yield()
@@ -68,13 +78,24 @@ public final class BLESource: Service, Sendable {
                 await handle(&decoded, tracker: &tracker, pseudonymizer: pseudonymizer)
             }
             if let last { await emit(tracker.advance(to: last.advanced(byMilliseconds: tracker.configuration.windowMilliseconds * 2))) }
+            health.finished(name)
             logger.info("source \(name): replayed \(index) packets")
         case .pipe(let path):
             let pipe: NamedPipeReader
             do { pipe = try NamedPipeReader(path: path) } catch {
-                throw BLESourceError(source: name, detail: error.detail)
+                health.down(name, reason: error.detail)
+                throw SourceError(source: name, detail: error.detail)
             }
+            health.up(name)
             logger.info("source \(name): reading btsnoop captures written into the pipe \(path)")
+            // The reader waits for writers; its own thread is alive while the pipe is open.
+            let beating = Task {
+                while !Task.isCancelled {
+                    health.beat(name)
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+            }
+            defer { beating.cancel() }
             try await withTaskCancellationHandler {
                 try await withGracefulShutdownHandler {
                     try await readPipe(pipe, tracker: &tracker, pseudonymizer: pseudonymizer)
@@ -84,27 +105,65 @@ public final class BLESource: Service, Sendable {
             } onCancel: {
                 pipe.stop()
             }
+            health.finished(name)
         case .adapter(let adapter, let passive):
-            var socket: HCISocket
-            do {
-                socket = try HCISocket(adapter: adapter, active: !passive)
-            } catch {
-                throw BLESourceError(source: name, detail: error.description)
-            }
-            var loop = BLEScanLoop(watchdogTimeout: .seconds(30))
+            // An adapter that is missing, unplugged or failing is retried with backoff (1 s
+            // doubling to 30 s) while the source is reported down; SIGTERM ends the wait.
+            var failures = 0
             while !(Task.isCancelled || Task.isShuttingDownGracefully) {
-                let now = clock()
-                var decoded = DecodedCapture()
-                decoded.advertisements = try loop.step(&socket, now: now, timeoutMilliseconds: 20)
-                if decoded.advertisements.isEmpty {
-                    await emit(tracker.advance(to: now))
-                    await Task.yield()
-                    continue
+                let reason: String
+                do {
+                    var socket = try HCISocket(adapter: adapter, active: !passive)
+                    if failures > 0 { logger.notice("source \(name): adapter \(adapter ?? "default") is scanning again") }
+                    failures = 0
+                    health.up(name)
+                    var loop = BLEScanLoop(watchdogTimeout: .seconds(30))
+                    while !(Task.isCancelled || Task.isShuttingDownGracefully) {
+                        health.beat(name)
+                        let now = clock()
+                        var decoded = DecodedCapture()
+                        decoded.advertisements = try loop.step(&socket, now: now, timeoutMilliseconds: 20)
+                        if decoded.advertisements.isEmpty {
+                            await emit(tracker.advance(to: now))
+                            await Task.yield()
+                            continue
+                        }
+                        await handle(&decoded, tracker: &tracker, pseudonymizer: pseudonymizer)
+                    }
+                    break
+                } catch {
+                    // Missing permissions or kernel support are not fixed by waiting.
+                    if error.kind == .notPermitted || error.kind == .notSupported {
+                        health.down(name, reason: error.description)
+                        throw SourceError(source: name, detail: error.description)
+                    }
+                    reason = error.description
                 }
-                await handle(&decoded, tracker: &tracker, pseudonymizer: pseudonymizer)
+                failures += 1
+                let delay = Duration.seconds(min(30, 1 << min(failures - 1, 5)))
+                health.down(name, reason: reason)
+                logger.error(
+                    "source \(name): adapter \(adapter ?? "default") is not scanning; retrying in \(delay)",
+                    metadata: ["reason": "\(reason)"]
+                )
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                health.beat(name)
             }
             await emit(tracker.advance(to: clock().advanced(byMilliseconds: tracker.configuration.windowMilliseconds)))
+            health.finished(name)
         }
+    }
+
+    /// The bytes of the capture at `path`, or why they cannot be read.
+    static func readCapture(_ path: String) throws(SourceError) -> [UInt8] {
+        let full = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: full) else {
+            throw SourceError(source: path, detail: "the capture \(full) does not exist")
+        }
+        guard let data = FileManager.default.contents(atPath: full) else {
+            throw SourceError(source: path, detail: "cannot read the capture \(full) (\(String(cString: strerror(errno))))")
+        }
+        return Array(data)
     }
 
     /// Captures arriving through a named pipe, one after another; their (writer-shifted) times are
@@ -204,8 +263,13 @@ public final class BLESource: Service, Sendable {
 }
 
 /// A BLE source could not start.
-public struct BLESourceError: Error, Sendable, CustomStringConvertible {
+/// Why a source stopped for good (the gateway then stops and exits non-zero).
+public struct SourceError: Error, Sendable, CustomStringConvertible {
     public let source: String
     public let detail: String
-    public var description: String { "BLE source \(source): \(detail)" }
+    public init(source: String, detail: String) {
+        self.source = source
+        self.detail = detail
+    }
+    public var description: String { "source \(source): \(detail)" }
 }

@@ -34,6 +34,8 @@ public final class Committer: Service, Sendable {
     let onCommit: @Sendable () -> Void
     /// Batches waiting for the hub's confirmation (from the uplink), for the metrics.
     let unconfirmed: @Sendable () -> Int
+    /// Where the committer beats (as `committer`) while its loop turns, for the watchdog.
+    let health: SourceHealth
 
     public init(
         outbox: Outbox,
@@ -43,6 +45,8 @@ public final class Committer: Service, Sendable {
         unconfirmed: @escaping @Sendable () -> Int = { 0 }
     ) {
         self.unconfirmed = unconfirmed
+        self.health = metrics.health
+        metrics.health.register("committer")
         self.outbox = outbox
         self.configuration = outbox.configuration
         self.metrics = metrics
@@ -83,16 +87,25 @@ public final class Committer: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !state.withLock({ $0.stopping }) {
-                // Wait for a full batch or the interval, whichever first.
-                await wake.wait(timeout: configuration.commitInterval)
-                commitPending()
-            }
-            commitPending()
-        } onGracefulShutdown: {
+        health.up("committer")
+        let stop: @Sendable () -> Void = {
             self.state.withLock { $0.stopping = true }
             self.wake.signal()
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while !state.withLock({ $0.stopping }) {
+                    // Wait for a full batch or the interval, whichever first.
+                    await wake.wait(timeout: configuration.commitInterval)
+                    commitPending()
+                    health.beat("committer")
+                }
+                commitPending()
+            } onGracefulShutdown: {
+                stop()
+            }
+        } onCancel: {
+            stop()
         }
         // Anything submitted during shutdown.
         commitPending()

@@ -15,18 +15,18 @@ final class NamedPipeReader: Sendable {
     private let continuation: AsyncStream<Chunk>.Continuation
     private let stopped = Atomic<Bool>(false)
 
-    init(path: String) throws(BLESourceError) {
+    init(path: String) throws(SourceError) {
         self.path = path
         var info = stat()
         if stat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFIFO else {
-                throw BLESourceError(source: path, detail: "\(path) exists and is not a named pipe (remove it, or name another path)")
+                throw SourceError(source: path, detail: "\(path) exists and is not a named pipe (remove it, or name another path)")
             }
         } else if mkfifo(path, 0o600) != 0 {
-            throw BLESourceError(source: path, detail: "cannot create the named pipe \(path): \(String(cString: strerror(errno)))")
+            throw SourceError(source: path, detail: "cannot create the named pipe \(path): \(String(cString: strerror(errno)))")
         }
         let fd = Self.open(path)
-        guard fd >= 0 else { throw BLESourceError(source: path, detail: "cannot open the named pipe \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SourceError(source: path, detail: "cannot open the named pipe \(path): \(String(cString: strerror(errno)))") }
         (chunks, continuation) = AsyncStream.makeStream(of: Chunk.self)
         let thread = Thread { [self] in run(fd) }
         thread.name = "kakehashi-pipe"

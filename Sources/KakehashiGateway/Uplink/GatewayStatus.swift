@@ -13,8 +13,19 @@ public struct GatewayStatus: Sendable, Hashable {
     public var dropped: [Int: Int64]
     public var lastError: String?
     public var time: Timestamp
+    /// Each source's state (and the uplink's): up, or down since when and why.
+    public var sources: [String: SourceHealth.Entry]
 
-    public init(state: State, version: String, outboxDepth: Int = 0, dropped: [Int: Int64] = [:], lastError: String? = nil, time: Timestamp) {
+    public init(
+        state: State,
+        version: String,
+        outboxDepth: Int = 0,
+        dropped: [Int: Int64] = [:],
+        lastError: String? = nil,
+        sources: [String: SourceHealth.Entry] = [:],
+        time: Timestamp
+    ) {
+        self.sources = sources
         self.state = state
         self.version = version
         self.outboxDepth = outboxDepth
@@ -30,6 +41,15 @@ public struct GatewayStatus: Sendable, Hashable {
             "time": .string(time.iso8601),
         ]
         if let lastError { members["lastError"] = .string(String(lastError.prefix(500))) }
+        if !sources.isEmpty {
+            members["sources"] = .object(
+                sources.mapValues { entry in
+                    var source: [String: JSONValue] = ["state": .string(entry.state.rawValue), "since": .string(entry.since.iso8601)]
+                    if let reason = entry.reason { source["reason"] = .string(String(reason.prefix(300))) }
+                    return .object(source)
+                }
+            )
+        }
         return .object(members)
     }
 

@@ -35,6 +35,8 @@ public final class Uplink: Service, Sendable {
     let confirmationsSeen = Mutex(false)
     /// The hub's confirmations (registered before the connection, so none kept by the broker is missed).
     let confirmations: MQTTSubscription?
+    /// Where the uplink reports its connection (as `uplink`) and beats.
+    let health: SourceHealth
 
     /// A batch on its way: sent, perhaps acknowledged by the broker, not yet confirmed by the hub.
     struct UnconfirmedBatch: Sendable {
@@ -54,6 +56,8 @@ public final class Uplink: Service, Sendable {
         logger: Logger,
         clock: @escaping @Sendable () -> Timestamp
     ) throws(MQTTError) {
+        self.health = metrics.health
+        self.health.register("uplink")
         self.configuration = configuration
         self.tenant = tenant
         self.gateway = gateway
@@ -94,16 +98,35 @@ public final class Uplink: Service, Sendable {
             outboxDepth: outbox.depth,
             dropped: outbox.drops,
             lastError: metrics.lastError,
+            sources: health.snapshot.filter { $0.key != "committer" },
             time: clock()
         )
     }
 
     public func run() async throws {
+        // The connection is watched from the start, so a central broker that is away at start is
+        // reported (health, metrics) while it is retried, and SIGTERM stops the wait.
+        let watching = Task { await self.connectionWatch() }
+        defer { watching.cancel() }
+        let abandon: @Sendable () -> Void = { Task { await self.client.disconnect(drainTimeout: .zero) } }
         do {
-            try await client.connect()
+            try await withTaskCancellationHandler {
+                try await withGracefulShutdownHandler {
+                    try await self.client.connect()
+                } onGracefulShutdown: {
+                    abandon()
+                }
+            } onCancel: {
+                abandon()
+            }
         } catch {
+            if Task.isShuttingDownGracefully || Task.isCancelled {
+                logger.info("uplink stopped before the central broker was reached", metadata: ["outbox_depth": "\(outbox.depth)"])
+                return
+            }
             // Only refusals that retrying cannot fix end up here (credentials, TLS).
-            metrics.error(error.description)
+            metrics.error("\(error)")
+            health.down("uplink", reason: "\(error)")
             throw error
         }
         logger.info("connected to the central broker", metadata: ["broker": "\(client.broker)"])
@@ -111,7 +134,6 @@ public final class Uplink: Service, Sendable {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.statusLoop() }
-                group.addTask { await self.connectionWatch() }
                 if let confirmations = self.confirmations { group.addTask { await self.confirmationLoop(confirmations) } }
                 await self.sendLoop()
                 group.cancelAll()
@@ -146,10 +168,12 @@ public final class Uplink: Service, Sendable {
         }
     }
 
-    /// Follows the client's connection state: the `uplink_connected` metric says what it is now,
-    /// a loss and a recovery are logged once each, and the last error is forgotten on recovery.
+    /// Follows the client's connection state: the `uplink_connected` metric and ``SourceHealth``
+    /// say what it is now, a loss and a recovery are logged once each, and the last error is
+    /// forgotten on recovery. Beats four times a second.
     func connectionWatch() async {
-        var connected = true
+        var connected = false
+        var everConnected = false
         var lostAt: ContinuousClock.Instant?
         while !Task.isCancelled {
             let now: Bool
@@ -158,8 +182,11 @@ public final class Uplink: Service, Sendable {
                 connected = now
                 metrics.uplink(connected: now)
                 if now {
-                    let outage = lostAt.map { ContinuousClock.now - $0 } ?? .zero
-                    logger.info("central broker connection back", metadata: ["after": "\(outage)", "outbox_depth": "\(outbox.depth)"])
+                    if everConnected {
+                        let outage = lostAt.map { ContinuousClock.now - $0 } ?? .zero
+                        logger.info("central broker connection back", metadata: ["after": "\(outage)", "outbox_depth": "\(outbox.depth)"])
+                    }
+                    everConnected = true
                     metrics.clearError()
                 } else {
                     lostAt = .now
@@ -167,6 +194,18 @@ public final class Uplink: Service, Sendable {
                     logger.warning("central broker connection lost; readings stay in the outbox", metadata: ["broker": "\(client.broker)"])
                 }
             }
+            if now {
+                health.up("uplink")
+            } else if let error = client.lastError {
+                if case .stopped = client.state {
+                } else {
+                    metrics.error(error.description)
+                    health.down("uplink", reason: "\(error) (retrying; readings wait in the outbox)")
+                }
+            } else if everConnected {
+                health.down("uplink", reason: "central broker \(client.broker) not connected (\(client.state))")
+            }
+            health.beat("uplink")
             try? await Task.sleep(for: .milliseconds(250))
         }
     }
