@@ -51,6 +51,9 @@ extension ConfigNode {
                         version.fail("unknown TLS version (tlsv1.2 or tlsv1.3)")
                     }
                 }
+                tls["ca_file"]?.checkReadableFile(settings.caFile, what: "the CA file")
+                if let file = settings.certificateFile { tls["cert_file"]?.checkReadableFile(file, what: "the certificate") }
+                if let file = settings.keyFile { tls["key_file"]?.checkReadableFile(file, what: "the key") }
                 mqtt.tls = settings
             }
         }

@@ -13,6 +13,8 @@ public enum ConfigDocument {
     public static func load<T>(
         file: String,
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        secrets: SecretPolicy = .required,
+        warnings: (_ warnings: [ConfigurationIssue]) -> Void = { _ in },
         _ read: (_ root: ConfigNode, _ baseDirectory: String) -> T?
     ) throws(ConfigurationError) -> T {
         let text: String
@@ -24,7 +26,9 @@ public enum ConfigDocument {
             ])
         }
         let base = (file as NSString).deletingLastPathComponent
-        return try parse(yaml: text, file: file, environment: environment) { read($0, base.isEmpty ? "." : base) }
+        return try parse(yaml: text, file: file, environment: environment, secrets: secrets, warnings: warnings) {
+            read($0, base.isEmpty ? "." : base)
+        }
     }
 
     /// Parses configuration text named `file` and runs `read` on its root.
@@ -32,9 +36,11 @@ public enum ConfigDocument {
         yaml: String,
         file: String,
         environment: [String: String],
+        secrets: SecretPolicy = .required,
+        warnings: (_ warnings: [ConfigurationIssue]) -> Void = { _ in },
         _ read: (ConfigNode) -> T?
     ) throws(ConfigurationError) -> T {
-        let reader = ConfigReader(file: file, environment: environment)
+        let reader = ConfigReader(file: file, environment: environment, secrets: secrets)
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -47,6 +53,7 @@ public enum ConfigDocument {
             throw ConfigurationError([yamlIssue(error, file: file)])
         }
         let value = read(ConfigNode(node: root, path: "", reader: reader))
+        warnings(reader.warnings)
         guard reader.issues.isEmpty, let value else {
             throw ConfigurationError(
                 reader.issues.isEmpty

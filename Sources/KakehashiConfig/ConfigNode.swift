@@ -1,5 +1,15 @@
+import Foundation
 import KakehashiModel
 import Yams
+
+/// Whether secrets named by `*_env` keys must be set while a configuration is read.
+public enum SecretPolicy: Sendable {
+    /// An unset variable is a problem (`run`: the secret is needed now).
+    case required
+    /// An unset variable is a warning and a placeholder stands in (checking a configuration
+    /// before its secrets are set; commands that only read, such as listing dead letters).
+    case deferred
+}
 
 /// Collects issues while a configuration document is read.
 public final class ConfigReader {
@@ -7,13 +17,23 @@ public final class ConfigReader {
     public let file: String
     /// Where `*_env` keys find their values.
     public let environment: [String: String]
+    /// Whether unset secrets are problems or warnings.
+    public let secrets: SecretPolicy
     /// Every problem found so far.
     public private(set) var issues: [ConfigurationIssue] = []
+    /// What is not a problem for this reading but will be for `run` (unset secrets).
+    public private(set) var warnings: [ConfigurationIssue] = []
 
     /// Creates a reader for `file`.
-    public init(file: String, environment: [String: String]) {
+    public init(file: String, environment: [String: String], secrets: SecretPolicy = .required) {
         self.file = file
         self.environment = environment
+        self.secrets = secrets
+    }
+
+    /// Records a warning at `key`.
+    public func warn(_ problem: String, key: String, mark: Mark?) {
+        warnings.append(ConfigurationIssue(file: file, line: mark?.line, column: mark?.column, key: key, problem: problem))
     }
 
     /// Records problems found by another reader (an included file).
@@ -172,13 +192,45 @@ public struct ConfigNode {
         if let variable = members["\(key)_env"] {
             guard let name = variable.string else { return nil }
             guard let value = reader.environment[name], !value.isEmpty else {
-                variable.fail("the environment variable \(name) is not set")
-                return nil
+                switch reader.secrets {
+                case .required:
+                    variable.fail("the environment variable \(name) is not set")
+                    return nil
+                case .deferred:
+                    reader.warn("the environment variable \(name) is not set (needed to run)", key: variable.path, mark: variable.mark)
+                    return "unset \(name): a placeholder that is never used"
+                }
             }
             if members[key] != nil { members[key]?.fail("give \(key) or \(key)_env, not both") }
             return value
         }
         return members[key]?.string
+    }
+
+    /// Reports a problem unless `path` (as resolved) is a file this process can read.
+    public func checkReadableFile(_ path: String, what: String) {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            fail("\(what) \(path) does not exist")
+        } else if isDirectory.boolValue {
+            fail("\(what) \(path) is a directory")
+        } else if !FileManager.default.isReadableFile(atPath: path) {
+            fail("\(what) \(path) cannot be read by this user")
+        }
+    }
+
+    /// Reports a problem unless the file at `path` can be created or written: its directory
+    /// exists and is writable (and the file, when it exists, too).
+    public func checkWritableFile(_ path: String, what: String) {
+        let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            fail("the directory of \(what) \(path) does not exist (create \(directory))")
+        } else if FileManager.default.fileExists(atPath: path) {
+            if !FileManager.default.isWritableFile(atPath: path) { fail("\(what) \(path) cannot be written by this user") }
+        } else if !FileManager.default.isWritableFile(atPath: directory) {
+            fail("\(what) \(path) cannot be created: \(directory) is not writable by this user")
+        }
     }
 
     /// Edit distance, for "did you mean" hints.

@@ -6,14 +6,17 @@ import KakehashiModel
 struct DeadLetters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deadletters",
-        abstract: "List the most recent rejected messages (time, source, topic, reason, detail, payload start).",
-        discussion: "FILE is the gateway configuration (its outbox is read) or the outbox database itself (*.sqlite)."
+        abstract: "List the most recent rejected messages, newest first (time, source, topic, reason, detail, payload start).",
+        discussion: """
+            FILE is the gateway configuration (its outbox is read) or the outbox database itself (*.sqlite). \
+            Secrets are not needed: their environment variables may be unset.
+            """
     )
 
     @Argument(help: "The configuration file, or the outbox database.")
     var file: String
 
-    @Option(help: "How many to list, newest last.")
+    @Option(help: "How many to list, newest first.")
     var limit: Int = 50
 
     @Flag(help: "One JSON object per line instead of a table.")
@@ -27,7 +30,7 @@ struct DeadLetters: ParsableCommand {
         var outbox = OutboxConfiguration(path: file)
         if !file.hasSuffix(".sqlite") && !file.hasSuffix(".db") {
             do {
-                outbox = try GatewayConfiguration.load(file: file).outbox
+                outbox = try GatewayConfiguration.load(file: file, secrets: .deferred).outbox
             } catch {
                 throw CommandFailure("the configuration has problems:\n\(error)")
             }
@@ -51,7 +54,9 @@ struct DeadLetters: ParsableCommand {
                 print("    \(letter.size) bytes: \(Self.preview(letter.payload, limit: 80))")
             }
         }
-        if !json { print("\(letters.count) dead letter(s) shown") }
+        if !json {
+            print(letters.isEmpty ? "0 dead letters" : "\(letters.count) dead letter(s) shown, newest first")
+        }
     }
 
     /// Printable text as is, anything else as hex.

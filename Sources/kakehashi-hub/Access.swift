@@ -7,7 +7,7 @@ import KakehashiModel
 
 /// Loads the configuration named by `--config`, or fails with its problems.
 func loadConfiguration(_ file: String) throws -> HubConfiguration {
-    do { return try HubConfiguration.load(file: file) } catch {
+    do { return try HubConfiguration.load(file: file, secrets: .deferred) } catch {
         throw CommandFailure("the configuration has problems:\n\(error)")
     }
 }

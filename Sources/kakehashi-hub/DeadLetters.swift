@@ -15,7 +15,7 @@ struct DeadLetters: AsyncParsableCommand {
     )
 
     static func load(_ file: String) throws -> HubConfiguration {
-        do { return try HubConfiguration.load(file: file) } catch {
+        do { return try HubConfiguration.load(file: file, secrets: .deferred) } catch {
             throw CommandFailure("the configuration has problems:\n\(error)")
         }
     }
@@ -41,7 +41,9 @@ struct DeadLetters: AsyncParsableCommand {
             let configuration = try DeadLetters.load(options.config)
             do {
                 let store = try DeadLetters.openStore(configuration)
-                for letter in try await store.deadLetters(limit: limit) {
+                let letters = try await store.deadLetters(limit: limit)
+                if letters.isEmpty && !json { print("0 dead letters") }
+                for letter in letters {
                     let preview = String(decoding: letter.payload.prefix(120), as: UTF8.self)
                     if json {
                         let object: JSONValue = [

@@ -23,7 +23,7 @@ struct Migrate: ParsableCommand {
     func run() throws {
         var path = database ?? ""
         if let config {
-            do { path = try HubConfiguration.load(file: config).storagePath } catch {
+            do { path = try HubConfiguration.load(file: config, secrets: .deferred).storagePath } catch {
                 throw CommandFailure("the configuration has problems:\n\(error)")
             }
         }

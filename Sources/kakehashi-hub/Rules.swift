@@ -55,7 +55,7 @@ struct TestRules: ParsableCommand {
 
     func run() throws {
         let configuration: HubConfiguration
-        do { configuration = try HubConfiguration.load(file: config) } catch {
+        do { configuration = try HubConfiguration.load(file: config, secrets: .deferred) } catch {
             throw CommandFailure("\(error.description)")
         }
         var rules = configuration.alerts.rules

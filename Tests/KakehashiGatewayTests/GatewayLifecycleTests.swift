@@ -85,6 +85,7 @@ struct GatewayLifecycleTests {
         """
     }
 
+    /// A file that is there (so the configuration is accepted) but is no capture.
     @Test func aCaptureThatCannotBeReadEndsTheGatewayNonZeroWithTheReason() async throws {
         let central = try TestBroker()
         try central.start()
@@ -92,15 +93,36 @@ struct GatewayLifecycleTests {
         let folder = try Folder(
             centralPort: central.port,
             sources: """
-                  - { name: tags-replay, kind: btsnoop, file: missing.btsnoop, secret_env: KAKEHASHI_TAG_SECRET }
+                  - { name: tags-replay, kind: btsnoop, file: broken.btsnoop, secret_env: KAKEHASHI_TAG_SECRET }
                 """
         )
+        try "not a capture".write(to: folder.directory.appendingPathComponent("broken.btsnoop"), atomically: true, encoding: .utf8)
         try folder.start()
-        let (code, after) = try await folder.exit(within: .seconds(10))
-        #expect(code != 0)
-        #expect(after < .seconds(5))
-        #expect(folder.log.contains("error"))
-        #expect(folder.log.contains("source tags-replay: the capture \(folder.directory.path)/missing.btsnoop does not exist"))
+        let (code, _) = try await folder.exit(within: .seconds(15))
+        #expect(code == 1)
+        #expect(folder.log.contains("error kakehashi.gateway"), "\(folder.log)")
+        #expect(folder.log.contains("source tags-replay: \(folder.directory.path)/broken.btsnoop is not a btsnoop capture"), "\(folder.log)")
+        #expect(folder.log.contains("the gateway stopped because a part failed"))
+    }
+
+    /// A source that fails after the start: the named pipe's path replaced by a plain file is
+    /// found when the gateway opens it; a pipe whose writer leaves is documented to wait for the
+    /// next writer (BLEPipeTests), so it does not end the gateway.
+    @Test func aPipePathThatIsNoPipeEndsTheGatewayNonZero() async throws {
+        let central = try TestBroker()
+        try central.start()
+        defer { central.stop() }
+        let folder = try Folder(
+            centralPort: central.port,
+            sources: """
+                  - { name: tags-pipe, kind: btsnoop, pipe: ble.pipe, secret_env: KAKEHASHI_TAG_SECRET }
+                """
+        )
+        try "a plain file".write(to: folder.directory.appendingPathComponent("ble.pipe"), atomically: true, encoding: .utf8)
+        try folder.start()
+        let (code, _) = try await folder.exit(within: .seconds(15))
+        #expect(code == 1)
+        #expect(folder.log.contains("exists and is not a named pipe"), "\(folder.log)")
     }
 
     @Test func anEdgeBrokerRefusingTheCredentialsAtStartEndsTheGatewayNonZero() async throws {

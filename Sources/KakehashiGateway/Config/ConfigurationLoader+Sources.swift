@@ -1,3 +1,4 @@
+import Foundation
 import KakehashiBrokerConfig
 import KakehashiConfig
 import KakehashiMQTT
@@ -194,12 +195,17 @@ extension ConfigurationLoader {
                 if m["file"] != nil { node.fail("a btsnoop source reads a file or a pipe, not both") }
                 if m["speed"] != nil { m["speed"]?.fail("a pipe is read as it is written (the writer sets the pace); speed applies to file") }
                 guard let path = pipe.string else { return nil }
-                input = .pipe(path: ConfigDocument.resolve(path, against: baseDirectory))
+                let resolved = ConfigDocument.resolve(path, against: stateDirectory)
+                // The gateway makes the pipe itself (or reuses one that is there).
+                if !FileManager.default.fileExists(atPath: resolved) { pipe.checkWritableFile(resolved, what: "the named pipe") }
+                input = .pipe(path: resolved)
             } else {
                 guard let file = node.required(m, "file")?.string else { return nil }
                 let speed = m["speed"]?.double ?? 1
                 if speed < 0 { m["speed"]?.fail("speed is 0 (as fast as possible) or more") }
-                input = .btsnoop(path: ConfigDocument.resolve(file, against: baseDirectory), speed: speed)
+                let resolved = URL(fileURLWithPath: ConfigDocument.resolve(file, against: baseDirectory)).standardizedFileURL.path
+                m["file"]?.checkReadableFile(resolved, what: "the capture")
+                input = .btsnoop(path: resolved, speed: speed)
             }
         } else {
             if m["file"] != nil || m["speed"] != nil || m["pipe"] != nil { node.fail("file, pipe and speed apply to kind btsnoop") }

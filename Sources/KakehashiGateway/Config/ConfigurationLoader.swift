@@ -8,6 +8,15 @@ struct ConfigurationLoader {
     let reader: ConfigReader
     let baseDirectory: String
 
+    /// Where relative paths of files the gateway writes (outbox, metrics textfile, named pipe)
+    /// resolve: the state directory systemd gives the service (`STATE_DIRECTORY`, from the unit's
+    /// `StateDirectory=`), else the configuration file's folder. Files it reads (registry,
+    /// captures, TLS) always resolve against the configuration file's folder.
+    var stateDirectory: String {
+        if let given = reader.environment["STATE_DIRECTORY"]?.split(separator: ":").first, !given.isEmpty { return String(given) }
+        return baseDirectory
+    }
+
     func gateway(_ root: ConfigNode) -> GatewayConfiguration? {
         guard let m = root.mapping(allowed: ["tenant", "gateway", "central", "outbox", "devices", "metrics", "limits", "sources"]) else { return nil }
         var tenant: Tenant?
@@ -16,8 +25,9 @@ struct ConfigurationLoader {
         if let node = root.required(m, "gateway") { gateway = node.model { (text) throws(ModelError) in try GatewayID(text) } }
         var uplink: UplinkConfiguration?
         if let node = root.required(m, "central") { uplink = central(node, gateway: gateway) }
-        var outbox = OutboxConfiguration(path: ConfigDocument.resolve("outbox.sqlite", against: baseDirectory))
+        var outbox = OutboxConfiguration(path: ConfigDocument.resolve("outbox.sqlite", against: stateDirectory))
         if let node = m["outbox"], let value = self.outbox(node) { outbox = value }
+        (m["outbox"] ?? root).checkWritableFile(outbox.path, what: "the outbox")
         var registry: DeviceRegistry?
         if let node = root.required(m, "devices") { registry = devices(node) }
         var metrics: MetricsConfiguration?
@@ -83,7 +93,7 @@ struct ConfigurationLoader {
         guard
             let m = node.mapping(allowed: ["path", "quota", "sync", "commit_interval", "commit_batch", "priorities", "deadletter_limit", "min_free"])
         else { return nil }
-        var outbox = OutboxConfiguration(path: ConfigDocument.resolve(m["path"]?.string ?? "outbox.sqlite", against: baseDirectory))
+        var outbox = OutboxConfiguration(path: ConfigDocument.resolve(m["path"]?.string ?? "outbox.sqlite", against: stateDirectory))
         if let quota = m["quota"]?.byteCount {
             if quota < 1 << 20 { m["quota"]?.fail("a quota under 1 MiB leaves no room for an outage") } else { outbox.quotaBytes = quota }
         }
@@ -108,7 +118,8 @@ struct ConfigurationLoader {
 
     func metrics(_ node: ConfigNode) -> MetricsConfiguration? {
         guard let m = node.mapping(allowed: ["textfile", "interval"]), let file = node.required(m, "textfile")?.string else { return nil }
-        var metrics = MetricsConfiguration(textfile: ConfigDocument.resolve(file, against: baseDirectory))
+        var metrics = MetricsConfiguration(textfile: ConfigDocument.resolve(file, against: stateDirectory))
+        m["textfile"]?.checkWritableFile(metrics.textfile, what: "the metrics textfile")
         if let interval = m["interval"]?.duration { metrics.interval = max(interval, .seconds(1)) }
         return metrics
     }

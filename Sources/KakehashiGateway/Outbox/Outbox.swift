@@ -300,7 +300,7 @@ public final class Outbox: Sendable {
         }
     }
 
-    /// The most recent dead letters, newest last.
+    /// The most recent dead letters, newest first.
     public func deadLetters(limit: Int = 100) throws(OutboxError) -> [DeadLetter] {
         do {
             return try state.withLock { (state) throws(SQLiteError) -> [DeadLetter] in
@@ -323,7 +323,7 @@ public final class Outbox: Sendable {
                         )
                     )
                 }
-                return letters.reversed()
+                return letters
             }
         } catch {
             throw OutboxError("read dead letters", error)

@@ -72,7 +72,10 @@ extension HubConfigurationLoader {
             switch text {
             case "none": dashboard.outlines = .none
             case "builtin": dashboard.outlines = .builtIn
-            default: dashboard.outlines = .file(ConfigDocument.resolve(text, against: baseDirectory))
+            default:
+                let file = ConfigDocument.resolve(text, against: baseDirectory)
+                node.checkReadableFile(file, what: "the outlines file")
+                dashboard.outlines = .file(file)
             }
         }
         if let node = m["tiles"], let members = node.mapping(allowed: ["url", "attribution", "max_zoom"]) {

@@ -5,12 +5,18 @@ import KakehashiMQTT
 import KakehashiModel
 
 extension HubConfiguration {
-    /// Reads and validates `file`; the error lists every problem with its line and key.
+    /// Reads and validates `file`; the error lists every problem with its line and key. With
+    /// `secrets: .deferred` an unset `*_env` variable goes to `warnings` instead (commands that
+    /// only read or check).
     public static func load(
         file: String,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        secrets: SecretPolicy = .required,
+        warnings: (_ warnings: [ConfigurationIssue]) -> Void = { _ in }
     ) throws(ConfigurationError) -> HubConfiguration {
-        try ConfigDocument.load(file: file, environment: environment) { root, base in HubConfigurationLoader(baseDirectory: base).hub(root) }
+        try ConfigDocument.load(file: file, environment: environment, secrets: secrets, warnings: warnings) { root, base in
+            HubConfigurationLoader(baseDirectory: base).hub(root)
+        }
     }
 
     /// Validates configuration text; relative paths resolve against `baseDirectory`.
@@ -49,6 +55,7 @@ struct HubConfigurationLoader {
             let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache", "separation"])
         {
             path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
+            if let path { members["path"]?.checkWritableFile(path, what: "the database") }
             if let sync = members["sync"] {
                 if let text = sync.string, let value = StorageSync(rawValue: text) {
                     options.sync = value
@@ -134,6 +141,8 @@ struct HubConfigurationLoader {
             }
             brokerFiles.password = members["broker_password_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             brokerFiles.acl = members["broker_acl_file"]?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
+            if let file = brokerFiles.password { members["broker_password_file"]?.checkWritableFile(file, what: "the broker password file") }
+            if let file = brokerFiles.acl { members["broker_acl_file"]?.checkWritableFile(file, what: "the broker ACL file") }
             if (brokerFiles.password == nil) != (brokerFiles.acl == nil) {
                 node.fail("give both broker_password_file and broker_acl_file, or neither")
             }

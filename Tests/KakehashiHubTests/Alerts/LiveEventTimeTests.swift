@@ -123,7 +123,7 @@ import Testing
         defer { broker.stop() }
         var configuration = try HubConfiguration.parse(yaml: text, file: "hub.yaml", baseDirectory: directory.path)
         configuration.broker = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "hub-live-\(UUID().uuidString.prefix(6))")
-        #expect(configuration.ingestConsumers == 4)
+        #expect(configuration.ingestConsumers == HubConfiguration.defaultIngestConsumers)
         let live = try await LiveHub(configuration)
         let ingest = try #require(live.hub.ingest)
         try await waitUntil("the hub is connected", timeout: .seconds(30)) { ingest.isConnected }
