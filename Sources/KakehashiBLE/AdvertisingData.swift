@@ -41,6 +41,9 @@ public struct AdvertisingData: Sendable, Hashable {
     public var txPowerLevel: Int?
     /// Structures of other types, kept raw.
     public var other: [(type: UInt8, data: [UInt8])] = []
+    /// Structures that could not be read (too short for their type, or a length running past the
+    /// end), kept raw with the reason; only ``init(keeping:)`` fills it.
+    public var unreadable: [(type: UInt8?, data: [UInt8], reason: String)] = []
 
     /// Parses AD structures; a length running past the end, or a structure too short for its
     /// type, is an error naming the structure and the offset.
@@ -58,6 +61,31 @@ public struct AdvertisingData: Sendable, Hashable {
             let type = bytes[offset + 1]
             let value = Array(bytes[(offset + 2)..<(offset + 1 + length)])
             try apply(type: type, value: value, at: offset)
+            offset += 1 + length
+        }
+    }
+
+    /// Parses AD structures, keeping every one: a structure too short for its type, or a length
+    /// running past the end, goes to ``unreadable`` (raw, with the reason) and the others are
+    /// read as usual, so one odd structure never costs the report.
+    public init(keeping bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let length = Int(bytes[offset])
+            if length == 0 { break }
+            guard offset + 1 + length <= bytes.count else {
+                let type = offset + 1 < bytes.count ? bytes[offset + 1] : nil
+                let reason = "length \(length) runs past the end (\(bytes.count - offset - 1) bytes left)"
+                unreadable.append((type, Array(bytes[min(offset + 2, bytes.count)...]), reason))
+                break
+            }
+            let type = bytes[offset + 1]
+            let value = Array(bytes[(offset + 2)..<(offset + 1 + length)])
+            do {
+                try apply(type: type, value: value, at: offset)
+            } catch {
+                unreadable.append((type, value, error.description))
+            }
             offset += 1 + length
         }
     }

@@ -47,6 +47,25 @@ public struct AdvertisingReport: Sendable, Hashable {
     public let rssi: Int?
     /// Extended reports only: the advertised TX power in dBm, nil when 127.
     public let txPower: Int?
-    /// The advertising data (AD structures).
+    /// The advertising data (AD structures); for an extended advertisement sent in fragments,
+    /// all of them, reassembled by ``CaptureDecoder``.
     public let data: [UInt8]
+    /// Extended reports only: the advertising set (SID), nil when none (0xFF) or legacy.
+    public let advertisingSID: UInt8?
+
+    /// The same report with `data` in place of its own (a reassembled advertisement).
+    public func with(data: [UInt8], dataStatus: DataStatus) -> AdvertisingReport {
+        AdvertisingReport(
+            kind: kind,
+            extended: extended,
+            legacy: legacy,
+            dataStatus: dataStatus,
+            addressType: addressType,
+            address: address,
+            rssi: rssi,
+            txPower: txPower,
+            data: data,
+            advertisingSID: advertisingSID
+        )
+    }
 }

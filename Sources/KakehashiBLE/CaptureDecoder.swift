@@ -10,6 +10,9 @@ public struct DecodedAdvertisement: Sendable, Hashable {
     public let data: AdvertisingData
     /// The beacon it carries, if any.
     public let beacon: Beacon?
+    /// Why a beacon frame it carries could not be read (an Eddystone frame type this decoder
+    /// does not know, a frame too short): the advertisement is kept, without a beacon.
+    public var beaconProblem: BLEParseError? = nil
 }
 
 /// What decoding a sequence of HCI events produced.
@@ -20,6 +23,35 @@ public struct DecodedCapture: Sendable {
     public var problems: [(record: Int, error: BLEParseError)] = []
     /// HCI event packets examined.
     public var events = 0
+    /// AD structures of types this decoder does not interpret, by type (kept raw in each
+    /// advertisement's `data.other`).
+    public var unknownStructures: [UInt8: Int] = [:]
+    /// AD structures that could not be read, by type (kept raw in `data.unreadable`; a
+    /// structure cut off before its type byte counts under 0).
+    public var unreadableStructures: [UInt8: Int] = [:]
+    /// Advertisements kept without a beacon because their beacon frame could not be read.
+    public var unreadableBeacons = 0
+    /// Extended advertisements reassembled from fragments ("more to come").
+    public var reassembled = 0
+    /// Fragments waiting for the rest of their advertisement, by advertiser and set.
+    var fragments: [FragmentKey: AdvertisingReport] = [:]
+
+    /// An advertiser's advertising set.
+    struct FragmentKey: Hashable, Sendable {
+        let address: BluetoothAddress
+        let addressType: UInt8
+        let sid: UInt8?
+    }
+
+    /// Forgets the counts and the advertisements (kept: fragments waiting for the rest).
+    public mutating func clearCounts() {
+        advertisements.removeAll(keepingCapacity: true)
+        problems.removeAll()
+        unknownStructures.removeAll()
+        unreadableStructures.removeAll()
+        unreadableBeacons = 0
+        reassembled = 0
+    }
 
     /// An empty result, to decode events into.
     public init() {}
@@ -48,13 +80,41 @@ public enum CaptureDecoder {
             return
         }
         for report in reports {
+            guard let report = reassemble(report, into: &result) else { continue }
+            let data = AdvertisingData(keeping: report.data)
+            for structure in data.other { result.unknownStructures[structure.type, default: 0] += 1 }
+            for structure in data.unreadable { result.unreadableStructures[structure.type ?? 0, default: 0] += 1 }
+            var advertisement: DecodedAdvertisement
             do {
-                let data = try AdvertisingData(parsing: report.data)
-                let beacon = try Beacon.decode(data)
-                result.advertisements.append(DecodedAdvertisement(timestamp: timestamp, report: report, data: data, beacon: beacon))
+                advertisement = DecodedAdvertisement(timestamp: timestamp, report: report, data: data, beacon: try Beacon.decode(data))
             } catch {
-                result.problems.append((record, error))
+                advertisement = DecodedAdvertisement(timestamp: timestamp, report: report, data: data, beacon: nil)
+                advertisement.beaconProblem = error
+                result.unreadableBeacons += 1
             }
+            result.advertisements.append(advertisement)
         }
+    }
+
+    /// The most data kept for one extended advertisement (the Core Specification's limit).
+    public static let maximumAdvertisingData = 1650
+
+    /// An extended advertisement's fragments ("more to come") are held until the last one
+    /// (complete or truncated) and returned as one report with all the data; other reports pass.
+    static func reassemble(_ report: AdvertisingReport, into result: inout DecodedCapture) -> AdvertisingReport? {
+        guard report.extended && !report.legacy else { return report }
+        let key = DecodedCapture.FragmentKey(address: report.address, addressType: report.addressType, sid: report.advertisingSID)
+        let held = result.fragments.removeValue(forKey: key)
+        let data = (held?.data ?? []) + report.data
+        if report.dataStatus == .incompleteMoreToCome && data.count < maximumAdvertisingData {
+            // A controller that never sends the last fragment cannot make this grow without end.
+            if result.fragments.count >= 256 { result.fragments.removeAll() }
+            result.fragments[key] = report.with(data: data, dataStatus: .incompleteMoreToCome)
+            return nil
+        }
+        guard held != nil else { return report }
+        result.reassembled += 1
+        let status: AdvertisingReport.DataStatus = report.dataStatus == .incompleteMoreToCome ? .incompleteTruncated : report.dataStatus
+        return report.with(data: Array(data.prefix(maximumAdvertisingData)), dataStatus: status)
     }
 }

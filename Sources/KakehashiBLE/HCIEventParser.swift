@@ -62,7 +62,8 @@ public enum HCIEventParser {
                     address: BluetoothAddress(littleEndian: address),
                     rssi: rssi == 127 ? nil : Int(rssi),
                     txPower: nil,
-                    data: data
+                    data: data,
+                    advertisingSID: nil
                 )
             )
         }
@@ -81,7 +82,7 @@ public enum HCIEventParser {
             let eventType = try reader.u16le("\(what) event type")
             let addressType = try reader.u8("\(what) address type")
             let address = try reader.take(6, "\(what) address")
-            _ = try reader.take(3, "\(what) PHYs and SID")  // primary PHY, secondary PHY, advertising SID
+            let phys = try reader.take(3, "\(what) PHYs and SID")  // primary PHY, secondary PHY, advertising SID
             let tx = Int8(bitPattern: try reader.u8("\(what) TX power"))
             let rssi = Int8(bitPattern: try reader.u8("\(what) RSSI"))
             _ = try reader.take(2 + 1 + 6, "\(what) periodic interval and direct address")
@@ -108,7 +109,8 @@ public enum HCIEventParser {
                     address: BluetoothAddress(littleEndian: address),
                     rssi: rssi == 127 ? nil : Int(rssi),
                     txPower: tx == 127 ? nil : Int(tx),
-                    data: data
+                    data: data,
+                    advertisingSID: phys[2] == 0xFF ? nil : phys[2]
                 )
             )
         }

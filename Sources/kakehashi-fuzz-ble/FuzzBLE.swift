@@ -13,6 +13,22 @@ func exerciseParsers(_ bytes: [UInt8]) {
         CaptureDecoder.decode(event: event, at: Timestamp(millisecondsSinceEpoch: 0), record: 0, into: &result)
     }
     if let data = try? AdvertisingData(parsing: bytes) { _ = try? Beacon.decode(data) }
+    // The lenient reading the gateway uses: never throws, keeps what it cannot read.
+    let kept = AdvertisingData(keeping: bytes)
+    precondition(kept.unreadable.count <= bytes.count, "more unreadable structures than bytes")
+    _ = try? Beacon.decode(kept)
+    // The bytes split into extended-report fragments of one advertiser ("more to come", then
+    // complete), reassembled across events.
+    var fragments = DecodedCapture()
+    for (index, chunk) in stride(from: 0, to: bytes.count, by: 200).enumerated() {
+        let piece = Array(bytes[chunk..<min(chunk + 200, bytes.count)])
+        let last = chunk + 200 >= bytes.count
+        let eventType: UInt8 = last ? 0x00 : 0x20
+        var report: [UInt8] = [eventType, 0x00, 0x01, 1, 2, 3, 4, 5, 6, 0x01, 0x00, 0x01, 0x7F, 0xC4, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        report += [UInt8(piece.count)] + piece
+        let event: [UInt8] = [0x3E, UInt8(report.count + 2), 0x0D, 0x01] + report
+        CaptureDecoder.decode(event: event, at: Timestamp(millisecondsSinceEpoch: Int64(index)), record: index, into: &fragments)
+    }
     // The same bytes as an Eddystone frame in service data.
     let frame = Array(bytes.prefix(251))
     if let data = try? AdvertisingData(parsing: [UInt8(frame.count + 3), 0x16, 0xAA, 0xFE] + frame) { _ = try? Beacon.decode(data) }

@@ -64,6 +64,20 @@ struct BLEDecode: ParsableCommand {
         summary +=
             "\(file): \(capture.records.count) records, \(decoded.advertisements.count) advertising reports, \(beacons) beacons, "
             + "\(decoded.problems.count) unreadable\n"
+        func types(_ counts: [UInt8: Int]) -> String {
+            counts.sorted { $0.key < $1.key }.map { "0x\(Hex.byte($0.key)) ×\($0.value)" }.joined(separator: ", ")
+        }
+        if decoded.reassembled > 0 { summary += "\(file): \(decoded.reassembled) extended advertisements reassembled from fragments\n" }
+        if !decoded.unknownStructures.isEmpty {
+            summary += "\(file): AD structures kept raw, of types not interpreted: \(types(decoded.unknownStructures))\n"
+        }
+        if !decoded.unreadableStructures.isEmpty {
+            summary += "\(file): AD structures kept raw, unreadable: \(types(decoded.unreadableStructures))\n"
+        }
+        if decoded.unreadableBeacons > 0 {
+            let reasons = Set(decoded.advertisements.compactMap { $0.beaconProblem?.description }).sorted().prefix(5)
+            summary += "\(file): \(decoded.unreadableBeacons) reports kept without a beacon (\(reasons.joined(separator: "; ")))\n"
+        }
         Self.writeAll(2, Array(summary.utf8))
     }
 

@@ -1,3 +1,4 @@
+import KakehashiBLE
 import KakehashiGateway
 import KakehashiModel
 import Testing
@@ -18,6 +19,14 @@ import Testing
         metrics.confirmed(batches: 2, refused: true)
         metrics.invalidConfirmation()
         metrics.uplink(connected: true)
+        var decoded = DecodedCapture()
+        decoded.unknownStructures = [0x3D: 2]
+        decoded.unreadableStructures = [0xFF: 1]
+        decoded.unreadableBeacons = 62
+        decoded.reassembled = 1
+        metrics.ble(decoded)
+        metrics.health.register("edge")
+        metrics.health.down("edge", reason: "the edge broker is away")
         let now = try Timestamp(iso8601: "2026-06-02T00:01:00Z")
         metrics.waiting(oldestCommittedAt: try Timestamp(iso8601: "2026-06-02T00:00:30Z"), unconfirmedBatches: 7)
         let text = metrics.prometheusText(now: now)
@@ -27,7 +36,9 @@ import Testing
             ("acknowledged_total", "counter"), ("batches_confirmed_total", "counter"), ("batches_refused_total", "counter"),
             ("batches_resent_total", "counter"), ("readings_resent_total", "counter"), ("confirmations_invalid_total", "counter"),
             ("dropped_total", "counter"), ("unconfirmed_batches", "gauge"), ("outbox_oldest_seconds", "gauge"), ("outbox_depth", "gauge"),
-            ("outbox_bytes", "gauge"), ("deadletters", "gauge"), ("uplink_connected", "gauge"),
+            ("outbox_bytes", "gauge"), ("deadletters", "gauge"), ("uplink_connected", "gauge"), ("source_up", "gauge"),
+            ("source_down_since_seconds", "gauge"), ("ble_structures_unknown_total", "counter"), ("ble_structures_unreadable_total", "counter"),
+            ("ble_beacons_unreadable_total", "counter"), ("ble_reassembled_total", "counter"), ("ble_events_unreadable_total", "counter"),
         ] {
             #expect(lines.contains("# TYPE kakehashi_gateway_\(name) \(type)"), "\(name)")
             #expect(lines.contains { $0.hasPrefix("# HELP kakehashi_gateway_\(name) ") }, "\(name)")
@@ -42,5 +53,8 @@ import Testing
         #expect(lines.contains("kakehashi_gateway_outbox_oldest_seconds 30.0"))
         #expect(lines.contains("kakehashi_gateway_unconfirmed_batches 7.0"))
         #expect(lines.contains("kakehashi_gateway_uplink_connected 1.0"))
+        #expect(lines.contains("kakehashi_gateway_ble_structures_unknown_total{type=\"0x3d\"} 2"), "\(text)")
+        #expect(lines.contains("kakehashi_gateway_ble_beacons_unreadable_total 62"))
+        #expect(lines.contains("kakehashi_gateway_source_up{source=\"edge\"} 0.0"))
     }
 }

@@ -3,7 +3,10 @@ import KakehashiModel
 
 /// One advertising report as the JSON object `kakehashi-gateway ble decode` prints: `time`,
 /// `address` (or its pseudonym), `addressType`, `rssi`, `extended`, `name`, and `beacon` with
-/// `kind` and the decoded fields when the report carries one.
+/// `kind` and the decoded fields when the report carries one. What was not understood is kept:
+/// `serviceData` of a report without a beacon (`beaconProblem` says why none was read), `unknown`
+/// AD structures by type and `unreadable` ones with the reason, their bytes in hex (left out when
+/// pseudonymizing, as they may identify the device).
 public enum AdvertisementJSON {
     /// The JSON object of `advertisement`; identities are pseudonymized when `pseudonymizer` is set.
     public static func object(_ advertisement: DecodedAdvertisement, pseudonymizer: Pseudonymizer?) -> JSONValue {
@@ -18,6 +21,40 @@ public enum AdvertisementJSON {
         if let name = advertisement.data.localName { members["name"] = .string(name) }
         if let tx = report.txPower { members["txPower"] = .number(Double(tx)) }
         if let beacon = advertisement.beacon { members["beacon"] = beaconObject(beacon, pseudonymizer: pseudonymizer) }
+        let raw = pseudonymizer == nil
+        if let problem = advertisement.beaconProblem {
+            members["beaconProblem"] = .string(problem.description)
+        }
+        if advertisement.beacon == nil && !advertisement.data.serviceData.isEmpty {
+            members["serviceData"] = .array(
+                advertisement.data.serviceData.map { item in
+                    var entry: [String: JSONValue] = ["uuid": .string(item.uuid.description), "length": .number(Double(item.data.count))]
+                    if raw { entry["data"] = .string(Hex.string(item.data)) }
+                    return .object(entry)
+                }
+            )
+        }
+        if !advertisement.data.other.isEmpty {
+            members["unknown"] = .array(
+                advertisement.data.other.map { item in
+                    var entry: [String: JSONValue] = ["type": .string("0x" + Hex.byte(item.type)), "length": .number(Double(item.data.count))]
+                    if raw { entry["data"] = .string(Hex.string(item.data)) }
+                    return .object(entry)
+                }
+            )
+        }
+        if !advertisement.data.unreadable.isEmpty {
+            members["unreadable"] = .array(
+                advertisement.data.unreadable.map { item in
+                    var entry: [String: JSONValue] = [
+                        "type": item.type.map { .string("0x" + Hex.byte($0)) } ?? .null, "reason": .string(item.reason),
+                        "length": .number(Double(item.data.count)),
+                    ]
+                    if raw { entry["data"] = .string(Hex.string(item.data)) }
+                    return .object(entry)
+                }
+            )
+        }
         return .object(members)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KakehashiBLE
 import KakehashiModel
 import Prometheus
 import Synchronization
@@ -47,6 +48,9 @@ public final class GatewayMetrics: Sendable {
     private let bytesGauge: Gauge
     private let deadLettersGauge: Gauge
     private let connectedGauge: Gauge
+    private let bleBeaconsUnreadableCounter: Counter
+    private let bleReassembledCounter: Counter
+    private let bleEventsUnreadableCounter: Counter
 
     public init(clock: @escaping @Sendable () -> Timestamp = { Timestamp(Date()) }) {
         health = SourceHealth(clock: clock)
@@ -78,6 +82,15 @@ public final class GatewayMetrics: Sendable {
         bytesGauge = registry.makeGauge(descriptor: Self.name("outbox", "bytes", "Bytes counted against the outbox quota."))
         deadLettersGauge = registry.makeGauge(descriptor: Self.name("deadletters", "", "Rejected messages kept in the dead-letter table."))
         connectedGauge = registry.makeGauge(descriptor: Self.name("uplink", "connected", "1 when connected to the central broker."))
+        bleBeaconsUnreadableCounter = registry.makeCounter(
+            descriptor: Self.name("ble_beacons_unreadable", "total", "BLE reports kept without a beacon: their beacon frame could not be read.")
+        )
+        bleReassembledCounter = registry.makeCounter(
+            descriptor: Self.name("ble_reassembled", "total", "Extended BLE advertisements reassembled from fragments.")
+        )
+        bleEventsUnreadableCounter = registry.makeCounter(
+            descriptor: Self.name("ble_events_unreadable", "total", "HCI events whose advertising reports could not be read.")
+        )
         // Every reason is shown from the start, at 0.
         for reason in Rejection.Reason.allCases { _ = rejectedCounter(reason.rawValue) }
     }
@@ -101,6 +114,19 @@ public final class GatewayMetrics: Sendable {
         registry.makeGauge(
             descriptor: Self.name("source_down_since", "seconds", "Unix time a source (or the uplink) went down; 0 while it is up."),
             labels: [("source", source)]
+        )
+    }
+
+    private func bleStructureCounter(_ kind: String, _ type: UInt8) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.name(
+                "ble_structures_\(kind)",
+                "total",
+                kind == "unknown"
+                    ? "BLE AD structures of types not interpreted (kept raw), by type."
+                    : "BLE AD structures that could not be read (kept raw; the report is kept), by type."
+            ),
+            labels: [("type", "0x" + Hex.byte(type))]
         )
     }
 
@@ -128,6 +154,15 @@ public final class GatewayMetrics: Sendable {
         values.withLock { $0.acknowledged += count }
         acknowledgedCounter.increment(by: Int64(count))
     }
+    /// What decoding BLE reports could not interpret: counted, the reports themselves kept.
+    public func ble(_ decoded: DecodedCapture) {
+        for (type, count) in decoded.unknownStructures { bleStructureCounter("unknown", type).increment(by: Int64(count)) }
+        for (type, count) in decoded.unreadableStructures { bleStructureCounter("unreadable", type).increment(by: Int64(count)) }
+        if decoded.unreadableBeacons > 0 { bleBeaconsUnreadableCounter.increment(by: Int64(decoded.unreadableBeacons)) }
+        if decoded.reassembled > 0 { bleReassembledCounter.increment(by: Int64(decoded.reassembled)) }
+        if !decoded.problems.isEmpty { bleEventsUnreadableCounter.increment(by: Int64(decoded.problems.count)) }
+    }
+
     public func dropped(_ drops: [Int: Int]) {
         for (priority, count) in drops { droppedCounter(priority).increment(by: Int64(count)) }
     }

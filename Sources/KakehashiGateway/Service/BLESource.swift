@@ -209,6 +209,7 @@ public final class BLESource: Service, Sendable {
     }
 
     func handle(_ decoded: inout DecodedCapture, tracker: inout TagTracker, pseudonymizer: Pseudonymizer) async {
+        metrics.ble(decoded)
         for advertisement in decoded.advertisements {
             metrics.received(source: name)
             let pseudonym =
@@ -216,7 +217,7 @@ public final class BLESource: Service, Sendable {
                 ?? pseudonymizer.pseudonym(for: advertisement.report.address)
             await emit(tracker.observe(pseudonym: pseudonym, rssi: advertisement.report.rssi, at: advertisement.timestamp))
         }
-        decoded.advertisements.removeAll(keepingCapacity: true)
+        decoded.clearCounts()
     }
 
     func emit(_ output: TagTracker.Output) async {
