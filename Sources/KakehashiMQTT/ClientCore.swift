@@ -62,6 +62,8 @@ final class ClientCore: @unchecked Sendable {
     /// Set while `mosquitto_publish` runs: libmosquitto may write a QoS 0 message and call
     /// `on_publish` before it returns the message id.
     private var publishingInline = false
+    /// Network thread: pushes of the current read burst wake their consumers once, at its end.
+    private var deferringWakes = false
     private var writtenInline: Set<UInt16> = []
     private var routing: (version: Int, subscriptions: [MQTTSubscription]) = (-1, [])
     private var retryDeadline: UInt64 = 0
@@ -221,6 +223,12 @@ final class ClientCore: @unchecked Sendable {
             // libmosquitto reads one packet per call; keep reading while bytes are waiting, so a
             // burst costs one poll instead of one per message.
             var packets = 0
+            // Consumers are woken once for the burst, not once per message.
+            deferringWakes = true
+            defer {
+                deferringWakes = false
+                for subscription in routing.subscriptions { subscription.buffer.wakeConsumer() }
+            }
             repeat {
                 let rc = mosquitto_loop_read(handle.pointer, 1)
                 if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
@@ -542,7 +550,7 @@ final class ClientCore: @unchecked Sendable {
             routing = (version, shared.withLock { $0.subscriptions })
         }
         for subscription in routing.subscriptions where Self.matches(filter: subscription.filter, topic: message.topic) {
-            let handled = subscription.buffer.push(message)
+            let handled = subscription.buffer.push(message, deferWake: deferringWakes)
             if acknowledgeAfterProcessing && !handled {
                 // The consumer stopped before it was done with this message: its PUBACK is
                 // already queued, so drop the connection before libmosquitto can write it. The

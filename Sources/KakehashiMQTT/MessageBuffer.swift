@@ -37,38 +37,69 @@ final class MessageBuffer: @unchecked Sendable {
     var delivered: Int { condition.locked { deliveredCount } }
     /// Messages waiting in the buffer.
     var count: Int { condition.locked { items.count - head } }
+    /// Whether a consumer waits for a message.
+    var hasWaiter: Bool { condition.locked { waiter != nil } }
 
     /// Offers a message (network thread). Returns false when it was dropped or the buffer finished
     /// (in hand-off mode: before the consumer was done with it).
+    ///
+    /// With `deferWake` (not in hand-off mode) a consumer waiting for a message is not woken for
+    /// this one: the network thread wakes it once per burst of reads (``wakeConsumer()``), so a
+    /// burst costs one wake-up instead of one per message. A full buffer wakes it at once.
     @discardableResult
-    func push(_ message: MQTTMessage) -> Bool {
+    func push(_ message: MQTTMessage, deferWake: Bool = false) -> Bool {
+        let deferring = deferWake && !handOff
         var accepted = false
-        let resume: CheckedContinuation<MQTTMessage?, Never>? = condition.locked {
-            while !finished {
-                if let waiter {
+        while true {
+            var wake: (CheckedContinuation<MQTTMessage?, Never>, MQTTMessage)?
+            let done: Bool = condition.locked {
+                if finished { return true }
+                if let waiter, !deferring {
                     self.waiter = nil
                     deliveredCount += 1
                     if handOff { taken += 1 }
                     accepted = true
-                    return waiter
+                    wake = (waiter, message)
+                    return true
                 }
                 if items.count - head < capacity {
                     items.append(message)
                     deliveredCount += 1
                     accepted = true
-                    return nil
+                    return true
+                }
+                if let waiter {
+                    // Full while the consumer waits for a deferred wake: hand it the oldest now.
+                    self.waiter = nil
+                    let first = items[head]
+                    advance()
+                    wake = (waiter, first)
+                    return false
                 }
                 if policy == .dropNewest {
                     droppedCount += 1
-                    return nil
+                    return true
                 }
                 condition.wait()
+                return false
             }
-            return nil
+            if let (continuation, delivered) = wake { continuation.resume(returning: delivered) }
+            if done { break }
         }
-        resume?.resume(returning: message)
         if handOff && accepted { return waitUntilReleased() }
         return accepted
+    }
+
+    /// Wakes a consumer waiting while messages are buffered (after a burst of deferred pushes).
+    func wakeConsumer() {
+        let wake: (CheckedContinuation<MQTTMessage?, Never>, MQTTMessage)? = condition.locked {
+            guard let waiter, head < items.count else { return nil }
+            self.waiter = nil
+            let first = items[head]
+            advance()
+            return (waiter, first)
+        }
+        if let (continuation, message) = wake { continuation.resume(returning: message) }
     }
 
     /// Hand-off mode: blocks the producer until the consumer released every message pushed so far
@@ -147,12 +178,19 @@ final class MessageBuffer: @unchecked Sendable {
 
     /// Ends the stream: the consumer drains what is buffered, then gets nil; a blocked producer returns.
     func finish() {
-        let waiting: CheckedContinuation<MQTTMessage?, Never>? = condition.locked {
+        let waiting: (CheckedContinuation<MQTTMessage?, Never>, MQTTMessage?)? = condition.locked {
             finished = true
             condition.broadcast()
-            defer { waiter = nil }
-            return head < items.count ? nil : waiter
+            guard let waiter else { return nil }
+            self.waiter = nil
+            // A consumer waiting on a deferred wake gets what is buffered first.
+            if head < items.count {
+                let first = items[head]
+                advance()
+                return (waiter, first)
+            }
+            return (waiter, nil)
         }
-        waiting?.resume(returning: nil)
+        if let (continuation, message) = waiting { continuation.resume(returning: message) }
     }
 }

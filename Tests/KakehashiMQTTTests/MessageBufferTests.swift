@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import KakehashiMQTT
@@ -44,6 +45,59 @@ struct MessageBufferTests {
         try await waitUntil { produced.done }
         #expect(await buffer.next()?.topic == "t/0", "what was buffered is still delivered")
         #expect(await buffer.next() == nil)
+    }
+
+    /// The network thread's bursts: a waiting consumer is woken once at the end of a burst, gets
+    /// every message in order, and is woken at once when the buffer fills (no deadlock).
+    @Test func deferredWakesDeliverABurstInOrder() async throws {
+        let buffer = MessageBuffer(capacity: 3, policy: .suspendNetwork)
+        let consumer = Task { () -> [String] in
+            var topics = [String]()
+            while let message = await buffer.next() { topics.append(message.topic) }
+            return topics
+        }
+        try await waitUntil { buffer.hasWaiter }
+        // Two deferred pushes: the consumer stays asleep, both are buffered.
+        buffer.push(Self.message(0), deferWake: true)
+        buffer.push(Self.message(1), deferWake: true)
+        #expect(buffer.count == 2 && buffer.hasWaiter)
+        buffer.wakeConsumer()
+        try await waitUntil { buffer.count == 0 && buffer.hasWaiter }
+        // A burst larger than the buffer, from a thread, while the consumer waits: it is handed
+        // the oldest whenever the buffer is full.
+        let producer = Thread {
+            for i in 2..<40 { buffer.push(Self.message(i), deferWake: true) }
+            buffer.wakeConsumer()
+            buffer.finish()
+        }
+        producer.start()
+        #expect(await consumer.value == (0..<40).map { "t/\($0)" })
+    }
+
+    /// Finishing while messages wait for a deferred wake delivers them before the end.
+    @Test func finishDeliversDeferredMessages() async throws {
+        let buffer = MessageBuffer(capacity: 8, policy: .suspendNetwork)
+        let consumer = Task { () -> [String] in
+            var topics = [String]()
+            while let message = await buffer.next() { topics.append(message.topic) }
+            return topics
+        }
+        try await waitUntil { buffer.hasWaiter }
+        buffer.push(Self.message(0), deferWake: true)
+        buffer.push(Self.message(1), deferWake: true)
+        buffer.finish()
+        #expect(await consumer.value == ["t/0", "t/1"])
+    }
+
+    /// Hand-off mode never defers: the consumer must release each message before the next.
+    @Test func handOffIgnoresDeferral() async throws {
+        let buffer = MessageBuffer(capacity: 8, policy: .suspendNetwork, handOff: true)
+        let waiting = Task { await buffer.next()?.topic }
+        try await waitUntil { buffer.hasWaiter }
+        let producer = Thread { buffer.push(Self.message(0), deferWake: true) }
+        producer.start()
+        #expect(await waiting.value == "t/0")
+        buffer.finish()
     }
 
     @Test func cancellingTheConsumerReturnsNil() async {
