@@ -28,7 +28,7 @@ extension HubAPI {
         let geoProperty = query["geoproperty"] ?? "location"
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
         let (limit, offset) = try page(query)
-        let count = query["count"].map { $0 == "true" } ?? query.options.contains("count")
+        let count = try query["count"].map { $0 == "true" } ?? (try query.options).contains("count")
 
         let own = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
         // Then what other tenants shared with this one, marked with their owner.
@@ -43,7 +43,7 @@ extension HubAPI {
             return true
         }
         let page = matching.dropFirst(offset).prefix(limit)
-        let keyValues = query.options.contains("keyValues")
+        let keyValues = (try query.options).contains("keyValues")
         let body = JSONValue.array(page.map { Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD) })
         var headers = HTTPFields()
         if count { headers[Self.countHeader] = String(matching.count) }
@@ -81,7 +81,10 @@ extension HubAPI {
             throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
         }
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
-        return Self.json(Self.render(entity, keyValues: query.options.contains("keyValues"), attributes: attributes, jsonLD: jsonLD), jsonLD: jsonLD)
+        return Self.json(
+            Self.render(entity, keyValues: (try query.options).contains("keyValues"), attributes: attributes, jsonLD: jsonLD),
+            jsonLD: jsonLD
+        )
     }
 
     /// `POST /ngsi-ld/v1/entityOperations/upsert`: the HTTP ingest path, with the validation and

@@ -17,6 +17,7 @@ extension HubAPI {
         try query.allow(
             text == nil ? Self.temporalQueryParameters : Self.temporalQueryParameters.subtracting(["type", "id", "limit", "offset", "count"])
         )
+        _ = try query.options
         let jsonLD = try Self.wantsJSONLD(request)
         let temporal: TemporalRequest
         do { temporal = try TemporalRequest(parameters: query.values) } catch { throw NGSIProblem(error) }

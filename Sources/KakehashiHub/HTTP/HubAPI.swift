@@ -38,13 +38,11 @@ public struct HubAPI: Sendable {
         if configuration.requireKeys {
             router.add(middleware: AccessMiddleware<BasicRequestContext>(directory: directory, limiter: limiter))
         }
-        router.get("/ngsi-ld/v1/entities") { request, _ in try await self.queryEntities(request) }
-        router.get("/ngsi-ld/v1/entities/:id") { request, context in try await self.retrieveEntity(request, id: context.parameters.get("id") ?? "") }
-        router.post("/ngsi-ld/v1/entityOperations/upsert") { request, _ in try await self.upsert(request) }
-        router.get("/ngsi-ld/v1/temporal/entities") { request, _ in try await self.queryTemporal(request, id: nil) }
-        router.get("/ngsi-ld/v1/temporal/entities/:id") { request, context in
-            try await self.queryTemporal(request, id: context.parameters.get("id") ?? "")
-        }
+        // The NGSI-LD routes from one table: registered here, and what the fallback below lists in
+        // `Allow` for a method a path does not take.
+        let routes = ngsiRoutes
+        for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
+        router.add(middleware: NGSIRouteFallback<BasicRequestContext>(routes: routes.map { ($0.path, $0.method) }))
         router.get("/healthz") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in self.metrics() }
         router.get("/access/grants") { request, _ in try await self.listGrants(request) }
@@ -52,6 +50,28 @@ public struct HubAPI: Sendable {
         router.delete("/access/grants/:id") { request, context in try await self.revokeGrant(request, id: context.parameters.get("id") ?? "") }
         addFeedRoutes(to: router)
         addDashboardRoutes(to: router)
+    }
+
+    /// One NGSI-LD route.
+    struct NGSIRoute: Sendable {
+        let path: String
+        let method: HTTPRequest.Method
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response
+    }
+
+    /// Every NGSI-LD route the hub answers.
+    var ngsiRoutes: [NGSIRoute] {
+        [
+            NGSIRoute(path: "/ngsi-ld/v1/entities", method: .get) { request, _ in try await self.queryEntities(request) },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id", method: .get) { request, context in
+                try await self.retrieveEntity(request, id: context.parameters.get("id") ?? "")
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entityOperations/upsert", method: .post) { request, _ in try await self.upsert(request) },
+            NGSIRoute(path: "/ngsi-ld/v1/temporal/entities", method: .get) { request, _ in try await self.queryTemporal(request, id: nil) },
+            NGSIRoute(path: "/ngsi-ld/v1/temporal/entities/:id", method: .get) { request, context in
+                try await self.queryTemporal(request, id: context.parameters.get("id") ?? "")
+            },
+        ]
     }
 
     // MARK: Shared request handling

@@ -45,10 +45,36 @@ struct QueryString {
         return number
     }
 
-    /// The comma-separated values of `options` (and of `format`, its newer spelling).
+    /// The `options` values NGSI-LD defines (and `count`, an older spelling of `count=true`).
+    static let knownOptions: Set<String> = [
+        "keyValues", "simplified", "normalized", "concise", "sysAttrs", "temporalValues", "aggregatedValues", "noOverwrite", "count",
+    ]
+    /// The `format` values NGSI-LD defines.
+    static let knownFormats: Set<String> = ["keyValues", "simplified", "normalized", "concise", "temporalValues", "aggregatedValues"]
+
+    /// The comma-separated values of `options` (and of `format`, its newer spelling); a value the
+    /// specification does not define is a 400, not silently ignored.
     var options: Set<String> {
-        var set = Set((values["options"] ?? "").split(separator: ",").map(String.init))
-        if values["format"] == "simplified" || values["format"] == "keyValues" { set.insert("keyValues") }
-        return set
+        get throws(NGSIProblem) {
+            var set = Set<String>()
+            for option in (values["options"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            where !(option.isEmpty && values["options"] == nil) {
+                guard Self.knownOptions.contains(option) else {
+                    throw NGSIProblem(
+                        .badRequestData,
+                        "options: '\(option)' is not an option (\(Self.knownOptions.sorted().joined(separator: ", ")))"
+                    )
+                }
+                set.insert(option)
+            }
+            if let format = values["format"] {
+                guard Self.knownFormats.contains(format) else {
+                    throw NGSIProblem(.badRequestData, "format: '\(format)' is not a format (\(Self.knownFormats.sorted().joined(separator: ", ")))")
+                }
+                set.insert(format)
+            }
+            if set.contains("simplified") { set.insert("keyValues") }
+            return set
+        }
     }
 }

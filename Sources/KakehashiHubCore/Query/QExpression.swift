@@ -145,6 +145,11 @@ struct QParser {
         while position < text.count, ![";", "|", ")"].contains(text[position]) { position += 1 }
         let raw = String(String.UnicodeScalarView(text[start..<position]))
         guard !raw.isEmpty else { throw fail("a value is missing") }
+        // An operator character where the value should start (`waterLevel>>1`, `a==!b`) is a typo,
+        // not a text value: text values are quoted.
+        if let first = raw.unicodeScalars.first, "<>=!~".unicodeScalars.contains(first) {
+            throw fail("'\(raw)' is not a value (a second operator?); quote text values: \"…\"")
+        }
         if raw == "true" { return .boolean(true) }
         if raw == "false" { return .boolean(false) }
         if let number = Double(raw), number.isFinite { return .number(number) }

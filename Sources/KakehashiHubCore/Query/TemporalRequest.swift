@@ -85,6 +85,9 @@ public struct TemporalRequest: Sendable, Hashable {
             }
             guard !methods.isEmpty else { throw QueryError("aggrMethods", "is empty") }
             let period = try parameters["aggrPeriodDuration"].map { (text) throws(QueryError) in try ISODuration.milliseconds(text) } ?? 0
+            if parameters["aggrPeriodDuration"] != nil && period <= 0 {
+                throw QueryError("aggrPeriodDuration", "must be longer than zero (PT0S would make one period of every instant)")
+            }
             representation = .aggregated(methods: methods, period: period)
         } else if options.contains("temporalValues") {
             representation = .temporalValues

@@ -150,6 +150,22 @@ struct ProblemDetailsTests {
             status: 400,
             type: .badRequestData
         ),
+        Case(name: "unknown NGSI-LD route", uri: "/ngsi-ld/v1/nothing-here", status: 404, type: .resourceNotFound),
+        Case(name: "unknown route under entities", uri: "/ngsi-ld/v1/entities/\(entity)/nothing/here", status: 404, type: .resourceNotFound),
+        Case(name: "a method the path does not take", method: .put, uri: upsertPath, body: "[]", status: 405, type: .invalidRequest),
+        Case(
+            name: "q with a doubled operator",
+            uri: "/ngsi-ld/v1/entities?type=WaterObserved&q=waterLevel%3E%3E",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(name: "unknown options value", uri: "/ngsi-ld/v1/entities?type=WaterObserved&options=bogus", status: 400, type: .badRequestData),
+        Case(
+            name: "zero aggregation period",
+            uri: "/ngsi-ld/v1/temporal/entities/\(entity)?options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=PT0S",
+            status: 400,
+            type: .badRequestData
+        ),
     ]
 
     @Test(arguments: cases)
@@ -165,6 +181,20 @@ struct ProblemDetailsTests {
             #expect(reply.json["status"]?.numberValue == Double(c.status))
             #expect(reply.json["detail"]?.stringValue?.isEmpty == false)
             #expect(reply.headers[.contentType] == "application/json")
+        }
+    }
+
+    /// A 405 names the methods the path takes; a collection path with a trailing slash, as
+    /// common clients send it, is the same collection.
+    @Test func methodNotAllowedSaysWhatIsAndTrailingSlashesWork() async throws {
+        try await HubHarness.withHub { _, client in
+            let refused = try await client.call(.delete, "/ngsi-ld/v1/temporal/entities")
+            #expect(refused.status.code == 405)
+            #expect(refused.headers[.allow] == "GET")
+            let upsert = try await client.call(.get, Self.upsertPath)
+            #expect(upsert.headers[.allow] == "POST")
+            let slash = try await client.call(.get, "/ngsi-ld/v1/entities/?type=WaterObserved")
+            #expect(slash.status == .ok, "\(slash.text)")
         }
     }
 
