@@ -71,6 +71,14 @@ public struct HubAPI: Sendable {
             NGSIRoute(path: "/ngsi-ld/v1/temporal/entities/:id", method: .get) { request, context in
                 try await self.queryTemporal(request, id: context.parameters.get("id") ?? "")
             },
+            NGSIRoute(path: "/ngsi-ld/v1/types", method: .get) { request, _ in try await self.discoverTypes(request, type: nil) },
+            NGSIRoute(path: "/ngsi-ld/v1/types/:type", method: .get) { request, context in
+                try await self.discoverTypes(request, type: context.parameters.get("type") ?? "")
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/attributes", method: .get) { request, _ in try await self.discoverAttributes(request, attribute: nil) },
+            NGSIRoute(path: "/ngsi-ld/v1/attributes/:attribute", method: .get) { request, context in
+                try await self.discoverAttributes(request, attribute: context.parameters.get("attribute") ?? "")
+            },
         ]
     }
 
