@@ -45,7 +45,7 @@ extension HubAPI {
         let page = matching.dropFirst(offset).prefix(limit)
         let keyValues = (try query.options).contains("keyValues")
         let body = JSONValue.array(page.map { Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD) })
-        var headers = HTTPFields()
+        var headers = Self.paginationLinks(request, limit: limit, offset: offset, total: matching.count)
         if count { headers[Self.countHeader] = String(matching.count) }
         return Self.json(body, jsonLD: jsonLD, extra: headers)
     }

@@ -115,8 +115,25 @@ public struct HubAPI: Sendable {
     static func json(_ body: JSONValue, status: HTTPResponse.Status = .ok, jsonLD: Bool, extra: HTTPFields = [:]) -> Response {
         var headers = extra
         headers[.contentType] = jsonLD ? "application/ld+json" : "application/json"
-        if !jsonLD { headers[HTTPField.Name("Link")!] = coreContextLink }
+        // Added beside any pagination links (rel="next"/"prev") already in `extra`.
+        if !jsonLD { headers.append(HTTPField(name: HTTPField.Name("Link")!, value: coreContextLink)) }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.serialized())))
+    }
+
+    /// Pagination links (`rel="next"`, `rel="prev"`), each the request's own query with another
+    /// `offset` (NGSI-LD 6.3.x, Pagination), for a page at `offset` of `limit` among `total`.
+    static func paginationLinks(_ request: Request, limit: Int, offset: Int, total: Int) -> HTTPFields {
+        var links = HTTPFields()
+        guard limit > 0 else { return links }
+        func link(offset: Int, rel: String) -> HTTPField {
+            var items = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("offset=") && !$0.hasPrefix("limit=") }
+            items.append("limit=\(limit)")
+            items.append("offset=\(offset)")
+            return HTTPField(name: HTTPField.Name("Link")!, value: "<\(request.uri.path)?\(items.joined(separator: "&"))>; rel=\"\(rel)\"")
+        }
+        if offset + limit < total { links.append(link(offset: offset + limit, rel: "next")) }
+        if offset > 0 { links.append(link(offset: max(0, offset - limit), rel: "prev")) }
+        return links
     }
 
     /// The entity as NGSI-LD JSON, optionally projected to `attributes`.

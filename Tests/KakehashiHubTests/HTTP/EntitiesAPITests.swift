@@ -14,6 +14,29 @@ struct EntitiesAPITests {
         Readings.level("c", 4.0, minutes: 0, latitude: 34.00, longitude: 131.00),
     ]
 
+    /// Pages link to their neighbours (`Link` rel="next"/"prev", the same query with another
+    /// offset), beside the core context's link.
+    @Test func pagesLinkToTheirNeighbours() async throws {
+        try await HubHarness.withHub { _, client in
+            #expect(try await client.upsert(Self.gauges).status == .created)
+            var links = [[String]]()
+            for offset in 0..<3 {
+                let reply = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&limit=1&offset=\(offset)&count=true")
+                #expect(reply.status == .ok)
+                #expect(reply.headers[HTTPField.Name("NGSILD-Results-Count")!] == "3")
+                links.append(reply.headers[values: HTTPField.Name("Link")!].filter { !$0.contains("ngsi-ld-core-context") })
+            }
+            #expect(links[0] == [#"</ngsi-ld/v1/entities?type=WaterObserved&count=true&limit=1&offset=1>; rel="next""#])
+            #expect(
+                links[1] == [
+                    #"</ngsi-ld/v1/entities?type=WaterObserved&count=true&limit=1&offset=2>; rel="next""#,
+                    #"</ngsi-ld/v1/entities?type=WaterObserved&count=true&limit=1&offset=0>; rel="prev""#,
+                ]
+            )
+            #expect(links[2] == [#"</ngsi-ld/v1/entities?type=WaterObserved&count=true&limit=1&offset=1>; rel="prev""#])
+        }
+    }
+
     @Test func upsertThenQuery() async throws {
         try await HubHarness.withHub { _, client in
             let created = try await client.upsert(Self.gauges)
