@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import KakehashiHubCore
 import KakehashiHubSQLite
@@ -138,8 +139,13 @@ public struct Hub: Sendable {
         let api = self.api
         return Application(
             router: router(),
-            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))) { request, _, _ in
-                api.webSocketUpgrade(request)
+            server: HTTPServerBuilder { responder in
+                GuardedChildChannel(
+                    base: HTTP1WebSocketUpgradeChannel(
+                        responder: responder,
+                        configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))
+                    ) { request, _, _ in api.webSocketUpgrade(request) }
+                )
             },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.http.host, port: configuration.http.port),

@@ -1,0 +1,65 @@
+import Foundation
+import KakehashiHubTestSupport
+import KakehashiTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A request head over the limits, or not HTTP at all, is answered and the connection closed,
+/// over a real socket to the running server (it used to hang with no answer).
+@Suite struct RequestHeadTests {
+    /// Sends `request` on a new connection and reads until the server closes it (5 s at most).
+    static func exchange(_ request: [UInt8], port: Int) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect: \(String(cString: strerror(errno)))") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var reply = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            reply += buffer[0..<count]
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    @Test func oversizedAndMalformedHeadsAreAnsweredAndClosed() async throws {
+        let live = try await LiveHub(HubHarness.configuration())
+        let port = live.port
+        let header =
+            Array("GET /ngsi-ld/v1/entities?type=WaterObserved HTTP/1.1\r\nHost: x\r\nX-Big: ".utf8)
+            + [UInt8](repeating: UInt8(ascii: "a"), count: 90_000) + Array("\r\n\r\n".utf8)
+        // Blocking socket calls, off the concurrency pool.
+        let big = try await offThePool { try Self.exchange(header, port: port) }
+        #expect(big.hasPrefix("HTTP/1.1 431 "), "\(big.prefix(200))")
+        #expect(big.contains(#""status":431"#))
+        let line = Array("GET /ngsi-ld/v1/entities?type=\(String(repeating: "A", count: 90_000)) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        #expect(try await offThePool { try Self.exchange(line, port: port) }.hasPrefix("HTTP/1.1 431 "))
+        let garbage = try await offThePool { try Self.exchange(Array("BLAH\r\n\r\n".utf8), port: port) }
+        #expect(garbage.hasPrefix("HTTP/1.1 400 "), "\(garbage.prefix(200))")
+        #expect(garbage.contains("https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"))
+        // An ordinary request on the same server still works.
+        let ordinary = try await offThePool {
+            try Self.exchange(Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), port: port)
+        }
+        #expect(ordinary.hasPrefix("HTTP/1.1 200 "), "\(ordinary.prefix(200))")
+        await live.stop()
+    }
+}
