@@ -5,7 +5,26 @@ import KakehashiModel
 extension HubAPI {
     static let entityQueryParameters: Set<String> = [
         "type", "id", "q", "attrs", "georel", "geometry", "coordinates", "geoproperty", "limit", "offset", "options", "format", "count",
+        "pick", "omit",
     ]
+
+    /// `pick` / `omit` (NGSI-LD 4.21): the members of each entity shown (`id` and `type`
+    /// included), after `attrs` chose the entities; not both at once.
+    static func projection(_ query: QueryString) throws(NGSIProblem) -> (pick: Set<String>?, omit: Set<String>) {
+        let pick = query["pick"].map { Set($0.split(separator: ",").map(String.init)) }
+        let omit = Set((query["omit"] ?? "").split(separator: ",").map(String.init))
+        if pick != nil && !omit.isEmpty { throw NGSIProblem(.badRequestData, "pick and omit cannot be given together") }
+        if let pick, pick.isEmpty { throw NGSIProblem(.badRequestData, "pick: name at least one member") }
+        return (pick, omit)
+    }
+
+    /// `json` with only the members `pick` names (and `@context`), or without those `omit` names.
+    static func project(_ json: JSONValue, _ projection: (pick: Set<String>?, omit: Set<String>)) -> JSONValue {
+        guard case .object(var members) = json else { return json }
+        if let pick = projection.pick { members = members.filter { pick.contains($0.key) || $0.key == "@context" } }
+        for name in projection.omit { members[name] = nil }
+        return .object(members)
+    }
 
     /// `GET /ngsi-ld/v1/entities`
     func queryEntities(_ request: Request) async throws -> Response {
@@ -44,7 +63,10 @@ extension HubAPI {
         }
         let page = matching.dropFirst(offset).prefix(limit)
         let keyValues = (try query.options).contains("keyValues")
-        let body = JSONValue.array(page.map { Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD) })
+        let projection = try Self.projection(query)
+        let body = JSONValue.array(
+            page.map { Self.project(Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD), projection) }
+        )
         var headers = Self.paginationLinks(request, limit: limit, offset: offset, total: matching.count)
         if count { headers[Self.countHeader] = String(matching.count) }
         return Self.json(body, jsonLD: jsonLD, extra: headers)
@@ -72,7 +94,8 @@ extension HubAPI {
     func retrieveEntity(_ request: Request, id text: String) async throws -> Response {
         let tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
-        try query.allow(["attrs", "options", "format"])
+        try query.allow(["attrs", "options", "format", "pick", "omit"])
+        let projection = try Self.projection(query)
         let jsonLD = try Self.wantsJSONLD(request)
         let id = try Self.entityID(text, parameter: "id")
         var found = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) })
@@ -82,7 +105,10 @@ extension HubAPI {
         }
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
         return Self.json(
-            Self.render(entity, keyValues: (try query.options).contains("keyValues"), attributes: attributes, jsonLD: jsonLD),
+            Self.project(
+                Self.render(entity, keyValues: (try query.options).contains("keyValues"), attributes: attributes, jsonLD: jsonLD),
+                projection
+            ),
             jsonLD: jsonLD
         )
     }

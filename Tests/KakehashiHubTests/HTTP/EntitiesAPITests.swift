@@ -37,6 +37,25 @@ struct EntitiesAPITests {
         }
     }
 
+    /// `pick` shows only the members it names (id and type included), `omit` drops them; both at
+    /// once is a 400.
+    @Test func pickAndOmitShapeEachEntity() async throws {
+        try await HubHarness.withHub { _, client in
+            #expect(try await client.upsert(Self.gauges).status == .created)
+            let picked = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&pick=id,waterLevel")
+            #expect(picked.status == .ok)
+            for entity in picked.json.arrayValue ?? [] {
+                #expect(entity.objectValue.map { Set($0.keys) } == ["id", "waterLevel"], "\(entity)")
+            }
+            #expect(picked.json.arrayValue?.count == 3)
+            let id = Self.gauges[0].id.rawValue
+            let omitted = try await client.call(.get, "/ngsi-ld/v1/entities/\(id)?omit=location,name&options=keyValues")
+            #expect(omitted.json.objectValue.map { Set($0.keys) } == ["id", "type", "waterLevel"], "\(omitted.text)")
+            let both = try await client.call(.get, "/ngsi-ld/v1/entities/\(id)?pick=id&omit=name")
+            #expect(both.status == .badRequest && both.problemType == "BadRequestData")
+        }
+    }
+
     @Test func upsertThenQuery() async throws {
         try await HubHarness.withHub { _, client in
             let created = try await client.upsert(Self.gauges)
