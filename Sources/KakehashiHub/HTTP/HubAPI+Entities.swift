@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import KakehashiHubCore
 import KakehashiModel
@@ -5,8 +6,37 @@ import KakehashiModel
 extension HubAPI {
     static let entityQueryParameters: Set<String> = [
         "type", "id", "q", "attrs", "georel", "geometry", "coordinates", "geoproperty", "limit", "offset", "options", "format", "count",
-        "pick", "omit",
+        "pick", "omit", "geometryProperty",
     ]
+
+    /// Whether the request asks for GeoJSON (`Accept: application/geo+json`, NGSI-LD 6.3.15).
+    static func wantsGeoJSON(_ request: Request) -> Bool {
+        guard let accept = request.headers[.accept] else { return false }
+        return accept.split(separator: ",").contains { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces) == "application/geo+json" }
+    }
+
+    /// An entity as a GeoJSON Feature: its `geometryProperty` (location by default) as the
+    /// geometry (null when it has none), its type and attributes as the properties.
+    static func feature(_ rendered: JSONValue, of entity: NGSIEntity, geometryProperty: String) -> JSONValue {
+        var properties = rendered.objectValue ?? [:]
+        properties["id"] = nil
+        properties["@context"] = nil
+        let geometry: JSONValue
+        if let point = try? entity.location(geometryProperty) {
+            geometry = ["type": "Point", "coordinates": .array(point.geoJSONCoordinates.map(JSONValue.number))]
+        } else {
+            geometry = .null
+        }
+        return ["id": .string(entity.id.rawValue), "type": "Feature", "geometry": geometry, "properties": .object(properties)]
+    }
+
+    /// A GeoJSON answer (`application/geo+json`, the core context in `Link`).
+    static func geoJSON(_ body: JSONValue, extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/geo+json"
+        headers.append(HTTPField(name: HTTPField.Name("Link")!, value: coreContextLink))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.serialized())))
+    }
 
     /// `pick` / `omit` (NGSI-LD 4.21): the members of each entity shown (`id` and `type`
     /// included), after `attrs` chose the entities; not both at once.
@@ -31,7 +61,8 @@ extension HubAPI {
         let tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
         try query.allow(Self.entityQueryParameters)
-        let jsonLD = try Self.wantsJSONLD(request)
+        let asGeoJSON = Self.wantsGeoJSON(request)
+        let jsonLD = asGeoJSON ? false : try Self.wantsJSONLD(request)
         guard query["type"] != nil || query["id"] != nil || query["q"] != nil || query["georel"] != nil || query["attrs"] != nil else {
             throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id, q, attrs or a geo-query (georel)")
         }
@@ -64,11 +95,21 @@ extension HubAPI {
         let page = matching.dropFirst(offset).prefix(limit)
         let keyValues = (try query.options).contains("keyValues")
         let projection = try Self.projection(query)
+        var headers = Self.paginationLinks(request, limit: limit, offset: offset, total: matching.count)
+        if count { headers[Self.countHeader] = String(matching.count) }
+        if asGeoJSON {
+            let features = page.map { entity in
+                Self.feature(
+                    Self.project(Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: false), projection),
+                    of: entity,
+                    geometryProperty: query["geometryProperty"] ?? "location"
+                )
+            }
+            return Self.geoJSON(["type": "FeatureCollection", "features": .array(features)], extra: headers)
+        }
         let body = JSONValue.array(
             page.map { Self.project(Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD), projection) }
         )
-        var headers = Self.paginationLinks(request, limit: limit, offset: offset, total: matching.count)
-        if count { headers[Self.countHeader] = String(matching.count) }
         return Self.json(body, jsonLD: jsonLD, extra: headers)
     }
 
@@ -94,9 +135,10 @@ extension HubAPI {
     func retrieveEntity(_ request: Request, id text: String) async throws -> Response {
         let tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
-        try query.allow(["attrs", "options", "format", "pick", "omit"])
+        try query.allow(["attrs", "options", "format", "pick", "omit", "geometryProperty"])
         let projection = try Self.projection(query)
-        let jsonLD = try Self.wantsJSONLD(request)
+        let asGeoJSON = Self.wantsGeoJSON(request)
+        let jsonLD = asGeoJSON ? false : try Self.wantsJSONLD(request)
         let id = try Self.entityID(text, parameter: "id")
         var found = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) })
         if found == nil { found = try await sharedEntity(id, for: tenant)?.0 }
@@ -104,13 +146,12 @@ extension HubAPI {
             throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
         }
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
-        return Self.json(
-            Self.project(
-                Self.render(entity, keyValues: (try query.options).contains("keyValues"), attributes: attributes, jsonLD: jsonLD),
-                projection
-            ),
-            jsonLD: jsonLD
+        let rendered = Self.project(
+            Self.render(entity, keyValues: (try query.options).contains("keyValues"), attributes: attributes, jsonLD: jsonLD),
+            projection
         )
+        if asGeoJSON { return Self.geoJSON(Self.feature(rendered, of: entity, geometryProperty: query["geometryProperty"] ?? "location")) }
+        return Self.json(rendered, jsonLD: jsonLD)
     }
 
     /// `POST /ngsi-ld/v1/entityOperations/upsert`: the HTTP ingest path, with the validation and

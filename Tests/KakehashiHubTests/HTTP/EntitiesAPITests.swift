@@ -56,6 +56,36 @@ struct EntitiesAPITests {
         }
     }
 
+    /// `Accept: application/geo+json`: a FeatureCollection (one entity: a Feature) with the
+    /// location as the geometry ([longitude, latitude]) and the attributes as properties.
+    @Test func geoJSONRepresentation() async throws {
+        try await HubHarness.withHub { _, client in
+            #expect(try await client.upsert(Self.gauges).status == .created)
+            let accept = ["Accept": "application/geo+json"]
+            var headers = HTTPFields()
+            for (name, value) in accept { headers[HTTPField.Name(name)!] = value }
+            let collection = try await client.call(.get, "/ngsi-ld/v1/entities?type=WaterObserved&options=keyValues", headers: headers)
+            #expect(collection.status == .ok)
+            #expect(collection.headers[.contentType] == "application/geo+json")
+            #expect(collection.json["type"]?.stringValue == "FeatureCollection")
+            let features = collection.json["features"]?.arrayValue ?? []
+            #expect(features.count == 3)
+            let first = try #require(features.first { $0["id"]?.stringValue == Self.gauges[0].id.rawValue })
+            let point = try Self.gauges[0].location()
+            #expect(first["type"]?.stringValue == "Feature")
+            #expect(first["geometry"]?["type"]?.stringValue == "Point")
+            #expect(first["geometry"]?["coordinates"]?.arrayValue == point.map { [.number($0.longitude), .number($0.latitude)] })
+            #expect(first["properties"]?["type"]?.stringValue == "WaterObserved")
+            #expect(first["properties"]?["waterLevel"]?.numberValue != nil, "\(first)")
+            let one = try await client.call(.get, "/ngsi-ld/v1/entities/\(Self.gauges[0].id.rawValue)", headers: headers)
+            #expect(one.json["type"]?.stringValue == "Feature")
+            #expect(one.json["properties"]?["waterLevel"]?["type"]?.stringValue == "Property")
+            // A geometry property the entity does not have: a null geometry, not an error.
+            let none = try await client.call(.get, "/ngsi-ld/v1/entities/\(Self.gauges[0].id.rawValue)?geometryProperty=nowhere", headers: headers)
+            #expect(none.json["geometry"] == .null)
+        }
+    }
+
     @Test func upsertThenQuery() async throws {
         try await HubHarness.withHub { _, client in
             let created = try await client.upsert(Self.gauges)
