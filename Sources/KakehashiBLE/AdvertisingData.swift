@@ -42,27 +42,17 @@ public struct AdvertisingData: Sendable, Hashable {
     /// Structures of other types, kept raw.
     public var other: [(type: UInt8, data: [UInt8])] = []
     /// Structures that could not be read (too short for their type, or a length running past the
-    /// end), kept raw with the reason; only ``init(keeping:)`` fills it.
+    /// end), kept raw with the reason (``init(parsing:)`` throws the first instead).
     public var unreadable: [(type: UInt8?, data: [UInt8], reason: String)] = []
+
+    /// The first structure that could not be read, as the error ``init(parsing:)`` throws.
+    private var firstProblem: BLEParseError?
 
     /// Parses AD structures; a length running past the end, or a structure too short for its
     /// type, is an error naming the structure and the offset.
     public init(parsing bytes: [UInt8]) throws(BLEParseError) {
-        var offset = 0
-        while offset < bytes.count {
-            let length = Int(bytes[offset])
-            if length == 0 {
-                // Zero length ends the significant part; the rest must be padding (zeros).
-                break
-            }
-            guard offset + 1 + length <= bytes.count else {
-                throw BLEParseError("AD structure", offset: offset, "length \(length) runs past the end (\(bytes.count - offset - 1) bytes left)")
-            }
-            let type = bytes[offset + 1]
-            let value = Array(bytes[(offset + 2)..<(offset + 1 + length)])
-            try apply(type: type, value: value, at: offset)
-            offset += 1 + length
-        }
+        self.init(keeping: bytes)
+        if let firstProblem { throw firstProblem }
     }
 
     /// Parses AD structures, keeping every one: a structure too short for its type, or a length
@@ -72,11 +62,15 @@ public struct AdvertisingData: Sendable, Hashable {
         var offset = 0
         while offset < bytes.count {
             let length = Int(bytes[offset])
+            // Zero length ends the significant part; the rest must be padding (zeros).
             if length == 0 { break }
             guard offset + 1 + length <= bytes.count else {
                 let type = offset + 1 < bytes.count ? bytes[offset + 1] : nil
-                let reason = "length \(length) runs past the end (\(bytes.count - offset - 1) bytes left)"
-                unreadable.append((type, Array(bytes[min(offset + 2, bytes.count)...]), reason))
+                keep(
+                    type,
+                    Array(bytes[min(offset + 2, bytes.count)...]),
+                    BLEParseError("AD structure", offset: offset, "length \(length) runs past the end (\(bytes.count - offset - 1) bytes left)")
+                )
                 break
             }
             let type = bytes[offset + 1]
@@ -84,10 +78,16 @@ public struct AdvertisingData: Sendable, Hashable {
             do {
                 try apply(type: type, value: value, at: offset)
             } catch {
-                unreadable.append((type, value, error.description))
+                keep(type, value, error)
             }
             offset += 1 + length
         }
+    }
+
+    /// Records a structure that could not be read.
+    private mutating func keep(_ type: UInt8?, _ data: [UInt8], _ problem: BLEParseError) {
+        unreadable.append((type, data, problem.description))
+        if firstProblem == nil { firstProblem = problem }
     }
 
     private mutating func apply(type: UInt8, value: [UInt8], at offset: Int) throws(BLEParseError) {

@@ -57,8 +57,7 @@ struct QueryString {
     var options: Set<String> {
         get throws(NGSIProblem) {
             var set = Set<String>()
-            for option in (values["options"] ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            where !(option.isEmpty && values["options"] == nil) {
+            for option in (values["options"]?.split(separator: ",", omittingEmptySubsequences: false) ?? []).map(String.init) {
                 guard Self.knownOptions.contains(option) else {
                     throw NGSIProblem(
                         .badRequestData,

@@ -20,16 +20,15 @@ final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         answered = true
-        let (status, kind, detail): (HTTPResponseStatus, String, String) =
+        let (status, detail): (HTTPResponseStatus, String) =
             switch parse {
-            case .headerOverflow:
-                (.requestHeaderFieldsTooLarge, "InvalidRequest", "the request line and headers exceed this hub's limit of 80 KiB")
-            default:
-                (.badRequest, "InvalidRequest", "the request is not valid HTTP/1.1 (\(parse))")
+            case .headerOverflow: (.requestHeaderFieldsTooLarge, "the request line and headers exceed this hub's limit of 80 KiB")
+            default: (.badRequest, "the request is not valid HTTP/1.1 (\(parse))")
             }
-        let body = #"{"type":"https://uri.etsi.org/ngsi-ld/errors/\#(kind)","title":"\#(kind)","status":\#(status.code),"detail":"\#(detail)"}"#
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
+        let problem = NGSIProblem(.invalidRequest, detail, status: .init(code: Int(status.code)))
+        let body = problem.json.serialized()
+        var buffer = context.channel.allocator.buffer(capacity: body.count)
+        buffer.writeBytes(body)
         let headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "\(buffer.readableBytes)"), ("Connection", "close")])
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
