@@ -118,7 +118,11 @@ struct GatewayFullDiskTests {
         #expect(stored.isSubset(of: accepted))
         // Every reading missing at the hub was dropped and counted (a dropped reading may still
         // arrive: the batch carrying it was already on its way when the outage began).
-        #expect(accepted.count - stored.count <= dropped && stored.count >= 5_000, "\(stored.count) stored, \(dropped) dropped, of \(accepted.count)")
+        #expect(accepted.count - stored.count <= dropped, "\(stored.count) stored, \(dropped) dropped, of \(accepted.count)")
+        // And the outbox kept what fits: the 6 MiB above min_free hold about 13,000 readings. Pages
+        // the outbox's own deletes left free count as room; when they did not, the quota shrank
+        // with every drop and a run kept anywhere from 3,800 to 12,800.
+        #expect(stored.count >= 12_000, "\(stored.count) stored, \(dropped) dropped, of \(accepted.count)")
         print(
             "outbox on 8 MiB: \(stored.count) of \(accepted.count) readings kept and stored, \(dropped) dropped and counted, \(free) bytes left free"
         )

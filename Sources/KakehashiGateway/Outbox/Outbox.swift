@@ -196,19 +196,23 @@ public final class Outbox: Sendable {
                     state.deadLetterCount = min(configuration.deadLetterLimit, state.deadLetterCount + letters.count)
                     state.pendingDeadLetters.removeFirst(letters.count)
                 }
-                if let free, short, !readings.isEmpty, state.bytes < configuration.minFreeBytes - free {
+                // Pages the file holds but no row uses (left by deletes) are room as well: the
+                // outbox reuses them before it grows the file. Not counting them would shrink the
+                // quota with every delete that leaves the file fragmented.
+                let room = try free.map { try $0 + state.pageSize * (state.db.scalar("PRAGMA freelist_count") ?? 0) }
+                if let room, short, !readings.isEmpty, state.bytes < configuration.minFreeBytes - room {
                     // Others filled the filesystem: dropping what the outbox holds would not give
                     // back enough. Hold the readings (the sources wait, the edge broker keeps the rest).
                     throw SQLiteError(
                         code: 13,
-                        message: "only \(free) bytes free on the outbox's filesystem (outbox.min_free is \(configuration.minFreeBytes))",
+                        message: "only \(free ?? 0) bytes free on the outbox's filesystem (outbox.min_free is \(configuration.minFreeBytes))",
                         operation: "committing",
                         path: configuration.path
                     )
                 }
                 // Short of space with the outbox the larger user: it gives back what is missing.
                 let quota =
-                    free.map { min(configuration.quotaBytes, max(0, state.bytes + $0 - configuration.minFreeBytes)) } ?? configuration.quotaBytes
+                    room.map { min(configuration.quotaBytes, max(0, state.bytes + $0 - configuration.minFreeBytes)) } ?? configuration.quotaBytes
                 guard !readings.isEmpty || state.bytes > quota else { return result }
                 var depth = state.depth, bytes = state.bytes, last = state.lastSequence
                 var drops = [Int: Int]()
