@@ -313,7 +313,7 @@ struct SQLiteStoreConformanceTests {
         let path = Readings.temporaryDatabase()
         do {
             let db = try SQLiteConnection(path: path)
-            try db.migrate(Array(SQLiteStoreSchema.migrations.dropLast()))
+            try db.migrate(Array(SQLiteStoreSchema.migrations.dropLast(2)))
             try db.execute(
                 """
                 INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size)
@@ -325,6 +325,26 @@ struct SQLiteStoreConformanceTests {
         let letters = try await SQLiteStore(path: path).deadLetters(limit: 10)
         #expect(letters.map(\.reason) == [IngestRejection.Reason.unknownGateway.rawValue])
         #expect(IngestRejection.Reason.unknownGateway.rawValue == "unknown_gateway")
+    }
+
+    /// Alerts kept before entity types were stored beside ids read their type from the
+    /// convention URN; new ones keep any URI with its type.
+    @Test func alertsFromBeforeEntityTypesKeepTheirType() async throws {
+        let path = Readings.temporaryDatabase()
+        do {
+            let db = try SQLiteConnection(path: path)
+            try db.migrate(Array(SQLiteStoreSchema.migrations.dropLast()))
+            try db.execute(
+                """
+                INSERT INTO alerts(tenant, id, rule, entity, stage, raised, updated, last_change, last_kind)
+                  VALUES ('kurume', 1, 'flood', '\(Readings.gauge("a").rawValue)', 1, 0, 0, 1, 'raised');
+                """
+            )
+        }
+        _ = try SQLiteStore.migrate(path: path)
+        let alerts = try await SQLiteStore(path: path).alerts(tenant: Readings.kurume, activeOnly: false, limit: 10)
+        #expect(alerts.map(\.entity.type) == ["WaterObserved"])
+        #expect(alerts.map(\.entity.rawValue) == [Readings.gauge("a").rawValue])
     }
 
     /// Version 1 kept a minute rollup for every reading; version 2 drops those whose raw rows

@@ -28,9 +28,11 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         switch path {
         case "/healthz", "/", "/index.html", "/dashboard/login", "/dashboard/logout", "/dashboard/outlines.geojson": return nil
         case "/metrics": return .administer
-        case "/ngsi-ld/v1/entityOperations/upsert": return .write
+        case "/ngsi-ld/v1/entityOperations/query", "/ngsi-ld/v1/entityOperations/query/": return .read
         default: break
         }
+        // Every NGSI-LD write: entities, attributes, batches.
+        if path.hasPrefix("/ngsi-ld/v1/"), method != .get, method != .head { return .write }
         if path.hasPrefix("/dashboard/"), path != "/dashboard/session" { return nil }
         if path == "/access/grants" || path.hasPrefix("/access/grants/") { return .administer }
         if method == .post, path.hasPrefix("/alerts/"), path.hasSuffix("/acknowledge") { return .acknowledge }

@@ -58,15 +58,19 @@ extension HubAPI {
 
     /// `GET /ngsi-ld/v1/entities`
     func queryEntities(_ request: Request) async throws -> Response {
+        try await queryEntities(request, query: try QueryString(request.uri.query))
+    }
+
+    /// An entity query with its parameters (from the URL, or `POST /entityOperations/query`).
+    func queryEntities(_ request: Request, query: QueryString) async throws -> Response {
         let tenant = try tenant(of: request)
-        let query = try QueryString(request.uri.query)
         try query.allow(Self.entityQueryParameters)
         let asGeoJSON = Self.wantsGeoJSON(request)
         let jsonLD = asGeoJSON ? false : try Self.wantsJSONLD(request)
         guard query["type"] != nil || query["id"] != nil || query["q"] != nil || query["georel"] != nil || query["attrs"] != nil else {
             throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id, q, attrs or a geo-query (georel)")
         }
-        let (types, ids) = try Self.typesAndIDs(query)
+        let (types, ids) = try Self.typesAndIDs(query, tenant: tenant)
         let filter: QExpression?
         do { filter = try query["q"].map { (text) throws(QueryError) in try QExpression(text) } } catch { throw NGSIProblem(error) }
         let geo: GeoQuery?
@@ -82,7 +86,10 @@ extension HubAPI {
 
         let own = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
         // Then what other tenants shared with this one, marked with their owner.
-        let candidates = own + (try await sharedEntities(for: tenant, types: types, ids: ids)).map(\.entity)
+        // An id the tenant uses itself hides another tenant's entity of the same id.
+        let ownIDs = Set(own.map(\.id.rawValue))
+        let candidates =
+            own + (try await sharedEntities(for: tenant, types: types, ids: ids)).map(\.entity).filter { !ownIDs.contains($0.id.rawValue) }
         let matching = candidates.filter { entity in
             if let filter, !filter.matches(entity) { return false }
             if let attributes, !attributes.contains(where: { entity.attributes[$0] != nil }) { return false }
@@ -114,11 +121,11 @@ extension HubAPI {
     }
 
     /// The `type` and `id` lists of a query.
-    static func typesAndIDs(_ query: QueryString) throws(NGSIProblem) -> (Set<String>?, Set<EntityID>?) {
+    static func typesAndIDs(_ query: QueryString, tenant: Tenant) throws(NGSIProblem) -> (Set<String>?, Set<EntityID>?) {
         let types = query["type"].map { Set($0.split(separator: ",").map(String.init)) }
         guard let list = query["id"] else { return (types, nil) }
         var ids = Set<EntityID>()
-        for text in list.split(separator: ",") { ids.insert(try entityID(String(text), parameter: "id")) }
+        for text in list.split(separator: ",") { ids.insert(try entityID(String(text), parameter: "id", tenant: tenant)) }
         return (types, ids)
     }
 
@@ -139,7 +146,7 @@ extension HubAPI {
         let projection = try Self.projection(query)
         let asGeoJSON = Self.wantsGeoJSON(request)
         let jsonLD = asGeoJSON ? false : try Self.wantsJSONLD(request)
-        let id = try Self.entityID(text, parameter: "id")
+        let id = try Self.entityID(text, parameter: "id", tenant: tenant)
         var found = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) })
         if found == nil { found = try await sharedEntity(id, for: tenant)?.0 }
         guard let entity = found else {
@@ -152,85 +159,6 @@ extension HubAPI {
         )
         if asGeoJSON { return Self.geoJSON(Self.feature(rendered, of: entity, geometryProperty: query["geometryProperty"] ?? "location")) }
         return Self.json(rendered, jsonLD: jsonLD)
-    }
-
-    /// `POST /ngsi-ld/v1/entityOperations/upsert`: the HTTP ingest path, with the validation and
-    /// exactly-once storage of MQTT batches.
-    func upsert(_ request: Request) async throws -> Response {
-        let tenant = try tenant(of: request)
-        let query = try QueryString(request.uri.query)
-        try query.allow(["options"])
-        let contentType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        guard contentType == "application/json" || contentType == "application/ld+json" else {
-            throw NGSIProblem(.unsupportedMediaType, "Content-Type '\(contentType)': send application/json or application/ld+json")
-        }
-        let limit = configuration.limits.maxBodyBytes
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: limit) } catch {
-            throw NGSIProblem(.requestEntityTooLarge, "the body is larger than this hub's limit of \(limit) bytes")
-        }
-        let json: JSONValue
-        do { json = try JSONValue(parsing: body.readableBytesView) } catch {
-            throw NGSIProblem(.invalidRequest, "the body is not valid JSON: \(error.reason)")
-        }
-        guard case .array(let elements) = json else {
-            throw NGSIProblem(.badRequestData, "the body must be a JSON array of entities, not \(json.typeName)")
-        }
-        guard !elements.isEmpty else { throw NGSIProblem(.badRequestData, "the array of entities is empty") }
-        guard elements.count <= configuration.limits.maxUpsertEntities else {
-            throw NGSIProblem(
-                .requestEntityTooLarge,
-                "\(elements.count) entities exceed this hub's limit of \(configuration.limits.maxUpsertEntities) per request"
-            )
-        }
-        var valid = [NGSIEntity]()
-        var errors = [JSONValue]()
-        for (index, element) in elements.enumerated() {
-            let claimedID = element["id"]?.stringValue ?? "entities[\(index)]"
-            do {
-                var entity = try NGSIEntity(json: element, form: .normalized)
-                entity.context = []
-                guard entity.id.tenant == tenant else {
-                    errors.append(
-                        Self.upsertError(
-                            claimedID,
-                            NGSIProblem(.badRequestData, "entity \(entity.id) belongs to tenant \(entity.id.tenant), not \(tenant)")
-                        )
-                    )
-                    continue
-                }
-                valid.append(entity)
-            } catch {
-                errors.append(Self.upsertError(claimedID, NGSIProblem(.badRequestData, error.description)))
-            }
-        }
-        // Readings outside the clock limits are refused one by one, each kept as a dead letter.
-        let screened = await ingestor.screen(valid, tenant: tenant)
-        valid = screened.kept
-        for (entity, rejection) in screened.refused {
-            errors.append(Self.upsertError(entity.id.rawValue, NGSIProblem(.badRequestData, rejection.description)))
-        }
-        var result = IngestResult()
-        if !valid.isEmpty {
-            let outcome = try await stored { () async throws(StorageError) in try await ingestor.ingest(entities: valid, tenant: tenant) }
-            switch outcome {
-            case .success(let stored): result = stored
-            case .failure(let rejection): throw NGSIProblem(.badRequestData, rejection.description)
-            }
-        }
-        let jsonLD = false
-        if !errors.isEmpty {
-            let success = JSONValue.array(valid.map { .string($0.id.rawValue) })
-            return Self.json(
-                ["success": success, "errors": .array(errors)],
-                status: HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status"),
-                jsonLD: jsonLD
-            )
-        }
-        if !result.created.isEmpty {
-            return Self.json(.array(result.created.map { .string($0.rawValue) }), status: .created, jsonLD: jsonLD)
-        }
-        return Response(status: .noContent)
     }
 
     static func upsertError(_ id: String, _ problem: NGSIProblem) -> JSONValue {

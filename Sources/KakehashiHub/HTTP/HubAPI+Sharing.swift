@@ -36,11 +36,8 @@ extension HubAPI {
         var order = [EntityID]()
         let grants = directory.grants(to: grantee).sorted { ($0.precision == .full ? 0 : 1, $0.id) < ($1.precision == .full ? 0 : 1, $1.id) }
         for grant in grants where types?.contains(grant.type) ?? true {
-            var wanted: Set<EntityID>?
-            if let ids {
-                wanted = ids.filter { $0.tenant == grant.owner && $0.type == grant.type }
-                if wanted!.isEmpty { continue }
-            }
+            // The same URIs among the owner's entities (two tenants may use one id).
+            let wanted = ids.map { Set($0.map { $0.inTenant(grant.owner) }) }
             let owner = grant.owner, type = grant.type, asked = wanted
             let found = try await stored { () async throws(StorageError) in try await store.entities(tenant: owner, types: [type], ids: asked) }
             for entity in found where shown[entity.id] == nil && grant.covers(type: entity.type, location: try? entity.location()) {
@@ -52,12 +49,20 @@ extension HubAPI {
     }
 
     /// Another tenant's entity by id, as `grantee` may see it, with the grant that lets it.
+    /// With the same id among several owners, the first owner by grant (full precision first,
+    /// then the oldest grant) that has it.
     func sharedEntity(_ id: EntityID, for grantee: Tenant) async throws(NGSIProblem) -> (NGSIEntity, ShareGrant)? {
-        guard id.tenant != grantee, directory.grants(to: grantee).contains(where: { $0.owner == id.tenant && $0.type == id.type }) else { return nil }
-        guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: id.tenant, id: id) }),
-            let grant = grant(covering: entity, for: grantee)
-        else { return nil }
-        return (Self.sharedView(entity, grant), grant)
+        let grants = directory.grants(to: grantee).sorted { ($0.precision == .full ? 0 : 1, $0.id) < ($1.precision == .full ? 0 : 1, $1.id) }
+        var owners = [Tenant]()
+        for grant in grants where grant.owner != grantee && !owners.contains(grant.owner) { owners.append(grant.owner) }
+        for owner in owners {
+            let theirs = id.inTenant(owner)
+            guard let entity = try await stored({ () async throws(StorageError) in try await store.entity(tenant: owner, id: theirs) }),
+                let grant = grant(covering: entity, for: grantee)
+            else { continue }
+            return (Self.sharedView(entity, grant), grant)
+        }
+        return nil
     }
 
     // MARK: The tenant's own sharing, by its admin key

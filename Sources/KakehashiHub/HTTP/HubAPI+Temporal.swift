@@ -26,7 +26,7 @@ extension HubAPI {
         var total = 0
         var headers = HTTPFields()
         if let text {
-            let id = try Self.entityID(text, parameter: "id")
+            let id = try Self.entityID(text, parameter: "id", tenant: tenant)
             var found = try await stored({ () async throws(StorageError) in try await store.entity(tenant: tenant, id: id) })
             if found == nil, let (entity, grant) = try await sharedEntity(id, for: tenant) {
                 if grant.precision == .hourly {
@@ -49,7 +49,7 @@ extension HubAPI {
             guard query["type"] != nil || query["id"] != nil || query["attrs"] != nil else {
                 throw NGSIProblem(.badRequestData, "too broad: give at least one of type, id or attrs")
             }
-            let (types, ids) = try Self.typesAndIDs(query)
+            let (types, ids) = try Self.typesAndIDs(query, tenant: tenant)
             let (limit, offset) = try page(query)
             let all = try await stored { () async throws(StorageError) in try await store.entities(tenant: tenant, types: types, ids: ids) }
             total = all.count

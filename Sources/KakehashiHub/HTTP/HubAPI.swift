@@ -59,17 +59,42 @@ public struct HubAPI: Sendable {
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response
     }
 
-    /// Every NGSI-LD route the hub answers.
+    /// Every NGSI-LD route the hub answers (each also with a trailing slash, as common clients
+    /// send them: the router takes both).
     var ngsiRoutes: [NGSIRoute] {
-        [
+        @Sendable func id(_ context: BasicRequestContext) -> String { context.parameters.get("id") ?? "" }
+        @Sendable func attribute(_ context: BasicRequestContext) -> String { context.parameters.get("attr") ?? "" }
+        var routes = [
             NGSIRoute(path: "/ngsi-ld/v1/entities", method: .get) { request, _ in try await self.queryEntities(request) },
-            NGSIRoute(path: "/ngsi-ld/v1/entities/:id", method: .get) { request, context in
-                try await self.retrieveEntity(request, id: context.parameters.get("id") ?? "")
+            NGSIRoute(path: "/ngsi-ld/v1/entities", method: .post) { request, _ in try await self.createEntity(request) },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id", method: .get) { request, context in try await self.retrieveEntity(request, id: id(context)) },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id", method: .delete) { request, context in try await self.deleteEntity(request, id: id(context))
             },
-            NGSIRoute(path: "/ngsi-ld/v1/entityOperations/upsert", method: .post) { request, _ in try await self.upsert(request) },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id", method: .patch) { request, context in
+                try await self.changeEntity(request, id: id(context), replacing: false)
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id", method: .put) { request, context in
+                try await self.changeEntity(request, id: id(context), replacing: true)
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id/attrs", method: .post) { request, context in
+                try await self.writeAttributes(request, id: id(context), append: true)
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id/attrs", method: .patch) { request, context in
+                try await self.writeAttributes(request, id: id(context), append: false)
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id/attrs/:attr", method: .patch) { request, context in
+                try await self.writeAttribute(request, id: id(context), attribute: attribute(context), partial: true)
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id/attrs/:attr", method: .put) { request, context in
+                try await self.writeAttribute(request, id: id(context), attribute: attribute(context), partial: false)
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entities/:id/attrs/:attr", method: .delete) { request, context in
+                try await self.deleteAttribute(request, id: id(context), attribute: attribute(context))
+            },
+            NGSIRoute(path: "/ngsi-ld/v1/entityOperations/query", method: .post) { request, _ in try await self.queryByPost(request) },
             NGSIRoute(path: "/ngsi-ld/v1/temporal/entities", method: .get) { request, _ in try await self.queryTemporal(request, id: nil) },
             NGSIRoute(path: "/ngsi-ld/v1/temporal/entities/:id", method: .get) { request, context in
-                try await self.queryTemporal(request, id: context.parameters.get("id") ?? "")
+                try await self.queryTemporal(request, id: id(context))
             },
             NGSIRoute(path: "/ngsi-ld/v1/types", method: .get) { request, _ in try await self.discoverTypes(request, type: nil) },
             NGSIRoute(path: "/ngsi-ld/v1/types/:type", method: .get) { request, context in
@@ -80,6 +105,15 @@ public struct HubAPI: Sendable {
                 try await self.discoverAttributes(request, attribute: context.parameters.get("attribute") ?? "")
             },
         ]
+        for operation in BatchOperation.allCases {
+            routes.append(
+                NGSIRoute(path: "/ngsi-ld/v1/entityOperations/\(operation.rawValue)", method: .post) { request, _ in
+                    try await self.batch(request, operation)
+                }
+            )
+        }
+        // The router answers each path with a trailing slash too.
+        return routes
     }
 
     // MARK: Shared request handling
@@ -155,10 +189,10 @@ public struct HubAPI: Sendable {
         }
     }
 
-    /// Parses an entity id from a path or parameter.
-    static func entityID(_ text: String, parameter: String) throws(NGSIProblem) -> EntityID {
+    /// An entity id (any absolute URI) of `tenant` from a path or parameter.
+    static func entityID(_ text: String, parameter: String, tenant: Tenant) throws(NGSIProblem) -> EntityID {
         let decoded = text.removingPercentEncoding ?? text
-        do { return try EntityID(decoded, field: parameter) } catch {
+        do { return try EntityID(reference: decoded, tenant: tenant, field: parameter) } catch {
             throw NGSIProblem(.badRequestData, error.description)
         }
     }

@@ -10,6 +10,7 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
         case invalidRequest = "InvalidRequest"
         case badRequestData = "BadRequestData"
         case resourceNotFound = "ResourceNotFound"
+        case alreadyExists = "AlreadyExists"
         case nonexistentTenant = "NonexistentTenant"
         case operationNotSupported = "OperationNotSupported"
         case tooManyResults = "TooManyResults"
@@ -37,6 +38,7 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
             switch self {
             case .invalidRequest, .badRequestData: .badRequest
             case .resourceNotFound, .nonexistentTenant: .notFound
+            case .alreadyExists: .conflict
             case .operationNotSupported: .unprocessableContent
             case .tooManyResults: .forbidden
             case .internalError: .internalServerError

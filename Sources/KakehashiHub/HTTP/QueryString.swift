@@ -18,6 +18,9 @@ struct QueryString {
         self.values = values
     }
 
+    /// Parameters already decoded.
+    init(values: [String: String]) { self.values = values }
+
     static func decode(_ text: Substring) -> String? {
         String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
@@ -48,6 +51,7 @@ struct QueryString {
     /// The `options` values NGSI-LD defines (and `count`, an older spelling of `count=true`).
     static let knownOptions: Set<String> = [
         "keyValues", "simplified", "normalized", "concise", "sysAttrs", "temporalValues", "aggregatedValues", "noOverwrite", "count",
+        "update", "replace",
     ]
     /// The `format` values NGSI-LD defines.
     static let knownFormats: Set<String> = ["keyValues", "simplified", "normalized", "concise", "temporalValues", "aggregatedValues"]

@@ -106,9 +106,9 @@ extension HubConfigurationLoader {
         if let list = m["ids"]?.sequence() {
             var set = Set<EntityID>()
             for item in list {
-                if let entity = item.model({ (text) throws(ModelError) in try EntityID(text) }) {
-                    if let type, entity.type != type { item.fail("\(entity) is not a \(type)") }
-                    if let tenant, entity.tenant != tenant { item.fail("\(entity) is not an entity of \(tenant)") }
+                // Any URI: the rule's tenant and type are the entity's.
+                guard let tenant, let type else { continue }
+                if let entity = item.model({ (text) throws(ModelError) in try EntityID(uri: text, type: type, tenant: tenant) }) {
                     set.insert(entity)
                 }
             }

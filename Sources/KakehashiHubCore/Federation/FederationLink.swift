@@ -106,9 +106,10 @@ public final class FederationLink: Service, Sendable {
                         let json = (try? JSONValue(parsing: Array(event.data.utf8))) ?? .null
                         var entities = [NGSIEntity]()
                         for item in json.arrayValue ?? [] {
-                            guard var entity = try? NGSIEntity(json: item, form: .normalized), entity.id.tenant == self.configuration.tenant else {
-                                continue
-                            }
+                            // The tenant's own entities: what others share with it (marked sharedBy) stays theirs.
+                            guard item[ShareGrant.sharedByAttribute] == nil,
+                                var entity = try? NGSIEntity(json: item, form: .normalized, tenant: self.configuration.tenant)
+                            else { continue }
                             entity.attributes[ShareGrant.sharedByAttribute] = nil
                             entity.context = []
                             entities.append(entity)
@@ -156,7 +157,10 @@ public final class FederationLink: Service, Sendable {
 
     /// Mirrors one entity: its history from this hub's newest reading of it, then its state.
     func mirror(_ json: JSONValue) async throws -> Int {
-        guard let idText = json["id"]?.stringValue, let id = try? EntityID(idText), id.tenant == configuration.tenant else { return 0 }
+        // The tenant's own entities: what others share with it (marked sharedBy) stays theirs.
+        guard json[ShareGrant.sharedByAttribute] == nil, let idText = json["id"]?.stringValue, let type = json["type"]?.stringValue,
+            let id = try? EntityID(uri: idText, type: type, tenant: configuration.tenant)
+        else { return 0 }
         let local = try? await store.entity(tenant: configuration.tenant, id: id)
         var cursor = local?.attributes.values.compactMap(\.observedAt).max()
         var fragments = [NGSIEntity]()
@@ -174,7 +178,8 @@ public final class FederationLink: Service, Sendable {
                         guard
                             let fragment = try? NGSIEntity(
                                 json: .object(["id": .string(id.rawValue), "type": .string(id.type), name: instance]),
-                                form: .normalized
+                                form: .normalized,
+                                tenant: configuration.tenant
                             ),
                             let at = fragment.attributes[name]?.observedAt
                         else { continue }
@@ -187,7 +192,7 @@ public final class FederationLink: Service, Sendable {
             guard partial, let next = newest, next != cursor else { break }
             cursor = next
         }
-        if var state = try? NGSIEntity(json: json, form: .normalized) {
+        if var state = try? NGSIEntity(json: json, form: .normalized, tenant: configuration.tenant) {
             state.attributes[ShareGrant.sharedByAttribute] = nil
             state.context = []
             fragments.append(state)

@@ -123,8 +123,14 @@ public struct BatchValidator: Sendable {
         )
     }
 
-    /// Validates entities posted over HTTP for `tenant`: each must belong to it.
-    public func validate(entities: [NGSIEntity], tenant: Tenant, receivedAt: Timestamp) -> Result<IngestBatch, IngestRejection> {
+    /// Validates entities posted over HTTP for `tenant`: each must belong to it. With
+    /// `replacing`, each entity's state is replaced rather than merged.
+    public func validate(
+        entities: [NGSIEntity],
+        tenant: Tenant,
+        receivedAt: Timestamp,
+        replacing: Bool = false
+    ) -> Result<IngestBatch, IngestRejection> {
         guard directory.settings(of: tenant) != nil else {
             return .failure(IngestRejection(.unknownTenant, "tenant \(tenant) is not served by this hub", tenant: tenant.name))
         }
@@ -139,7 +145,8 @@ public struct BatchValidator: Sendable {
                 gateway: nil,
                 entities: entities,
                 receivedAt: receivedAt,
-                oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt)
+                oldestAccepted: oldestAccepted(tenant: tenant, entities: entities, now: receivedAt),
+                replacing: replacing
             )
         )
     }

@@ -71,6 +71,9 @@ public struct IngestPlan: Sendable {
     public struct Change: Sendable {
         public let id: EntityID
         public var updates: [Update]
+        /// Whether the change replaces the entity: attributes it does not name are removed
+        /// (NGSI-LD replace; a merge keeps them).
+        public var replaces = false
 
         /// The entity's state once this change is merged into `stored` (nil: the entity is new).
         public func merged(into stored: consuming EntityState?) throws(ModelError) -> EntityState {
@@ -82,6 +85,13 @@ public struct IngestPlan: Sendable {
 
         /// Merges this change into `state`, in place.
         public func merge(into state: inout EntityState) {
+            if replaces {
+                let named = Set(updates.map(\.name))
+                for name in state.entity.attributes.keys where !named.contains(name) {
+                    state.entity.attributes[name] = nil
+                    state.fragments[name] = nil
+                }
+            }
             for update in updates {
                 if let known = state.entity.attributes[update.name]?.observedAt, let incoming = update.attribute.observedAt, incoming < known {
                     continue
@@ -120,7 +130,7 @@ public struct IngestPlan: Sendable {
             } else {
                 slot = changes.count
                 position[entity.id] = slot
-                changes.append(Change(id: entity.id, updates: []))
+                changes.append(Change(id: entity.id, updates: [], replaces: batch.replacing))
             }
             for (name, attribute) in entity.attributes {
                 changes[slot].updates.append(Update(name: name, attribute: attribute, fragment: received[name]))

@@ -157,8 +157,13 @@ public struct Ingestor: Sendable {
     }
 
     /// Validates and stores entities posted over HTTP; a storage failure is thrown to the caller.
-    public func ingest(entities: [NGSIEntity], tenant: Tenant) async throws(StorageError) -> Result<IngestResult, IngestRejection> {
-        switch validator.validate(entities: entities, tenant: tenant, receivedAt: now()) {
+    /// With `replacing`, each entity's attributes are replaced (those not given are removed).
+    public func ingest(
+        entities: [NGSIEntity],
+        tenant: Tenant,
+        replacing: Bool = false
+    ) async throws(StorageError) -> Result<IngestResult, IngestRejection> {
+        switch validator.validate(entities: entities, tenant: tenant, receivedAt: now(), replacing: replacing) {
         case .failure(let rejection):
             metrics.rejected(rejection.reason).increment()
             return .failure(rejection)

@@ -48,6 +48,12 @@ public protocol ObservationStore: Sendable {
         range: TimeRange
     ) async throws(StorageError) -> [RollupBucket]
 
+    /// Removes the attributes `names` from an entity's latest state, or the whole entity when
+    /// `names` is nil: it leaves queries, the map and feeds. Its time series stay (temporal
+    /// queries, until retention). False when there was no such entity (with `names`: none of
+    /// them was there).
+    func remove(tenant: Tenant, id: EntityID, attributes names: Set<String>?, at: Timestamp) async throws(StorageError) -> Bool
+
     /// Keeps a rejected batch (bounded: the oldest go first).
     func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError)
 

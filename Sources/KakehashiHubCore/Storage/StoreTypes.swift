@@ -20,6 +20,9 @@ public struct IngestBatch: Sendable {
     /// Readings observed before this time are not stored (they are past raw retention, and
     /// storing them again would count them twice in rollups); nil stores everything.
     public let oldestAccepted: Timestamp?
+    /// Whether each entity's state is replaced (attributes the batch does not name are removed)
+    /// rather than merged.
+    public let replacing: Bool
 
     /// Creates a batch.
     public init(
@@ -30,7 +33,8 @@ public struct IngestBatch: Sendable {
         entities: [NGSIEntity],
         received: [[String: [UInt8]]] = [],
         receivedAt: Timestamp,
-        oldestAccepted: Timestamp? = nil
+        oldestAccepted: Timestamp? = nil,
+        replacing: Bool = false
     ) {
         precondition(received.isEmpty || received.count == entities.count, "received bytes are given for every entity or none")
         self.tenant = tenant
@@ -41,6 +45,7 @@ public struct IngestBatch: Sendable {
         self.received = received
         self.receivedAt = receivedAt
         self.oldestAccepted = oldestAccepted
+        self.replacing = replacing
     }
 }
 
@@ -56,7 +61,8 @@ extension IngestBatch {
             entities: kept.map { entities[$0] },
             received: received.isEmpty ? [] : kept.map { received[$0] },
             receivedAt: receivedAt,
-            oldestAccepted: oldestAccepted
+            oldestAccepted: oldestAccepted,
+            replacing: replacing
         )
     }
 }

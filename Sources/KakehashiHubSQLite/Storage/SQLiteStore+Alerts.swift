@@ -29,14 +29,14 @@ extension SQLiteStore: AlertStore {
                         db,
                         """
                         INSERT INTO alerts(tenant, id, rule, entity, stage, stage_name, severity, value, level, raised, updated, cleared,
-                                           latitude, longitude, last_change, last_kind)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11, ?12, ?2, ?13)
+                                           latitude, longitude, last_change, last_kind, entity_type)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, NULL, ?11, ?12, ?2, ?13, ?14)
                         """,
                         [
                             .text(tenant.name), .int(id), .text(event.rule), .text(event.entity.rawValue), .int(Int64(event.stage)),
                             .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
                             .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
-                            .optionalReal(event.location?.longitude), .text(event.kind.rawValue),
+                            .optionalReal(event.location?.longitude), .text(event.kind.rawValue), .text(event.entity.type),
                         ]
                     )
                 } else {
@@ -52,12 +52,12 @@ extension SQLiteStore: AlertStore {
                         try Self.run(
                             db,
                             """
-                            INSERT INTO alerts(tenant, id, rule, entity, stage, raised, updated, last_change, last_kind)
-                            VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?2, ?6)
+                            INSERT INTO alerts(tenant, id, rule, entity, stage, raised, updated, last_change, last_kind, entity_type)
+                            VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?2, ?6, ?7)
                             """,
                             [
                                 .text(tenant.name), .int(id), .text(event.rule), .text(event.entity.rawValue),
-                                .int(event.at.millisecondsSinceEpoch), .text(event.kind.rawValue),
+                                .int(event.at.millisecondsSinceEpoch), .text(event.kind.rawValue), .text(event.entity.type),
                             ]
                         )
                     }
@@ -203,21 +203,21 @@ extension SQLiteStore: AlertStore {
             db,
             """
             INSERT INTO alert_events(tenant, id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor,
-                                     late, last_reading)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                                     late, last_reading, entity_type)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
             """,
             [
                 .text(event.tenant.name), .int(id), .int(alert), .text(event.kind.rawValue), .text(event.rule), .text(event.entity.rawValue),
                 .int(Int64(event.stage)), .optionalText(event.stageName), .optionalText(event.severity?.rawValue), .optionalReal(event.value),
                 .optionalReal(event.level), .int(event.at.millisecondsSinceEpoch), .optionalReal(event.location?.latitude),
                 .optionalReal(event.location?.longitude), .optionalText(actor), .int(event.late ? 1 : 0),
-                event.lastReadingAt.map { .int($0.millisecondsSinceEpoch) } ?? .null,
+                event.lastReadingAt.map { .int($0.millisecondsSinceEpoch) } ?? .null, .text(event.entity.type),
             ]
         )
     }
 
     static let eventColumns =
-        "id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor, late, last_reading"
+        "id, alert, kind, rule, entity, stage, stage_name, severity, value, level, at, latitude, longitude, actor, late, last_reading, entity_type"
 
     static func events(_ statement: SQLiteStatement, tenant: Tenant) throws -> [AlertEventRecord] {
         var result = [AlertEventRecord]()
@@ -225,7 +225,7 @@ extension SQLiteStore: AlertStore {
             var event = AlertEvent(
                 kind: AlertEvent.Kind(rawValue: statement.string(2) ?? "") ?? .raised,
                 rule: statement.string(3) ?? "",
-                entity: try EntityID(statement.string(4) ?? ""),
+                entity: try EntityID(stored: statement.string(4) ?? "", type: statement.string(16), tenant: tenant),
                 stage: statement.int(5),
                 stageName: statement.string(6),
                 severity: statement.string(7).flatMap(Alert.Severity.init(rawValue:)),
@@ -243,7 +243,7 @@ extension SQLiteStore: AlertStore {
 
     static let alertColumns = """
         tenant, id, rule, entity, stage, stage_name, severity, value, level, raised, updated, cleared, latitude, longitude,
-        acknowledged_by, acknowledged, last_change, last_kind
+        acknowledged_by, acknowledged, last_change, last_kind, entity_type
         """
 
     static func alert(_ db: SQLiteConnection, tenant: Tenant, id: Int64) throws -> AlertRecord? {
@@ -258,7 +258,7 @@ extension SQLiteStore: AlertStore {
             id: s.int64(1),
             tenant: try Tenant(s.string(0) ?? ""),
             rule: s.string(2) ?? "",
-            entity: try EntityID(s.string(3) ?? ""),
+            entity: try EntityID(stored: s.string(3) ?? "", type: s.string(18), tenant: Tenant(s.string(0) ?? "")),
             stage: s.int(4),
             stageName: s.string(5),
             severity: s.string(6).flatMap(Alert.Severity.init(rawValue:)),

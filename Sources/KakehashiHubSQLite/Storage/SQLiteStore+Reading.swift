@@ -23,7 +23,7 @@ extension SQLiteStore {
             for (offset, value) in binds.enumerated() { try statement.bind(Int32(offset + 2), value) }
             var result = [NGSIEntity]()
             while try statement.step() {
-                result.append(try NGSIEntity(bytes: statement.bytes(0), form: .normalized))
+                result.append(try NGSIEntity(bytes: statement.bytes(0), form: .normalized, tenant: tenant))
             }
             return result
         }
@@ -35,7 +35,7 @@ extension SQLiteStore {
             try statement.bind(1, tenant.name)
             try statement.bind(2, id.rawValue)
             guard try statement.step() else { return nil }
-            return try NGSIEntity(bytes: statement.bytes(0), form: .normalized)
+            return try NGSIEntity(bytes: statement.bytes(0), form: .normalized, tenant: tenant)
         }
     }
 

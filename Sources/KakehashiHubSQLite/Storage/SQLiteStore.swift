@@ -183,6 +183,12 @@ public final class SQLiteStore: ObservationStore, Sendable {
         }
     }
 
+    public func remove(tenant: Tenant, id: EntityID, attributes names: Set<String>?, at: Timestamp) async throws(StorageError) -> Bool {
+        try write("removing \(names.map { "attributes \($0.sorted().joined(separator: ",")) of " } ?? "")\(id) of \(tenant)") { writer in
+            try writer.remove(tenant: tenant, id: id, attributes: names, at: at)
+        }
+    }
+
     public func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError) {
         try write("keeping a dead letter from \(letter.source)") { writer in try writer.recordDeadLetter(letter) }
     }

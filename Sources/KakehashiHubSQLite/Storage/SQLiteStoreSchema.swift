@@ -185,6 +185,12 @@ enum SQLiteStoreSchema {
         """
         UPDATE deadletters SET reason = replace(reason, '-', '_');
         """,
+        // Entity ids are any URI: an alert keeps its entity's type beside the id (rows from before
+        // hold convention ids, urn:ngsi-ld:<Type>:…, which name it).
+        """
+        ALTER TABLE alerts ADD COLUMN entity_type TEXT;
+        ALTER TABLE alert_events ADD COLUMN entity_type TEXT;
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

@@ -200,7 +200,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         try selectEntity.bind(2, id.rawValue)
         defer { selectEntity.reset() }
         guard try selectEntity.step() else { return nil }
-        return EntityState(try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized))
+        return EntityState(try NGSIEntity(bytes: selectEntity.bytes(0), form: .normalized, tenant: tenant))
     }
 
     private func seriesID(_ key: IngestPlan.SeriesKey, value: ObservedScalar, unit: MeasurementUnit?) throws -> Int64 {
@@ -235,6 +235,44 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         }
         seriesIDs[key] = id
         return id
+    }
+
+    // MARK: Removal
+
+    /// See ``ObservationStore/remove(tenant:id:attributes:at:)``.
+    func remove(tenant: Tenant, id: EntityID, attributes names: Set<String>?, at: Timestamp) throws -> Bool {
+        guard var state = try latestState(tenant: tenant, id: id) else { return false }
+        guard let names else {
+            let statement = try connection.prepare("DELETE FROM entities WHERE tenant = ? AND id = ?")
+            try statement.bind(1, tenant.name)
+            try statement.bind(2, id.rawValue)
+            try statement.run()
+            return true
+        }
+        let present = names.filter { state.entity.attributes[$0] != nil }
+        guard !present.isEmpty else {
+            latest[id] = state
+            return false
+        }
+        for name in present {
+            state.entity.attributes[name] = nil
+            state.fragments[name] = nil
+        }
+        let location = try? state.entity.location()
+        try updateEntity.bind(1, tenant.name)
+        try updateEntity.bind(2, id.rawValue)
+        try updateEntity.bind(4, state.body)
+        if let location {
+            try updateEntity.bind(5, location.latitude)
+            try updateEntity.bind(6, location.longitude)
+        } else {
+            try updateEntity.bind(5, nil as String?)
+            try updateEntity.bind(6, nil as String?)
+        }
+        try updateEntity.bind(7, at.millisecondsSinceEpoch)
+        try updateEntity.run()
+        latest[id] = state
+        return true
     }
 
     // MARK: Dead letters and retention

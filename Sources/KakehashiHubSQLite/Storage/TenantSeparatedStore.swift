@@ -62,6 +62,10 @@ public final class TenantSeparatedStore: ObservationStore, AlertStore, Sendable 
         try await store(tenant).entity(tenant: tenant, id: id)
     }
 
+    public func remove(tenant: Tenant, id: EntityID, attributes names: Set<String>?, at: Timestamp) async throws(StorageError) -> Bool {
+        try await store(tenant).remove(tenant: tenant, id: id, attributes: names, at: at)
+    }
+
     public func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo] {
         try await store(tenant).series(tenant: tenant, entity: entity)
     }

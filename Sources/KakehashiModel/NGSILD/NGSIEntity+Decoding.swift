@@ -1,20 +1,27 @@
 extension NGSIEntity {
-    /// Decodes an entity from NGSI-LD JSON in `form`.
+    /// Decodes an entity from NGSI-LD JSON in `form`, owned by `tenant`.
     ///
-    /// Everything is checked: the id, that `type` matches the id, attribute names, attribute
+    /// Everything is checked: the id (any absolute URI), the type, attribute names, attribute
     /// structure (normalized), unit codes, timestamps, coordinates, finite numbers and text
     /// lengths. The error names the field, e.g. `waterLevel.unitCode: unknown unit code "XYZ"`.
-    public init(json: JSONValue, form: NGSIForm) throws(ModelError) {
+    /// Without `tenant`, the id must follow the gateway convention
+    /// (`urn:ngsi-ld:<Type>:<tenant>:<local id>`), which names the tenant, and `type` must match it.
+    public init(json: JSONValue, form: NGSIForm, tenant: Tenant? = nil) throws(ModelError) {
         guard case .object(let members) = json else {
             throw ModelError(field: "", .wrongType(expected: "a JSON object (an NGSI-LD entity), not \(json.typeName)"))
         }
         guard let idValue = members["id"] else { throw ModelError(field: "id", .missing) }
         guard case .string(let idText) = idValue else { throw ModelError(field: "id", .wrongType(expected: "a string")) }
-        let id = try EntityID(idText)
         guard let typeValue = members["type"] else { throw ModelError(field: "type", .missing) }
         guard case .string(let type) = typeValue else { throw ModelError(field: "type", .wrongType(expected: "a string")) }
-        guard type == id.type else {
-            throw ModelError(field: "type", .invalid("type \"\(type)\" does not match the id's type \"\(id.type)\""))
+        let id: EntityID
+        if let tenant {
+            id = try EntityID(uri: idText, type: type, tenant: tenant)
+        } else {
+            id = try EntityID(idText)
+            guard type == id.type else {
+                throw ModelError(field: "type", .invalid("type \"\(type)\" does not match the id's type \"\(id.type)\""))
+            }
         }
         var context = [String]()
         if let contextValue = members["@context"] { context = try Self.decodeContext(contextValue) }
@@ -30,8 +37,8 @@ extension NGSIEntity {
     }
 
     /// Decodes an entity from UTF-8 JSON bytes.
-    public init(bytes: some Collection<UInt8>, form: NGSIForm) throws(ModelError) {
-        try self.init(json: JSONValue(parsing: bytes), form: form)
+    public init(bytes: some Collection<UInt8>, form: NGSIForm, tenant: Tenant? = nil) throws(ModelError) {
+        try self.init(json: JSONValue(parsing: bytes), form: form, tenant: tenant)
     }
 
     static func decodeContext(_ value: JSONValue) throws(ModelError) -> [String] {

@@ -71,8 +71,9 @@ extension TestClientProtocol {
         }
     }
 
+    /// Readings as a gateway posts them: merged into each entity (`options=update`).
     func upsert(_ entities: [NGSIEntity], tenant: Tenant = Readings.kurume) async throws -> Reply {
         let body = JSONValue.array(entities.map { $0.json(.normalized) }).jsonText
-        return try await call(.post, "/ngsi-ld/v1/entityOperations/upsert", tenant: tenant, body: body)
+        return try await call(.post, "/ngsi-ld/v1/entityOperations/upsert?options=update", tenant: tenant, body: body)
     }
 }

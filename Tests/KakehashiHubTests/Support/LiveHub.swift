@@ -77,7 +77,7 @@ final class LiveHub: Sendable {
 /// Posts `entities` to the upsert route of the hub on `port` (with `key` as bearer token, or the
 /// `NGSILD-Tenant` header of an open hub); fails unless the hub answers 201, 204 or 207.
 func postEntities(_ entities: [NGSIEntity], port: Int, key: String? = nil, tenant: String? = nil) async throws {
-    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/ngsi-ld/v1/entityOperations/upsert")!)
+    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/ngsi-ld/v1/entityOperations/upsert?options=update")!)
     request.httpMethod = "POST"
     request.setValue("application/json", forHTTPHeaderField: "Content-Type")
     if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
