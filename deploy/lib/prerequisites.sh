@@ -63,6 +63,23 @@ ensure_browser_test() {
     "$python" -c 'import selenium' || die "$python cannot import selenium"
 }
 
+# The PyPI NGSI-LD client the tests drive the hub with, unmodified, in its own virtual environment
+# (.build/ngsild-venv: its pinned dependencies stay apart). Exports KAKEHASHI_NGSILD_PYTHON.
+KAKEHASHI_NGSILDCLIENT_VERSION=0.5.2
+ensure_ngsildclient() {
+    local venv=.build/ngsild-venv python="${KAKEHASHI_PYTHON:-python3}"
+    if ! "$venv/bin/python" -c 'import ngsildclient' 2>/dev/null; then
+        log "installing ngsildclient $KAKEHASHI_NGSILDCLIENT_VERSION from PyPI into $venv"
+        rm -rf "$venv"
+        "$python" -m venv "$venv" 2>/dev/null || { ensure_apt_packages python3-venv && python3 -m venv "$venv"; } \
+            || die "cannot create a Python virtual environment in $venv"
+        "$venv/bin/pip" install --quiet "ngsildclient==$KAKEHASHI_NGSILDCLIENT_VERSION" >&2 \
+            || die "pip could not install ngsildclient==$KAKEHASHI_NGSILDCLIENT_VERSION"
+    fi
+    KAKEHASHI_NGSILD_PYTHON="$(pwd)/$venv/bin/python"
+    export KAKEHASHI_NGSILD_PYTHON
+}
+
 # ThingsBoard IoT Gateway from PyPI in its own virtual environment (.build/thingsboard-venv), for the
 # benchmark's side-by-side comparison. Prints the path of its `thingsboard-gateway` executable.
 KAKEHASHI_THINGSBOARD_VERSION=3.8.5
