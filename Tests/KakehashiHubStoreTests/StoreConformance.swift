@@ -120,7 +120,7 @@ enum StoreConformance {
         #expect(entity.attributes["name"] != nil)
         #expect((try? entity.location()) == (try GeoPoint(latitude: 33.3, longitude: 130.5)))
         let series = try await store.series(tenant: Readings.kurume, entity: Readings.gauge("g2"))
-        #expect(series == [SeriesInfo(attribute: "waterLevel", unitCode: .metre, numeric: true)])
+        #expect(series == [SeriesInfo(attribute: "waterLevel", unitCode: .metre, numeric: true, entityType: "WaterObserved")])
     }
 
     static func tenantsAreSeparate(_ store: some ObservationStore) async throws {

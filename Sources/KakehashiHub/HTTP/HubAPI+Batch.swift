@@ -28,7 +28,14 @@ extension HubAPI {
         let query = try QueryString(request.uri.query)
         try query.allow(operation == .upsert || operation == .update ? ["options"] : [])
         let options = try query.options
-        if operation == .upsert, options.contains("update") && options.contains("replace") {
+        let allowed: Set<String> = operation == .upsert ? ["update", "replace"] : ["noOverwrite"]
+        if let other = options.subtracting(allowed).sorted().first {
+            throw NGSIProblem(
+                .badRequestData,
+                "options: \(other) does not apply to a batch \(operation.rawValue) (\(allowed.sorted().joined(separator: ", ")))"
+            )
+        }
+        if options.contains("update") && options.contains("replace") {
             throw NGSIProblem(.badRequestData, "options: give update or replace, not both")
         }
         let (json, jsonLD) = try await writeBody(request)

@@ -181,7 +181,11 @@ extension HubAPI {
         let tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
         try query.allow(append ? ["options"] : [])
-        let noOverwrite = try query.options.contains("noOverwrite")
+        let options = try query.options
+        if let other = options.subtracting(["noOverwrite"]).sorted().first {
+            throw NGSIProblem(.badRequestData, "options: \(other) does not apply to appending attributes (noOverwrite)")
+        }
+        let noOverwrite = options.contains("noOverwrite")
         let id = try Self.entityID(text, parameter: "id", tenant: tenant)
         let (json, jsonLD) = try await writeBody(request)
         let existing = try await requireEntity(id, tenant: tenant)
@@ -258,7 +262,7 @@ extension HubAPI {
     static let multiStatus = HTTPResponse.Status(code: 207, reasonPhrase: "Multi-Status")
 
     /// `text` for a path segment (an id holds `/`, `?`, `#` only percent-encoded).
-    static func pathEncoded(_ text: String) -> String {
+    public static func pathEncoded(_ text: String) -> String {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/?#")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text

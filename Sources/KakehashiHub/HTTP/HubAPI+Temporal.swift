@@ -41,6 +41,13 @@ extension HubAPI {
                 found = entity
                 tenant = grant.owner
             }
+            if found == nil {
+                // A deleted entity's history stays (until retention): answered from its series.
+                let series = try await stored { () async throws(StorageError) in try await store.series(tenant: tenant, entity: id) }
+                if let type = series.first?.entityType, let past = try? EntityID(uri: id.rawValue, type: type, tenant: tenant) {
+                    found = try? NGSIEntity(id: past)
+                }
+            }
             guard let entity = found else {
                 throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
             }

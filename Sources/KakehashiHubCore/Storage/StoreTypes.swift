@@ -106,12 +106,15 @@ public struct SeriesInfo: Sendable, Hashable {
     public let unitCode: MeasurementUnit?
     /// Whether its values are numbers (and so rolled up).
     public let numeric: Bool
+    /// The type of the entity observed (kept when the entity is deleted); nil when unknown.
+    public let entityType: String?
 
     /// Creates a description.
-    public init(attribute: String, unitCode: MeasurementUnit?, numeric: Bool) {
+    public init(attribute: String, unitCode: MeasurementUnit?, numeric: Bool, entityType: String? = nil) {
         self.attribute = attribute
         self.unitCode = unitCode
         self.numeric = numeric
+        self.entityType = entityType
     }
 }
 

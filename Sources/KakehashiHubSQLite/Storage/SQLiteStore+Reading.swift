@@ -41,7 +41,7 @@ extension SQLiteStore {
 
     public func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo] {
         try read("reading the series of \(entity)") { db in
-            let statement = try db.prepare("SELECT attribute, kind, unit FROM series WHERE tenant = ? AND entity = ? ORDER BY attribute")
+            let statement = try db.prepare("SELECT attribute, kind, unit, type FROM series WHERE tenant = ? AND entity = ? ORDER BY attribute")
             try statement.bind(1, tenant.name)
             try statement.bind(2, entity.rawValue)
             var result = [SeriesInfo]()
@@ -51,7 +51,8 @@ extension SQLiteStore {
                     SeriesInfo(
                         attribute: statement.string(0) ?? "",
                         unitCode: unit,
-                        numeric: statement.int(1) == SQLiteStoreSchema.Kind.number.rawValue
+                        numeric: statement.int(1) == SQLiteStoreSchema.Kind.number.rawValue,
+                        entityType: statement.string(3)
                     )
                 )
             }

@@ -43,6 +43,50 @@ import FoundationNetworking
         #expect(try await client.keyed(keys.omutaOperator, .post, "/ngsi-ld/v1/entityOperations/upsert", body: more).status.code < 300)
     }
 
+    /// Entity ids are unique within a tenant only: two tenants may use one. A tenant always sees
+    /// its own entity under such an id; another tenant's of the same id shows only where it has
+    /// none (by id) and never beside its own in a list.
+    @Test(arguments: AccessTests.separations) func twoTenantsMayUseOneIDAndEachSeesItsOwnFirst(separation: String) async throws {
+        let configuration = try AccessTests.configuration(separation: separation)
+        let keys = try AccessTests.Keys(path: configuration.storagePath)
+        try await HubHarness.withHub(configuration, access: true) { _, client in
+            func entity(_ id: String, _ level: Double) -> String {
+                #"{"id":"\#(id)","type":"WaterObserved","waterLevel":{"type":"Property","value":\#(level),"unitCode":"MTR"},"#
+                    + #""location":{"type":"GeoProperty","value":{"type":"Point","coordinates":[130.5,33.3]}}}"#
+            }
+            let shared = "https://river.example/gauges/7", theirs = "urn:ngsi-ld:WaterObserved:only-omuta"
+            let path = "/ngsi-ld/v1/entities"
+            #expect(try await client.keyed(keys.kurumeOperator, .post, path, body: entity(shared, 1.0)).status == .created)
+            #expect(try await client.keyed(keys.omutaOperator, .post, path, body: entity(shared, 2.0)).status == .created)
+            #expect(try await client.keyed(keys.omutaOperator, .post, path, body: entity(theirs, 3.0)).status == .created)
+            _ = try keys.store.grant(
+                owner: Self.omuta,
+                grantee: Self.kurume,
+                type: "WaterObserved",
+                area: nil,
+                precision: .full,
+                knownTenants: [Self.kurume, Self.omuta]
+            )
+            let encoded = HubAPI.pathEncoded(shared)
+
+            let listed = try await client.keyed(keys.kurumeReader, .get, "\(path)?type=WaterObserved")
+            let byID = Dictionary(uniqueKeysWithValues: (listed.json.arrayValue ?? []).map { ($0["id"]?.stringValue ?? "", $0) })
+            #expect(Self.ids(listed) == [theirs, shared].sorted(), "\(listed.text)")
+            #expect(byID[shared]?["waterLevel"]?["value"]?.numberValue == 1.0 && byID[shared]?["sharedBy"] == nil)
+            #expect(byID[theirs]?["sharedBy"]?["value"] == "omuta")
+            #expect(try await client.keyed(keys.kurumeReader, .get, "\(path)/\(encoded)").json["waterLevel"]?["value"]?.numberValue == 1.0)
+            #expect(try await client.keyed(keys.omutaReader, .get, "\(path)/\(encoded)").json["waterLevel"]?["value"]?.numberValue == 2.0)
+            #expect(try await client.keyed(keys.kurumeReader, .get, "\(path)/\(theirs)").json["sharedBy"]?["value"] == "omuta")
+            #expect(try await client.keyed(keys.kurumeReader, .get, "/ngsi-ld/v1/temporal/entities/\(theirs)").status == .ok)
+            // A grantee cannot write the owner's entity: the write is its own tenant's.
+            #expect(try await client.keyed(keys.kurumeOperator, .delete, "\(path)/\(theirs)").status == .notFound)
+            // Once kurume's own is gone, the id shows omuta's, marked.
+            #expect(try await client.keyed(keys.kurumeOperator, .delete, "\(path)/\(encoded)").status == .noContent)
+            let now = try await client.keyed(keys.kurumeReader, .get, "\(path)/\(encoded)").json
+            #expect(now["waterLevel"]?["value"]?.numberValue == 2.0 && now["sharedBy"]?["value"] == "omuta", "\(now)")
+        }
+    }
+
     static func ids(_ reply: Reply) -> [String] { (reply.json.arrayValue ?? []).compactMap { $0["id"]?.stringValue }.sorted() }
 
     @Test(arguments: AccessTests.separations) func aFullGrantShowsTheOwnersEntitiesMarkedWithTheOwnerUntilRevoked(separation: String) async throws {

@@ -18,8 +18,429 @@ struct ProblemDetailsTests {
         var contentType = "application/json"
         let status: Int
         let type: NGSIProblem.Kind
+        /// Whether entity `a` (a WaterObserved with waterLevel) exists first.
+        var seeded = false
         var description: String { name }
     }
+
+    static let entitiesPath = "/ngsi-ld/v1/entities"
+    static let seededPath = "/ngsi-ld/v1/entities/\(entity)"
+    static func body(_ members: String) -> String { "{\"id\":\"urn:ngsi-ld:WaterObserved:x\",\"type\":\"WaterObserved\"\(members)}" }
+    static let level = #""waterLevel":{"type":"Property","value":1.5,"unitCode":"MTR"}"#
+
+    /// Bad writes: entities, attributes and batches.
+    static let writeCases: [Case] = [
+        Case(name: "create not JSON", method: .post, uri: entitiesPath, body: "{", status: 400, type: .invalidRequest),
+        Case(name: "create an array", method: .post, uri: entitiesPath, body: "[]", status: 400, type: .badRequestData),
+        Case(name: "create without id", method: .post, uri: entitiesPath, body: #"{"type":"WaterObserved"}"#, status: 400, type: .badRequestData),
+        Case(name: "create without type", method: .post, uri: entitiesPath, body: #"{"id":"urn:ngsi-ld:X:1"}"#, status: 400, type: .badRequestData),
+        Case(
+            name: "create id not a URI",
+            method: .post,
+            uri: entitiesPath,
+            body: #"{"id":"gauge 1","type":"W"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create id without scheme",
+            method: .post,
+            uri: entitiesPath,
+            body: #"{"id":":x","type":"W"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(name: "create id a number", method: .post, uri: entitiesPath, body: #"{"id":17,"type":"W"}"#, status: 400, type: .badRequestData),
+        Case(
+            name: "create type with a space",
+            method: .post,
+            uri: entitiesPath,
+            body: #"{"id":"urn:x:1","type":"Water Observed"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create reserved attribute",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","createdAt":{"type":"Property","value":1}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create attribute not an object",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","waterLevel":1.5"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create property without value",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","waterLevel":{"type":"Property"}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create relationship without object",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","refDevice":{"type":"Relationship"}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create unknown attribute kind",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","waterLevel":{"type":"Thing","value":1}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create unknown unit",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","waterLevel":{"type":"Property","value":1,"unitCode":"FURLONG"}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create bad observedAt",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","waterLevel":{"type":"Property","value":1,"observedAt":"yesterday"}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create location off the globe",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","location":{"type":"GeoProperty","value":{"type":"Point","coordinates":[200,95]}}"#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create @context in plain JSON",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","@context":"https://example.org/ctx.jsonld""#),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create @context a number",
+            method: .post,
+            uri: entitiesPath,
+            body: body(#","@context":7"#),
+            contentType: "application/ld+json",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create as text",
+            method: .post,
+            uri: entitiesPath,
+            body: body(""),
+            contentType: "text/plain",
+            status: 415,
+            type: .unsupportedMediaType
+        ),
+        Case(
+            name: "create with a parameter",
+            method: .post,
+            uri: entitiesPath + "?options=keyValues",
+            body: body(""),
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "create an existing entity",
+            method: .post,
+            uri: entitiesPath,
+            body: "{\"id\":\"\(entity)\",\"type\":\"WaterObserved\"}",
+            status: 409,
+            type: .alreadyExists,
+            seeded: true
+        ),
+        Case(
+            name: "create too large",
+            method: .post,
+            uri: entitiesPath,
+            body: body(",\"name\":{\"type\":\"Property\",\"value\":\"\(String(repeating: "x", count: 70_000))\"}"),
+            status: 413,
+            type: .requestEntityTooLarge
+        ),
+        Case(
+            name: "delete a missing entity",
+            method: .delete,
+            uri: entitiesPath + "/urn:ngsi-ld:WaterObserved:nope",
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(name: "delete an id that is no URI", method: .delete, uri: entitiesPath + "/nope", status: 400, type: .badRequestData),
+        Case(
+            name: "merge a missing entity",
+            method: .patch,
+            uri: entitiesPath + "/urn:ngsi-ld:WaterObserved:nope",
+            body: "{\(level)}",
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(
+            name: "merge with another type",
+            method: .patch,
+            uri: seededPath,
+            body: #"{"type":"Device"}"#,
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(
+            name: "merge with another id",
+            method: .patch,
+            uri: seededPath,
+            body: #"{"id":"urn:ngsi-ld:WaterObserved:b"}"#,
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(name: "merge an array", method: .patch, uri: seededPath, body: "[]", status: 400, type: .badRequestData, seeded: true),
+        Case(
+            name: "replace a missing entity",
+            method: .put,
+            uri: entitiesPath + "/urn:ngsi-ld:WaterObserved:nope",
+            body: "{\(level)}",
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(
+            name: "replace with a bad attribute",
+            method: .put,
+            uri: seededPath,
+            body: #"{"waterLevel":{"type":"Property"}}"#,
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(
+            name: "append to a missing entity",
+            method: .post,
+            uri: entitiesPath + "/urn:ngsi-ld:WaterObserved:nope/attrs",
+            body: "{\(level)}",
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(
+            name: "append with a bad option",
+            method: .post,
+            uri: seededPath + "/attrs?options=keyValues",
+            body: "{\(level)}",
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(
+            name: "update attributes with a parameter",
+            method: .patch,
+            uri: seededPath + "/attrs?options=noOverwrite",
+            body: "{\(level)}",
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(
+            name: "patch a missing attribute",
+            method: .patch,
+            uri: seededPath + "/attrs/colour",
+            body: #"{"value":1}"#,
+            status: 404,
+            type: .resourceNotFound,
+            seeded: true
+        ),
+        Case(
+            name: "patch an attribute of a missing entity",
+            method: .patch,
+            uri: entitiesPath + "/urn:ngsi-ld:WaterObserved:nope/attrs/waterLevel",
+            body: #"{"value":1}"#,
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(
+            name: "patch an attribute into nonsense",
+            method: .patch,
+            uri: seededPath + "/attrs/waterLevel",
+            body: #"{"type":"Thing"}"#,
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(
+            name: "replace a missing attribute",
+            method: .put,
+            uri: seededPath + "/attrs/colour",
+            body: #"{"type":"Property","value":1}"#,
+            status: 404,
+            type: .resourceNotFound,
+            seeded: true
+        ),
+        Case(
+            name: "delete a missing attribute",
+            method: .delete,
+            uri: seededPath + "/attrs/colour",
+            status: 404,
+            type: .resourceNotFound,
+            seeded: true
+        ),
+        Case(
+            name: "delete an attribute by unknown datasetId",
+            method: .delete,
+            uri: seededPath + "/attrs/waterLevel?datasetId=urn:x:1",
+            status: 404,
+            type: .resourceNotFound,
+            seeded: true
+        ),
+        Case(
+            name: "delete an attribute with deleteAll=maybe",
+            method: .delete,
+            uri: seededPath + "/attrs/waterLevel?deleteAll=maybe",
+            status: 400,
+            type: .badRequestData,
+            seeded: true
+        ),
+        Case(
+            name: "batch create not an array",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/create",
+            body: "{}",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(name: "batch create empty", method: .post, uri: "/ngsi-ld/v1/entityOperations/create", body: "[]", status: 400, type: .badRequestData),
+        Case(
+            name: "batch create with an option",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/create?options=update",
+            body: "[\(body(""))]",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "batch upsert update and replace",
+            method: .post,
+            uri: upsertPath + "?options=update,replace",
+            body: "[\(body(""))]",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "batch upsert noOverwrite",
+            method: .post,
+            uri: upsertPath + "?options=noOverwrite",
+            body: "[\(body(""))]",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "batch update replace",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/update?options=replace",
+            body: "[\(body(""))]",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "batch delete not an array",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/delete",
+            body: #""urn:x:1""#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "unknown batch operation",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/destroy",
+            body: "[]",
+            status: 404,
+            type: .resourceNotFound
+        ),
+        Case(
+            name: "query without type",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"entities":[{"type":"W"}]}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query of another type",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Subscription"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query with an unknown member",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query","colour":"red"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query entities not an array",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query","entities":{"type":"W"}}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query idPattern",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query","entities":[{"idPattern":".*"}]}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query attrs not names",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query","attrs":[1]}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query too broad",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query with a bad q",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query","q":"waterLevel>>1"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "query with a parameter in the URL it does not take",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query?type=W",
+            body: #"{"type":"Query","attrs":["a"]}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+    ]
 
     static let entity = Readings.gauge("a").rawValue
     static let upsertPath = "/ngsi-ld/v1/entityOperations/upsert"
@@ -168,9 +589,10 @@ struct ProblemDetailsTests {
         ),
     ]
 
-    @Test(arguments: cases)
+    @Test(arguments: cases + writeCases)
     func answersProblemDetails(_ c: Case) async throws {
         try await HubHarness.withHub { _, client in
+            if c.seeded { #expect(try await client.upsert([Readings.level("a", 1.0, minutes: 0)]).status == .created) }
             var headers = HTTPFields()
             for (name, value) in c.headers { headers[HTTPField.Name(name)!] = value }
             let tenant = c.tenant.flatMap { try? Tenant($0) }
