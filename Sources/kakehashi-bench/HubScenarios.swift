@@ -22,7 +22,7 @@ enum HubScenarios {
     static let start: Int64 = 1_780_272_000_000  // 2026-06-01T00:00:00Z
 
     static func run(repeats: Int, readings: Int, rows: Int) async throws -> (rows: [BenchRow], notes: [String]) {
-        let payloads = (0..<(readings / perBatch)).map(batchPayload)
+        let payloads = (0..<(readings / perBatch)).map { batchPayload($0) }
         var hub = [Double](), raw = [Double]()
         for round in 0..<repeats {
             AlertScenarios.progress("hub ingest: run \(round + 1) of \(repeats), \(payloads.count * perBatch) readings each")
@@ -90,9 +90,9 @@ enum HubScenarios {
         )
     }
 
-    static func batchPayload(_ b: Int) -> [UInt8] {
-        let entries = (0..<perBatch).map { j in
-            let i = b * perBatch + j
+    static func batchPayload(_ b: Int, size: Int = perBatch) -> [UInt8] {
+        let entries = (0..<size).map { j in
+            let i = b * size + j
             return WireBatch.Entry(sequence: UInt64(i + 1), entity: entity(i))
         }
         return try! WireBatch(tenant: tenant, gateway: gateway, entries: entries).payload()
@@ -110,7 +110,11 @@ enum HubScenarios {
 
     /// Publishes every batch to the hub's persistent session, then times the hub from start until
     /// every reading is stored.
-    static func ingestRun(_ payloads: [[UInt8]], consumers: Int = HubConfiguration.defaultIngestConsumers) async throws -> Double {
+    static func ingestRun(
+        _ payloads: [[UInt8]],
+        consumers: Int = HubConfiguration.defaultIngestConsumers,
+        perBatch: Int = perBatch
+    ) async throws -> Double {
         let broker = try TestBroker()
         try broker.start()
         defer { broker.stop() }

@@ -68,9 +68,15 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Seconds of load in the gateway memory scenario.")
     var memorySeconds: Int = 15
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, memory, hub, alerts }
+    @Option(help: "Readings per NGSI-LD upsert run (HTTP and MQTT each).")
+    var ngsiReadings = 20_000
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, alerts.")
+    @Option(help: "Entities in the NGSI-LD query scenario.")
+    var ngsiEntities = 5_000
+
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, alerts }
+
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, alerts.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -130,6 +136,11 @@ struct KakehashiBench: AsyncParsableCommand {
             let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)
             rows += hub.rows
             notes += hub.notes
+        }
+        if selected(.ngsi, "NGSI-LD upsert over HTTP against MQTT ingest, and entity queries") {
+            let ngsi = try await NGSIScenarios.run(repeats: mqttRepeats, readings: ngsiReadings, entities: ngsiEntities)
+            rows += ngsi.rows
+            notes += ngsi.notes
         }
         if selected(.alerts, "alert latency under load") {
             let alerts = try await AlertScenarios.run(

@@ -4,33 +4,62 @@ import KakehashiSQLite
 
 extension SQLiteStore {
     public func entities(tenant: Tenant, types: Set<String>?, ids: Set<EntityID>?) async throws(StorageError) -> [NGSIEntity] {
-        try read("reading entities of \(tenant)") { db in
-            var sql = "SELECT body FROM entities WHERE tenant = ?1"
-            var binds = [String]()
-            if let types {
-                if types.isEmpty { return [] }
-                sql += " AND type IN (" + types.indices.map { _ in "?" }.joined(separator: ",") + ")"
-                binds += types.sorted()
+        if types?.isEmpty == true || ids?.isEmpty == true { return [] }
+        return try read("reading entities of \(tenant)") { db in
+            try db.execute("BEGIN")
+            defer { try? db.execute("COMMIT") }
+            let mark = try SQLiteStoreWriter.mark(try db.prepare("SELECT token, n FROM writer_mark WHERE id = 1"))
+            var held = cache.entities(of: tenant, at: mark)
+            if held == nil, cache.isAt(mark) {
+                // The first query of the tenant reads all its entities once, from this snapshot.
+                let all = try Self.selectEntities(db, tenant: tenant, types: nil, ids: nil)
+                let keyed = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                cache.fill(tenant, keyed, at: mark)
+                held = keyed
             }
+            guard let held else { return try Self.selectEntities(db, tenant: tenant, types: types, ids: ids) }
+            var chosen = [NGSIEntity]()
             if let ids {
-                if ids.isEmpty { return [] }
-                sql += " AND id IN (" + ids.indices.map { _ in "?" }.joined(separator: ",") + ")"
-                binds += ids.map(\.rawValue).sorted()
+                chosen = ids.compactMap { held[$0.inTenant(tenant)] }
+                if let types { chosen.removeAll { !types.contains($0.type) } }
+            } else if let types {
+                chosen = held.values.filter { types.contains($0.type) }
+            } else {
+                chosen = Array(held.values)
             }
-            sql += " ORDER BY id"
-            let statement = try db.prepare(sql)
-            try statement.bind(1, tenant.name)
-            for (offset, value) in binds.enumerated() { try statement.bind(Int32(offset + 2), value) }
-            var result = [NGSIEntity]()
-            while try statement.step() {
-                result.append(try NGSIEntity(bytes: statement.bytes(0), form: .normalized, tenant: tenant))
-            }
-            return result
+            return chosen.sorted { $0.id.rawValue < $1.id.rawValue }
         }
+    }
+
+    /// Entities from the database (by type and id), by id order.
+    static func selectEntities(_ db: SQLiteConnection, tenant: Tenant, types: Set<String>?, ids: Set<EntityID>?) throws -> [NGSIEntity] {
+        var sql = "SELECT body FROM entities WHERE tenant = ?1"
+        var binds = [String]()
+        if let types {
+            sql += " AND type IN (" + types.indices.map { _ in "?" }.joined(separator: ",") + ")"
+            binds += types.sorted()
+        }
+        if let ids {
+            sql += " AND id IN (" + ids.indices.map { _ in "?" }.joined(separator: ",") + ")"
+            binds += ids.map(\.rawValue).sorted()
+        }
+        sql += " ORDER BY id"
+        let statement = try db.prepare(sql)
+        try statement.bind(1, tenant.name)
+        for (offset, value) in binds.enumerated() { try statement.bind(Int32(offset + 2), value) }
+        var result = [NGSIEntity]()
+        while try statement.step() {
+            result.append(try NGSIEntity(bytes: statement.bytes(0), form: .normalized, tenant: tenant))
+        }
+        return result
     }
 
     public func entity(tenant: Tenant, id: EntityID) async throws(StorageError) -> NGSIEntity? {
         try read("reading entity \(id)") { db in
+            try db.execute("BEGIN")
+            defer { try? db.execute("COMMIT") }
+            let mark = try SQLiteStoreWriter.mark(try db.prepare("SELECT token, n FROM writer_mark WHERE id = 1"))
+            if let held = cache.entities(of: tenant, at: mark) { return held[id.inTenant(tenant)] }
             let statement = try db.prepare("SELECT body FROM entities WHERE tenant = ? AND id = ?")
             try statement.bind(1, tenant.name)
             try statement.bind(2, id.rawValue)

@@ -29,6 +29,10 @@ public final class SQLiteStore: ObservationStore, Sendable {
     /// Batches waiting for the writer, and the thread that writes them.
     private let pendingIngest = Mutex<[PendingIngest]>([])
     private let writerQueue = DispatchQueue(label: "kakehashi.hub.store.writer")
+    /// The decoded latest state of entities, for queries.
+    let cache: EntityCache
+    /// This store's name in the writer mark.
+    let token = UUID().uuidString
     /// The write-ahead log size (pages) at which the writer itself checkpoints.
     static let backstopCheckpointPages = 16_384
 
@@ -43,7 +47,10 @@ public final class SQLiteStore: ObservationStore, Sendable {
             // Checkpoints run beside the writer (``maintain()``); this is only the backstop.
             try connection.execute("PRAGMA wal_autocheckpoint=\(Self.backstopCheckpointPages)")
             try connection.migrate(SQLiteStoreSchema.migrations)
-            self.writer = Mutex(try SQLiteStoreWriter(connection: connection, deadLetterLimit: options.deadLetterLimit))
+            let writer = try SQLiteStoreWriter(connection: connection, deadLetterLimit: options.deadLetterLimit)
+            writer.lastMark = try SQLiteStoreWriter.mark(try connection.prepare("SELECT token, n FROM writer_mark WHERE id = 1"))
+            self.cache = EntityCache(version: writer.lastMark)
+            self.writer = Mutex(writer)
         } catch {
             throw StorageError("opening the hub database \(path)", cause: "\(error)")
         }
@@ -91,7 +98,13 @@ public final class SQLiteStore: ObservationStore, Sendable {
         do {
             return try writer.withLock { writer in
                 do {
-                    return try writer.connection.transaction { try body(writer) }
+                    let (value, mark, foreign) = try writer.connection.transaction {
+                        let (mark, foreign) = try writer.moveMark(token: token)
+                        return (try body(writer), mark, foreign)
+                    }
+                    writer.lastMark = mark
+                    cache.apply(writer.takeCacheChanges(), version: mark, foreign: foreign)
+                    return value
                 } catch {
                     // Caches may hold rows of the rolled-back transaction.
                     writer.forgetCaches()

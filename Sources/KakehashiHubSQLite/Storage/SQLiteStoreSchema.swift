@@ -191,6 +191,12 @@ enum SQLiteStoreSchema {
         ALTER TABLE alerts ADD COLUMN entity_type TEXT;
         ALTER TABLE alert_events ADD COLUMN entity_type TEXT;
         """,
+        // Who wrote last and how many writes the file has seen: moved by every write transaction,
+        // so a store knows when its decoded entities still match the file (see EntityCache).
+        """
+        CREATE TABLE writer_mark(id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL, n INTEGER NOT NULL);
+        INSERT INTO writer_mark VALUES (1, '', 0);
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

@@ -23,6 +23,12 @@ final class SQLiteStoreWriter: @unchecked Sendable {
     /// The latest state of entities recently written, to merge without reading them back.
     private var latest: [EntityID: EntityState] = [:]
     private static let latestCacheLimit = 50_000
+    /// Entity states written by the open transaction, for the store's ``EntityCache`` once it commits.
+    private(set) var cacheChanges: [(tenant: Tenant, id: EntityID, entity: NGSIEntity?)] = []
+    /// The writer mark this store left at its last commit.
+    var lastMark = EntityCache.Mark(token: "", count: 0)
+    private let selectMark: SQLiteStatement
+    private let updateMark: SQLiteStatement
 
     init(connection: SQLiteConnection, deadLetterLimit: Int) throws(SQLiteError) {
         self.connection = connection
@@ -63,11 +69,44 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             "INSERT INTO deadletters(received, source, tenant, reason, detail, payload, size) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
         trimDeadLetters = try connection.prepare("DELETE FROM deadletters WHERE id <= ?")
+        selectMark = try connection.prepare("SELECT token, n FROM writer_mark WHERE id = 1")
+        updateMark = try connection.prepare("UPDATE writer_mark SET token = ?, n = ? WHERE id = 1")
     }
 
     func forgetCaches() {
         seriesIDs.removeAll()
         latest.removeAll()
+        cacheChanges.removeAll()
+    }
+
+    /// The entity states the committed transaction wrote (and forgets them).
+    func takeCacheChanges() -> [(tenant: Tenant, id: EntityID, entity: NGSIEntity?)] {
+        defer { cacheChanges.removeAll(keepingCapacity: true) }
+        return cacheChanges
+    }
+
+    /// Moves the writer mark to `token` (in the open transaction). Returns the new mark, and whether
+    /// another program wrote since this store's last commit (then every cache is dropped: what it
+    /// wrote is not in them).
+    func moveMark(token: String) throws -> (mark: EntityCache.Mark, foreign: Bool) {
+        let current = try Self.mark(selectMark)
+        let foreign = current != lastMark
+        if foreign {
+            seriesIDs.removeAll()
+            latest.removeAll()
+        }
+        let next = EntityCache.Mark(token: token, count: current.count + 1)
+        try updateMark.bind(1, next.token)
+        try updateMark.bind(2, next.count)
+        try updateMark.run()
+        return (next, foreign)
+    }
+
+    /// The mark `statement` (`SELECT token, n FROM writer_mark`) reads.
+    static func mark(_ statement: SQLiteStatement) throws -> EntityCache.Mark {
+        defer { statement.reset() }
+        guard try statement.step() else { return EntityCache.Mark(token: "", count: 0) }
+        return EntityCache.Mark(token: statement.string(0) ?? "", count: statement.int64(1))
     }
 
     // MARK: Ingest
@@ -190,6 +229,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             try statement.run()
             if latest.count >= Self.latestCacheLimit { latest.removeAll(keepingCapacity: true) }
             latest[id] = entity.state
+            cacheChanges.append((entity.tenant, id, entity.state.entity))
         }
         return results
     }
@@ -247,6 +287,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             try statement.bind(1, tenant.name)
             try statement.bind(2, id.rawValue)
             try statement.run()
+            cacheChanges.append((tenant, id, nil))
             return true
         }
         let present = names.filter { state.entity.attributes[$0] != nil }
@@ -272,6 +313,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         try updateEntity.bind(7, at.millisecondsSinceEpoch)
         try updateEntity.run()
         latest[id] = state
+        cacheChanges.append((tenant, id, state.entity))
         return true
     }
 

@@ -74,6 +74,8 @@ public enum TenantArchive {
                 }
             } else {
                 try main.transaction {
+                    // A running hub's decoded entities no longer match the file (see EntityCache).
+                    try main.execute("UPDATE writer_mark SET token = 'tenant-delete', n = n + 1 WHERE id = 1")
                     for (name, rows) in tables {
                         let delete = try main.prepare("DELETE FROM \(name) WHERE \(rows)")
                         try delete.bind(1, tenant.name)
