@@ -25,6 +25,12 @@ struct HubConfigurationTests {
         #expect(configuration.storage.writerCacheBytes == 64 << 20)
     }
 
+    @Test func idleTimeoutIsRead() throws {
+        let yaml = "http: { idle_timeout: 90s }\nstorage: { path: hub.sqlite }\ntenants: { kurume: }\n"
+        #expect(try HubConfiguration.parse(yaml: yaml, file: "hub.yaml", baseDirectory: "/tmp").http.idleTimeout == .seconds(90))
+        #expect(HubConfiguration.HTTP().idleTimeout == .seconds(60))
+    }
+
     @Test func ingestSessionsShareOneSubscription() throws {
         let broker = MQTTConfiguration(host: "127.0.0.1", port: 1883, clientID: "hub/a")
         let single = HubConfiguration.ingestSession(broker, index: 0, of: 1)
@@ -52,6 +58,7 @@ struct HubConfigurationTests {
         let yaml = """
             http:
               prot: 8080
+              idle_timeout: 0s
             storage:
               sync: sometimes
             tenants:
@@ -69,7 +76,8 @@ struct HubConfigurationTests {
             let text = error.description
             for expected in [
                 "hub.yaml:2:3: http.prot: unknown key 'prot' (did you mean 'port'?)",
-                "storage.path: is required", "hub.yaml:4:9: storage.sync: sync is full or normal",
+                "storage.path: is required", "hub.yaml:5:9: storage.sync: sync is full or normal",
+                "http.idle_timeout: idle_timeout is between 1s and 1h",
                 "tenants.Bad_City:", "gateway gw-01 is listed twice", "tenants.kurume.gateways[2]:",
                 "default_tenant: nowhere is not one of the tenants", "retention.default.raw: keep data at least a minute",
             ] {

@@ -6,6 +6,7 @@ import KakehashiHubCore
 import KakehashiHubSQLite
 import KakehashiModel
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The wall clock of the running hub.
@@ -137,14 +138,20 @@ public struct Hub: Sendable {
             )
         )
         let api = self.api
+        let idle = configuration.http.idleTimeout
+        let idleTimeout = TimeAmount.milliseconds(Int64(idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000))
         return Application(
             router: router(),
             server: HTTPServerBuilder { responder in
                 GuardedChildChannel(
                     base: HTTP1WebSocketUpgradeChannel(
                         responder: responder,
-                        configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))
-                    ) { request, _, _ in api.webSocketUpgrade(request) }
+                        configuration: .init(
+                            http1: .init(idleTimeout: idleTimeout),
+                            ws: .init(autoPing: .enabled(timePeriod: .seconds(15)))
+                        )
+                    ) { request, _, _ in api.webSocketUpgrade(request) },
+                    headTimeout: idleTimeout
                 )
             },
             configuration: ApplicationConfiguration(

@@ -37,12 +37,60 @@ final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// A server child channel with a ``RequestHeadGuard`` at the end of its pipeline.
+/// Closes a connection whose first request head is not complete within `timeout` (a client
+/// that sends half a head and falls silent). Hummingbird's own idle timeout watches every later
+/// request, but joins the pipeline only once a head was read. Sits first in the pipeline, on the
+/// raw bytes, and leaves once the head's blank line went by.
+final class FirstHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// The last bytes seen, to find `\r\n\r\n` across reads.
+    private var tail: [UInt8] = []
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        if timer != nil {
+            let bytes = tail + (buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
+            if bytes.count >= 4,
+                (0...(bytes.count - 4)).contains(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 && bytes[$0 + 2] == 13 && bytes[$0 + 3] == 10 })
+            {
+                timer?.cancel()
+                timer = nil
+                context.fireChannelRead(data)
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+            tail = Array(bytes.suffix(3))
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+/// A server child channel with a ``FirstHeadTimeout`` first in its pipeline and a
+/// ``RequestHeadGuard`` at its end.
 struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     let base: Base
+    /// How long the first request head may take.
+    let headTimeout: TimeAmount
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Base.Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            try channel.pipeline.syncOperations.addHandler(FirstHeadTimeout(timeout: headTimeout), position: .first)
             try channel.pipeline.syncOperations.addHandler(RequestHeadGuard())
             return value
         }

@@ -44,9 +44,16 @@ struct HubConfigurationLoader {
             ])
         else { return nil }
         var http = HubConfiguration.HTTP()
-        if let node = m["http"], let members = node.mapping(allowed: ["host", "port"]) {
+        if let node = m["http"], let members = node.mapping(allowed: ["host", "port", "idle_timeout"]) {
             if let host = members["host"]?.string { http.host = host }
             if let port = members["port"]?.int(in: 0...65535) { http.port = port }
+            if let node = members["idle_timeout"], let timeout = node.duration {
+                if timeout < .seconds(1) || timeout > .seconds(3600) {
+                    node.fail("idle_timeout is between 1s and 1h")
+                } else {
+                    http.idleTimeout = timeout
+                }
+            }
         }
         var path: String?
         var options = StorageOptions()

@@ -14,6 +14,9 @@ public struct HubConfiguration: Sendable {
         public var host = "127.0.0.1"
         /// Port (0 picks a free one).
         public var port = 8080
+        /// A connection with no request in progress, or one sending its request, that is silent
+        /// this long is closed (answering feeds are not touched).
+        public var idleTimeout: Duration = .seconds(60)
 
         /// The defaults.
         public init() {}

@@ -10,8 +10,20 @@ import Glibc
 /// A request head over the limits, or not HTTP at all, is answered and the connection closed,
 /// over a real socket to the running server (it used to hang with no answer).
 @Suite struct RequestHeadTests {
+    /// Sends `request` on a new connection and reads until the server closes it (`wait` seconds
+    /// at most); with the time it took.
+    static func timedExchange(_ request: [UInt8], port: Int, wait: Int = 5) throws -> (reply: String, seconds: Double, closed: Bool) {
+        let began = ContinuousClock.now
+        let (reply, closed) = try exchange(request, port: port, wait: wait, closed: ())
+        let elapsed = ContinuousClock.now - began
+        return (reply, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, closed)
+    }
+
     /// Sends `request` on a new connection and reads until the server closes it (5 s at most).
-    static func exchange(_ request: [UInt8], port: Int) throws -> String {
+    static func exchange(_ request: [UInt8], port: Int) throws -> String { try exchange(request, port: port, wait: 5, closed: ()).0 }
+
+    /// Whether the server closed the connection (rather than the wait running out).
+    static func exchange(_ request: [UInt8], port: Int, wait: Int, closed: Void) throws -> (String, Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -22,17 +34,19 @@ import Glibc
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestFailure("connect: \(String(cString: strerror(errno)))") }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: wait, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var reply = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
+        var closedByServer = false
         while true {
             let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { closedByServer = true }
             if count <= 0 { break }
             reply += buffer[0..<count]
         }
-        return String(decoding: reply, as: UTF8.self)
+        return (String(decoding: reply, as: UTF8.self), closedByServer)
     }
 
     struct TestFailure: Error, CustomStringConvertible {
@@ -60,6 +74,31 @@ import Glibc
             try Self.exchange(Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), port: port)
         }
         #expect(ordinary.hasPrefix("HTTP/1.1 200 "), "\(ordinary.prefix(200))")
+        await live.stop()
+    }
+
+    /// A connection that sends half a request and falls silent, or stays open idle after its
+    /// answer, is closed after `http.idle_timeout` (here 1 s) instead of holding a slot forever.
+    @Test func halfSentAndIdleConnectionsAreClosed() async throws {
+        var configuration = HubHarness.configuration()
+        configuration.http.idleTimeout = .seconds(1)
+        let live = try await LiveHub(configuration)
+        let port = live.port
+        let half = try await offThePool { try Self.timedExchange(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n".utf8), port: port, wait: 10) }
+        #expect(half.closed && half.seconds < 5, "closed \(half.closed) after \(half.seconds) s")
+        let body = try await offThePool {
+            try Self.timedExchange(
+                Array("POST /ngsi-ld/v1/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\"".utf8),
+                port: port,
+                wait: 10
+            )
+        }
+        #expect(body.closed && body.seconds < 5, "closed \(body.closed) after \(body.seconds) s")
+        let idle = try await offThePool { try Self.timedExchange(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8), port: port, wait: 10) }
+        #expect(
+            idle.reply.hasPrefix("HTTP/1.1 200 ") && idle.closed && idle.seconds < 5,
+            "\(idle.reply.prefix(100)) closed \(idle.closed) after \(idle.seconds) s"
+        )
         await live.stop()
     }
 }
