@@ -234,7 +234,7 @@ public actor AlertService {
         while true {
             do {
                 let records = try await store.recordAlertEvents(events)
-                publish(records)
+                await publish(records)
                 return
             } catch {
                 attempt += 1
@@ -256,9 +256,30 @@ public actor AlertService {
         }
     }
 
-    private func publish(_ records: [AlertEventRecord]) {
+    private func publish(_ records: [AlertEventRecord]) async {
         metrics.alertEvents.increment(by: Int64(records.count))
         feed.publish(records)
+        await storeEntities(of: records)
+    }
+
+    /// Keeps each alert the events changed as an NGSI-LD `Alert` entity of its tenant (see
+    /// ``AlertRecord/entity(rule:)``), served by the query API and the entity feed like any
+    /// other. Written to the store directly: the ingest path would come back here.
+    private func storeEntities(of records: [AlertEventRecord]) async {
+        var seen = Set<String>()
+        for record in records where seen.insert("\(record.event.tenant.name)/\(record.alert)").inserted {
+            let tenant = record.event.tenant
+            do {
+                guard let alert = try await store.alert(tenant: tenant, id: record.alert) else { continue }
+                let rule = configuration.rules.first { $0.id == alert.rule && $0.tenant == tenant }
+                let entity = alert.entity(rule: rule)
+                _ = try await store.ingest(IngestBatch(tenant: tenant, gateway: nil, entities: [entity], receivedAt: now(), replacing: true))
+                entityFeed.publish([entity])
+            } catch {
+                metrics.storageFailures.increment()
+                logger.error("storing alert \(record.alert) of \(tenant) as an entity failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     // MARK: Running

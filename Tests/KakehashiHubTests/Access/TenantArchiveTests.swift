@@ -22,12 +22,13 @@ import Testing
 
             let file = URL(fileURLWithPath: configuration.storagePath).deletingLastPathComponent().appendingPathComponent("kurume-export.sqlite").path
             let counts = try TenantArchive.export(Readings.kurume, configuration: configuration, to: file)
-            #expect(counts["entities"] == 2 && counts["observations"] == 3 && counts["alerts"] == 1 && counts["alert_events"] == 1, "\(counts)")
+            // Two gauges and the alert's Alert entity.
+            #expect(counts["entities"] == 3 && counts["observations"] == 3 && counts["alerts"] == 1 && counts["alert_events"] == 1, "\(counts)")
             // The export is a hub database of its own, with kurume's rows only.
             let exported = try SQLiteStore(path: file)
             #expect(
                 try await exported.entities(tenant: Readings.kurume, types: nil, ids: nil).map(\.id.rawValue).sorted()
-                    == ["urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k2"]
+                    == ["urn:ngsi-ld:Alert:kurume:1", "urn:ngsi-ld:WaterObserved:kurume:k1", "urn:ngsi-ld:WaterObserved:kurume:k2"]
             )
             #expect(
                 try await exported.observations(

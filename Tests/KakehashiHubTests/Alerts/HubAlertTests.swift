@@ -144,6 +144,36 @@ import FoundationNetworking
         }
     }
 
+    /// Each alert is also an NGSI-LD `Alert` entity of its tenant (Smart Data Models), changed
+    /// with every event and served by the query API like any other entity.
+    @Test func eachAlertIsAnAlertEntity() async throws {
+        try await HubHarness.withHub(try Self.configuration()) { _, client in
+            _ = try await client.upsert([Self.gauge("g1", 1.0, minutes: 0)])
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities?type=Alert").json == .array([]))
+            _ = try await client.upsert([Self.gauge("g1", 2.2, minutes: 5)])
+            let path = "/ngsi-ld/v1/entities/urn:ngsi-ld:Alert:kurume:1"
+            var alert = try await client.call(.get, path).json
+            #expect(alert["type"] == "Alert" && alert["category"]?["value"] == "weather" && alert["severity"]?["value"] == "medium", "\(alert)")
+            #expect(alert["alertSource"]?["object"]?.stringValue == Readings.gauge("g1").rawValue)
+            #expect(alert["dateIssued"]?["value"]?["@value"] == "2026-06-02T00:05:00.000Z", "\(alert)")
+            #expect(alert["active"]?["value"] == true && alert["stageName"]?["value"] == "氾濫注意" && alert["validTo"] == nil)
+            #expect(alert["location"]?["value"]?["type"] == "Point" && alert["name"]?["value"] == "River level")
+            let report = try await SmartDataModelValidator.validate([alert], form: .normalized)
+            #expect(report.failures.isEmpty, "\(report.failures)")
+
+            _ = try await client.upsert([Self.gauge("g1", 3.3, minutes: 10)])
+            #expect(try await client.call(.get, path).json["severity"]?["value"] == "critical")
+            _ = try await client.call(.post, "/alerts/1/acknowledge", body: #"{"by":"duty officer"}"#)
+            #expect(try await client.call(.get, path).json["acknowledgedBy"]?["value"] == "duty officer")
+            _ = try await client.upsert([Self.gauge("g1", 0.5, minutes: 15)])
+            alert = try await client.call(.get, path).json
+            #expect(alert["active"]?["value"] == false && alert["validTo"]?["value"]?["@value"] == "2026-06-02T00:15:00.000Z", "\(alert)")
+            let listed = try await client.call(.get, "/ngsi-ld/v1/entities?type=Alert&q=active==false").json
+            #expect(listed.arrayValue?.compactMap { $0["id"]?.stringValue } == ["urn:ngsi-ld:Alert:kurume:1"])
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities?type=Alert", tenant: Readings.omuta).json == .array([]))
+        }
+    }
+
     @Test func eventIDsIncreaseWithoutGapsPerTenantAndSurviveARestart() async throws {
         let path = Readings.temporaryDatabase()
         try await HubHarness.withHub(try Self.configuration(path: path)) { _, client in

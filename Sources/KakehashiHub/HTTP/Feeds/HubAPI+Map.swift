@@ -26,6 +26,8 @@ extension HubAPI {
         // What other tenants share, marked with `sharedBy`; their alerts where shared in full.
         let shared = try await sharedEntities(for: tenant, types: types, ids: nil)
         entities += shared.map(\.entity)
+        // Alerts are drawn on their sensors; their own entities only when asked for by type.
+        if types == nil { entities.removeAll { $0.type == Alert.entityType } }
         if let box {
             entities = entities.filter { entity in
                 guard case .geoProperty(let point, _)? = entity.attributes["location"] else { return false }
