@@ -24,7 +24,7 @@ extension HubAPI {
 
     /// `POST /ngsi-ld/v1/entityOperations/{create|upsert|update|merge|delete}`.
     func batch(_ request: Request, _ operation: BatchOperation) async throws -> Response {
-        let tenant = try tenant(of: request)
+        let tenant = operation == .create || operation == .upsert ? try creatingTenant(of: request) : try tenant(of: request)
         let query = try QueryString(request.uri.query)
         try query.allow(operation == .upsert || operation == .update ? ["options"] : [])
         let options = try query.options

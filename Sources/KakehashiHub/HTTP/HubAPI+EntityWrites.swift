@@ -137,7 +137,7 @@ extension HubAPI {
 
     /// `POST /ngsi-ld/v1/entities`: 201 with `Location`, or 409 AlreadyExists.
     func createEntity(_ request: Request) async throws -> Response {
-        let tenant = try tenant(of: request)
+        let tenant = try creatingTenant(of: request)
         try QueryString(request.uri.query).allow([])
         let (json, jsonLD) = try await writeBody(request)
         let entity = try Self.decodeEntity(json, jsonLD: jsonLD, tenant: tenant)

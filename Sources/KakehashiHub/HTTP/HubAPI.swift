@@ -136,6 +136,28 @@ public struct HubAPI: Sendable {
         return tenant
     }
 
+    /// The tenant of a request that creates entities: as ``tenant(of:)``, but on a hub without
+    /// keys (`access.require_keys: false`) an `NGSILD-Tenant` the hub does not serve yet is
+    /// created, as NGSI-LD says (with keys, tenants are made by the operator).
+    func creatingTenant(of request: Request) throws(NGSIProblem) -> Tenant {
+        do { return try tenant(of: request) } catch let problem where problem.kind == .nonexistentTenant && !configuration.requireKeys {
+            guard let name = request.headers[Self.tenantHeader], let tenant = try? Tenant(name, field: "NGSILD-Tenant"),
+                let store = directory.store
+            else { throw problem }
+            do {
+                try store.addTenant(tenant, display: nil, now: Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)))
+                logger.notice("tenant \(tenant) created by its first NGSI-LD write (access.require_keys is false)")
+            } catch {
+                // Created meanwhile by another request: served now all the same.
+                guard directory.settings(of: tenant) != nil else {
+                    logger.error("creating tenant \(tenant) failed", metadata: ["error": "\(error)"])
+                    throw NGSIProblem(.internalError, "creating tenant \(tenant) failed: \(error.operation)")
+                }
+            }
+            return tenant
+        }
+    }
+
     /// Whether the client asked for JSON-LD (then `@context` goes in the body, not a Link header).
     static func wantsJSONLD(_ request: Request) throws(NGSIProblem) -> Bool {
         guard let accept = request.headers[.accept], !accept.isEmpty else { return false }

@@ -195,6 +195,29 @@ struct EntityWritesAPITests {
         }
     }
 
+    /// On a hub without keys, a create under an `NGSILD-Tenant` it does not serve creates the
+    /// tenant (NGSI-LD 4.14); other writes and reads there are 404 NonexistentTenant first.
+    @Test func aCreateUnderAnUnknownTenantCreatesIt() async throws {
+        try await HubHarness.withHub { _, client in
+            let yame = try Tenant("yame")
+            #expect(try await client.call(.get, "\(Self.path)?type=WaterObserved", tenant: yame).problemType == "NonexistentTenant")
+            #expect(try await client.call(.patch, "\(Self.path)/\(Self.gauge)", tenant: yame, body: "{}").problemType == "NonexistentTenant")
+            let created = try await client.call(.post, Self.path, tenant: yame, body: Self.entity(), contentType: "application/ld+json")
+            #expect(created.status == .created, "\(created.text)")
+            #expect(try await Self.get(client, Self.gauge, tenant: yame).status == .ok)
+            #expect(try await Self.get(client, Self.gauge).status == .notFound)
+            let batch = try await client.call(
+                .post,
+                "/ngsi-ld/v1/entityOperations/upsert",
+                tenant: try Tenant("hirokawa"),
+                body: "[\(Self.entity())]",
+                contentType: "application/ld+json"
+            )
+            #expect(batch.status == .created)
+            #expect(try await client.call(.get, "\(Self.path)?type=WaterObserved", tenant: try Tenant("hirokawa")).json.arrayValue?.count == 1)
+        }
+    }
+
     /// A write over HTTP takes the ingest path: each reading is stored once however often it is
     /// sent, and a reading older than the stored one does not hide it.
     @Test func writesTakeTheIngestPath() async throws {
