@@ -100,14 +100,14 @@ extension HubAPI {
             return true
         }
         let page = matching.dropFirst(offset).prefix(limit)
-        let keyValues = (try query.options).contains("keyValues")
+        let (keyValues, concise) = try Self.representation(try query.options)
         let projection = try Self.projection(query)
         var headers = Self.paginationLinks(request, limit: limit, offset: offset, total: matching.count)
         if count { headers[Self.countHeader] = String(matching.count) }
         if asGeoJSON {
             let features = page.map { entity in
                 Self.feature(
-                    Self.project(Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: false), projection),
+                    Self.project(Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: false, concise: concise), projection),
                     of: entity,
                     geometryProperty: query["geometryProperty"] ?? "location"
                 )
@@ -115,7 +115,7 @@ extension HubAPI {
             return Self.geoJSON(["type": "FeatureCollection", "features": .array(features)], extra: headers)
         }
         let body = JSONValue.array(
-            page.map { Self.project(Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD), projection) }
+            page.map { Self.project(Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise), projection) }
         )
         return Self.json(body, jsonLD: jsonLD, extra: headers)
     }
@@ -153,8 +153,9 @@ extension HubAPI {
             throw NGSIProblem(.resourceNotFound, "entity \(id) was not found for tenant \(tenant)")
         }
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
+        let (keyValues, concise) = try Self.representation(try query.options)
         let rendered = Self.project(
-            Self.render(entity, keyValues: (try query.options).contains("keyValues"), attributes: attributes, jsonLD: jsonLD),
+            Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise),
             projection
         )
         if asGeoJSON { return Self.geoJSON(Self.feature(rendered, of: entity, geometryProperty: query["geometryProperty"] ?? "location")) }

@@ -31,7 +31,7 @@ extension HubAPI {
     /// An entity or fragment without its `@context`. A JSON body carries none (its context comes
     /// by `Link`); a JSON-LD one may give a URL, an array or an object. Terms are read as given,
     /// in the core context's default vocabulary.
-    static func withoutContext(_ json: JSONValue, jsonLD: Bool, field: String) throws(NGSIProblem) -> JSONValue {
+    static func withoutContext(_ json: JSONValue, jsonLD: Bool, field: String, attributes: Bool = true) throws(NGSIProblem) -> JSONValue {
         guard case .object(var members) = json else {
             throw NGSIProblem(.badRequestData, "\(field) must be a JSON object, not \(json.typeName)")
         }
@@ -47,7 +47,9 @@ extension HubAPI {
             default: throw NGSIProblem(.badRequestData, "\(field).@context must be a URL, an array or an object, not \(context.typeName)")
             }
         }
-        return .object(members)
+        // Normalized or concise: the types concise leaves out are put back (in an entity or a
+        // fragment, whose members are attributes; one attribute's body is expanded by its caller).
+        return attributes ? NGSIConcise.expandEntity(.object(members)) : .object(members)
     }
 
     /// Decodes an entity body of `tenant`.
@@ -218,7 +220,7 @@ extension HubAPI {
         guard existing.attributes[name] != nil else {
             throw NGSIProblem(.resourceNotFound, "entity \(id) has no attribute \(name)")
         }
-        guard case .object(var members) = try Self.withoutContext(json, jsonLD: jsonLD, field: "the attribute") else {
+        guard case .object(var members) = try Self.withoutContext(json, jsonLD: jsonLD, field: "the attribute", attributes: false) else {
             throw NGSIProblem(.badRequestData, "the attribute must be a JSON object")
         }
         if partial, case .object(let known) = existing.json(.normalized)[name] ?? .null {
@@ -231,7 +233,7 @@ extension HubAPI {
             for (key, value) in members { merged[key] = value }
             members = merged
         }
-        let fragment = try Self.decodeFragment(.object([name: .object(members)]), jsonLD: false, of: existing)
+        let fragment = try Self.decodeFragment(.object([name: NGSIConcise.expand(.object(members))]), jsonLD: false, of: existing)
         try await writeOne(fragment, tenant: tenant)
         return Response(status: .noContent)
     }

@@ -193,11 +193,22 @@ public struct HubAPI: Sendable {
     }
 
     /// The entity as NGSI-LD JSON, optionally projected to `attributes`.
-    static func render(_ entity: NGSIEntity, keyValues: Bool, attributes: Set<String>?, jsonLD: Bool) -> JSONValue {
+    static func render(_ entity: NGSIEntity, keyValues: Bool, attributes: Set<String>?, jsonLD: Bool, concise: Bool = false) -> JSONValue {
         var shown = entity
         if let attributes { shown.attributes = shown.attributes.filter { attributes.contains($0.key) } }
         shown.context = jsonLD ? contexts(for: entity.type) : []
+        if concise && !keyValues { return NGSIConcise.compactEntity(shown.json(.normalized)) }
         return shown.json(keyValues ? .keyValues : .normalized)
+    }
+
+    /// The representation `options`/`format` ask for: keyValues (simplified), concise, or
+    /// normalized (the default); two of them at once is a 400.
+    static func representation(_ options: Set<String>) throws(NGSIProblem) -> (keyValues: Bool, concise: Bool) {
+        let asked = options.intersection(["keyValues", "concise", "normalized"])
+        guard asked.count <= 1 else {
+            throw NGSIProblem(.badRequestData, "options: \(asked.sorted().joined(separator: " and ")) cannot be asked for together")
+        }
+        return (asked.contains("keyValues"), asked.contains("concise"))
     }
 
     /// The JSON-LD context of an entity type: its Smart Data Models domain, then the core.

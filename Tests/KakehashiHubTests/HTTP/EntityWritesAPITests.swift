@@ -116,7 +116,8 @@ struct EntityWritesAPITests {
             #expect(try await client.call(.patch, attrs, body: #"{"name":{"type":"Property","value":"all"}}"#).status == .noContent)
 
             // Partial attribute update: the value changes, its unit stays.
-            #expect(try await client.call(.patch, attrs + "/dangerLevel", body: #"{"value":3.5}"#).status == .noContent)
+            let patched = try await client.call(.patch, attrs + "/dangerLevel", body: #"{"value":3.5}"#)
+            #expect(patched.status == .noContent, "\(patched.text)")
             now = try await Self.get(client, Self.gauge).json
             #expect(now["dangerLevel"]?["value"]?.numberValue == 3.5 && now["dangerLevel"]?["unitCode"] == "MTR", "\(now)")
             // Replace: the attribute as given.
@@ -192,6 +193,29 @@ struct EntityWritesAPITests {
             #expect(partly.json["errors"]?.arrayValue?.first?["entityId"] == "urn:ngsi-ld:WaterObserved:c")
             let left = try await client.call(.get, "\(Self.path)?type=WaterObserved")
             #expect(left.json.arrayValue?.compactMap { $0["id"]?.stringValue } == ["urn:ngsi-ld:WaterObserved:a", "urn:ngsi-ld:WaterObserved:b"])
+        }
+    }
+
+    /// The concise representation: written (the types it leaves out are put back) and read.
+    @Test func conciseInAndOut() async throws {
+        try await HubHarness.withHub { _, client in
+            let concise =
+                #"{"id":"urn:ngsi-ld:WaterObserved:c1","type":"WaterObserved","name":"c1","#
+                + #""waterLevel":{"value":1.25,"unitCode":"MTR"},"refDevice":{"object":"urn:ngsi-ld:Device:d1"},"#
+                + #""location":{"value":{"type":"Point","coordinates":[130.5,33.3]}}}"#
+            #expect(try await client.call(.post, Self.path, body: concise).status == .created)
+            let normalized = try await Self.get(client, "urn:ngsi-ld:WaterObserved:c1").json
+            #expect(normalized["name"] == ["type": "Property", "value": "c1"])
+            #expect(normalized["refDevice"]?["type"] == "Relationship" && normalized["location"]?["type"] == "GeoProperty")
+            #expect(normalized["waterLevel"] == ["type": "Property", "value": 1.25, "unitCode": "MTR"])
+            let read = try await client.call(.get, "\(Self.path)/urn:ngsi-ld:WaterObserved:c1?options=concise").json
+            #expect(read["name"] == "c1" && read["waterLevel"] == ["value": 1.25, "unitCode": "MTR"], "\(read)")
+            #expect(read["refDevice"] == ["object": "urn:ngsi-ld:Device:d1"] && read["location"]?["value"]?["type"] == "Point")
+            let listed = try await client.call(.get, "\(Self.path)?type=WaterObserved&format=concise").json
+            #expect(listed.arrayValue?.first?["name"] == "c1")
+            // A bare value appended, and a partial attribute update, in concise form too.
+            #expect(try await client.call(.post, "\(Self.path)/urn:ngsi-ld:WaterObserved:c1/attrs", body: #"{"status":"ok"}"#).status == .noContent)
+            #expect(try await Self.get(client, "urn:ngsi-ld:WaterObserved:c1").json["status"] == ["type": "Property", "value": "ok"])
         }
     }
 

@@ -30,6 +30,12 @@ struct ProblemDetailsTests {
 
     /// Bad writes: entities, attributes and batches.
     static let writeCases: [Case] = [
+        Case(
+            name: "keyValues and concise together",
+            uri: "/ngsi-ld/v1/entities?type=W&options=keyValues,concise",
+            status: 400,
+            type: .badRequestData
+        ),
         Case(name: "create not JSON", method: .post, uri: entitiesPath, body: "{", status: 400, type: .invalidRequest),
         Case(name: "create an array", method: .post, uri: entitiesPath, body: "[]", status: 400, type: .badRequestData),
         Case(name: "create without id", method: .post, uri: entitiesPath, body: #"{"type":"WaterObserved"}"#, status: 400, type: .badRequestData),
@@ -68,10 +74,10 @@ struct ProblemDetailsTests {
             type: .badRequestData
         ),
         Case(
-            name: "create attribute not an object",
+            name: "create attribute null",
             method: .post,
             uri: entitiesPath,
-            body: body(#","waterLevel":1.5"#),
+            body: body(#","waterLevel":null"#),
             status: 400,
             type: .badRequestData
         ),
