@@ -114,10 +114,25 @@ extension HubAPI {
             }
             return Self.geoJSON(["type": "FeatureCollection", "features": .array(features)], extra: headers)
         }
-        let body = JSONValue.array(
-            page.map { Self.project(Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise), projection) }
-        )
-        return Self.json(body, jsonLD: jsonLD, extra: headers)
+        var rendered = page.map { Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise) }
+        if try query.options.contains("sysAttrs") { rendered = try await withSystemTimes(rendered, of: Array(page)) }
+        return Self.json(.array(rendered.map { Self.project($0, projection) }), jsonLD: jsonLD, extra: headers)
+    }
+
+    /// `rendered[i]` with `createdAt` and `modifiedAt` of `entities[i]` (NGSI-LD `sysAttrs`; a
+    /// shared entity's from its owner). Kept for entities, not for each attribute.
+    func withSystemTimes(_ rendered: [JSONValue], of entities: [NGSIEntity]) async throws(NGSIProblem) -> [JSONValue] {
+        var times = [EntityID: EntitySystemTimes]()
+        for (owner, owned) in Dictionary(grouping: entities, by: \.id.tenant) {
+            let ids = owned.map(\.id)
+            times.merge(try await stored { () async throws(StorageError) in try await store.systemTimes(tenant: owner, ids: ids) }) { a, _ in a }
+        }
+        return zip(rendered, entities).map { json, entity in
+            guard case .object(var members) = json, let time = times[entity.id] else { return json }
+            if let created = time.createdAt { members["createdAt"] = .string(created.iso8601) }
+            members["modifiedAt"] = .string(time.modifiedAt.iso8601)
+            return .object(members)
+        }
     }
 
     /// The `type` and `id` lists of a query.
@@ -154,10 +169,9 @@ extension HubAPI {
         }
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
         let (keyValues, concise) = try Self.representation(try query.options)
-        let rendered = Self.project(
-            Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise),
-            projection
-        )
+        var shown = Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise)
+        if try query.options.contains("sysAttrs") { shown = try await withSystemTimes([shown], of: [entity])[0] }
+        let rendered = Self.project(shown, projection)
         if asGeoJSON { return Self.geoJSON(Self.feature(rendered, of: entity, geometryProperty: query["geometryProperty"] ?? "location")) }
         return Self.json(rendered, jsonLD: jsonLD)
     }

@@ -25,6 +25,10 @@ public protocol ObservationStore: Sendable {
     /// The latest state of one entity.
     func entity(tenant: Tenant, id: EntityID) async throws(StorageError) -> NGSIEntity?
 
+    /// When each of the tenant's entities `ids` was created (nil when unknown: created before
+    /// this was kept) and last modified; entities that do not exist are left out.
+    func systemTimes(tenant: Tenant, ids: [EntityID]) async throws(StorageError) -> [EntityID: EntitySystemTimes]
+
     /// The time series of an entity.
     func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo]
 

@@ -264,3 +264,16 @@ public struct StoreStatistics: Sendable, Hashable {
     /// Zero counts.
     public init() {}
 }
+
+/// An entity's NGSI-LD system times (`options=sysAttrs`).
+public struct EntitySystemTimes: Sendable, Hashable {
+    /// When it was created; nil for entities created before the store kept it.
+    public let createdAt: Timestamp?
+    /// When a write last changed it (the time the hub received that write).
+    public let modifiedAt: Timestamp
+
+    public init(createdAt: Timestamp?, modifiedAt: Timestamp) {
+        self.createdAt = createdAt
+        self.modifiedAt = modifiedAt
+    }
+}

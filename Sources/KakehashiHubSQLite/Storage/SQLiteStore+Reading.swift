@@ -54,6 +54,26 @@ extension SQLiteStore {
         return result
     }
 
+    public func systemTimes(tenant: Tenant, ids: [EntityID]) async throws(StorageError) -> [EntityID: EntitySystemTimes] {
+        guard !ids.isEmpty else { return [:] }
+        return try read("reading the system times of \(ids.count) entities of \(tenant)") { db in
+            let statement = try db.prepare("SELECT created, modified FROM entities WHERE tenant = ? AND id = ?")
+            var result = [EntityID: EntitySystemTimes]()
+            for id in ids {
+                try statement.bind(1, tenant.name)
+                try statement.bind(2, id.rawValue)
+                if try statement.step() {
+                    result[id] = EntitySystemTimes(
+                        createdAt: statement.isNull(0) ? nil : Timestamp(millisecondsSinceEpoch: statement.int64(0)),
+                        modifiedAt: Timestamp(millisecondsSinceEpoch: statement.int64(1))
+                    )
+                }
+                statement.reset()
+            }
+            return result
+        }
+    }
+
     public func entity(tenant: Tenant, id: EntityID) async throws(StorageError) -> NGSIEntity? {
         try read("reading entity \(id)") { db in
             try db.execute("BEGIN")

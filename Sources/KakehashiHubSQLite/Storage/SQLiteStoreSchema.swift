@@ -197,6 +197,11 @@ enum SQLiteStoreSchema {
         CREATE TABLE writer_mark(id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL, n INTEGER NOT NULL);
         INSERT INTO writer_mark VALUES (1, '', 0);
         """,
+        // When an entity was created (NGSI-LD createdAt; `modified` is its modifiedAt). Unknown
+        // for entities created before.
+        """
+        ALTER TABLE entities ADD COLUMN created INTEGER;
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

@@ -45,7 +45,7 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         )
         upsertEntity = try connection.prepare(
             """
-            INSERT INTO entities(tenant, id, type, body, latitude, longitude, modified) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO entities(tenant, id, type, body, latitude, longitude, modified, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
             ON CONFLICT(tenant, id) DO UPDATE SET body = excluded.body, latitude = excluded.latitude,
               longitude = excluded.longitude, modified = excluded.modified
             """

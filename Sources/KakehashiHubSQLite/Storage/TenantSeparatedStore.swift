@@ -62,6 +62,10 @@ public final class TenantSeparatedStore: ObservationStore, AlertStore, Sendable 
         try await store(tenant).entity(tenant: tenant, id: id)
     }
 
+    public func systemTimes(tenant: Tenant, ids: [EntityID]) async throws(StorageError) -> [EntityID: EntitySystemTimes] {
+        try await store(tenant).systemTimes(tenant: tenant, ids: ids)
+    }
+
     public func remove(tenant: Tenant, id: EntityID, attributes names: Set<String>?, at: Timestamp) async throws(StorageError) -> Bool {
         try await store(tenant).remove(tenant: tenant, id: id, attributes: names, at: at)
     }

@@ -5,6 +5,7 @@ import KakehashiHubCore
 import KakehashiHubSQLite
 import KakehashiHubTestSupport
 import KakehashiModel
+import Synchronization
 import Testing
 
 /// NGSI-LD writes (ETSI GS CIM 009, 5.6): each route's status, headers and body, and what a
@@ -216,6 +217,23 @@ struct EntityWritesAPITests {
             // A bare value appended, and a partial attribute update, in concise form too.
             #expect(try await client.call(.post, "\(Self.path)/urn:ngsi-ld:WaterObserved:c1/attrs", body: #"{"status":"ok"}"#).status == .noContent)
             #expect(try await Self.get(client, "urn:ngsi-ld:WaterObserved:c1").json["status"] == ["type": "Property", "value": "ok"])
+        }
+    }
+
+    /// `options=sysAttrs`: when the entity was created and last changed, by the hub's clock.
+    @Test func systemAttributesSayWhenAnEntityWasCreatedAndChanged() async throws {
+        let clock = Mutex(try Timestamp(iso8601: "2026-12-01T00:00:00Z"))
+        try await HubHarness.withHub(now: { clock.withLock { $0 } }) { _, client in
+            #expect(try await client.call(.post, Self.path, body: Self.entity(), contentType: "application/ld+json").status == .created)
+            clock.withLock { $0 = try! Timestamp(iso8601: "2026-12-01T00:05:00Z") }
+            #expect(try await client.call(.patch, "\(Self.path)/\(Self.gauge)", body: #"{"status":"ok"}"#).status == .noContent)
+            let one = try await client.call(.get, "\(Self.path)/\(Self.gauge)?options=sysAttrs").json
+            #expect(one["createdAt"] == "2026-12-01T00:00:00.000Z" && one["modifiedAt"] == "2026-12-01T00:05:00.000Z", "\(one)")
+            let listed = try await client.call(.get, "\(Self.path)?type=WaterObserved&options=sysAttrs,keyValues").json.arrayValue?.first
+            #expect(listed?["modifiedAt"] == "2026-12-01T00:05:00.000Z" && listed?["status"] == "ok")
+            #expect(try await Self.get(client, Self.gauge).json["createdAt"] == nil)
+            let picked = try await client.call(.get, "\(Self.path)/\(Self.gauge)?options=sysAttrs&pick=id,createdAt").json
+            #expect(picked == ["id": .string(Self.gauge), "createdAt": "2026-12-01T00:00:00.000Z"])
         }
     }
 
