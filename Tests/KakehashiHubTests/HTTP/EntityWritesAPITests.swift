@@ -223,7 +223,8 @@ struct EntityWritesAPITests {
     /// `options=sysAttrs`: when the entity was created and last changed, by the hub's clock.
     @Test func systemAttributesSayWhenAnEntityWasCreatedAndChanged() async throws {
         let clock = Mutex(try Timestamp(iso8601: "2026-12-01T00:00:00Z"))
-        try await HubHarness.withHub(now: { clock.withLock { $0 } }) { _, client in
+        let now: WallClock = { clock.withLock { $0 } }
+        try await HubHarness.withHub(now: now) { _, client in
             #expect(try await client.call(.post, Self.path, body: Self.entity(), contentType: "application/ld+json").status == .created)
             clock.withLock { $0 = try! Timestamp(iso8601: "2026-12-01T00:05:00Z") }
             #expect(try await client.call(.patch, "\(Self.path)/\(Self.gauge)", body: #"{"status":"ok"}"#).status == .noContent)
