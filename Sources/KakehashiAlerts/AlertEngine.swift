@@ -338,7 +338,7 @@ public struct AlertEngine: Sendable {
             switch attribute {
             case .property(let property): if case .number(let number) = property.value { facts.numbers[name] = number }
             case .geoProperty(let point, _): facts.location = point
-            case .relationship: break
+            case .relationship, .languageProperty: break
             }
         }
     }

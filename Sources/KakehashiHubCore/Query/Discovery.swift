@@ -50,6 +50,7 @@ public struct Discovery: Sendable, Hashable {
         case .property: "Property"
         case .relationship: "Relationship"
         case .geoProperty: "GeoProperty"
+        case .languageProperty: "LanguageProperty"
         }
     }
 

@@ -45,12 +45,14 @@ public enum NGSIAttribute: Sendable, Hashable {
     case relationship(object: String, observedAt: Timestamp?)
     /// A GeoProperty holding a GeoJSON Point.
     case geoProperty(GeoPoint, observedAt: Timestamp?)
+    /// A LanguageProperty: one text per language tag (`{"ja": "瀬ノ下", "en": "Senoshita"}`).
+    case languageProperty([String: String], observedAt: Timestamp?)
 
     /// The observation time, when the attribute has one.
     public var observedAt: Timestamp? {
         switch self {
         case .property(let property): property.observedAt
-        case .relationship(_, let observedAt), .geoProperty(_, let observedAt): observedAt
+        case .relationship(_, let observedAt), .geoProperty(_, let observedAt), .languageProperty(_, let observedAt): observedAt
         }
     }
 }

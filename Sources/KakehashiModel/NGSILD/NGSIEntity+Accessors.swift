@@ -7,6 +7,7 @@ extension NGSIEntity {
         case .property(let property)?: return property
         case .relationship?: throw ModelError(field: name, .wrongType(expected: "a Property, not a Relationship"))
         case .geoProperty?: throw ModelError(field: name, .wrongType(expected: "a Property, not a GeoProperty"))
+        case .languageProperty?: throw ModelError(field: name, .wrongType(expected: "a Property, not a LanguageProperty"))
         }
     }
 
@@ -84,6 +85,7 @@ extension NGSIEntity {
             guard case .text(let text) = property.value else { throw ModelError(field: name, .wrongType(expected: "an entity id")) }
             return try Self.checkReference(text, field: name)
         case .geoProperty?: throw ModelError(field: name, .wrongType(expected: "a Relationship, not a GeoProperty"))
+        case .languageProperty?: throw ModelError(field: name, .wrongType(expected: "a Relationship, not a LanguageProperty"))
         }
     }
 

@@ -97,9 +97,37 @@ extension NGSIEntity {
         case "GeoProperty":
             guard let geo = members["value"] else { throw ModelError(field: name + ".value", .missing) }
             return .geoProperty(try decodePoint(geo, field: name + ".value"), observedAt: observedAt)
+        case "LanguageProperty":
+            guard let map = members["languageMap"] else { throw ModelError(field: name + ".languageMap", .missing) }
+            return .languageProperty(try decodeLanguageMap(map, field: name + ".languageMap"), observedAt: observedAt)
         default:
-            throw ModelError(field: name + ".type", .invalid("\"\(kind)\" is not \"Property\", \"Relationship\" or \"GeoProperty\""))
+            throw ModelError(
+                field: name + ".type",
+                .invalid("\"\(kind)\" is not \"Property\", \"Relationship\", \"GeoProperty\" or \"LanguageProperty\"")
+            )
         }
+    }
+
+    /// A LanguageProperty's map: language tags (BCP 47 shape: letters, digits and `-`, up to 35
+    /// characters, or `@none`) to texts.
+    static func decodeLanguageMap(_ value: JSONValue, field: String) throws(ModelError) -> [String: String] {
+        guard case .object(let members) = value, !members.isEmpty else {
+            throw ModelError(field: field, .wrongType(expected: "an object of language tags to texts, with at least one"))
+        }
+        var map = [String: String]()
+        for (tag, text) in members {
+            let valid =
+                tag == "@none"
+                || (1...35).contains(tag.utf8.count) && tag.utf8.first.map { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20) } == true
+                    && tag.utf8.allSatisfy { b in
+                        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                            || b == UInt8(ascii: "-")
+                    }
+            guard valid else { throw ModelError(field: field, .invalid("\"\(tag.prefix(40))\" is not a language tag (BCP 47, like ja or en-GB)")) }
+            guard case .string(let string) = text else { throw ModelError(field: field + "." + tag, .wrongType(expected: "a text")) }
+            map[tag] = try ModelLimits.checkLength(string, field: field + "." + tag)
+        }
+        return map
     }
 
     static func decodeKeyValue(_ value: JSONValue, name: String) throws(ModelError) -> NGSIAttribute {

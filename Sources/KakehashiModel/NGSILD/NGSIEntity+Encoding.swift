@@ -53,6 +53,10 @@ extension NGSIEntity {
             members["type"] = "GeoProperty"
             members["value"] = geoJSON(point)
             if let observedAt { members["observedAt"] = .string(observedAt.iso8601) }
+        case .languageProperty(let map, let observedAt):
+            members["type"] = "LanguageProperty"
+            members["languageMap"] = .object(map.mapValues(JSONValue.string))
+            if let observedAt { members["observedAt"] = .string(observedAt.iso8601) }
         }
         return .object(members)
     }
@@ -64,6 +68,7 @@ extension NGSIEntity {
             return normalizedValue(property.value)
         case .relationship(let object, _): return .string(object)
         case .geoProperty(let point, _): return geoJSON(point)
+        case .languageProperty(let map, _): return .object(["languageMap": .object(map.mapValues(JSONValue.string))])
         }
     }
 

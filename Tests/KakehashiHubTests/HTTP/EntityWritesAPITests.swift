@@ -238,6 +238,30 @@ struct EntityWritesAPITests {
         }
     }
 
+    /// A LanguageProperty keeps a text per language; `lang` answers one of them as a Property.
+    @Test func languagePropertiesAnswerInTheLanguageAsked() async throws {
+        try await HubHarness.withHub { _, client in
+            let names = #","name":{"type":"LanguageProperty","languageMap":{"ja":"瀬ノ下","en":"Senoshita","@none":"Senoshita gauge"}}"#
+            let body = #"{"id":"urn:ngsi-ld:WaterObserved:l1","type":"WaterObserved","waterLevel":{"type":"Property","value":1}"# + names + "}"
+            #expect(try await client.call(.post, Self.path, body: body).status == .created)
+            let path = "\(Self.path)/urn:ngsi-ld:WaterObserved:l1"
+            let all = try await client.call(.get, path).json
+            #expect(all["name"] == ["type": "LanguageProperty", "languageMap": ["ja": "瀬ノ下", "en": "Senoshita", "@none": "Senoshita gauge"]])
+            #expect(try await client.call(.get, path + "?lang=ja").json["name"] == ["type": "Property", "value": "瀬ノ下", "lang": "ja"])
+            #expect(try await client.call(.get, path + "?lang=en-GB,ja;q=0.5").json["name"]?["lang"] == "en")
+            #expect(try await client.call(.get, path + "?lang=fr").json["name"]?["lang"] == "@none")
+            #expect(try await client.call(.get, path + "?lang=ja&options=keyValues").json["name"] == "瀬ノ下")
+            #expect(try await client.call(.get, path + "?options=concise").json["name"]?["languageMap"]?["en"] == "Senoshita")
+            let listed = try await client.call(.get, "\(Self.path)?type=WaterObserved&lang=en&options=concise").json.arrayValue?.first
+            #expect(listed?["name"] == ["value": "Senoshita", "lang": "en"])
+            // Concise input: languageMap says LanguageProperty.
+            #expect(try await client.call(.post, path + "/attrs", body: #"{"alias":{"languageMap":{"ja":"せのした"}}}"#).status == .noContent)
+            #expect(try await client.call(.get, path).json["alias"]?["type"] == "LanguageProperty")
+            let bad = try await client.call(.post, path + "/attrs", body: #"{"alias":{"type":"LanguageProperty","languageMap":{"not a tag":"x"}}}"#)
+            #expect(bad.status == .badRequest && bad.json["detail"]?.stringValue?.contains("language tag") == true, "\(bad.text)")
+        }
+    }
+
     /// On a hub without keys, a create under an `NGSILD-Tenant` it does not serve creates the
     /// tenant (NGSI-LD 4.14); other writes and reads there are 404 NonexistentTenant first.
     @Test func aCreateUnderAnUnknownTenantCreatesIt() async throws {
