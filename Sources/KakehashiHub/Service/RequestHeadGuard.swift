@@ -41,14 +41,23 @@ final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
 /// that sends half a head and falls silent). Hummingbird's own idle timeout watches every later
 /// request, but joins the pipeline only once a head was read. Sits first in the pipeline, on the
 /// raw bytes, and leaves once the head's blank line went by.
+///
+/// It also answers a first request line longer than ``maxRequestLine`` with `414 URI Too Long`
+/// (the decoder would count it in the 80 KiB of the head and answer 431).
 final class FirstHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The longest request line (method, URL, version) the hub reads.
+    static let maxRequestLine = 16 * 1024
 
     private let timeout: TimeAmount
     private var timer: Scheduled<Void>?
     /// The last bytes seen, to find `\r\n\r\n` across reads.
     private var tail: [UInt8] = []
+    /// Bytes of the first line seen so far, until its end is found (nil after).
+    private var lineLength: Int? = 0
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
@@ -64,6 +73,15 @@ final class FirstHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        if let length = lineLength {
+            if let end = buffer.readableBytesView.firstIndex(of: 10) {
+                lineLength = nil
+                if length + (end - buffer.readerIndex) > Self.maxRequestLine { return uriTooLong(context) }
+            } else {
+                lineLength = length + buffer.readableBytes
+                if lineLength! > Self.maxRequestLine { return uriTooLong(context) }
+            }
+        }
         if timer != nil {
             let bytes = tail + (buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])
             if bytes.count >= 4,
@@ -78,6 +96,29 @@ final class FirstHeadTimeout: ChannelInboundHandler, RemovableChannelHandler {
             tail = Array(bytes.suffix(3))
         }
         context.fireChannelRead(data)
+    }
+}
+
+extension FirstHeadTimeout {
+    /// Answers 414 (ProblemDetails) and closes the connection.
+    func uriTooLong(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        lineLength = nil
+        let problem = NGSIProblem(
+            .invalidRequest,
+            "the request line is longer than this hub's limit of \(Self.maxRequestLine / 1024) KiB",
+            status: .uriTooLong
+        )
+        let body = problem.json.serialized()
+        var buffer = context.channel.allocator.buffer(capacity: body.count + 160)
+        buffer.writeString(
+            "HTTP/1.1 414 URI Too Long\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        )
+        buffer.writeBytes(body)
+        let channel = context.channel
+        // Written below the HTTP encoder (this handler is first in the pipeline): raw bytes.
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
