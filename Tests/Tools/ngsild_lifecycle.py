@@ -31,7 +31,23 @@ def gauge(code, level, minutes_ago=0):
     return e
 
 
-client = Client(hostname=host, port=port, tenant=tenant, port_temporal=port)
+def probe():
+    """What the port answers to a plain request, raw: for the failure message."""
+    import socket
+    try:
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
+            return repr(s.recv(300))
+    except OSError as error:
+        return repr(error)
+
+
+started = datetime.now(timezone.utc)
+try:
+    client = Client(hostname=host, port=port, tenant=tenant, port_temporal=port)
+except Exception as error:
+    took = (datetime.now(timezone.utc) - started).total_seconds()
+    check("connect", False, f"{error!r} after {took:.1f} s; a raw GET /healthz then got {probe()}")
 check("connect", client.is_connected())
 
 # One entity: create, get, exists, query with q and count, update, delete.

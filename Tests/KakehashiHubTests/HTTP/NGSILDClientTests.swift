@@ -28,7 +28,7 @@ import Testing
             .exit()
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         let steps = output.split(separator: "\n").filter { $0.hasPrefix("ok   ") || $0.hasPrefix("FAIL ") }
-        #expect(status == 0, "\(output.suffix(4000))")
+        #expect(status == 0, "\(output.suffix(4000))\nthe hub: \(live.endedEarly ?? "still running")")
         #expect(output.contains("lifecycle passed"))
         // Every step ran (one per check( call in the script): one broken call would stop it early.
         let checks = try String(contentsOfFile: script, encoding: .utf8).components(separatedBy: "\ncheck(").count - 1

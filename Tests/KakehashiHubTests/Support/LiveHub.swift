@@ -18,6 +18,14 @@ final class LiveHub: Sendable {
     let port: Int
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
+    private let ended: Reason
+
+    /// Why the application ended, if it did before ``stop()`` (for failure messages).
+    var endedEarly: String? { ended.value.withLock { $0 } }
+
+    private final class Reason: Sendable {
+        let value = Mutex<String?>(nil)
+    }
 
     /// Without `access`, keys are not required (see ``HubHarness/withHub(_:access:_:)``).
     init(_ configuration: HubConfiguration, access: Bool = false, port: Int = 0) async throws {
@@ -29,18 +37,21 @@ final class LiveHub: Sendable {
         let app = hub.application { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
         // The application may end before it listens (a port taken meanwhile): say so at once.
-        let ended = Mutex<String?>(nil)
+        let reason = Reason()
+        self.ended = reason
         running = Task {
             do { try await group.run() } catch {
-                ended.withLock { $0 = "\(error)" }
+                reason.value.withLock { $0 = "\(error)" }
                 throw error
             }
-            ended.withLock { $0 = $0 ?? "ended" }
+            reason.value.withLock { $0 = $0 ?? "ended" }
         }
         // A bound for failure only: at the start of a full run on two cores, every suite competes.
         let deadline = ContinuousClock.now + .seconds(120)
         while bound.withLock({ $0 }) == nil {
-            if let reason = ended.withLock({ $0 }) { throw LiveHubError(reason: "the hub stopped before it listened on port \(port): \(reason)") }
+            if let reason = reason.value.withLock({ $0 }) {
+                throw LiveHubError(reason: "the hub stopped before it listened on port \(port): \(reason)")
+            }
             guard ContinuousClock.now < deadline else { throw LiveHubError(reason: "the hub's HTTP server did not start within 120 s") }
             try await Task.sleep(for: .milliseconds(10))
         }
