@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -236,6 +237,9 @@ public final class TestBroker: @unchecked Sendable {
         }
     }
 
+    /// Ports ``reusablePort()`` gave in this process.
+    static let handedOut = Mutex<Set<Int>>([])
+
     static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -259,27 +263,16 @@ public final class TestBroker: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             close(fd)
-            if bound == 0 { return port }
+            // Never the same port twice in one run: a server given it earlier may be down now.
+            if bound == 0, handedOut.withLock({ $0.insert(port).inserted }) { return port }
         }
         throw TestSupportError("no free port found under the ephemeral range (from \(low))")
     }
 
-    /// A port that was free on 127.0.0.1 a moment ago (bound to port 0, then released).
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw TestSupportError("bind() failed: errno \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    /// A port free on 127.0.0.1 for a server this test starts: one of ``reusablePort()``, below
+    /// the kernel's ephemeral range, so that neither an outgoing connection nor a server bound to
+    /// port 0 elsewhere in the run can take it between this call and the server's bind.
+    public static func freePort() throws -> Int { try reusablePort() }
 }
 
 /// An error of the test-support code itself.

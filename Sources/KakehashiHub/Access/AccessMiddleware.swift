@@ -31,6 +31,8 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         case "/ngsi-ld/v1/entityOperations/query", "/ngsi-ld/v1/entityOperations/query/": return .read
         default: break
         }
+        // A hosted context is the hub's: anyone who writes may add one, an operator deletes.
+        if method == .delete, path.hasPrefix("/ngsi-ld/v1/jsonldContexts/") { return .administer }
         // Every NGSI-LD write: entities, attributes, batches.
         if path.hasPrefix("/ngsi-ld/v1/"), method != .get, method != .head { return .write }
         if path.hasPrefix("/dashboard/"), path != "/dashboard/session" { return nil }

@@ -24,6 +24,8 @@ public struct HubAPI: Sendable {
     let limiter: RateLimiter
     /// Open feeds per key.
     let feedSlots: FeedSlots
+    /// JSON-LD contexts: hosted, preloaded and fetched.
+    let contexts: ContextStore
     /// Links to peer hubs, for the health report.
     var federation: [FederationLink] = []
 
@@ -40,6 +42,7 @@ public struct HubAPI: Sendable {
         }
         // The NGSI-LD routes from one table: registered here, and what the fallback below lists in
         // `Allow` for a method a path does not take.
+        router.add(middleware: JSONLDMiddleware(contexts: contexts, maxBodyBytes: configuration.limits.maxBodyBytes))
         let routes = ngsiRoutes
         for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
         router.add(middleware: NGSIRouteFallback<BasicRequestContext>(routes: routes.map { ($0.path, $0.method) }))
@@ -105,6 +108,7 @@ public struct HubAPI: Sendable {
                 try await self.discoverAttributes(request, attribute: context.parameters.get("attribute") ?? "")
             },
         ]
+        routes += contextRoutes
         for operation in BatchOperation.allCases {
             routes.append(
                 NGSIRoute(path: "/ngsi-ld/v1/entityOperations/\(operation.rawValue)", method: .post) { request, _ in

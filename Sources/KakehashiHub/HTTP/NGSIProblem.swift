@@ -19,6 +19,7 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
         case unsupportedMediaType = "UnsupportedMediaType"
         case requestEntityTooLarge = "RequestEntityTooLarge"
         case serviceUnavailable = "ServiceUnavailable"
+        case ldContextNotAvailable = "LdContextNotAvailable"
         /// No usable API key (not an NGSI-LD error type: the hub's own).
         case unauthorized = "Unauthorized"
         /// The key may not do this, or not for this tenant (the hub's own).
@@ -45,7 +46,7 @@ public struct NGSIProblem: Error, HTTPResponseError, Sendable, Hashable {
             case .notAcceptable: .notAcceptable
             case .unsupportedMediaType: .unsupportedMediaType
             case .requestEntityTooLarge: .contentTooLarge
-            case .serviceUnavailable: .serviceUnavailable
+            case .serviceUnavailable, .ldContextNotAvailable: .serviceUnavailable
             case .unauthorized: .unauthorized
             case .forbidden: .forbidden
             case .tooManyRequests: .tooManyRequests

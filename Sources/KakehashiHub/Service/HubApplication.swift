@@ -97,6 +97,7 @@ public struct Hub: Sendable {
             directory: directory,
             limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
             feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey),
+            contexts: ContextStore(configuration: configuration.jsonld, logger: logger),
             federation: links
         )
         if !configuration.requireKeys {

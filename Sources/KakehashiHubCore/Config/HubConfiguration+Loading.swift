@@ -40,7 +40,7 @@ struct HubConfigurationLoader {
         guard
             let m = root.mapping(allowed: [
                 "http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access",
-                "federation",
+                "federation", "jsonld",
             ])
         else { return nil }
         var http = HubConfiguration.HTTP()
@@ -164,6 +164,7 @@ struct HubConfigurationLoader {
         var dashboard = DashboardConfiguration()
         if let node = m["dashboard"], let parsed = self.dashboard(node) { dashboard = parsed }
         let federation = m["federation"].map { self.federation($0, tenants: tenants) } ?? []
+        let jsonld = m["jsonld"].map { self.jsonld($0) } ?? JSONLDConfiguration()
         guard let path else { return nil }
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
@@ -178,6 +179,7 @@ struct HubConfigurationLoader {
         configuration.dashboard = dashboard
         configuration.requireKeys = requireKeys
         configuration.federation = federation
+        configuration.jsonld = jsonld
         if let password = brokerFiles.password, let acl = brokerFiles.acl {
             configuration.brokerAccessFiles = BrokerAccessFiles(
                 passwordFile: password,
@@ -231,3 +233,41 @@ struct HubConfigurationLoader {
 }
 
 typealias KakehashiMQTTConfiguration = KakehashiMQTT.MQTTConfiguration
+
+extension HubConfigurationLoader {
+    /// `jsonld: { contexts: { <url>: <file> }, fetch_timeout: 5s }`: each file read and checked now.
+    func jsonld(_ node: ConfigNode) -> JSONLDConfiguration {
+        var settings = JSONLDConfiguration()
+        guard let members = node.mapping(allowed: ["contexts", "fetch_timeout"]) else { return settings }
+        if let timeout = members["fetch_timeout"], let value = timeout.duration {
+            if value < .milliseconds(100) || value > .seconds(60) {
+                timeout.fail("fetch_timeout is between 100ms and 60s")
+            } else {
+                settings.fetchTimeout = value
+            }
+        }
+        for (url, file) in members["contexts"]?.table() ?? [] {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                file.fail("\(url) is not an http(s) URL: name each context by the URL clients give")
+                continue
+            }
+            guard let name = file.string else { continue }
+            let path = ConfigDocument.resolve(name, against: baseDirectory)
+            file.checkReadableFile(path, what: "the context file")
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            do {
+                let document = try JSONValue(parsing: Array(data), field: path)
+                _ = try JSONLDContext([JSONLDContext.contextOf(document: document)], documents: settings.contexts)
+                settings.contexts[url] = document
+            } catch let error as JSONLDError where error.url != nil {
+                // It names another context: fetched (or preloaded) when first used.
+                settings.contexts[url] = (try? JSONValue(parsing: Array(data), field: path)) ?? .null
+            } catch let error as ModelError {
+                file.fail("the context file \(path) is not JSON: \(error)")
+            } catch {
+                file.fail("the context file \(path) is not a usable JSON-LD context: \(error)")
+            }
+        }
+        return settings
+    }
+}

@@ -111,6 +111,8 @@ public struct HubConfiguration: Sendable {
     public var brokerAccessFiles: BrokerAccessFiles?
     /// Links to other hubs whose shared data this hub mirrors (`federation:`).
     public var federation: [FederationLinkConfiguration] = []
+    /// JSON-LD contexts known without fetching them, and how long a fetch may take.
+    public var jsonld = JSONLDConfiguration()
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {
@@ -136,4 +138,16 @@ public struct HubConfiguration: Sendable {
         settings.clientID = "\(broker.clientID)-\(index + 1)"
         return (settings, "$share/\(String(group))/\(WireTopic.allObservations)")
     }
+}
+
+/// The `jsonld` section: contexts preloaded from files (for a hub without internet), by the URL
+/// clients name them with, and the time allowed to fetch any other.
+public struct JSONLDConfiguration: Sendable, Hashable {
+    /// URL → the context document (as read from its file).
+    public var contexts: [String: JSONValue] = [:]
+    /// How long fetching a remote context may take before the request is answered 503.
+    public var fetchTimeout: Duration = .seconds(5)
+
+    /// No preloaded contexts.
+    public init() {}
 }

@@ -33,6 +33,41 @@ public indirect enum QExpression: Sendable, Hashable {
         self = try parser.parseAll()
     }
 
+    /// The text of a `q` with each attribute name passed through `rename` (a client's short
+    /// names to the stored ones), values and operators as they were. Names are read as the
+    /// parser reads them: at the start of a term, after `(`, `;` or `|`; quoted text is skipped.
+    public static func renamingAttributes(in text: String, _ rename: (String) -> String) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var position = 0
+        var atTerm = true
+        while position < scalars.count {
+            let scalar = scalars[position]
+            if atTerm, QParser.isNameScalar(scalar) {
+                let start = position
+                while position < scalars.count, QParser.isNameScalar(scalars[position]) { position += 1 }
+                out.append(contentsOf: rename(String(String.UnicodeScalarView(scalars[start..<position]))).unicodeScalars)
+                atTerm = false
+                continue
+            }
+            if scalar == "\"" {
+                out.append(scalar)
+                position += 1
+                while position < scalars.count, scalars[position] != "\"" {
+                    out.append(scalars[position])
+                    position += 1
+                }
+                if position < scalars.count { out.append(scalars[position]) }
+                position += 1
+                continue
+            }
+            if "(;|".unicodeScalars.contains(scalar) { atTerm = true } else if scalar != " " { atTerm = false }
+            out.append(scalar)
+            position += 1
+        }
+        return String(out)
+    }
+
     /// Whether `entity` satisfies the expression (on its latest values).
     public func matches(_ entity: NGSIEntity) -> Bool {
         switch self {
@@ -69,6 +104,12 @@ public indirect enum QExpression: Sendable, Hashable {
 
 /// Recursive descent over `q`: or-list of and-lists of terms.
 struct QParser {
+    /// Whether `scalar` belongs to an attribute name: letters, digits, `_`, and `:`, `/`, `#`,
+    /// `-` for an expanded name (an IRI).
+    static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_:/#-".unicodeScalars.contains(scalar)
+    }
+
     let text: [Unicode.Scalar]
     var position = 0
 
@@ -110,9 +151,7 @@ struct QParser {
             return inner
         }
         let start = position
-        while position < text.count, text[position].properties.isAlphabetic || ("0"..."9").contains(text[position]) || text[position] == "_" {
-            position += 1
-        }
+        while position < text.count, Self.isNameScalar(text[position]) { position += 1 }
         let attribute = String(String.UnicodeScalarView(text[start..<position]))
         guard !attribute.isEmpty else { throw fail("expected an attribute name") }
         guard let op = parseOperator() else { return .exists(attribute: attribute) }

@@ -152,6 +152,10 @@ public struct EntityID: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     static func checkType(_ type: String, field: String) throws(ModelError) {
+        // An expanded type (an IRI no context compacts), as JSON-LD clients may give.
+        if type.utf8.contains(UInt8(ascii: ":")), type.utf8.count <= ModelLimits.maxExpandedNameLength {
+            return try checkURI(type, field: field)
+        }
         guard let first = type.utf8.first, isLetter(first), type.utf8.count <= 64,
             type.utf8.allSatisfy({ isLetter($0) || isDigit($0) })
         else {

@@ -6,6 +6,8 @@ public enum ModelLimits {
     public static let maxTextLength = 1024
     /// The longest attribute name accepted.
     public static let maxAttributeNameLength = 64
+    /// Longest attribute name or entity type given as an IRI (expanded, no context compacts it).
+    public static let maxExpandedNameLength = 256
     /// The most entities one wire batch may carry.
     public static let maxBatchEntries = 10_000
 

@@ -42,6 +42,13 @@ public struct NGSIEntity: Sendable, Hashable {
         guard !reservedNames.contains(name) else {
             throw ModelError(field: name, .invalid("\"\(name)\" is reserved by NGSI-LD and cannot be an attribute"))
         }
+        // An expanded name (an IRI no context compacts), as JSON-LD clients may give.
+        if name.utf8.contains(UInt8(ascii: ":")) {
+            guard name.utf8.count <= ModelLimits.maxExpandedNameLength else {
+                throw ModelError(field: String(name.prefix(40)) + "…", .tooLong(length: name.utf8.count, limit: ModelLimits.maxExpandedNameLength))
+            }
+            return try EntityID.checkURI(name, field: "attribute name")
+        }
         guard let first = name.utf8.first,
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
             name.utf8.count <= ModelLimits.maxAttributeNameLength,
