@@ -105,9 +105,9 @@ public indirect enum QExpression: Sendable, Hashable {
 /// Recursive descent over `q`: or-list of and-lists of terms.
 struct QParser {
     /// Whether `scalar` belongs to an attribute name: letters, digits, `_`, and `:`, `/`, `#`,
-    /// `-` for an expanded name (an IRI).
+    /// `-`, `.`, `~`, `%` for an expanded name (an IRI).
     static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_:/#-".unicodeScalars.contains(scalar)
+        scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_:/#-.~%".unicodeScalars.contains(scalar)
     }
 
     let text: [Unicode.Scalar]

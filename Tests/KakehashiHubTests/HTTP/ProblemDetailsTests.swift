@@ -29,6 +29,96 @@ struct ProblemDetailsTests {
     static let level = #""waterLevel":{"type":"Property","value":1.5,"unitCode":"MTR"}"#
 
     /// Bad writes: entities, attributes and batches.
+    static let linkRelation = "rel=\"http://www.w3.org/ns/json-ld#context\""
+
+    /// Bad `@context`s: in a body, in a Link header, and one that cannot be had.
+    static let contextCases: [Case] = [
+        Case(
+            name: "context a number",
+            method: .post,
+            uri: entitiesPath,
+            body: #"{"@context":5,"id":"urn:ngsi-ld:X:1","type":"X"}"#,
+            contentType: "application/ld+json",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "context term a number",
+            method: .post,
+            uri: entitiesPath,
+            body: #"{"@context":{"level":5},"id":"urn:ngsi-ld:X:1","type":"X"}"#,
+            contentType: "application/ld+json",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "context @vocab a number",
+            method: .post,
+            uri: "/ngsi-ld/v1/entityOperations/query",
+            body: #"{"type":"Query","entities":[{"type":"X"}],"@context":{"@vocab":1}}"#,
+            contentType: "application/ld+json",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "context not a URL",
+            uri: "/ngsi-ld/v1/entities?type=X",
+            headers: ["Link": "<ftp://example.org/c.jsonld>; \(linkRelation)"],
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "context Link without angle brackets",
+            uri: "/ngsi-ld/v1/entities?type=X",
+            headers: ["Link": "http://example.org/c.jsonld; \(linkRelation)"],
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "context Link with a JSON-LD body",
+            method: .post,
+            uri: entitiesPath,
+            headers: ["Link": "<http://example.org/c.jsonld>; \(linkRelation)"],
+            body: #"{"id":"urn:ngsi-ld:X:1","type":"X"}"#,
+            contentType: "application/ld+json",
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "context hosted here but unknown",
+            uri: "/ngsi-ld/v1/entities?type=X",
+            headers: ["Link": "<http://localhost/ngsi-ld/v1/jsonldContexts/nothing-here>; \(linkRelation)"],
+            status: 503,
+            type: .ldContextNotAvailable
+        ),
+        Case(
+            name: "host a context without @context",
+            method: .post,
+            uri: "/ngsi-ld/v1/jsonldContexts",
+            body: #"{"a":"b"}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(
+            name: "host a context with a bad term",
+            method: .post,
+            uri: "/ngsi-ld/v1/jsonldContexts",
+            body: #"{"@context":{"a":true}}"#,
+            status: 400,
+            type: .badRequestData
+        ),
+        Case(name: "unknown context", uri: "/ngsi-ld/v1/jsonldContexts/none", status: 404, type: .resourceNotFound),
+        Case(name: "delete an unknown context", method: .delete, uri: "/ngsi-ld/v1/jsonldContexts/none", status: 404, type: .resourceNotFound),
+        Case(name: "list contexts of an unknown kind", uri: "/ngsi-ld/v1/jsonldContexts?kind=Remote", status: 400, type: .badRequestData),
+        Case(
+            name: "reload a hosted context",
+            method: .delete,
+            uri: "/ngsi-ld/v1/jsonldContexts/none?reload=true",
+            status: 404,
+            type: .resourceNotFound
+        ),
+    ]
+
     static let writeCases: [Case] = [
         Case(
             name: "keyValues and concise together",
@@ -595,7 +685,7 @@ struct ProblemDetailsTests {
         ),
     ]
 
-    @Test(arguments: cases + writeCases)
+    @Test(arguments: cases + writeCases + contextCases)
     func answersProblemDetails(_ c: Case) async throws {
         try await HubHarness.withHub { _, client in
             if c.seeded { #expect(try await client.upsert([Readings.level("a", 1.0, minutes: 0)]).status == .created) }

@@ -34,7 +34,8 @@ struct JSONLDMiddleware: RouterMiddleware {
         // The body's contexts, when it is JSON-LD.
         var body: JSONValue?
         var request = request
-        if hasBody, mediaType == "application/ld+json" {
+        // A JSON-LD body, or a JSON one whose context the Link header gives.
+        if hasBody, mediaType == "application/ld+json" || (mediaType == "application/json" && link.map { Self.isOwn([.string($0)]) } == true) {
             let bytes: ByteBuffer
             do { bytes = try await request.body.collect(upTo: maxBodyBytes) } catch {
                 throw NGSIProblem(.requestEntityTooLarge, "the body is larger than this hub's limit of \(maxBodyBytes) bytes")
@@ -42,7 +43,7 @@ struct JSONLDMiddleware: RouterMiddleware {
             request.body = .init(buffer: bytes)
             body = try? JSONValue(parsing: bytes.readableBytesView)
         }
-        let given: [JSONValue]? = link.map { [.string($0)] } ?? body.flatMap(Self.bodyContext)
+        let given: [JSONValue]? = link.map { [.string($0)] } ?? (mediaType == "application/ld+json" ? body.flatMap(Self.bodyContext) : nil)
         let perEntity = body.map(Self.hasOwnContexts) ?? false
         guard (given.map(Self.isOwn) ?? false) || perEntity else { return try await next(request, context) }
 
