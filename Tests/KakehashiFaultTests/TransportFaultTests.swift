@@ -16,8 +16,14 @@ import Glibc
 
     /// Runs the publisher, applies `fault` once a third of the readings are out, then waits until
     /// the hub stored everything accepted (or the deadline) and checks the sets.
-    func run(consumers: Int, _ name: String, expectResends: Bool = false, fault: @escaping @Sendable (Chain) async throws -> Void) async throws {
-        let chain = try Chain(consumers: consumers)
+    func run(
+        consumers: Int,
+        _ name: String,
+        expectResends: Bool = false,
+        ngsiLD: Bool = false,
+        fault: @escaping @Sendable (Chain) async throws -> Void
+    ) async throws {
+        let chain = try Chain(consumers: consumers, ngsiLD: ngsiLD)
         try await chain.startHub()
         try await chain.startGateway()
         let publisher = Publisher()
@@ -66,6 +72,52 @@ import Glibc
             try await Task.sleep(for: .seconds(3))  // an outage of the hub, not a synchronization
             try await chain.startHub()
         }
+    }
+
+    /// The gateway sends to the hub's NGSI-LD API over HTTP (`central.kind: ngsi-ld`), and the hub
+    /// is killed and comes back after an outage: the batches it did not answer are sent again
+    /// from the outbox; nothing is lost and nothing stored twice.
+    @Test(.timeLimit(.minutes(4)))
+    func ngsiLDUplinkAcrossAHubOutage() async throws {
+        try await run(consumers: 1, "ngsi-ld uplink, hub SIGKILL", ngsiLD: true) { chain in
+            await chain.stopHub(SIGKILL)
+            try await waitUntil("the gateway sees the broker gone", timeout: .seconds(30)) {
+                (chain.gatewayMetric("kakehashi_gateway_uplink_connected") ?? 1) == 0
+            }
+            try await Task.sleep(for: .seconds(3))  // an outage of the hub, not a synchronization
+            try await chain.startHub()
+        }
+    }
+
+    /// Readings the NGSI-LD broker refuses (here: older than the hub's `max_reading_age`) leave
+    /// the outbox as dead letters with the broker's reason; the uplink goes on.
+    @Test(.timeLimit(.minutes(3)))
+    func readingsAnNGSILDBrokerRefusesAreDeadLettered() async throws {
+        let chain = try Chain(consumers: 1, ngsiLD: true, hubLimits: "{ max_reading_age: 30d }")
+        try await chain.startHub()
+        try await chain.startGateway()
+        let publisher = Publisher()
+        try await publisher.run(chain: chain, total: 300, perSecond: 300)
+        let accepted = publisher.accepted.withLock { $0.count }
+        #expect(accepted == 300)
+        var letters = [(reason: String, detail: String)]()
+        do {
+            try await waitUntil("every reading is a dead letter at the gateway", timeout: .seconds(60)) {
+                letters = try chain.gatewayDeadLetters()
+                return letters.count >= accepted
+            }
+        } catch {
+            Issue.record("\(letters.count) of \(accepted) dead letters\ngateway: \(chain.gatewayLog.suffix(3000))")
+        }
+        #expect(letters.count == accepted)
+        #expect(
+            letters.allSatisfy { $0.reason == "refused_by_broker" && $0.detail.contains("max_reading_age") },
+            "\(letters.first.map { "\($0)" } ?? "")"
+        )
+        try await waitUntil("the outbox is empty", timeout: .seconds(30)) { chain.outboxDepth == 0 }
+        #expect(try chain.stored().isEmpty)
+        #expect(await chain.stopGateway() == 0)
+        await chain.stopHub()
     }
 
     /// The central broker is killed (no chance to save) and started again.

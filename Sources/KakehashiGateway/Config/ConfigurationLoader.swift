@@ -1,7 +1,9 @@
+import Foundation
 import KakehashiBrokerConfig
 import KakehashiConfig
 import KakehashiMQTT
 import KakehashiModel
+import Yams
 
 /// Reads the document tree into a ``GatewayConfiguration``, reporting every problem.
 struct ConfigurationLoader {
@@ -24,7 +26,7 @@ struct ConfigurationLoader {
         var gateway: GatewayID?
         if let node = root.required(m, "gateway") { gateway = node.model { (text) throws(ModelError) in try GatewayID(text) } }
         var uplink: UplinkConfiguration?
-        if let node = root.required(m, "central") { uplink = central(node, gateway: gateway) }
+        if let node = root.required(m, "central") { uplink = central(node, gateway: gateway, tenant: tenant) }
         var outbox = OutboxConfiguration(path: ConfigDocument.resolve("outbox.sqlite", against: stateDirectory))
         if let node = m["outbox"], let value = self.outbox(node) { outbox = value }
         (m["outbox"] ?? root).checkWritableFile(outbox.path, what: "the outbox")
@@ -49,11 +51,18 @@ struct ConfigurationLoader {
         )
     }
 
-    func central(_ node: ConfigNode, gateway: GatewayID?) -> UplinkConfiguration? {
+    func central(_ node: ConfigNode, gateway: GatewayID?, tenant: Tenant?) -> UplinkConfiguration? {
+        if let kind = node.node.mapping?.first(where: { $0.key.string == "kind" })?.value.string, kind != "mqtt" {
+            guard kind == "ngsi-ld" else {
+                node.fail("central.kind is mqtt (the central broker; the default) or ngsi-ld (an NGSI-LD broker over HTTP), not \(kind)")
+                return nil
+            }
+            return ngsiLD(node, tenant: tenant)
+        }
         guard
             let m = node.mapping(
                 allowed: ConfigNode.brokerKeys + [
-                    "batch_size", "in_flight_batches", "status_interval", "shutdown_flush_timeout",
+                    "kind", "batch_size", "in_flight_batches", "status_interval", "shutdown_flush_timeout",
                     "confirmation", "confirm_timeout", "unconfirmed_batches",
                 ]
             )
@@ -84,6 +93,53 @@ struct ConfigurationLoader {
             }
         }
         if let window = m["unconfirmed_batches"]?.int(in: 1...4096) { uplink.unconfirmedBatches = window }
+        return uplink
+    }
+
+    /// `central` with `kind: ngsi-ld`: an NGSI-LD broker's URL, tenant, token and headers.
+    func ngsiLD(_ node: ConfigNode, tenant: Tenant?) -> UplinkConfiguration? {
+        guard
+            let m = node.mapping(allowed: [
+                "kind", "url", "tenant", "token", "token_env", "headers", "timeout", "retry_max", "batch_size", "shutdown_flush_timeout",
+            ])
+        else { return nil }
+        guard let url = node.required(m, "url")?.string else { return nil }
+        guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil, parsed.query == nil else {
+            m["url"]?.fail("url is the NGSI-LD broker's base URL, http(s)://host[:port][/prefix] (the hub adds /ngsi-ld/v1/…), not '\(url)'")
+            return nil
+        }
+        var settings = NGSILDUplinkConfiguration(url: url)
+        if parsed.scheme == "http", let host = parsed.host, host != "127.0.0.1", host != "localhost", host != "::1" {
+            reader.warn(
+                "url \(url) is plain HTTP: readings and the token cross the network unencrypted",
+                key: node.child("url"),
+                mark: m["url"]?.mark
+            )
+        }
+        settings.tenant = m["tenant"].map { $0.string ?? "" } ?? tenant?.name
+        if settings.tenant == "" { settings.tenant = nil }
+        settings.token = ConfigNode.secret(m, "token", reader: reader, path: node.path)
+        if let headers = m["headers"]?.table() {
+            for (name, value) in headers {
+                guard let text = value.string else { continue }
+                if ["content-type", "content-length", "host"].contains(name.lowercased()) {
+                    value.fail("\(name) is set by the gateway")
+                } else {
+                    settings.headers[name] = text
+                }
+            }
+        }
+        if let timeout = m["timeout"]?.duration {
+            if timeout < .seconds(1) {
+                m["timeout"]?.fail("a timeout under 1s fails requests a busy broker would answer")
+            } else {
+                settings.timeout = timeout
+            }
+        }
+        if let longest = m["retry_max"]?.duration { settings.retryMax = max(longest, .seconds(1)) }
+        var uplink = UplinkConfiguration(ngsiLD: settings)
+        if let size = m["batch_size"]?.int(in: 1...ModelLimits.maxBatchEntries) { uplink.batchSize = size }
+        if let timeout = m["shutdown_flush_timeout"]?.duration { uplink.shutdownFlushTimeout = timeout }
         return uplink
     }
 

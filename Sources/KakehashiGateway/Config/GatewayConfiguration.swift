@@ -70,7 +70,41 @@ public struct UplinkConfiguration: Sendable {
         case broker
     }
 
+    /// With `kind: ngsi-ld`: batches go to an NGSI-LD broker over HTTP instead of the central
+    /// MQTT broker (`mqtt` is then unused).
+    public var ngsiLD: NGSILDUplinkConfiguration?
+
     public init(mqtt: MQTTConfiguration) { self.mqtt = mqtt }
+
+    public init(ngsiLD: NGSILDUplinkConfiguration) {
+        self.mqtt = MQTTConfiguration(host: "", port: 1883, clientID: "")
+        self.ngsiLD = ngsiLD
+        self.batchSize = 100
+    }
+}
+
+/// An NGSI-LD broker (this hub, or a platform of another vendor) that takes the gateway's readings
+/// by `POST /ngsi-ld/v1/entityOperations/upsert?options=update`.
+public struct NGSILDUplinkConfiguration: Sendable {
+    /// The broker's base URL (`https://host:port`, or with a path prefix before `/ngsi-ld/v1`).
+    public var url: String
+    /// Sent as `NGSILD-Tenant`; nil sends none (the broker's default tenant).
+    public var tenant: String?
+    /// Sent as `Authorization: Bearer …`.
+    public var token: String?
+    /// Other headers every request carries (a gateway such as Kong or an API key).
+    public var headers: [String: String] = [:]
+    /// How long one request may take before it counts as failed (and is sent again).
+    public var timeout: Duration = .seconds(30)
+    /// The longest wait between attempts while the broker is away or failing (doubling from 1 s).
+    public var retryMax: Duration = .seconds(60)
+
+    public init(url: String) { self.url = url }
+
+    /// The upsert endpoint.
+    public var upsertURL: String {
+        (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/ngsi-ld/v1/entityOperations/upsert?options=update"
+    }
 }
 
 /// The durable outbox.

@@ -37,21 +37,26 @@ public final class Gateway: Service, Sendable {
         let metrics = GatewayMetrics(clock: clock)
         let outbox = try Outbox(configuration: configuration.outbox)
         metrics.outbox(depth: outbox.depth, bytes: outbox.bytes, deadLetters: outbox.deadLetterCount)
-        let uplink = try Uplink(
-            configuration: configuration.uplink,
-            tenant: configuration.tenant,
-            gateway: configuration.gateway,
-            outbox: outbox,
-            metrics: metrics,
-            logger: logger,
-            clock: clock
-        )
+        let uplink: any UplinkService =
+            if let ngsiLD = configuration.uplink.ngsiLD {
+                NGSILDUplink(configuration: configuration.uplink, settings: ngsiLD, outbox: outbox, metrics: metrics, logger: logger, clock: clock)
+            } else {
+                try Uplink(
+                    configuration: configuration.uplink,
+                    tenant: configuration.tenant,
+                    gateway: configuration.gateway,
+                    outbox: outbox,
+                    metrics: metrics,
+                    logger: logger,
+                    clock: clock
+                )
+            }
         let committer = Committer(
             outbox: outbox,
             metrics: metrics,
             logger: logger,
             onCommit: { uplink.readingsCommitted() },
-            unconfirmed: { uplink.unconfirmed.withLock { $0.count } }
+            unconfirmed: { uplink.unconfirmedCount }
         )
         let ingest = Ingest(
             factory: EntityFactory(tenant: configuration.tenant, registry: configuration.registry),

@@ -28,7 +28,16 @@ final class Chain: @unchecked Sendable {
 
     /// `consumers`: the hub's ingest sessions (2 and more share one subscription).
     /// `outbox`: the outbox file (a path on a small filesystem for the disk-full tests).
-    init(consumers: Int, confirmTimeout: String = "2s", outbox: String = "outbox.sqlite", minFree: String = "16MiB") throws {
+    /// `ngsiLD`: the gateway sends to the hub's NGSI-LD API over HTTP instead of the central
+    /// broker. `hubLimits`: the hub's `limits` section.
+    init(
+        consumers: Int,
+        confirmTimeout: String = "2s",
+        outbox: String = "outbox.sqlite",
+        minFree: String = "16MiB",
+        ngsiLD: Bool = false,
+        hubLimits: String = "{}"
+    ) throws {
         edge = try TestBroker()
         try edge.start()
         central = try TestBroker()
@@ -45,8 +54,9 @@ final class Chain: @unchecked Sendable {
         try """
         tenant: kurume
         gateway: gw-01
-        central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: 200, shutdown_flush_timeout: 5s,
-                   status_interval: 2s, confirm_timeout: \(confirmTimeout) }
+        central: \(ngsiLD
+            ? "{ kind: ngsi-ld, url: http://127.0.0.1:\(httpPort), batch_size: 200, shutdown_flush_timeout: 5s, retry_max: 1s, timeout: 10s }"
+            : "{ host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: 200, shutdown_flush_timeout: 5s, status_interval: 2s, confirm_timeout: \(confirmTimeout) }")
         outbox: { path: \(outbox), commit_interval: 20ms, sync: normal, min_free: \(minFree) }
         devices: devices.yaml
         metrics: { textfile: gateway.prom, interval: 500ms }
@@ -67,6 +77,7 @@ final class Chain: @unchecked Sendable {
         broker: { host: 127.0.0.1, port: \(central.port), client_id: hub-fault, reconnect_max: 500ms }
         tenants: { kurume: { gateways: [gw-01] } }
         access: { require_keys: false }
+        limits: \(hubLimits)
         """.write(to: directory.appendingPathComponent("hub.yaml"), atomically: true, encoding: .utf8)
     }
 
@@ -152,6 +163,15 @@ final class Chain: @unchecked Sendable {
 
     /// The outbox depth the gateway reports.
     var outboxDepth: Double? { gatewayMetric("kakehashi_gateway_outbox_depth") }
+
+    /// The gateway's dead letters: reason and detail of each.
+    func gatewayDeadLetters(outbox: String = "outbox.sqlite") throws -> [(reason: String, detail: String)] {
+        let db = try SQLiteConnection(path: directory.appendingPathComponent(outbox).path, readOnly: true)
+        let rows = try db.prepare("SELECT reason, detail FROM deadletters")
+        var letters = [(reason: String, detail: String)]()
+        while try rows.step() { letters.append((rows.string(0) ?? "", rows.string(1) ?? "")) }
+        return letters
+    }
 }
 
 /// Sensors on the edge broker publishing readings `0..<total` at `perSecond`, round-robin over the

@@ -17,7 +17,8 @@ final class GatewayHarness: @unchecked Sendable {
 
     static let sensors = (0..<20).map { "s\($0)" }
 
-    init(quota: String = "256MiB", commitBatch: Int = 2000, batchSize: Int = 500) throws {
+    /// `central`: the gateway's `central` section instead of the central broker's.
+    init(quota: String = "256MiB", commitBatch: Int = 2000, batchSize: Int = 500, central centralSection: String? = nil) throws {
         edge = try TestBroker()
         try edge.start()
         central = try TestBroker()
@@ -32,11 +33,14 @@ final class GatewayHarness: @unchecked Sendable {
         }
         devices += "  - { id: station-east, type: CrowdFlowObserved, location: { lat: 33.3199, lon: 130.5238 }, interval: 60 }\n"
         try devices.write(to: directory.appendingPathComponent("devices.yaml"), atomically: true, encoding: .utf8)
+        let centralYAML =
+            centralSection
+            ?? "{ host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: \(batchSize), in_flight_batches: 8, "
+            + "shutdown_flush_timeout: 5s, status_interval: 2s }"
         let configuration = """
             tenant: kurume
             gateway: gw-test
-            central: { host: 127.0.0.1, port: \(central.port), reconnect_max: 500ms, batch_size: \(batchSize), in_flight_batches: 8, \
-            shutdown_flush_timeout: 5s, status_interval: 2s }
+            central: \(centralYAML)
             outbox: { path: outbox.sqlite, quota: \(quota), commit_interval: 20ms, commit_batch: \(commitBatch), sync: full }
             devices: devices.yaml
             metrics: { textfile: gateway.prom, interval: 1s }
