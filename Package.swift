@@ -45,6 +45,11 @@ let package = Package(
             providers: [.apt(["libmosquitto-dev"]), .brew(["mosquitto"])]
         ),
         .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
+        .systemLibrary(
             name: "CBlueZ",
             pkgConfig: "bluez",
             providers: [.apt(["libbluetooth-dev"])]
@@ -59,6 +64,9 @@ let package = Package(
         .target(name: "KakehashiModel"),
         // Async MQTT client over libmosquitto: no domain types.
         .target(name: "KakehashiMQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
+        // A small HTTP/1.1 client over POSIX sockets and OpenSSL (which libmosquitto loads anyway):
+        // the gateway's NGSI-LD uplink, without libcurl and its 25 libraries on a board.
+        .target(name: "KakehashiHTTP", dependencies: ["COpenSSL"]),
         // BLE as pure values (as NIOCore): HCI event and advertising-data parsing, beacons, btsnoop
         // captures and their replay, the scan loop over any packet source, scan command bytes.
         .target(name: "KakehashiBLE", dependencies: ["KakehashiModel"]),
@@ -85,13 +93,13 @@ let package = Package(
             name: "KakehashiGateway",
             dependencies: [
                 "KakehashiModel", "KakehashiBLE", "KakehashiBLEScanner", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig",
-                "KakehashiBrokerConfig",
+                "KakehashiBrokerConfig", "KakehashiHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
         ),
         .executableTarget(
             name: "kakehashi-gateway",
@@ -197,6 +205,7 @@ let package = Package(
             name: "KakehashiGatewayTests",
             dependencies: [
                 "KakehashiGateway", "KakehashiBLE", "KakehashiModel", "KakehashiMQTT", "KakehashiSQLite", "KakehashiConfig", "KakehashiTestSupport",
+                "KakehashiHTTP",
             ]
         ),
         .testTarget(

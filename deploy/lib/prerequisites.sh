@@ -2,7 +2,7 @@
 # Sourced, not run. Every function is idempotent and quiet when nothing is missing.
 
 # Debian/Ubuntu packages: the C libraries of the system-library targets, the broker and clients.
-KAKEHASHI_APT_PACKAGES=(pkg-config libmosquitto-dev libbluetooth-dev libsqlite3-dev mosquitto mosquitto-clients openssl)
+KAKEHASHI_APT_PACKAGES=(pkg-config libmosquitto-dev libbluetooth-dev libsqlite3-dev libssl-dev mosquitto mosquitto-clients openssl)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

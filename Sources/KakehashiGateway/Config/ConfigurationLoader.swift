@@ -100,7 +100,7 @@ struct ConfigurationLoader {
     func ngsiLD(_ node: ConfigNode, tenant: Tenant?) -> UplinkConfiguration? {
         guard
             let m = node.mapping(allowed: [
-                "kind", "url", "tenant", "token", "token_env", "headers", "timeout", "retry_max", "batch_size", "shutdown_flush_timeout",
+                "kind", "url", "tenant", "token", "token_env", "headers", "timeout", "retry_max", "batch_size", "shutdown_flush_timeout", "ca_file",
             ])
         else { return nil }
         guard let url = node.required(m, "url")?.string else { return nil }
@@ -137,6 +137,11 @@ struct ConfigurationLoader {
             }
         }
         if let longest = m["retry_max"]?.duration { settings.retryMax = max(longest, .seconds(1)) }
+        if let node = m["ca_file"], let name = node.string {
+            let path = ConfigDocument.resolve(name, against: baseDirectory)
+            node.checkReadableFile(path, what: "the CA file")
+            settings.caFile = path
+        }
         var uplink = UplinkConfiguration(ngsiLD: settings)
         if let size = m["batch_size"]?.int(in: 1...ModelLimits.maxBatchEntries) { uplink.batchSize = size }
         if let timeout = m["shutdown_flush_timeout"]?.duration { uplink.shutdownFlushTimeout = timeout }

@@ -98,13 +98,16 @@ public struct NGSILDUplinkConfiguration: Sendable {
     public var timeout: Duration = .seconds(30)
     /// The longest wait between attempts while the broker is away or failing (doubling from 1 s).
     public var retryMax: Duration = .seconds(60)
+    /// The CA that signs the broker's certificate, when not one of the system's.
+    public var caFile: String?
 
     public init(url: String) { self.url = url }
 
+    /// The upsert request's path after the URL's own.
+    public static let upsertPath = "/ngsi-ld/v1/entityOperations/upsert?options=update"
+
     /// The upsert endpoint.
-    public var upsertURL: String {
-        (url.hasSuffix("/") ? String(url.dropLast()) : url) + "/ngsi-ld/v1/entityOperations/upsert?options=update"
-    }
+    public var upsertURL: String { (url.hasSuffix("/") ? String(url.dropLast()) : url) + Self.upsertPath }
 }
 
 /// The durable outbox.

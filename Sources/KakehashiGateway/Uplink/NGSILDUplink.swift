@@ -1,12 +1,9 @@
 import Foundation
+import KakehashiHTTP
 import KakehashiModel
 import Logging
 import ServiceLifecycle
 import Synchronization
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Sends the outbox to an NGSI-LD broker (this hub, or another vendor's platform) over HTTP:
 /// each batch of readings is one `POST /ngsi-ld/v1/entityOperations/upsert?options=update`,
@@ -30,7 +27,9 @@ public final class NGSILDUplink: Service, UplinkService, Sendable {
     let metrics: GatewayMetrics
     let logger: Logger
     let clock: @Sendable () -> Timestamp
-    let session: URLSession
+    let client: HTTPClient?
+    /// Why the URL cannot be used (checked at load; kept for the log).
+    let invalidURL: String?
     let newData = Signal()
     let stopping = Mutex(false)
     let health: SourceHealth
@@ -51,14 +50,13 @@ public final class NGSILDUplink: Service, UplinkService, Sendable {
         self.clock = clock
         self.health = metrics.health
         health.register("uplink")
-        let sessionConfiguration = URLSessionConfiguration.ephemeral
-        sessionConfiguration.timeoutIntervalForRequest = Self.seconds(settings.timeout)
-        sessionConfiguration.httpMaximumConnectionsPerHost = 1
-        session = URLSession(configuration: sessionConfiguration)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        do {
+            client = HTTPClient(endpoint: try HTTPClient.Endpoint(url: settings.url), timeout: settings.timeout, caFile: settings.caFile)
+            invalidURL = nil
+        } catch {
+            client = nil
+            invalidURL = error.description
+        }
     }
 
     public func readingsCommitted() { newData.signal() }
@@ -203,7 +201,7 @@ public final class NGSILDUplink: Service, UplinkService, Sendable {
 
     /// One upsert request and what its answer means.
     func send(_ readings: [StoredReading]) async -> Outcome {
-        guard let url = URL(string: settings.upsertURL) else { return .retry(reason: "the url \(settings.upsertURL) is not valid", after: nil) }
+        guard let client else { return .retry(reason: invalidURL ?? "no client", after: nil) }
         var body = [UInt8]()
         body.reserveCapacity(readings.reduce(2) { $0 + $1.entity.count + 1 })
         body.append(UInt8(ascii: "["))
@@ -212,21 +210,16 @@ public final class NGSILDUplink: Service, UplinkService, Sendable {
             body += reading.entity
         }
         body.append(UInt8(ascii: "]"))
-        var request = URLRequest(url: url)
-        request.httpMethod = "POST"
-        request.httpBody = Data(body)
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let tenant = settings.tenant { request.setValue(tenant, forHTTPHeaderField: "NGSILD-Tenant") }
-        if let token = settings.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (name, value) in settings.headers { request.setValue(value, forHTTPHeaderField: name) }
-        let data: Data
-        let response: URLResponse
-        do { (data, response) = try await session.data(for: request) } catch {
-            return .retry(reason: "POST \(settings.upsertURL): \(error.localizedDescription)", after: nil)
+        var headers: [(String, String)] = [("Content-Type", "application/json"), ("Accept", "application/json")]
+        if let tenant = settings.tenant { headers.append(("NGSILD-Tenant", tenant)) }
+        if let token = settings.token { headers.append(("Authorization", "Bearer \(token)")) }
+        for (name, value) in settings.headers.sorted(by: { $0.key < $1.key }) { headers.append((name, value)) }
+        do {
+            let response = try await client.post(NGSILDUplinkConfiguration.upsertPath, headers: headers, body: body)
+            return Self.outcome(status: response.status, body: response.body, retryAfter: response.header("retry-after"))
+        } catch {
+            return .retry(reason: "POST \(settings.upsertURL): \(error)", after: nil)
         }
-        guard let http = response as? HTTPURLResponse else { return .retry(reason: "not an HTTP answer", after: nil) }
-        return Self.outcome(status: http.statusCode, body: Array(data), retryAfter: http.value(forHTTPHeaderField: "Retry-After"))
     }
 
     /// What an answer means (see the type's description).
