@@ -92,7 +92,7 @@ extension HubAPI {
             own + (try await sharedEntities(for: tenant, types: types, ids: ids)).map(\.entity).filter { !ownIDs.contains($0.id.rawValue) }
         let matching = candidates.filter { entity in
             if let filter, !filter.matches(entity) { return false }
-            if let attributes, !attributes.contains(where: { entity.attributes[$0] != nil }) { return false }
+            if let attributes, !attributes.contains(where: { entity.hasAttribute($0) }) { return false }
             if let geo {
                 guard let point = try? entity.location(geoProperty) else { return false }
                 return geo.matches(point)

@@ -217,13 +217,20 @@ extension HubAPI {
         let id = try Self.entityID(text, parameter: "id", tenant: tenant)
         let (json, jsonLD) = try await writeBody(request)
         let existing = try await requireEntity(id, tenant: tenant)
-        guard existing.attributes[name] != nil else {
-            throw NGSIProblem(.resourceNotFound, "entity \(id) has no attribute \(name)")
-        }
         guard case .object(var members) = try Self.withoutContext(json, jsonLD: jsonLD, field: "the attribute", attributes: false) else {
             throw NGSIProblem(.badRequestData, "the attribute must be a JSON object")
         }
-        if partial, case .object(let known) = existing.json(.normalized)[name] ?? .null {
+        // The instance the body's datasetId names (the default one without).
+        let dataset: String?
+        do { dataset = try NGSIEntity.datasetId(of: .object(members), field: name) } catch { throw NGSIProblem(.badRequestData, error.description) }
+        let kept = NGSIEntity.keptName(name, datasetId: dataset)
+        guard let known = existing.attributes[kept] else {
+            throw NGSIProblem(
+                .resourceNotFound,
+                "entity \(id) has no attribute \(name)" + (dataset.map { " with datasetId \($0.prefix(120))" } ?? "")
+            )
+        }
+        if partial, case .object(let known) = NGSIEntity.normalizedJSON(known) {
             // The value's members replace together: a new `value` does not keep the old `object`.
             var merged = known
             if members["value"] != nil || members["object"] != nil {
@@ -233,13 +240,13 @@ extension HubAPI {
             for (key, value) in members { merged[key] = value }
             members = merged
         }
-        let fragment = try Self.decodeFragment(.object([name: NGSIConcise.expand(.object(members))]), jsonLD: false, of: existing)
+        let fragment = try Self.decodeFragment(.object([kept: NGSIConcise.expand(.object(members))]), jsonLD: false, of: existing)
         try await writeOne(fragment, tenant: tenant)
         return Response(status: .noContent)
     }
 
-    /// `DELETE /ngsi-ld/v1/entities/{id}/attrs/{attrId}`: 204, or 404. One instance per
-    /// attribute is kept, so `deleteAll=true` deletes the same; a `datasetId` names none.
+    /// `DELETE /ngsi-ld/v1/entities/{id}/attrs/{attrId}`: 204, or 404. Deletes the default
+    /// instance, the one `datasetId` names, or with `deleteAll=true` every instance.
     func deleteAttribute(_ request: Request, id text: String, attribute name: String) async throws -> Response {
         let tenant = try tenant(of: request)
         let query = try QueryString(request.uri.query)
@@ -248,13 +255,14 @@ extension HubAPI {
             throw NGSIProblem(.badRequestData, "deleteAll: '\(all.prefix(20))' is not true or false")
         }
         let id = try Self.entityID(text, parameter: "id", tenant: tenant)
-        if let dataset = query["datasetId"], query["deleteAll"] != "true" {
+        var names = [NGSIEntity.keptName(name, datasetId: query["datasetId"])]
+        if query["deleteAll"] == "true" { names = try await requireEntity(id, tenant: tenant).instanceNames(of: name) }
+        guard !names.isEmpty, try await remove(id, tenant: tenant, attributes: Set(names)) else {
             _ = try await requireEntity(id, tenant: tenant)
-            throw NGSIProblem(.resourceNotFound, "attribute \(name) of \(id) has no instance with datasetId \(dataset.prefix(120))")
-        }
-        guard try await remove(id, tenant: tenant, attributes: [name]) else {
-            _ = try await requireEntity(id, tenant: tenant)
-            throw NGSIProblem(.resourceNotFound, "entity \(id) has no attribute \(name)")
+            throw NGSIProblem(
+                .resourceNotFound,
+                "entity \(id) has no attribute \(name)" + (query["datasetId"].map { " with datasetId \($0.prefix(120))" } ?? "")
+            )
         }
         return Response(status: .noContent)
     }

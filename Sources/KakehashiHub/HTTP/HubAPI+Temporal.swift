@@ -74,24 +74,36 @@ extension HubAPI {
             }
             if jsonLD { members["@context"] = .array(Self.contexts(for: entity.type).map { .string($0) }) }
             let series = try await stored { () async throws(StorageError) in try await store.series(tenant: tenant, entity: entity.id) }
-            for info in series where temporal.attributes?.contains(info.attribute) ?? true {
+            // Each instance of a multi-attribute has its own series: gathered under the attribute below.
+            var byDataset = [String: [(datasetId: String?, json: JSONValue)]]()
+            for info in series where temporal.attributes?.contains(NGSIEntity.splitName(info.attribute).attribute) ?? true {
                 switch temporal.representation {
                 case .aggregated(let methods, let period):
                     let periods = try await stored { () async throws(StorageError) in
                         try await engine.periods(tenant: tenant, entity: entity.id, series: info, period: period, request: temporal)
                     }
-                    members[info.attribute] = Self.aggregatedJSON(periods, methods: methods, numeric: info.numeric)
+                    let (base, dataset) = NGSIEntity.splitName(info.attribute)
+                    byDataset[base, default: []].append((dataset, Self.aggregatedJSON(periods, methods: methods, numeric: info.numeric)))
                 case .normalized, .temporalValues:
                     let (values, truncated) = try await stored { () async throws(StorageError) in
                         try await engine.instances(tenant: tenant, entity: entity.id, attribute: info.attribute, request: temporal)
                     }
                     if truncated, let first = values.first, let last = values.last { cut = (first.observedAt, last.observedAt) }
-                    members[info.attribute] =
-                        temporal.representation == .temporalValues
-                        ? ["type": "Property", "values": .array(values.map { .array([Self.valueJSON($0.value), .string($0.observedAt.iso8601)]) })]
-                        : .array(values.map { Self.instanceJSON($0, unit: info.unitCode) })
+                    let (base, dataset) = NGSIEntity.splitName(info.attribute)
+                    byDataset[base, default: []].append(
+                        (
+                            dataset,
+                            temporal.representation == .temporalValues
+                                ? [
+                                    "type": "Property",
+                                    "values": .array(values.map { .array([Self.valueJSON($0.value), .string($0.observedAt.iso8601)]) }),
+                                ]
+                                : .array(values.map { Self.instanceJSON($0, unit: info.unitCode) })
+                        )
+                    )
                 }
             }
+            for (base, list) in byDataset { members[base] = Self.gathered(list) }
             results.append(.object(members))
         }
         if let cut {
@@ -117,6 +129,23 @@ extension HubAPI {
         var members: [String: JSONValue] = ["type": "Property", "value": valueJSON(value.value), "observedAt": .string(value.observedAt.iso8601)]
         if let unit, case .number = value.value { members["unitCode"] = .string(unit.code) }
         return .object(members)
+    }
+
+    /// One attribute's temporal JSON from its instances' (one per datasetId): as it is for a
+    /// lone default instance; else each instance's items (or its object) marked with its datasetId,
+    /// in one array.
+    static func gathered(_ list: [(datasetId: String?, json: JSONValue)]) -> JSONValue {
+        if list.count == 1, list[0].datasetId == nil { return list[0].json }
+        var items = [JSONValue]()
+        for (dataset, json) in list.sorted(by: { ($0.datasetId ?? "") < ($1.datasetId ?? "") }) {
+            func marked(_ item: JSONValue) -> JSONValue {
+                guard let dataset, case .object(var fields) = item else { return item }
+                fields["datasetId"] = .string(dataset)
+                return .object(fields)
+            }
+            if case .array(let instances) = json { items += instances.map(marked) } else { items.append(marked(json)) }
+        }
+        return .array(items)
     }
 
     static func aggregatedJSON(_ periods: [TemporalEngine.Period], methods: [TemporalRequest.AggregationMethod], numeric: Bool) -> JSONValue {

@@ -199,7 +199,7 @@ public struct HubAPI: Sendable {
     /// The entity as NGSI-LD JSON, optionally projected to `attributes`.
     static func render(_ entity: NGSIEntity, keyValues: Bool, attributes: Set<String>?, jsonLD: Bool, concise: Bool = false) -> JSONValue {
         var shown = entity
-        if let attributes { shown.attributes = shown.attributes.filter { attributes.contains($0.key) } }
+        if let attributes { shown.attributes = shown.attributes.filter { attributes.contains(NGSIEntity.splitName($0.key).attribute) } }
         shown.context = jsonLD ? contexts(for: entity.type) : []
         if concise && !keyValues { return NGSIConcise.compactEntity(shown.json(.normalized)) }
         return shown.json(keyValues ? .keyValues : .normalized)

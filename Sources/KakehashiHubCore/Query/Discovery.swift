@@ -34,10 +34,12 @@ public struct Discovery: Sendable, Hashable {
         for entity in entities {
             let type = entity.id.type
             types[type, default: TypeInfo()].entityCount += 1
-            for (name, attribute) in entity.attributes {
+            var counted = Set<String>()
+            for (kept, attribute) in entity.attributes {
+                let name = NGSIEntity.splitName(kept).attribute
                 let kind = Self.kind(of: attribute)
                 types[type]!.attributes[name, default: []].insert(kind)
-                attributes[name, default: AttributeInfo()].count += 1
+                attributes[name, default: AttributeInfo()].count += counted.insert(name).inserted ? 1 : 0
                 attributes[name]!.kinds.insert(kind)
                 attributes[name]!.typeNames.insert(type)
             }

@@ -27,10 +27,29 @@ public enum NGSIConcise {
         return .object(members)
     }
 
+    /// Whether `value` is an attribute instance of a multi-attribute: an object with `type`,
+    /// `value`, `object`, `languageMap` or `datasetId`.
+    static func isInstance(_ value: JSONValue) -> Bool {
+        guard case .object(let members) = value else { return false }
+        return ["type", "value", "object", "languageMap", "datasetId"].contains { members[$0] != nil }
+    }
+
     /// An entity's normalized JSON in the concise representation (`id`, `type`, `@context` as they are).
     public static func compactEntity(_ entity: JSONValue) -> JSONValue {
         guard case .object(var members) = entity else { return entity }
-        for (name, value) in members where !NGSIEntity.reservedNames.contains(name) { members[name] = compact(value) }
+        for (name, value) in members where !NGSIEntity.reservedNames.contains(name) {
+            if case .array(let instances) = value {
+                // An instance stays an object (a bare value in the array would read as a list).
+                members[name] = .array(
+                    instances.map { instance in
+                        let compacted = compact(instance)
+                        return compacted.objectValue == nil ? .object(["value": compacted]) : compacted
+                    }
+                )
+            } else {
+                members[name] = compact(value)
+            }
+        }
         return .object(members)
     }
 
@@ -39,6 +58,10 @@ public enum NGSIConcise {
     /// LanguageProperty, a GeoJSON geometry `value` a GeoProperty, any other `value` a Property;
     /// a bare value (not an object) is a Property's value.
     public static func expand(_ attribute: JSONValue) -> JSONValue {
+        // A multi-attribute: an array of its instances (each an attribute object).
+        if case .array(let instances) = attribute, !instances.isEmpty, instances.allSatisfy(isInstance) {
+            return .array(instances.map(expand))
+        }
         guard case .object(var members) = attribute else { return ["type": "Property", "value": attribute] }
         if members["type"] != nil { return attribute }
         if members["object"] != nil {

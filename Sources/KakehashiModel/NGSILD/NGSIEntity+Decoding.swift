@@ -29,7 +29,7 @@ extension NGSIEntity {
         for (name, value) in members where name != "id" && name != "type" && name != "@context" {
             try Self.checkAttributeName(name)
             switch form {
-            case .normalized: attributes[name] = try Self.decodeNormalized(value, name: name)
+            case .normalized: try Self.decodeInstances(value, name: name, into: &attributes)
             case .keyValues: attributes[name] = try Self.decodeKeyValue(value, name: name)
             }
         }

@@ -5,8 +5,16 @@ extension NGSIEntity {
         members["id"] = .string(id.rawValue)
         members["type"] = .string(id.type)
         if !context.isEmpty { members["@context"] = .array(context.map(JSONValue.string)) }
+        var multi = false
         for (name, attribute) in attributes {
+            if name.contains(Self.datasetSeparator) { multi = true }
             members[name] = form == .normalized ? Self.normalized(attribute) : Self.keyValue(attribute)
+        }
+        if multi {
+            // In keyValues each instance is its value; an object value keeps no datasetId.
+            Self.gatheringInstances(&members, attributes: attributes, markingDatasets: form == .normalized) {
+                form == .normalized ? Self.normalized($0) : Self.keyValue($0)
+            }
         }
         return .object(members)
     }

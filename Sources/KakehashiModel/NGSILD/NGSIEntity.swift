@@ -39,6 +39,12 @@ public struct NGSIEntity: Sendable, Hashable {
     static let reservedNames: Set<String> = ["id", "type", "@context", "scope", "createdAt", "modifiedAt", "deletedAt"]
 
     static func checkAttributeName(_ name: String) throws(ModelError) {
+        // An instance of a multi-attribute: the attribute's name, then its datasetId (a URI).
+        if name.contains(datasetSeparator) {
+            let (attribute, dataset) = splitName(name)
+            try checkAttributeName(attribute)
+            return try EntityID.checkURI(dataset ?? "", field: attribute + ".datasetId")
+        }
         guard !reservedNames.contains(name) else {
             throw ModelError(field: name, .invalid("\"\(name)\" is reserved by NGSI-LD and cannot be an attribute"))
         }
