@@ -1,0 +1,148 @@
+import KakehashiHubCore
+import KakehashiModel
+import Testing
+
+/// Subscriptions as clients write them (the shape of ETSI GS CIM 009's example), every member
+/// checked with the member named, and the endpoint policy against the city's internal network.
+@Suite struct SubscriptionModelTests {
+    static let now = Timestamp(millisecondsSinceEpoch: 1_780_358_400_000)  // 2026-06-02T00:00:00Z
+
+    /// The spec's example subscription (a vehicle's speed near a point), the point on Earth.
+    static let example = """
+        {"id":"urn:ngsi-ld:Subscription:mySubscription","type":"Subscription","entities":[{"type":"Vehicle"}],
+         "watchedAttributes":["speed"],"q":"speed>50",
+         "geoQ":{"georel":"near;maxDistance==2000","geometry":"Point","coordinates":[-1,50]},
+         "notification":{"attributes":["speed"],"format":"keyValues","endpoint":{"uri":"http://my.endpoint.org/notify","accept":"application/json"}},
+         "@context":["https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"]}
+        """
+
+    @Test func theSpecsExampleIsReadAndWrittenBack() throws {
+        let subscription = try Subscription(json: JSONValue(parsing: Self.example), now: Self.now)
+        #expect(subscription.id == "urn:ngsi-ld:Subscription:mySubscription")
+        #expect(subscription.entities == [.init(type: "Vehicle")] && subscription.watchedAttributes == ["speed"] && subscription.q == "speed>50")
+        #expect(
+            subscription.format == .keyValues && subscription.attributes == ["speed"] && subscription.endpoint.uri == "http://my.endpoint.org/notify"
+        )
+        #expect(subscription.geoQ?.georel == "near;maxDistance==2000" && subscription.geoQ?.geoproperty == "location")
+        // What it writes reads back the same.
+        #expect(try Subscription(json: subscription.json, now: Self.now) == subscription)
+        // Without an id, one is made.
+        let anonymous = try Subscription(
+            json: ["type": "Subscription", "watchedAttributes": ["waterLevel"], "notification": ["endpoint": ["uri": "https://h.example/n"]]],
+            now: Self.now
+        )
+        #expect(anonymous.id.hasPrefix("urn:ngsi-ld:Subscription:") && anonymous.format == .normalized && anonymous.isActive)
+    }
+
+    @Test func aPatchChangesOnlyWhatItGives() throws {
+        var subscription = try Subscription(json: JSONValue(parsing: Self.example), now: Self.now)
+        try subscription.update(["q": "speed>80", "notification": ["format": "concise"], "isActive": false], now: Self.now)
+        #expect(subscription.q == "speed>80" && subscription.format == .concise && !subscription.isActive && subscription.attributes == ["speed"])
+        #expect(throws: SubscriptionError.self) { try subscription.update(["id": "urn:x:1"], now: Self.now) }
+        #expect(throws: SubscriptionError.self) { try subscription.update(["timeInterval": 60], now: Self.now) }  // with watchedAttributes
+    }
+
+    static let bad: [(String, String)] = [
+        (#"{"type":"Subscription","watchedAttributes":["a"]}"#, "notification: is required"),
+        (#"{"type":"Sub","watchedAttributes":["a"],"notification":{"endpoint":{"uri":"http://h/n"}}}"#, "type: must be"),
+        (#"{"type":"Subscription","notification":{"endpoint":{"uri":"http://h/n"}}}"#, "entities: give entities or watchedAttributes"),
+        (
+            #"{"type":"Subscription","watchedAttributes":[],"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "watchedAttributes: must be a non-empty array"
+        ),
+        (#"{"type":"Subscription","entities":[{"id":"urn:a:1"}],"notification":{"endpoint":{"uri":"http://h/n"}}}"#, "entities[0].type: is required"),
+        (
+            #"{"type":"Subscription","entities":[{"type":"T","id":"urn:a:1","idPattern":".*"}],"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "not both"
+        ),
+        (
+            #"{"type":"Subscription","entities":[{"type":"T","idPattern":"(["}],"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "idPattern: must be a regular expression"
+        ),
+        (#"{"type":"Subscription","watchedAttributes":["a"],"q":"a>>","notification":{"endpoint":{"uri":"http://h/n"}}}"#, "q:"),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"geoQ":{"georel":"near","geometry":"Point","coordinates":[1,2]},"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "geoQ."
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"throttling":0,"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "throttling: must be a number of seconds above 0"
+        ),
+        (
+            #"{"type":"Subscription","entities":[{"type":"T"}],"timeInterval":60,"throttling":5,"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "a periodic subscription has no throttling"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"timeInterval":60,"notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "a periodic subscription has no watchedAttributes"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"expiresAt":"2020-01-01T00:00:00Z","notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "is not in the future"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"notification":{"endpoint":{"uri":"ftp://h/n"}}}"#,
+            "must be an http(s):// or mqtt(s):// URI"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"notification":{"endpoint":{"uri":"http://h/n","accept":"text/plain"}}}"#,
+            "accept: is application/json"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"notification":{"format":"simple","endpoint":{"uri":"http://h/n"}}}"#,
+            "format: is normalized, keyValues or concise"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"notification":{"endpoint":{"uri":"mqtt://h/t","notifierInfo":[{"key":"MQTT-QoS","value":"3"}]}}}"#,
+            "MQTT-QoS is 0, 1 or 2"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"notification":{"endpoint":{"uri":"http://h/n","receiverInfo":[{"key":"X","value":"a\r\nInjected: 1"}]}}}"#,
+            "one-line text"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"status":"active","notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "status: is not a member"
+        ),
+        (
+            #"{"type":"Subscription","watchedAttributes":["a"],"isActive":"yes","notification":{"endpoint":{"uri":"http://h/n"}}}"#,
+            "isActive: must be true or false"
+        ),
+    ]
+
+    @Test(arguments: bad)
+    func badSubscriptionsNameTheMember(_ body: String, _ words: String) throws {
+        let json = try JSONValue(parsing: body)
+        #expect(throws: SubscriptionError.self) { try Subscription(json: json, now: Self.now) }
+        do { _ = try Subscription(json: json, now: Self.now) } catch { #expect(error.description.contains(words), "\(error)") }
+    }
+
+    static let endpoints: [(patterns: [String], uri: String, allowed: Bool)] = [
+        (["*"], "https://hooks.city.example.lg.jp/notify", true),
+        (["*"], "http://127.0.0.1:8080/x", false),
+        (["*"], "http://localhost/x", false),
+        (["*"], "http://10.1.2.3/x", false),
+        (["*"], "http://172.20.0.5/x", false),
+        (["*"], "http://192.168.1.10/x", false),
+        (["*"], "http://169.254.169.254/latest/meta-data", false),
+        (["*"], "http://[::1]:9000/x", false),
+        (["*"], "http://[fd00::5]/x", false),
+        (["*"], "http://[::ffff:10.0.0.1]/x", false),
+        (["*"], "http://0.0.0.0/x", false),
+        (["*"], "mqtt://203.0.113.7:1883/city/alerts", true),
+        (["*.city.example.lg.jp"], "https://hooks.city.example.lg.jp/n", true),
+        (["*.city.example.lg.jp"], "https://evil.example.com/n", false),
+        (["10.1.2.3"], "http://10.1.2.3/x", true),
+        (["10.1.2.3:8443"], "https://10.1.2.3:8443/x", true),
+        (["10.1.2.3:8443"], "https://10.1.2.3/x", false),
+        (["127.0.0.1"], "http://127.0.0.1:18080/receiver", true),
+        ([], "https://hooks.city.example.lg.jp/n", false),
+    ]
+
+    @Test(arguments: endpoints.indices)
+    func endpointsAreAllowedOnlyWhereTheOperatorSays(_ index: Int) {
+        let row = Self.endpoints[index]
+        let refusal = EndpointPolicy(patterns: row.patterns).refusal(row.uri)
+        #expect((refusal == nil) == row.allowed, "\(row.patterns) \(row.uri): \(refusal ?? "allowed")")
+    }
+}
