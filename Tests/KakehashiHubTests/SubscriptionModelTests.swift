@@ -1,4 +1,5 @@
 import KakehashiHubCore
+import KakehashiHubTestSupport
 import KakehashiModel
 import Testing
 
@@ -144,5 +145,117 @@ import Testing
         let row = Self.endpoints[index]
         let refusal = EndpointPolicy(patterns: row.patterns).refusal(row.uri)
         #expect((refusal == nil) == row.allowed, "\(row.patterns) \(row.uri): \(refusal ?? "allowed")")
+    }
+}
+
+/// Which changes a subscription is told of, throttling, and the notification body.
+@Suite struct SubscriptionMatchingTests {
+    static let now = Readings.t0.advanced(byMilliseconds: 3_600_000)
+
+    static func subscription(_ members: String) throws -> Subscription {
+        try Subscription(
+            json: JSONValue(parsing: #"{"type":"Subscription",\#(members),"notification":{"endpoint":{"uri":"https://h.example/n"}}}"#),
+            now: Readings.t0
+        )
+    }
+
+    struct Row: CustomTestStringConvertible, Sendable {
+        let subscription: String
+        let entity: NGSIEntity
+        let changed: Set<String>?
+        let notifies: Bool
+        var testDescription: String { "\(subscription) / \(changed.map { $0.sorted().joined(separator: ",") } ?? "created") → \(notifies)" }
+    }
+
+    static let gauge = Readings.level("senoshita", 2.5, minutes: 0)  // at 33.3, 130.5
+    static let rows: [Row] = [
+        .init(subscription: #""entities":[{"type":"WaterObserved"}]"#, entity: gauge, changed: ["waterLevel"], notifies: true),
+        .init(subscription: #""entities":[{"type":"CrowdFlowObserved"}]"#, entity: gauge, changed: ["waterLevel"], notifies: false),
+        .init(
+            subscription: #""entities":[{"type":"WaterObserved","id":"urn:ngsi-ld:WaterObserved:kurume:senoshita"}]"#,
+            entity: gauge,
+            changed: nil,
+            notifies: true
+        ),
+        .init(
+            subscription: #""entities":[{"type":"WaterObserved","id":"urn:ngsi-ld:WaterObserved:kurume:other"}]"#,
+            entity: gauge,
+            changed: nil,
+            notifies: false
+        ),
+        .init(
+            subscription: #""entities":[{"type":"WaterObserved","idPattern":"urn:ngsi-ld:WaterObserved:kurume:se.*"}]"#,
+            entity: gauge,
+            changed: nil,
+            notifies: true
+        ),
+        .init(subscription: #""entities":[{"type":"WaterObserved","idPattern":"se.*"}]"#, entity: gauge, changed: nil, notifies: false),
+        .init(subscription: #""watchedAttributes":["waterLevel"]"#, entity: gauge, changed: ["waterLevel"], notifies: true),
+        .init(subscription: #""watchedAttributes":["waterLevel"]"#, entity: gauge, changed: ["name"], notifies: false),
+        .init(
+            subscription: #""watchedAttributes":["waterLevel"]"#,
+            entity: gauge,
+            changed: ["waterLevel\u{1F}urn:ngsi-ld:Dataset:radar"],
+            notifies: true
+        ),
+        .init(subscription: #""watchedAttributes":["waterLevel"],"q":"waterLevel>=2.5""#, entity: gauge, changed: ["waterLevel"], notifies: true),
+        .init(subscription: #""watchedAttributes":["waterLevel"],"q":"waterLevel>2.5""#, entity: gauge, changed: ["waterLevel"], notifies: false),
+        .init(
+            subscription:
+                #""watchedAttributes":["waterLevel"],"geoQ":{"georel":"near;maxDistance==1000","geometry":"Point","coordinates":[130.5,33.3]}"#,
+            entity: gauge,
+            changed: ["waterLevel"],
+            notifies: true
+        ),
+        .init(
+            subscription:
+                #""watchedAttributes":["waterLevel"],"geoQ":{"georel":"near;maxDistance==1000","geometry":"Point","coordinates":[130.6,33.3]}"#,
+            entity: gauge,
+            changed: ["waterLevel"],
+            notifies: false
+        ),
+        .init(subscription: #""watchedAttributes":["waterLevel"],"isActive":false"#, entity: gauge, changed: ["waterLevel"], notifies: false),
+        .init(
+            subscription: #""watchedAttributes":["waterLevel"],"expiresAt":"\#(Readings.t0.advanced(byMilliseconds: 1_800_000).iso8601)""#,
+            entity: gauge,
+            changed: ["waterLevel"],
+            notifies: false
+        ),
+        .init(subscription: #""entities":[{"type":"WaterObserved"}],"timeInterval":60"#, entity: gauge, changed: ["waterLevel"], notifies: false),
+    ]
+
+    @Test(arguments: rows)
+    func changesNotifyAsTheSubscriptionAsks(_ row: Row) throws {
+        let subscription = try Self.subscription(row.subscription)
+        #expect(subscription.concerns(row.entity, changed: row.changed, at: Self.now) == row.notifies)
+    }
+
+    @Test func throttlingHoldsTheNextNotificationBack() throws {
+        let subscription = try Self.subscription(#""watchedAttributes":["waterLevel"],"throttling":30"#)
+        let last = Self.now
+        #expect(subscription.throttledUntil(lastNotification: nil, now: Self.now) == nil)
+        #expect(
+            subscription.throttledUntil(lastNotification: last, now: last.advanced(byMilliseconds: 10_000)) == last.advanced(byMilliseconds: 30_000)
+        )
+        #expect(subscription.throttledUntil(lastNotification: last, now: last.advanced(byMilliseconds: 30_000)) == nil)
+    }
+
+    @Test(arguments: Subscription.Format.allCases)
+    func theNotificationCarriesTheAttributesAskedInTheFormatAsked(_ format: Subscription.Format) throws {
+        let subscription = try Self.subscription(#""watchedAttributes":["waterLevel"]"#)
+        var shaped = subscription
+        shaped.attributes = ["waterLevel"]
+        shaped.format = format
+        let body = shaped.notification([Self.gauge], id: "urn:ngsi-ld:Notification:1", at: Self.now)
+        #expect(
+            body["type"] == "Notification" && body["subscriptionId"] == .string(subscription.id) && body["notifiedAt"] == .string(Self.now.iso8601)
+        )
+        let entity = try #require(body["data"]?.arrayValue?.first)
+        #expect(entity["id"] == "urn:ngsi-ld:WaterObserved:kurume:senoshita" && entity["name"] == nil && entity["location"] == nil)
+        switch format {
+        case .normalized: #expect(entity["waterLevel"]?["type"] == "Property" && entity["waterLevel"]?["value"] == 2.5)
+        case .keyValues: #expect(entity["waterLevel"] == 2.5)
+        case .concise: #expect(entity["waterLevel"]?["type"] == nil && entity["waterLevel"]?["value"] == 2.5)
+        }
     }
 }

@@ -1,0 +1,79 @@
+import KakehashiModel
+
+/// What a subscription is told of: which changes concern it, when throttling holds a
+/// notification back, and the notification's body (NGSI-LD 5.3.1).
+extension Subscription {
+    /// Whether the subscription is in force at `now` (active and not expired).
+    public func isInForce(at now: Timestamp) -> Bool {
+        isActive && (expiresAt.map { now < $0 } ?? true)
+    }
+
+    /// Whether `entity` is one the subscription's `entities` select (any, when none are given).
+    public func selects(_ entity: NGSIEntity) -> Bool {
+        guard !entities.isEmpty else { return true }
+        return entities.contains { selector in
+            guard selector.type == entity.type else { return false }
+            if let id = selector.id { return id == entity.id.rawValue }
+            if let pattern = selector.idPattern {
+                guard let regex = try? Regex(pattern) else { return false }
+                return (try? regex.wholeMatch(in: entity.id.rawValue)) != nil
+            }
+            return true
+        }
+    }
+
+    /// Whether a change of `entity` notifies: in force, not periodic, the entity selected, one of
+    /// the `watchedAttributes` among the `changed` ones (nil: created or deleted, every attribute),
+    /// and `q` and `geoQ` true of the entity as it is now.
+    public func concerns(_ entity: NGSIEntity, changed: Set<String>?, at now: Timestamp) -> Bool {
+        guard isInForce(at: now), timeInterval == nil, selects(entity) else { return false }
+        if let watchedAttributes, let changed {
+            let names = Set(changed.map { NGSIEntity.splitName($0).attribute })
+            guard !names.isDisjoint(with: watchedAttributes) else { return false }
+        }
+        return matchesFilters(entity)
+    }
+
+    /// Whether `q` and `geoQ` hold for `entity` (for a periodic notification too).
+    public func matchesFilters(_ entity: NGSIEntity) -> Bool {
+        if let q {
+            guard let expression = try? QExpression(q), expression.matches(entity) else { return false }
+        }
+        if let geoQ {
+            guard let query = try? GeoQuery(georel: geoQ.georel, geometry: geoQ.geometry, coordinates: geoQ.coordinates),
+                let point = try? entity.location(geoQ.geoproperty), query.matches(point)
+            else { return false }
+        }
+        return true
+    }
+
+    /// Whether a notification at `now` must wait for `throttling` after the last one; and until when.
+    public func throttledUntil(lastNotification: Timestamp?, now: Timestamp) -> Timestamp? {
+        guard let throttling, let last = lastNotification else { return nil }
+        let next = Timestamp(millisecondsSinceEpoch: last.millisecondsSinceEpoch + Int64((throttling * 1000).rounded()))
+        return now < next ? next : nil
+    }
+
+    /// The notification body for `entities`: `{"id", "type": "Notification", "subscriptionId",
+    /// "notifiedAt", "data"}`, each entity in the subscription's format with only its
+    /// `notification.attributes` (every attribute without), multi-attributes as arrays.
+    public func notification(_ entities: [NGSIEntity], id: String, at now: Timestamp) -> JSONValue {
+        let data = entities.map { entity -> JSONValue in
+            var shown = entity
+            shown.context = []
+            if let attributes {
+                let wanted = Set(attributes)
+                shown.attributes = shown.attributes.filter { wanted.contains(NGSIEntity.splitName($0.key).attribute) }
+            }
+            switch format {
+            case .normalized: return shown.json(.normalized)
+            case .keyValues: return shown.json(.keyValues)
+            case .concise: return NGSIConcise.compactEntity(shown.json(.normalized))
+            }
+        }
+        return [
+            "id": .string(id), "type": "Notification", "subscriptionId": .string(self.id), "notifiedAt": .string(now.iso8601),
+            "data": .array(data),
+        ]
+    }
+}
