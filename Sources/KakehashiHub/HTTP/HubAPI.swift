@@ -26,6 +26,8 @@ public struct HubAPI: Sendable {
     let feedSlots: FeedSlots
     /// JSON-LD contexts: hosted, preloaded and fetched.
     let contexts: ContextStore
+    /// Tenants' NGSI-LD subscriptions.
+    let subscriptionRecords: any SubscriptionRecords
     /// Links to peer hubs, for the health report.
     var federation: [FederationLink] = []
 
@@ -109,6 +111,7 @@ public struct HubAPI: Sendable {
             },
         ]
         routes += contextRoutes
+        routes += subscriptionRoutes
         for operation in BatchOperation.allCases {
             routes.append(
                 NGSIRoute(path: "/ngsi-ld/v1/entityOperations/\(operation.rawValue)", method: .post) { request, _ in

@@ -98,6 +98,7 @@ public struct Hub: Sendable {
             limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
             feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey),
             contexts: ContextStore(configuration: configuration.jsonld, logger: logger),
+            subscriptionRecords: try SubscriptionStore(path: configuration.storagePath),
             federation: links
         )
         if !configuration.requireKeys {

@@ -40,7 +40,7 @@ struct HubConfigurationLoader {
         guard
             let m = root.mapping(allowed: [
                 "http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access",
-                "federation", "jsonld",
+                "federation", "jsonld", "subscriptions",
             ])
         else { return nil }
         var http = HubConfiguration.HTTP()
@@ -165,6 +165,18 @@ struct HubConfigurationLoader {
         if let node = m["dashboard"], let parsed = self.dashboard(node) { dashboard = parsed }
         let federation = m["federation"].map { self.federation($0, tenants: tenants) } ?? []
         let jsonld = m["jsonld"].map { self.jsonld($0) } ?? JSONLDConfiguration()
+        var allowedEndpoints = ["*"]
+        if let node = m["subscriptions"], let members = node.mapping(allowed: ["allowed_endpoints"]),
+            let list = members["allowed_endpoints"]?.sequence()
+        {
+            allowedEndpoints = list.compactMap { item in
+                guard let text = item.string, !text.isEmpty, !text.contains("/") else {
+                    item.fail("an allowed endpoint is a host (hooks.city.example), *.domain, host:port, or * for any public host")
+                    return nil
+                }
+                return text
+            }
+        }
         guard let path else { return nil }
         var configuration = HubConfiguration(storagePath: path, tenants: tenants, broker: broker)
         configuration.http = http
@@ -180,6 +192,7 @@ struct HubConfigurationLoader {
         configuration.requireKeys = requireKeys
         configuration.federation = federation
         configuration.jsonld = jsonld
+        configuration.allowedEndpoints = allowedEndpoints
         if let password = brokerFiles.password, let acl = brokerFiles.acl {
             configuration.brokerAccessFiles = BrokerAccessFiles(
                 passwordFile: password,

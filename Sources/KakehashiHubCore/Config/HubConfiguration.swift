@@ -113,6 +113,8 @@ public struct HubConfiguration: Sendable {
     public var federation: [FederationLinkConfiguration] = []
     /// JSON-LD contexts known without fetching them, and how long a fetch may take.
     public var jsonld = JSONLDConfiguration()
+    /// The hosts subscriptions may notify (`subscriptions.allowed_endpoints`, see ``EndpointPolicy``).
+    public var allowedEndpoints = ["*"]
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {

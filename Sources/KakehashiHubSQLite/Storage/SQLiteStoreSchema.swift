@@ -202,6 +202,17 @@ enum SQLiteStoreSchema {
         """
         ALTER TABLE entities ADD COLUMN created INTEGER;
         """,
+        // NGSI-LD subscriptions, per tenant (see SubscriptionStore).
+        """
+        CREATE TABLE subscriptions(
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            modified INTEGER NOT NULL,
+            PRIMARY KEY (tenant, id)
+        );
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

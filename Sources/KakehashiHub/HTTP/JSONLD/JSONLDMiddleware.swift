@@ -24,7 +24,10 @@ struct JSONLDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        guard path.hasPrefix("/ngsi-ld/v1/"), !path.hasPrefix("/ngsi-ld/v1/jsonldContexts") else { return try await next(request, context) }
+        // Subscriptions are read in the core context for now (their names are not expanded).
+        guard path.hasPrefix("/ngsi-ld/v1/"), !path.hasPrefix("/ngsi-ld/v1/jsonldContexts"), !path.hasPrefix("/ngsi-ld/v1/subscriptions") else {
+            return try await next(request, context)
+        }
         let mediaType = request.headers[.contentType].map { Self.mediaType($0) }
         let link = try Self.contextLink(request.headers)
         let hasBody = request.method == .post || request.method == .patch || request.method == .put
