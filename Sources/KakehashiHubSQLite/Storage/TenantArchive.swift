@@ -59,7 +59,7 @@ public enum TenantArchive {
     }
 
     /// Deletes every row of `tenant` (its file in per-tenant storage), its dead letters, and
-    /// its keys, gateways and grants. Returns the rows deleted per table.
+    /// its keys, gateways, grants and subscriptions. Returns the rows deleted per table.
     public static func delete(_ tenant: Tenant, configuration: HubConfiguration) throws(StorageError) -> [String: Int] {
         var counts = [String: Int]()
         do {
@@ -87,7 +87,7 @@ public enum TenantArchive {
             try main.transaction {
                 for (name, rows) in [
                     ("deadletters", "tenant = ?1"), ("access_keys", "tenant = ?1"), ("access_gateways", "tenant = ?1"),
-                    ("access_grants", "owner = ?1 OR grantee = ?1"), ("access_tenants", "name = ?1"),
+                    ("access_grants", "owner = ?1 OR grantee = ?1"), ("subscriptions", "tenant = ?1"), ("access_tenants", "name = ?1"),
                 ] {
                     let delete = try main.prepare("DELETE FROM \(name) WHERE \(rows)")
                     try delete.bind(1, tenant.name)

@@ -49,8 +49,18 @@ import Testing
                 try TenantArchive.export(Readings.kurume, configuration: configuration, to: file)
             }
 
-            // Deleted: its data and keys are gone, omuta's stay.
-            _ = try TenantArchive.delete(Readings.kurume, configuration: configuration)
+            // A subscription of each city, to see kurume's go with it.
+            let subscribe =
+                #"{"type":"Subscription","watchedAttributes":["waterLevel"],"notification":{"endpoint":{"uri":"https://hooks.example.org/n"}}}"#
+            #expect(try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/subscriptions", body: subscribe).status == .created)
+            #expect(try await client.keyed(keys.omutaOperator, .post, "/ngsi-ld/v1/subscriptions", body: subscribe).status == .created)
+
+            // Deleted: its data, keys and subscriptions are gone, omuta's stay.
+            let deleted = try TenantArchive.delete(Readings.kurume, configuration: configuration)
+            #expect(deleted["subscriptions"] == 1, "\(deleted)")
+            let subscriptions = try SubscriptionStore(path: configuration.storagePath)
+            #expect(try subscriptions.subscriptions(tenant: Readings.kurume).isEmpty)
+            #expect(try subscriptions.subscriptions(tenant: Readings.omuta).count == 1)
             #expect(try await client.keyed(keys.kurumeReader, .get, "/alerts").status == .unauthorized)
             #expect(try await client.keyed(keys.omutaReader, .get, "/ngsi-ld/v1/entities?type=WaterObserved").json.arrayValue?.count == 1)
             if separation == "shared" {
