@@ -132,6 +132,9 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Base.Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             try channel.pipeline.syncOperations.addHandler(FirstHeadTimeout(timeout: headTimeout), position: .first)
+            if let decoder = try? channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+                try channel.pipeline.syncOperations.addHandler(IncompleteRequestTimeout(timeout: headTimeout), position: .after(decoder))
+            }
             try channel.pipeline.syncOperations.addHandler(RequestHeadGuard())
             return value
         }
@@ -139,5 +142,48 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func handle(value: Base.Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Closes a connection whose request stops arriving half-way (a head read, its body not ended)
+/// for `timeout`, whatever the answer did meanwhile: a handler may answer before the body is read
+/// (a missing tenant header), and the connection would then wait for the rest forever. Sits right
+/// after the HTTP/1 decoder; leaves at a WebSocket upgrade.
+final class IncompleteRequestTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
+                context.fireChannelRead(data)
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+            arm(context)
+        case .body:
+            arm(context)
+        case .end:
+            timer?.cancel()
+            timer = nil
+        }
+        context.fireChannelRead(data)
     }
 }

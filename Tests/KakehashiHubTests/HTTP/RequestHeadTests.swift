@@ -42,7 +42,8 @@ import Glibc
         var closedByServer = false
         while true {
             let count = recv(fd, &buffer, buffer.count, 0)
-            if count == 0 { closedByServer = true }
+            // A close with unread bytes in the server's socket arrives as a reset: closed too.
+            if count == 0 || (count < 0 && errno == ECONNRESET) { closedByServer = true }
             if count <= 0 { break }
             reply += buffer[0..<count]
         }
