@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "KakehashiHubCore",
             dependencies: [
-                "KakehashiModel", "KakehashiMQTT", "KakehashiConfig", "KakehashiBrokerConfig", "KakehashiAlerts",
+                "KakehashiModel", "KakehashiMQTT", "KakehashiHTTP", "KakehashiConfig", "KakehashiBrokerConfig", "KakehashiAlerts",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

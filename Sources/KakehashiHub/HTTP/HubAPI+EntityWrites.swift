@@ -120,10 +120,23 @@ extension HubAPI {
         if let (_, rejection) = refused.first { throw NGSIProblem(.badRequestData, rejection.description) }
     }
 
-    /// Removes attributes of an entity, or the entity.
+    /// Removes attributes of an entity, or the entity; subscriptions are told.
     func remove(_ id: EntityID, tenant: Tenant, attributes: Set<String>?) async throws(NGSIProblem) -> Bool {
         let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
-        return try await stored { () async throws(StorageError) in try await store.remove(tenant: tenant, id: id, attributes: attributes, at: now) }
+        let before = notifier == nil || attributes != nil ? nil : try await ownEntity(id, tenant: tenant)
+        let removed = try await stored { () async throws(StorageError) in
+            try await store.remove(tenant: tenant, id: id, attributes: attributes, at: now)
+        }
+        if removed, let notifier {
+            if let attributes {
+                if let after = try await ownEntity(id, tenant: tenant) {
+                    await notifier.deleted(tenant: tenant, entities: [after], attributes: attributes)
+                }
+            } else if let before {
+                await notifier.deleted(tenant: tenant, entities: [before], attributes: nil)
+            }
+        }
+        return removed
     }
 
     static func checkSameType(_ entity: NGSIEntity, as existing: NGSIEntity) throws(NGSIProblem) {

@@ -39,17 +39,30 @@ extension HubAPI {
         }
     }
 
-    /// The subscription as `GET` shows it: its members and its status.
-    static func shown(_ stored: StoredSubscription, now: Timestamp, jsonLD: Bool) -> JSONValue {
+    /// The subscription as `GET` shows it: its members and its status, with the delivery
+    /// counts (and, beyond the spec's members, the notifications waiting and those dropped
+    /// because its queue was full).
+    func shown(_ stored: StoredSubscription, tenant: Tenant, now: Timestamp, jsonLD: Bool) -> JSONValue {
         guard case .object(var members) = stored.subscription.json else { return stored.subscription.json }
         let subscription = stored.subscription
         members["status"] = .string(!subscription.isActive ? "paused" : subscription.isInForce(at: now) ? "active" : "expired")
         members["createdAt"] = .string(stored.createdAt.iso8601)
         members["modifiedAt"] = .string(stored.modifiedAt.iso8601)
         if case .object(var notification)? = members["notification"] {
-            // No notification is sent yet by this hub: the counts say so.
-            notification["timesSent"] = 0
-            notification["timesFailed"] = 0
+            let status = (try? notifier?.status(SubscriptionKey(tenant: tenant, id: subscription.id))) ?? SubscriptionStatus()
+            notification["timesSent"] = .number(Double(status.timesSent))
+            notification["timesFailed"] = .number(Double(status.timesFailed))
+            if let at = status.lastNotification { notification["lastNotification"] = .string(at.iso8601) }
+            if let at = status.lastSuccess { notification["lastSuccess"] = .string(at.iso8601) }
+            if let at = status.lastFailure { notification["lastFailure"] = .string(at.iso8601) }
+            if status.lastNotification != nil {
+                notification["status"] = .string(status.lastFailure == status.lastNotification ? "failed" : "ok")
+            }
+            if let reason = status.lastFailureReason, status.lastFailure == status.lastNotification {
+                notification["lastFailureReason"] = .string(reason)
+            }
+            notification["pendingNotifications"] = .number(Double(status.pending))
+            notification["droppedNotifications"] = .number(Double(status.dropped))
             members["notification"] = .object(notification)
         }
         if jsonLD { members["@context"] = .string(NGSIContext.core) }
@@ -67,6 +80,7 @@ extension HubAPI {
         guard try await stored({ () throws(StorageError) in try subscriptionRecords.insert(subscription, tenant: tenant, at: now) }) else {
             throw NGSIProblem(.alreadyExists, "subscription \(subscription.id) exists for tenant \(tenant)")
         }
+        notifier?.reload(tenant: tenant)
         var headers = HTTPFields()
         headers[.location] = "/ngsi-ld/v1/subscriptions/\(Self.pathEncoded(subscription.id))"
         return Response(status: .created, headers: headers)
@@ -82,7 +96,7 @@ extension HubAPI {
         let now = Self.now()
         var headers = Self.paginationLinks(request, limit: limit, offset: offset, total: all.count)
         if query["count"] == "true" { headers[Self.countHeader] = String(all.count) }
-        let page = all.dropFirst(offset).prefix(limit).map { Self.shown($0, now: now, jsonLD: jsonLD) }
+        let page = all.dropFirst(offset).prefix(limit).map { shown($0, tenant: tenant, now: now, jsonLD: jsonLD) }
         return Self.json(.array(Array(page)), jsonLD: jsonLD, extra: headers)
     }
 
@@ -99,7 +113,7 @@ extension HubAPI {
         try QueryString(request.uri.query).allow([])
         let jsonLD = try Self.wantsJSONLD(request)
         let found = try await existingSubscription(text, tenant: tenant)
-        return Self.json(Self.shown(found, now: Self.now(), jsonLD: jsonLD), jsonLD: jsonLD)
+        return Self.json(shown(found, tenant: tenant, now: Self.now(), jsonLD: jsonLD), jsonLD: jsonLD)
     }
 
     func updateSubscription(_ request: Request, id text: String) async throws -> Response {
@@ -113,6 +127,7 @@ extension HubAPI {
         guard try await stored({ () throws(StorageError) in try subscriptionRecords.replace(subscription, tenant: tenant, at: now) }) else {
             throw NGSIProblem(.resourceNotFound, "subscription \(subscription.id) was deleted meanwhile")
         }
+        notifier?.reload(tenant: tenant)
         return Response(status: .noContent)
     }
 
@@ -123,6 +138,7 @@ extension HubAPI {
         guard try await stored({ () throws(StorageError) in try subscriptionRecords.delete(tenant: tenant, id: id) }) else {
             throw NGSIProblem(.resourceNotFound, "subscription \(id.prefix(200)) was not found for tenant \(tenant)")
         }
+        notifier?.reload(tenant: tenant)
         return Response(status: .noContent)
     }
 }

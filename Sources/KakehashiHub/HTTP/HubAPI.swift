@@ -28,6 +28,8 @@ public struct HubAPI: Sendable {
     let contexts: ContextStore
     /// Tenants' NGSI-LD subscriptions.
     let subscriptionRecords: any SubscriptionRecords
+    /// Sends their notifications (told of deletions and of subscriptions changed).
+    var notifier: Notifier? = nil
     /// Links to peer hubs, for the health report.
     var federation: [FederationLink] = []
 

@@ -29,6 +29,8 @@ public struct Hub: Sendable {
     public let federation: [FederationLink]
     /// Publishes alert events to MQTT (`alerts.publish_mqtt`, with rules and a broker).
     public let alertPublisher: AlertMQTTPublisher?
+    /// Sends the NGSI-LD subscriptions' notifications.
+    public let notifier: Notifier
 
     /// Opens storage and creates the services (nothing runs yet).
     public init(
@@ -51,7 +53,28 @@ public struct Hub: Sendable {
         try FederationLink.prepareMirrors(configuration, accessStore, logger: logger)
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry.factory)
-        let alerts = AlertService(configuration: configuration.alerts, store: store, metrics: metrics, logger: logger, now: now)
+        let subscriptions = try SubscriptionStore(path: configuration.storagePath, sync: configuration.storage.sync)
+        let notifier = try Notifier(
+            records: subscriptions,
+            store: store,
+            delivery: NotificationDelivery(
+                policy: EndpointPolicy(patterns: configuration.allowedEndpoints),
+                timeout: configuration.notifications.timeout,
+                logger: logger
+            ),
+            settings: configuration.notifications,
+            logger: logger,
+            now: now
+        )
+        self.notifier = notifier
+        let alerts = AlertService(
+            configuration: configuration.alerts,
+            store: store,
+            metrics: metrics,
+            logger: logger,
+            now: now,
+            entitiesStored: { tenant, entities in await notifier.changed(tenant: tenant, entities: entities) }
+        )
         if let broker = configuration.broker, configuration.alerts.publishMQTT, alerts.hasRules {
             alertPublisher = try AlertMQTTPublisher(broker: broker, feed: alerts.feed, logger: logger)
         } else {
@@ -60,6 +83,8 @@ public struct Hub: Sendable {
         let evaluate: @Sendable (IngestBatch) async -> Void = { batch in
             await alerts.observe(batch)
             alerts.entityFeed.publish(batch.entities)
+            // Before the batch is confirmed: a hub that dies first gets it again.
+            await notifier.changed(tenant: batch.tenant, entities: batch.entities)
         }
         let ingestor = Ingestor(
             validator: {
@@ -98,7 +123,8 @@ public struct Hub: Sendable {
             limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
             feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey),
             contexts: ContextStore(configuration: configuration.jsonld, logger: logger),
-            subscriptionRecords: try SubscriptionStore(path: configuration.storagePath),
+            subscriptionRecords: subscriptions,
+            notifier: notifier,
             federation: links
         )
         if !configuration.requireKeys {
@@ -129,6 +155,7 @@ public struct Hub: Sendable {
         services.append(MaintenanceService(store: store, logger: logger))
         services += federation.map { AfterAlertsStart(alerts: alerts, service: $0) } as [any Service]
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
+        services.append(notifier)
         if let alertPublisher { services.append(alertPublisher) }
         services.append(
             RetentionService(

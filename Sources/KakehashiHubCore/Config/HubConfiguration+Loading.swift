@@ -166,15 +166,27 @@ struct HubConfigurationLoader {
         let federation = m["federation"].map { self.federation($0, tenants: tenants) } ?? []
         let jsonld = m["jsonld"].map { self.jsonld($0) } ?? JSONLDConfiguration()
         var allowedEndpoints = ["*"]
-        if let node = m["subscriptions"], let members = node.mapping(allowed: ["allowed_endpoints"]),
-            let list = members["allowed_endpoints"]?.sequence()
+        var notifications = Notifier.Settings()
+        if let node = m["subscriptions"],
+            let members = node.mapping(allowed: ["allowed_endpoints", "queue_limit", "timeout", "retry_max_interval"])
         {
-            allowedEndpoints = list.compactMap { item in
-                guard let text = item.string, !text.isEmpty, !text.contains("/") else {
-                    item.fail("an allowed endpoint is a host (hooks.city.example), *.domain, host:port, or * for any public host")
-                    return nil
+            if let list = members["allowed_endpoints"]?.sequence() {
+                allowedEndpoints = list.compactMap { item in
+                    guard let text = item.string, !text.isEmpty, !text.contains("/") else {
+                        item.fail("an allowed endpoint is a host (hooks.city.example), *.domain, host:port, or * for any public host")
+                        return nil
+                    }
+                    return text
                 }
-                return text
+            }
+            if let limit = members["queue_limit"]?.int(in: 1...1_000_000) { notifications.queueLimit = limit }
+            for (key, range) in [("timeout", 1...300), ("retry_max_interval", 1...3600)] {
+                guard let node = members[key], let value = node.duration else { continue }
+                guard value >= .seconds(range.lowerBound), value <= .seconds(range.upperBound) else {
+                    node.fail("\(key) is between \(range.lowerBound)s and \(range.upperBound)s")
+                    continue
+                }
+                if key == "timeout" { notifications.timeout = value } else { notifications.maxBackoff = value }
             }
         }
         guard let path else { return nil }
@@ -193,6 +205,7 @@ struct HubConfigurationLoader {
         configuration.federation = federation
         configuration.jsonld = jsonld
         configuration.allowedEndpoints = allowedEndpoints
+        configuration.notifications = notifications
         if let password = brokerFiles.password, let acl = brokerFiles.acl {
             configuration.brokerAccessFiles = BrokerAccessFiles(
                 passwordFile: password,

@@ -115,6 +115,9 @@ public struct HubConfiguration: Sendable {
     public var jsonld = JSONLDConfiguration()
     /// The hosts subscriptions may notify (`subscriptions.allowed_endpoints`, see ``EndpointPolicy``).
     public var allowedEndpoints = ["*"]
+    /// How notifications are kept and delivered (`subscriptions.queue_limit`, `timeout`,
+    /// `retry_max_interval`).
+    public var notifications = Notifier.Settings()
 
     /// Creates a configuration.
     public init(storagePath: String, tenants: [Tenant: TenantSettings], broker: MQTTConfiguration? = nil) {

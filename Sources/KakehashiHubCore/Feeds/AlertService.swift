@@ -25,6 +25,8 @@ public actor AlertService {
     let metrics: HubMetrics
     let logger: Logger
     let now: WallClock
+    /// Told of every Alert entity stored (NGSI-LD subscriptions).
+    let entitiesStored: @Sendable (Tenant, [NGSIEntity]) async -> Void
     private var engine: AlertEngine
     private var started = false
     /// Per gateway: the next sequence number expected, and batches waiting for a missing one.
@@ -42,10 +44,12 @@ public actor AlertService {
         store: any ObservationStore & AlertStore,
         metrics: HubMetrics,
         logger: Logger,
-        now: @escaping WallClock
+        now: @escaping WallClock,
+        entitiesStored: @escaping @Sendable (Tenant, [NGSIEntity]) async -> Void = { _, _ in }
     ) {
         self.configuration = configuration
         self.store = store
+        self.entitiesStored = entitiesStored
         self.feed = AlertFeed()
         self.entityFeed = EntityFeed()
         self.metrics = metrics
@@ -275,6 +279,7 @@ public actor AlertService {
                 let entity = alert.entity(rule: rule)
                 _ = try await store.ingest(IngestBatch(tenant: tenant, gateway: nil, entities: [entity], receivedAt: now(), replacing: true))
                 entityFeed.publish([entity])
+                await entitiesStored(tenant, [entity])
             } catch {
                 metrics.storageFailures.increment()
                 logger.error("storing alert \(record.alert) of \(tenant) as an entity failed", metadata: ["error": "\(error)"])

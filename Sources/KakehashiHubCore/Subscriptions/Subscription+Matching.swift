@@ -26,12 +26,34 @@ extension Subscription {
     /// the `watchedAttributes` among the `changed` ones (nil: created or deleted, every attribute),
     /// and `q` and `geoQ` true of the entity as it is now.
     public func concerns(_ entity: NGSIEntity, changed: Set<String>?, at now: Timestamp) -> Bool {
-        guard isInForce(at: now), timeInterval == nil, selects(entity) else { return false }
-        if let watchedAttributes, let changed {
-            let names = Set(changed.map { NGSIEntity.splitName($0).attribute })
-            guard !names.isDisjoint(with: watchedAttributes) else { return false }
-        }
+        selects(entity) && notifies(entity, changed: changed, at: now)
+    }
+
+    /// ``concerns(_:changed:at:)`` for an entity already known to be selected: a trigger for
+    /// created or updated attributes asked for, a watched attribute among the `changed` ones, and
+    /// `q` and `geoQ` true of the entity as it is now.
+    public func notifies(_ entity: NGSIEntity, changed: Set<String>?, at now: Timestamp) -> Bool {
+        guard isInForce(at: now), timeInterval == nil else { return false }
+        guard !effectiveTriggers.isDisjoint(with: [.entityCreated, .entityUpdated, .attributeCreated, .attributeUpdated]) else { return false }
+        guard watches(changed) else { return false }
         return matchesFilters(entity)
+    }
+
+    /// Whether the deletion of a selected entity (`attributes` nil) or of some of its attributes
+    /// notifies: the `entityDeleted` or `attributeDeleted` trigger asked for, and for attributes
+    /// a watched one among them (`remaining` is the entity after, which `q` and `geoQ` are read on).
+    public func notifiesDeletion(of attributes: Set<String>?, remaining: NGSIEntity?, at now: Timestamp) -> Bool {
+        guard isInForce(at: now), timeInterval == nil else { return false }
+        guard let attributes else { return effectiveTriggers.contains(.entityDeleted) }
+        guard effectiveTriggers.contains(.attributeDeleted), watches(attributes) else { return false }
+        return remaining.map(matchesFilters) ?? true
+    }
+
+    /// Whether one of the `watchedAttributes` is among `changed` (always, without either).
+    func watches(_ changed: Set<String>?) -> Bool {
+        guard let watchedAttributes, let changed else { return true }
+        let names = Set(changed.map { NGSIEntity.splitName($0).attribute })
+        return !names.isDisjoint(with: watchedAttributes)
     }
 
     /// Whether `q` and `geoQ` hold for `entity` (for a periodic notification too).
@@ -56,7 +78,9 @@ extension Subscription {
 
     /// The notification body for `entities`: `{"id", "type": "Notification", "subscriptionId",
     /// "notifiedAt", "data"}`, each entity in the subscription's format with only its
-    /// `notification.attributes` (every attribute without), multi-attributes as arrays.
+    /// `notification.attributes` (every attribute without), multi-attributes as arrays. With
+    /// `accept: application/ld+json` the body carries the core `@context`; with
+    /// `application/geo+json` the data is a FeatureCollection (geometry from `location`).
     public func notification(_ entities: [NGSIEntity], id: String, at now: Timestamp) -> JSONValue {
         let data = entities.map { entity -> JSONValue in
             var shown = entity
@@ -71,9 +95,38 @@ extension Subscription {
             case .concise: return NGSIConcise.compactEntity(shown.json(.normalized))
             }
         }
-        return [
+        var members: [String: JSONValue] = [
             "id": .string(id), "type": "Notification", "subscriptionId": .string(self.id), "notifiedAt": .string(now.iso8601),
             "data": .array(data),
         ]
+        switch endpoint.accept {
+        case "application/ld+json": members["@context"] = .string(NGSIContext.core)
+        case "application/geo+json": members["data"] = Self.featureCollection(entities, data: data)
+        default: break
+        }
+        return .object(members)
+    }
+
+    /// The notification of entities deleted: each as its id, type and `deletedAt`.
+    public func deletionNotification(_ entities: [(id: EntityID, type: String)], id: String, at now: Timestamp) -> JSONValue {
+        var members: [String: JSONValue] = [
+            "id": .string(id), "type": "Notification", "subscriptionId": .string(self.id), "notifiedAt": .string(now.iso8601),
+            "data": .array(entities.map { ["id": .string($0.id.rawValue), "type": .string($0.type), "deletedAt": .string(now.iso8601)] }),
+        ]
+        if endpoint.accept == "application/ld+json" { members["@context"] = .string(NGSIContext.core) }
+        return .object(members)
+    }
+
+    static func featureCollection(_ entities: [NGSIEntity], data: [JSONValue]) -> JSONValue {
+        let features = zip(entities, data).map { entity, shown -> JSONValue in
+            var properties = shown.objectValue ?? [:]
+            properties["id"] = nil
+            let geometry: JSONValue =
+                if let point = try? entity.location("location") {
+                    ["type": "Point", "coordinates": .array(point.geoJSONCoordinates.map(JSONValue.number))]
+                } else { .null }
+            return ["id": .string(entity.id.rawValue), "type": "Feature", "geometry": geometry, "properties": .object(properties)]
+        }
+        return ["type": "FeatureCollection", "features": .array(features)]
     }
 }

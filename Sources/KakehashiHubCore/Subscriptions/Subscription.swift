@@ -66,6 +66,20 @@ public struct Subscription: Sendable, Hashable {
     public var expiresAt: Timestamp?
     public var isActive = true
     public var lang: String?
+    /// What kinds of change notify (`notificationTrigger`); nil: ``defaultTriggers``.
+    public var triggers: [Trigger]?
+
+    /// A kind of change (NGSI-LD `notificationTrigger`).
+    public enum Trigger: String, Sendable, Hashable, CaseIterable {
+        case entityCreated, entityUpdated, entityDeleted, attributeCreated, attributeUpdated, attributeDeleted
+    }
+
+    /// The triggers of a subscription that names none: attributes created or updated (so an
+    /// entity's creation too, as its attributes are), as Stellio reads the spec.
+    public static let defaultTriggers: [Trigger] = [.attributeCreated, .attributeUpdated]
+
+    /// The triggers in force.
+    public var effectiveTriggers: Set<Trigger> { Set(triggers ?? Self.defaultTriggers) }
 
     /// A subscription's geographic filter.
     public struct GeoSelector: Sendable, Hashable {
@@ -160,6 +174,22 @@ extension Subscription {
             expiresAt = at
         }
         if let value = members["scopeQ"] { _ = try Self.text(value, "scopeQ") }
+        if let value = members["notificationTrigger"] {
+            guard case .array(let items) = value, !items.isEmpty else {
+                throw SubscriptionError("notificationTrigger", "must be a non-empty array of trigger names")
+            }
+            var list = [Trigger]()
+            for item in items {
+                guard case .string(let text) = item, let trigger = Trigger(rawValue: text) else {
+                    throw SubscriptionError(
+                        "notificationTrigger",
+                        "\(item.jsonText.prefix(40)) is not one of \(Trigger.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                if !list.contains(trigger) { list.append(trigger) }
+            }
+            triggers = list
+        }
         if case .object(let notification)? = members["notification"] {
             for key in notification.keys where !["attributes", "format", "endpoint", "showChanges", "sysAttrs"].contains(key) {
                 throw SubscriptionError("notification.\(key)", "is not a member of a notification (or is the hub's to set)")
@@ -340,6 +370,7 @@ extension Subscription {
             ]
         }
         if let lang { members["lang"] = .string(lang) }
+        if let triggers { members["notificationTrigger"] = .array(triggers.map { .string($0.rawValue) }) }
         if let expiresAt { members["expiresAt"] = .string(expiresAt.iso8601) }
         var endpoint: [String: JSONValue] = ["uri": .string(self.endpoint.uri), "accept": .string(self.endpoint.accept)]
         func pairs(_ list: [KeyValue]) -> JSONValue { .array(list.map { ["key": .string($0.key), "value": .string($0.value)] }) }

@@ -213,6 +213,30 @@ enum SQLiteStoreSchema {
             PRIMARY KEY (tenant, id)
         );
         """,
+        // Notifications not yet delivered, in the order they were made, and how each
+        // subscription's deliveries went (see SubscriptionStore).
+        """
+        CREATE TABLE notifications(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            subscription TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created INTEGER NOT NULL
+        );
+        CREATE INDEX notifications_by_subscription ON notifications(tenant, subscription, seq);
+        CREATE TABLE subscription_status(
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            last_notification INTEGER,
+            last_success INTEGER,
+            last_failure INTEGER,
+            failure_reason TEXT,
+            PRIMARY KEY (tenant, id)
+        );
+        """,
     ]
 
     /// Rollup resolutions updated by every batch; the others are written by retention.

@@ -9,11 +9,12 @@ import Synchronization
 public final class SubscriptionStore: SubscriptionRecords, Sendable {
     private let connection: Mutex<SQLiteConnection>
 
-    /// Opens the hub database at `path`, creating and migrating it if needed.
-    public init(path: String) throws(StorageError) {
+    /// Opens the hub database at `path`, creating and migrating it if needed; `sync` as the
+    /// store's (`storage.sync`), so a queued notification is as safe as the reading that made it.
+    public init(path: String, sync: StorageSync = .full) throws(StorageError) {
         _ = try SQLiteStore.migrate(path: path)
         do {
-            let connection = try SQLiteConnection(path: path)
+            let connection = try SQLiteStore.open(path: path, sync: sync)
             try connection.execute("PRAGMA busy_timeout=5000")
             self.connection = Mutex(connection)
         } catch {
@@ -92,5 +93,170 @@ public final class SubscriptionStore: SubscriptionRecords, Sendable {
             _ = try delete.step()
             return connection.changes > 0
         }
+    }
+}
+
+// MARK: Pending notifications and status
+
+extension SubscriptionStore: NotificationRecords {
+    public func allSubscriptions() throws(StorageError) -> [(tenant: Tenant, stored: StoredSubscription)] {
+        try locked("reading the subscriptions") { connection in
+            let rows = try connection.prepare("SELECT body, created, modified, tenant FROM subscriptions ORDER BY tenant, id")
+            var list = [(tenant: Tenant, stored: StoredSubscription)]()
+            while try rows.step() {
+                guard let stored = Self.row(rows), let name = rows.string(3), let tenant = try? Tenant(name) else { continue }
+                list.append((tenant, stored))
+            }
+            return list
+        }
+    }
+
+    public func enqueue(_ items: [(key: SubscriptionKey, body: String)], at: Timestamp, limit: Int) throws(StorageError) -> [SubscriptionKey: Int] {
+        guard !items.isEmpty else { return [:] }
+        return try locked("queueing \(items.count) notifications") { connection in
+            try connection.transaction {
+                let insert = try connection.prepare("INSERT INTO notifications(tenant, subscription, body, created) VALUES (?, ?, ?, ?)")
+                for item in items {
+                    try insert.bind(1, item.key.tenant.name)
+                    try insert.bind(2, item.key.id)
+                    try insert.bind(3, item.body)
+                    try insert.bind(4, at.millisecondsSinceEpoch)
+                    try insert.run()
+                }
+                var dropped = [SubscriptionKey: Int]()
+                let count = try connection.prepare("SELECT count(*) FROM notifications WHERE tenant = ? AND subscription = ?")
+                for key in Set(items.map(\.key)) {
+                    try count.bind(1, key.tenant.name)
+                    try count.bind(2, key.id)
+                    let pending = try count.step() ? count.int(0) : 0
+                    count.reset()
+                    guard pending > limit else { continue }
+                    let drop = try connection.prepare(
+                        """
+                        DELETE FROM notifications WHERE seq IN
+                        (SELECT seq FROM notifications WHERE tenant = ?1 AND subscription = ?2 ORDER BY seq LIMIT ?3)
+                        """
+                    )
+                    try drop.bind(1, key.tenant.name)
+                    try drop.bind(2, key.id)
+                    try drop.bind(3, pending - limit)
+                    try drop.run()
+                    dropped[key] = connection.changes
+                    try Self.bump(connection, key, "dropped = dropped + \(connection.changes)")
+                }
+                return dropped
+            }
+        }
+    }
+
+    public func pending(_ key: SubscriptionKey, limit: Int) throws(StorageError) -> [PendingNotification] {
+        try locked("reading the notifications of \(key)") { connection in
+            let rows = try connection.prepare(
+                "SELECT seq, body, created FROM notifications WHERE tenant = ? AND subscription = ? ORDER BY seq LIMIT ?"
+            )
+            try rows.bind(1, key.tenant.name)
+            try rows.bind(2, key.id)
+            try rows.bind(3, limit)
+            var list = [PendingNotification]()
+            while try rows.step() {
+                list.append(
+                    PendingNotification(
+                        seq: rows.int64(0),
+                        key: key,
+                        body: rows.string(1) ?? "",
+                        createdAt: Timestamp(millisecondsSinceEpoch: rows.int64(2))
+                    )
+                )
+            }
+            return list
+        }
+    }
+
+    public func pendingCounts() throws(StorageError) -> [SubscriptionKey: Int] {
+        try locked("counting the notifications") { connection in
+            let rows = try connection.prepare("SELECT tenant, subscription, count(*) FROM notifications GROUP BY tenant, subscription")
+            var counts = [SubscriptionKey: Int]()
+            while try rows.step() {
+                guard let name = rows.string(0), let tenant = try? Tenant(name), let id = rows.string(1) else { continue }
+                counts[SubscriptionKey(tenant: tenant, id: id)] = rows.int(2)
+            }
+            return counts
+        }
+    }
+
+    public func delivered(_ notification: PendingNotification, at: Timestamp) throws(StorageError) {
+        try locked("recording a notification of \(notification.key) as delivered") { connection in
+            try connection.transaction {
+                let delete = try connection.prepare("DELETE FROM notifications WHERE seq = ?")
+                try delete.bind(1, notification.seq)
+                try delete.run()
+                let ms = at.millisecondsSinceEpoch
+                try Self.bump(connection, notification.key, "sent = sent + 1, last_notification = \(ms), last_success = \(ms)")
+            }
+        }
+    }
+
+    public func failed(_ key: SubscriptionKey, at: Timestamp, reason: String) throws(StorageError) {
+        try locked("recording a failed notification of \(key)") { connection in
+            let ms = at.millisecondsSinceEpoch
+            try Self.bump(connection, key, "failed = failed + 1, last_notification = \(ms), last_failure = \(ms), failure_reason = ?3", reason)
+        }
+    }
+
+    public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus {
+        try locked("reading the status of \(key)") { connection in
+            var status = SubscriptionStatus()
+            let rows = try connection.prepare(
+                """
+                SELECT sent, failed, dropped, last_notification, last_success, last_failure, failure_reason
+                FROM subscription_status WHERE tenant = ? AND id = ?
+                """
+            )
+            try rows.bind(1, key.tenant.name)
+            try rows.bind(2, key.id)
+            if try rows.step() {
+                func time(_ column: Int32) -> Timestamp? {
+                    rows.isNull(column) ? nil : Timestamp(millisecondsSinceEpoch: rows.int64(column))
+                }
+                status.timesSent = rows.int(0)
+                status.timesFailed = rows.int(1)
+                status.dropped = rows.int(2)
+                status.lastNotification = time(3)
+                status.lastSuccess = time(4)
+                status.lastFailure = time(5)
+                status.lastFailureReason = rows.string(6)
+            }
+            let count = try connection.prepare("SELECT count(*) FROM notifications WHERE tenant = ? AND subscription = ?")
+            try count.bind(1, key.tenant.name)
+            try count.bind(2, key.id)
+            status.pending = try count.step() ? count.int(0) : 0
+            return status
+        }
+    }
+
+    public func clear(_ key: SubscriptionKey) throws(StorageError) {
+        try locked("forgetting the notifications of \(key)") { connection in
+            try connection.transaction {
+                for table in ["notifications WHERE tenant = ? AND subscription = ?", "subscription_status WHERE tenant = ? AND id = ?"] {
+                    let delete = try connection.prepare("DELETE FROM \(table)")
+                    try delete.bind(1, key.tenant.name)
+                    try delete.bind(2, key.id)
+                    try delete.run()
+                }
+            }
+        }
+    }
+
+    /// Applies `assignments` to the status row of `key` (made if missing); `?3` is `text`.
+    static func bump(_ connection: SQLiteConnection, _ key: SubscriptionKey, _ assignments: String, _ text: String? = nil) throws {
+        let insert = try connection.prepare("INSERT INTO subscription_status(tenant, id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+        try insert.bind(1, key.tenant.name)
+        try insert.bind(2, key.id)
+        try insert.run()
+        let update = try connection.prepare("UPDATE subscription_status SET \(assignments) WHERE tenant = ?1 AND id = ?2")
+        try update.bind(1, key.tenant.name)
+        try update.bind(2, key.id)
+        if assignments.contains("?3") { try update.bind(3, text) }
+        try update.run()
     }
 }

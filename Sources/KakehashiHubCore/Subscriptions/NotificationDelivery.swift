@@ -1,0 +1,175 @@
+import Foundation
+import KakehashiHTTP
+import KakehashiMQTT
+import KakehashiModel
+import Logging
+import Synchronization
+
+/// Why a notification could not be delivered (it stays pending and is tried again).
+public struct DeliveryFailure: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Sends notifications to their endpoints (ETSI GS CIM 009, 7.2 and 7.3): an HTTP POST to
+/// `http(s)://` endpoints, an MQTT publish to `mqtt(s)://host:port/topic` ones. One kept-alive
+/// HTTP connection per origin and one MQTT client per broker are reused across subscriptions.
+public final class NotificationDelivery: Sendable {
+    let policy: EndpointPolicy
+    let timeout: Duration
+    let logger: Logger
+    private let http = Mutex<[String: HTTPClient]>([:])
+    private let mqtt = Mutex<[String: MQTTClient]>([:])
+
+    public init(policy: EndpointPolicy, timeout: Duration, logger: Logger) {
+        self.policy = policy
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Delivers `body` (a notification's JSON text) for `subscription` of `tenant`.
+    public func send(_ body: String, subscription: Subscription, tenant: Tenant) async throws(DeliveryFailure) {
+        let endpoint = subscription.endpoint
+        // The rule may have changed since the subscription was made.
+        if let refusal = policy.refusal(endpoint.uri) { throw DeliveryFailure(refusal) }
+        guard let components = URLComponents(string: endpoint.uri), let scheme = components.scheme?.lowercased(), let host = components.host
+        else { throw DeliveryFailure("\(endpoint.uri.prefix(80)) is not a URI") }
+        let contentType = endpoint.accept == "application/json" ? "application/json" : endpoint.accept
+        var headers: [(String, String)] = [("Content-Type", contentType), ("NGSILD-Tenant", tenant.name)]
+        if contentType != "application/ld+json" {
+            headers.append(("Link", "<\(NGSIContext.core)>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""))
+        }
+        headers += endpoint.receiverInfo.map { ($0.key, $0.value) }
+        switch scheme {
+        case "http", "https":
+            try await post(body, scheme: scheme, host: host, components: components, headers: headers)
+        case "mqtt", "mqtts":
+            try await publish(body, scheme: scheme, host: host, components: components, headers: headers, subscription: subscription)
+        default:
+            throw DeliveryFailure("\(scheme):// endpoints are not notified (http, https, mqtt, mqtts)")
+        }
+    }
+
+    private func post(
+        _ body: String,
+        scheme: String,
+        host: String,
+        components: URLComponents,
+        headers: [(String, String)]
+    ) async throws(DeliveryFailure) {
+        let port = components.port ?? (scheme == "https" ? 443 : 80)
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let origin = "\(scheme)://\(bracketed):\(port)"
+        let client: HTTPClient
+        do {
+            let endpoint = try HTTPClient.Endpoint(url: origin)
+            client = http.withLock { clients in
+                if let known = clients[origin] { return known }
+                let made = HTTPClient(endpoint: endpoint, timeout: timeout)
+                clients[origin] = made
+                return made
+            }
+        } catch { throw DeliveryFailure("\(error)") }
+        var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        if let query = components.percentEncodedQuery { path += "?\(query)" }
+        let response: HTTPResponse
+        do { response = try await client.post(path, headers: headers, body: Array(body.utf8)) } catch {
+            throw DeliveryFailure("POST \(origin)\(path): \(error)")
+        }
+        guard (200..<300).contains(response.status) else {
+            throw DeliveryFailure("POST \(origin)\(path) was answered \(response.status)")
+        }
+    }
+
+    private func publish(
+        _ body: String,
+        scheme: String,
+        host: String,
+        components: URLComponents,
+        headers: [(String, String)],
+        subscription: Subscription
+    ) async throws(DeliveryFailure) {
+        let info = Dictionary(subscription.endpoint.notifierInfo.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+        let qos: MQTTQoS =
+            switch info["MQTT-QoS"] {
+            case "1": .atLeastOnce
+            case "2": .exactlyOnce
+            default: .atMostOnce
+            }
+        let version: MQTTProtocolVersion = info["MQTT-Version"] == "mqtt3.1.1" ? .v311 : .v5
+        let port = components.port ?? (scheme == "mqtts" ? 8883 : 1883)
+        let topic = String(components.path.drop(while: { $0 == "/" }))
+        guard !topic.isEmpty else { throw DeliveryFailure("\(subscription.endpoint.uri.prefix(80)) names no topic") }
+        let key = "\(scheme)://\(components.user ?? "")@\(host):\(port)/\(version == .v5 ? 5 : 3)"
+        let client: MQTTClient
+        do {
+            client = try mqtt.withLock { clients throws(MQTTError) in
+                if let known = clients[key] { return known }
+                var settings = MQTTConfiguration(host: host, port: port, clientID: "kakehashi-notify-\(UUID().uuidString.prefix(8).lowercased())")
+                settings.protocolVersion = version
+                if let user = components.user { settings.credentials = .init(username: user, password: components.password) }
+                if scheme == "mqtts" { settings.tls = .init(caFile: "/etc/ssl/certs/ca-certificates.crt") }
+                let made = try MQTTClient(configuration: settings, logger: logger)
+                clients[key] = made
+                return made
+            }
+        } catch { throw DeliveryFailure("MQTT \(host):\(port): \(error)") }
+        // The MQTT binding's message: the headers an HTTP notification would carry, and the body.
+        var metadata = [String: JSONValue]()
+        for (name, value) in headers { metadata[name] = .string(value) }
+        let message: JSONValue = ["metadata": .object(metadata), "body": (try? JSONValue(parsing: body)) ?? .string(body)]
+        let properties =
+            version == .v5
+            ? MQTTMessageProperties(contentType: "application/json", userProperties: subscription.endpoint.receiverInfo.map { ($0.key, $0.value) })
+            : nil
+        let payload = message.serialized()
+        let failure = "MQTT publish to \(host):\(port)/\(topic)"
+        let outcome = await Self.firstOf(timeout: timeout, timedOut: DeliveryFailure("\(failure): no acknowledgement within \(timeout)")) {
+            do {
+                try await client.publish(topic, payload: payload, qos: qos, properties: properties)
+                return nil
+            } catch { return DeliveryFailure("\(failure): \(error)") }
+        }
+        if let outcome {
+            // A broker that did not answer: the next attempt starts on a new connection.
+            let stale = mqtt.withLock { $0.removeValue(forKey: key) }
+            if let stale { Task { await stale.disconnect(drainTimeout: .zero) } }
+            throw outcome
+        }
+    }
+
+    /// What `work` returns, or `timedOut` after `timeout` (the work is left to end on its own: a
+    /// publish waiting for a broker that vanished cannot be called back).
+    static func firstOf(
+        timeout: Duration,
+        timedOut: DeliveryFailure,
+        _ work: @escaping @Sendable () async -> DeliveryFailure?
+    ) async -> DeliveryFailure? {
+        let once = Mutex<CheckedContinuation<DeliveryFailure?, Never>?>(nil)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<DeliveryFailure?, Never>) in
+            once.withLock { $0 = continuation }
+            let resume: @Sendable (DeliveryFailure?) -> Void = { result in
+                once.withLock { slot in
+                    slot?.resume(returning: result)
+                    slot = nil
+                }
+            }
+            let job = Task { resume(await work()) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                resume(timedOut)
+                job.cancel()
+            }
+        }
+    }
+
+    /// Closes every connection (shutdown).
+    public func close() async {
+        for client in http.withLock({ Array($0.values) }) { client.close() }
+        let brokers = mqtt.withLock { clients in
+            defer { clients = [:] }
+            return Array(clients.values)
+        }
+        for client in brokers { await client.disconnect(drainTimeout: .seconds(2)) }
+    }
+}

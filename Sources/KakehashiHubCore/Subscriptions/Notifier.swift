@@ -1,0 +1,322 @@
+import Foundation
+import KakehashiModel
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Turns entity changes into NGSI-LD notifications and delivers them (ETSI GS CIM 009, 5.3).
+///
+/// Every way an entity changes reaches ``changed(tenant:entities:)`` or
+/// ``deleted(tenant:entities:attributes:)``: MQTT ingest, HTTP writes and federation mirrors
+/// through the ingest path (before the gateway's batch is confirmed, so a hub that dies before a
+/// change's notifications are queued gets the batch again), alert entities from the alert
+/// service, deletions from the API. The subscriptions a change concerns are found in an index per
+/// tenant (a tenant's subscriptions see only its own entities); their notifications are kept in
+/// the hub database in one transaction per change, and delivered at least once and in order per
+/// subscription by one worker each. A failed delivery is counted and retried with backoff (up to
+/// `subscriptions.retry_max_interval`); nothing waits on an endpoint but its own subscription's
+/// worker. A subscription keeps at most `subscriptions.queue_limit` pending notifications, the
+/// oldest dropped beyond (counted in its status). Periodic subscriptions (`timeInterval`) are
+/// notified by a timer each, with the entities selected as they are then.
+public final class Notifier: Service, Sendable {
+    /// How notifications are kept and delivered (`subscriptions:` in the hub configuration).
+    public struct Settings: Sendable, Hashable {
+        /// Pending notifications kept per subscription; the oldest are dropped beyond.
+        public var queueLimit = 10_000
+        /// How long one delivery may take.
+        public var timeout: Duration = .seconds(10)
+        /// The longest wait between two attempts of a failing delivery.
+        public var maxBackoff: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    let records: any NotificationRecords & SubscriptionRecords
+    let store: any ObservationStore
+    let delivery: NotificationDelivery
+    let settings: Settings
+    let logger: Logger
+    let now: WallClock
+
+    private struct State {
+        var index: [Tenant: SubscriptionIndex] = [:]
+        /// Moved by every enqueue, so a worker that found nothing knows whether more came.
+        var generation: [SubscriptionKey: Int] = [:]
+        var workers: [SubscriptionKey: Task<Void, Never>] = [:]
+        var periodic: [SubscriptionKey: Task<Void, Never>] = [:]
+        /// When each subscription was last given a notification (throttling).
+        var lastQueued: [SubscriptionKey: Timestamp] = [:]
+        var running = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Reads every tenant's subscriptions (workers start with ``run()``).
+    public init(
+        records: any NotificationRecords & SubscriptionRecords,
+        store: any ObservationStore,
+        delivery: NotificationDelivery,
+        settings: Settings = Settings(),
+        logger: Logger,
+        now: @escaping WallClock
+    ) throws(StorageError) {
+        self.records = records
+        self.store = store
+        self.delivery = delivery
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+        let all = try records.allSubscriptions()
+        let byTenant = Dictionary(grouping: all, by: \.tenant)
+        state.withLock { state in
+            for (tenant, list) in byTenant { state.index[tenant] = SubscriptionIndex(list.map(\.stored.subscription)) }
+        }
+    }
+
+    // MARK: Running
+
+    /// Starts the workers of subscriptions with pending notifications and the periodic timers,
+    /// then waits for shutdown (what is pending stays in the database).
+    public func run() async throws {
+        let pending = (try? records.pendingCounts()) ?? [:]
+        let periodic = state.withLock { state -> [(SubscriptionKey, Subscription)] in
+            state.running = true
+            return state.index.flatMap { tenant, index in
+                index.subscriptions.values.filter { $0.timeInterval != nil }.map { (SubscriptionKey(tenant: tenant, id: $0.id), $0) }
+            }
+        }
+        for key in pending.keys { wake(key) }
+        for (key, subscription) in periodic { startPeriodic(key, subscription) }
+        try? await gracefulShutdown()
+        let tasks = state.withLock { state -> [Task<Void, Never>] in
+            state.running = false
+            defer {
+                state.workers = [:]
+                state.periodic = [:]
+            }
+            return Array(state.workers.values) + Array(state.periodic.values)
+        }
+        for task in tasks { task.cancel() }
+        await delivery.close()
+    }
+
+    /// Reads `tenant`'s subscriptions again (one was made, changed or deleted); a deleted one's
+    /// pending notifications are forgotten.
+    public func reload(tenant: Tenant) {
+        let list = (try? records.subscriptions(tenant: tenant).map(\.subscription)) ?? []
+        let (removed, periodic) = state.withLock { state -> ([SubscriptionKey], [(SubscriptionKey, Subscription)]) in
+            let before = Set(state.index[tenant]?.subscriptions.keys.map { SubscriptionKey(tenant: tenant, id: $0) } ?? [])
+            state.index[tenant] = list.isEmpty ? nil : SubscriptionIndex(list)
+            let kept = Set(list.map { SubscriptionKey(tenant: tenant, id: $0.id) })
+            var periodic = [(SubscriptionKey, Subscription)]()
+            for key in before.union(kept) {
+                state.periodic.removeValue(forKey: key)?.cancel()
+                state.lastQueued[key] = kept.contains(key) ? state.lastQueued[key] : nil
+            }
+            for subscription in list where subscription.timeInterval != nil && state.running {
+                periodic.append((SubscriptionKey(tenant: tenant, id: subscription.id), subscription))
+            }
+            return (Array(before.subtracting(kept)), periodic)
+        }
+        for key in removed { try? records.clear(key) }
+        for (key, subscription) in periodic { startPeriodic(key, subscription) }
+        // A subscription made active again delivers what waited.
+        for subscription in list where subscription.isActive { wake(SubscriptionKey(tenant: tenant, id: subscription.id)) }
+    }
+
+    /// Forgets every subscription of `tenant` (the tenant was deleted).
+    public func forget(tenant: Tenant) { reload(tenant: tenant) }
+
+    // MARK: Changes
+
+    /// Entities of `tenant` were created or changed (`entities` as written: the attributes
+    /// given are those changed).
+    public func changed(tenant: Tenant, entities: [NGSIEntity]) async {
+        let candidates = state.withLock { state -> [(NGSIEntity, [Subscription])] in
+            guard let index = state.index[tenant] else { return [] }
+            return entities.compactMap { entity in
+                let found = index.candidates(entity)
+                return found.isEmpty ? nil : (entity, found)
+            }
+        }
+        guard !candidates.isEmpty else { return }
+        let at = now()
+        var bySubscription = [String: (Subscription, [NGSIEntity])]()
+        var order = [String]()
+        for (written, subscriptions) in candidates {
+            // The entity as it is now (q reads every attribute, and the notification shows them).
+            let current = (try? await store.entity(tenant: tenant, id: written.id)) ?? written
+            let changed = Set(written.attributes.keys)
+            for subscription in subscriptions where subscription.notifies(current, changed: changed, at: at) {
+                if bySubscription[subscription.id] == nil { order.append(subscription.id) }
+                bySubscription[subscription.id, default: (subscription, [])].1.append(current)
+            }
+        }
+        let items = order.compactMap { id -> (Subscription, JSONValue)? in
+            guard let (subscription, list) = bySubscription[id] else { return nil }
+            return (subscription, subscription.notification(list, id: Self.notificationID(), at: at))
+        }
+        enqueue(items, tenant: tenant, at: at)
+    }
+
+    /// Entities of `tenant` were deleted (`attributes` nil), or some of their attributes
+    /// (`entities` then as they are after).
+    public func deleted(tenant: Tenant, entities: [NGSIEntity], attributes: Set<String>?) async {
+        let candidates = state.withLock { state -> [(NGSIEntity, [Subscription])] in
+            guard let index = state.index[tenant] else { return [] }
+            return entities.compactMap { entity in
+                let found = index.candidates(entity)
+                return found.isEmpty ? nil : (entity, found)
+            }
+        }
+        guard !candidates.isEmpty else { return }
+        let at = now()
+        var items = [(Subscription, JSONValue)]()
+        for (entity, subscriptions) in candidates {
+            for subscription in subscriptions
+            where subscription.notifiesDeletion(of: attributes, remaining: attributes == nil ? nil : entity, at: at) {
+                let body =
+                    attributes == nil
+                    ? subscription.deletionNotification([(entity.id, entity.type)], id: Self.notificationID(), at: at)
+                    : subscription.notification([entity], id: Self.notificationID(), at: at)
+                items.append((subscription, body))
+            }
+        }
+        enqueue(items, tenant: tenant, at: at)
+    }
+
+    /// How `key`'s deliveries went.
+    public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus { try records.status(key) }
+
+    static func notificationID() -> String { "urn:ngsi-ld:Notification:\(UUID().uuidString.lowercased())" }
+
+    /// Keeps the notifications not held back by throttling, then wakes their workers.
+    private func enqueue(_ items: [(Subscription, JSONValue)], tenant: Tenant, at: Timestamp) {
+        let kept = state.withLock { state in
+            items.filter { subscription, _ in
+                let key = SubscriptionKey(tenant: tenant, id: subscription.id)
+                if subscription.throttledUntil(lastNotification: state.lastQueued[key], now: at) != nil { return false }
+                state.lastQueued[key] = at
+                return true
+            }
+        }
+        guard !kept.isEmpty else { return }
+        let rows = kept.map { (key: SubscriptionKey(tenant: tenant, id: $0.0.id), body: $0.1.jsonText) }
+        do {
+            let dropped = try records.enqueue(rows, at: at, limit: settings.queueLimit)
+            for (key, count) in dropped {
+                logger.warning(
+                    "a subscription's queue is full: oldest notifications dropped",
+                    metadata: ["subscription": "\(key)", "dropped": "\(count)"]
+                )
+            }
+        } catch {
+            logger.error("keeping notifications failed: they are lost", metadata: ["count": "\(rows.count)", "error": "\(error)"])
+            return
+        }
+        for key in Set(rows.map(\.key)) {
+            state.withLock { $0.generation[key, default: 0] += 1 }
+            wake(key)
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Starts the worker of `key` unless it runs (or the notifier does not yet).
+    private func wake(_ key: SubscriptionKey) {
+        state.withLock { state in
+            guard state.running, state.workers[key] == nil else { return }
+            state.workers[key] = Task { [self] in await work(key) }
+        }
+    }
+
+    /// Delivers `key`'s pending notifications in order, each until it succeeds; ends when none
+    /// is left (or the subscription is paused, expired or gone).
+    private func work(_ key: SubscriptionKey) async {
+        var failures = 0
+        while !Task.isCancelled {
+            let (subscription, generation) = state.withLock { state in
+                (state.index[key.tenant]?.subscriptions[key.id], state.generation[key, default: 0])
+            }
+            guard let subscription, subscription.isInForce(at: now()) else { break }
+            let batch: [PendingNotification]
+            do { batch = try records.pending(key, limit: 32) } catch {
+                logger.error("reading pending notifications failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            if batch.isEmpty {
+                let done = state.withLock { state in
+                    guard state.generation[key, default: 0] == generation else { return false }
+                    state.workers[key] = nil
+                    return true
+                }
+                if done { return }
+                continue
+            }
+            for notification in batch {
+                while !Task.isCancelled {
+                    do {
+                        try await delivery.send(notification.body, subscription: subscription, tenant: key.tenant)
+                        failures = 0
+                        do { try records.delivered(notification, at: now()) } catch {
+                            logger.error("recording a delivery failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
+                        }
+                        break
+                    } catch {
+                        failures += 1
+                        try? records.failed(key, at: now(), reason: error.description)
+                        if failures == 1 || failures.isMultiple(of: 10) {
+                            logger.warning(
+                                "notification not delivered: retrying",
+                                metadata: ["subscription": "\(key)", "attempts": "\(failures)", "error": "\(error)"]
+                            )
+                        }
+                        try? await Task.sleep(for: backoff(failures))
+                        // Deleted, paused or expired meanwhile: stop here, the rest stays pending.
+                        let current = state.withLock { $0.index[key.tenant]?.subscriptions[key.id] }
+                        guard let current, current.isInForce(at: now()) else {
+                            state.withLock { $0.workers[key] = nil }
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        state.withLock { $0.workers[key] = nil }
+    }
+
+    /// 0.5 s doubled per failure, at most `maxBackoff`, with up to 20 % jitter.
+    func backoff(_ failures: Int) -> Duration {
+        let base = min(Double(settings.maxBackoff.components.seconds), 0.5 * pow(2, Double(min(failures - 1, 16))))
+        return .milliseconds(Int64(base * 1000 * Double.random(in: 0.8...1.0)))
+    }
+
+    // MARK: Periodic
+
+    private func startPeriodic(_ key: SubscriptionKey, _ subscription: Subscription) {
+        guard let interval = subscription.timeInterval else { return }
+        let task = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+                if Task.isCancelled { return }
+                await notifyPeriodically(key, subscription)
+            }
+        }
+        state.withLock { state in
+            state.periodic.removeValue(forKey: key)?.cancel()
+            state.periodic[key] = task
+        }
+    }
+
+    /// One periodic notification: every selected entity that `q` and `geoQ` hold for.
+    private func notifyPeriodically(_ key: SubscriptionKey, _ subscription: Subscription) async {
+        let at = now()
+        guard subscription.isInForce(at: at) else { return }
+        let types = subscription.entities.isEmpty ? nil : Set(subscription.entities.map(\.type))
+        guard let entities = try? await store.entities(tenant: key.tenant, types: types, ids: nil) else { return }
+        let matching = entities.filter { subscription.selects($0) && subscription.matchesFilters($0) }
+        guard !matching.isEmpty else { return }
+        enqueue([(subscription, subscription.notification(matching, id: Self.notificationID(), at: at))], tenant: key.tenant, at: at)
+    }
+}
