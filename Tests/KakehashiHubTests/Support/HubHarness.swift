@@ -8,6 +8,7 @@ import KakehashiHubSQLite
 import KakehashiHubTestSupport
 import KakehashiModel
 import Logging
+import ServiceLifecycle
 
 /// A hub on a fresh SQLite file, driven through Hummingbird's router test client (the same
 /// router the server runs).
@@ -75,5 +76,31 @@ extension TestClientProtocol {
     func upsert(_ entities: [NGSIEntity], tenant: Tenant = Readings.kurume) async throws -> Reply {
         let body = JSONValue.array(entities.map { $0.json(.normalized) }).jsonText
         return try await call(.post, "/ngsi-ld/v1/entityOperations/upsert?options=update", tenant: tenant, body: body)
+    }
+}
+
+extension HubHarness {
+    /// ``withHub(_:access:now:_:)`` with the hub's notifier running (it delivers notifications),
+    /// stopped after `body`.
+    static func withNotifyingHub(
+        _ configuration: HubConfiguration = configuration(),
+        _ body: @Sendable (Hub, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        var configuration = configuration
+        configuration.requireKeys = false
+        let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [hub.notifier], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        defer { running.cancel() }
+        let app = Application(router: hub.router())
+        do {
+            try await app.test(.router) { client in try await body(hub, client) }
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
     }
 }
