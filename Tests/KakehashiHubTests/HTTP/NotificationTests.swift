@@ -1,13 +1,18 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubTestSupport
 import KakehashiMQTT
 import KakehashiModel
 import KakehashiTestSupport
 import Testing
+
+@testable import KakehashiHub
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// NGSI-LD notifications delivered to a real HTTP receiver and a real mosquitto: each kind of
 /// change fires exactly what the subscription asks for, in order, at least once, through an
@@ -228,5 +233,103 @@ struct NotificationTests {
             #expect(json["body"]?["type"] == "Notification" && json["body"]?["data"]?.arrayValue?.first?["waterLevel"] == 4.2)
         }
         await listener.disconnect()
+    }
+
+    /// A gateway's batch on the MQTT ingest path notifies, and so does the Alert entity its
+    /// reading raises; the notification is kept before the batch is confirmed.
+    @Test func mqttIngestAndAlertsNotify() async throws {
+        let receiver = try await NotificationReceiver()
+        defer { Task { await receiver.down() } }
+        var configuration = try HubAlertTests.configuration()
+        configuration.allowedEndpoints = ["127.0.0.1"]
+        configuration.notifications.maxBackoff = .seconds(1)
+        try await HubHarness.withNotifyingHub(configuration) { hub, client in
+            try await Self.subscribe(
+                client,
+                #"{"id":"urn:ngsi-ld:Subscription:levels","type":"Subscription","entities":[{"type":"WaterObserved"}],"notification":{"format":"keyValues","endpoint":{"uri":"\#(receiver.uri("/levels"))"}}}"#
+            )
+            try await Self.subscribe(
+                client,
+                #"{"id":"urn:ngsi-ld:Subscription:alerts","type":"Subscription","entities":[{"type":"Alert"}],"notification":{"format":"keyValues","endpoint":{"uri":"\#(receiver.uri("/alerts"))"}}}"#
+            )
+            let entries = [1.0, 2.6].enumerated().map { index, metres in
+                WireBatch.Entry(sequence: UInt64(index + 1), entity: HubAlertTests.gauge("g1", metres, minutes: Int64(index * 10)))
+            }
+            let gateway = try GatewayID("gw-01")
+            let payload = try WireBatch(tenant: Readings.kurume, gateway: gateway, entries: entries).payload()
+            let topic = WireTopic(tenant: Readings.kurume, gateway: gateway, kind: .observations).name
+            let handled = try await hub.api.ingestor.handle(topic: topic, payload: payload)
+            #expect(handled.confirmation != nil)
+            // Kept by the time the batch is confirmed.
+            let queued = try hub.notifier.status(Self.key("urn:ngsi-ld:Subscription:levels"))
+            #expect(queued.pending + queued.timesSent == 1, "\(queued)")
+            try await Self.settled(hub, "urn:ngsi-ld:Subscription:levels")
+            try await waitUntil("the alert is notified", timeout: .seconds(30)) {
+                receiver.notifications.contains { $0.path == "/alerts" }
+            }
+            let alert = try #require(receiver.notifications.first { $0.path == "/alerts" }?.body["data"]?.arrayValue?.first)
+            #expect(alert["type"] == "Alert", "\(alert)")
+            let level = try #require(receiver.notifications.first { $0.path == "/levels" }?.body["data"]?.arrayValue?.first)
+            #expect(level["waterLevel"] == 2.6 && level["id"] == .string(Readings.gauge("g1").rawValue))
+        }
+    }
+
+    /// The real executable killed with SIGKILL while its notifications wait for a receiver that
+    /// is down: started again, it delivers every one of them, in order.
+    @Test func aKilledHubDeliversWhatWasPendingAfterItsRestart() async throws {
+        let receiver = try await NotificationReceiver()
+        await receiver.down()
+        let directory = URL(fileURLWithPath: Readings.temporaryDatabase()).deletingLastPathComponent()
+        let configFile = directory.appendingPathComponent("hub.yaml").path
+        let port = try TestBroker.freePort()
+        try """
+        http: { host: 127.0.0.1, port: \(port) }
+        storage: { path: hub.sqlite, sync: full }
+        access: { require_keys: false }
+        tenants: { kurume: { gateways: [gw-01] } }
+        subscriptions: { allowed_endpoints: ["127.0.0.1"], retry_max_interval: 1s }
+        """.write(toFile: configFile, atomically: true, encoding: .utf8)
+        let executable = RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-hub").path
+        func start(_ round: Int) throws -> ChildProcess {
+            try ChildProcess(
+                executable: executable,
+                arguments: ["run", "--config", configFile],
+                logFile: directory.appendingPathComponent("hub-\(round).log").path
+            )
+        }
+        func call(_ method: String, _ path: String, _ body: String) async throws -> Int {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            request.httpMethod = method
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.setValue("kurume", forHTTPHeaderField: "NGSILD-Tenant")
+            request.httpBody = Data(body.utf8)
+            let (_, response) = try await URLSession.shared.data(for: request)
+            return (response as? HTTPURLResponse)?.statusCode ?? 0
+        }
+        let first = try start(0)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while (try? await call("GET", "/healthz", "")) != 200 {
+            guard ContinuousClock.now < deadline else { throw TestSupportError("the hub did not answer on \(port) within 60 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let subscription =
+            #"{"id":"urn:ngsi-ld:Subscription:k","type":"Subscription","watchedAttributes":["waterLevel"],"notification":{"format":"keyValues","endpoint":{"uri":"\#(receiver.uri())"}}}"#
+        #expect(try await call("POST", "/ngsi-ld/v1/subscriptions", subscription) == 201)
+        for step in 0..<10 {
+            let body = JSONValue.array([Readings.level("k", Double(step), minutes: Int64(step)).json(.normalized)]).jsonText
+            let status = try await call("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update", body)
+            #expect(status == 201 || status == 204)
+        }
+        first.signal(SIGKILL)
+        _ = first.wait()
+        try await receiver.up()
+        let second = try start(1)
+        defer {
+            second.signal(SIGTERM)
+            _ = second.wait()
+            Task { await receiver.down() }
+        }
+        try await waitUntil("the ten pending notifications arrive", timeout: .seconds(60)) { receiver.notifications.count >= 10 }
+        #expect(receiver.entities.map { $0["waterLevel"] } == (0..<10).map { JSONValue.number(Double($0)) })
     }
 }
