@@ -9,6 +9,7 @@ import KakehashiModel
 import KakehashiSQLite
 import KakehashiTestSupport
 import Logging
+import ServiceLifecycle
 
 /// The hub: ingest through MQTT (stored and acknowledged, sync full) against raw batched SQLite
 /// inserts of the same rows into the same schema; and the hourly aggregate of one sensor over 30
@@ -110,10 +111,14 @@ enum HubScenarios {
 
     /// Publishes every batch to the hub's persistent session, then times the hub from start until
     /// every reading is stored.
+    /// With `subscriptions`, that many NGSI-LD subscriptions notifying `endpoint` are kept
+    /// first and the notifier runs beside ingest (see ``NotificationScenarios``).
     static func ingestRun(
         _ payloads: [[UInt8]],
         consumers: Int = HubConfiguration.defaultIngestConsumers,
-        perBatch: Int = perBatch
+        perBatch: Int = perBatch,
+        subscriptions: Int = 0,
+        endpoint: String = ""
     ) async throws -> Double {
         let broker = try TestBroker()
         try broker.start()
@@ -133,6 +138,14 @@ enum HubScenarios {
         var configuration = HubConfiguration(storagePath: path, tenants: [tenant: .init(gateways: [gateway])], broker: session)
         configuration.storage.sync = .full
         configuration.ingestConsumers = consumers
+        configuration.allowedEndpoints = ["127.0.0.1"]
+        if subscriptions > 0 {
+            let records = try SubscriptionStore(path: path)
+            let at = Timestamp(Date())
+            for subscription in NotificationScenarios.subscriptions(subscriptions, endpoint: endpoint) {
+                _ = try records.insert(subscription, tenant: tenant, at: at)
+            }
+        }
         let registry = MetricsRegistry()
         let began = ContinuousClock.now
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet, registry: registry)
@@ -140,6 +153,9 @@ enum HubScenarios {
         let maintenance = MaintenanceService(store: hub.store, logger: GatewayScenarios.quiet)
         let maintaining = Task { try await maintenance.run() }
         let running = Task { try await ingest.run() }
+        let notifying = ServiceGroup(configuration: .init(services: subscriptions > 0 ? [hub.notifier] : [], logger: GatewayScenarios.quiet))
+        let notifier = Task { try await notifying.run() }
+        defer { notifier.cancel() }
         let total = Double(payloads.count * perBatch)
         while (registry.value("kakehashi_hub_readings_stored_total") ?? 0) < total {
             try await Task.sleep(for: .milliseconds(5))
@@ -147,6 +163,8 @@ enum HubScenarios {
         let elapsed = ContinuousClock.now - began
         running.cancel()
         maintaining.cancel()
+        await notifying.triggerGracefulShutdown()
+        _ = try? await notifier.value
         _ = try? await running.value
         _ = try? await maintaining.value
         return total / seconds(elapsed)

@@ -71,12 +71,15 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Readings per NGSI-LD upsert run (HTTP and MQTT each).")
     var ngsiReadings = 20_000
 
+    @Option(help: "Active NGSI-LD subscriptions in the notification ingest scenario.")
+    var notifySubscriptions = 1000
+
     @Option(help: "Entities in the NGSI-LD query scenario.")
     var ngsiEntities = 5_000
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, alerts }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts }
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, alerts.")
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -142,7 +145,12 @@ struct KakehashiBench: AsyncParsableCommand {
             rows += ngsi.rows
             notes += ngsi.notes
         }
-        if selected(.alerts, "alert latency under load") {
+        if selected(.notify, "hub ingest with NGSI-LD subscriptions against none") {
+            let notify = try await NotificationScenarios.run(repeats: mqttRepeats, readings: hubReadings, subscriptions: notifySubscriptions)
+            rows += notify.rows
+            notes += notify.notes
+        }
+        if selected(.alerts, "alert and notification latency under load") {
             let alerts = try await AlertScenarios.run(
                 gatewayBinary: try gatewayBinary(),
                 probes: alertProbes,

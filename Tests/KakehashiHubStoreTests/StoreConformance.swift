@@ -123,6 +123,30 @@ enum StoreConformance {
         #expect(series == [SeriesInfo(attribute: "waterLevel", unitCode: .metre, numeric: true, entityType: "WaterObserved")])
     }
 
+    /// A history deleted goes with its rollups; a reading stored again after starts a series anew.
+    static func historyIsRemoved(_ store: some ObservationStore) async throws {
+        _ = try await store.ingest(Readings.batch([Readings.level("h", 1.0, minutes: 0), Readings.level("h", 1.1, minutes: 1)]))
+        _ = try await store.ingest(Readings.batch([Readings.level("h", 2.0, minutes: 0, tenant: Readings.omuta)], tenant: Readings.omuta))
+        let gauge = Readings.gauge("h")
+        #expect(try await store.removeHistory(tenant: Readings.kurume, id: gauge, attributes: ["nothing"]) == nil)
+        #expect(try await store.removeHistory(tenant: Readings.kurume, id: gauge, attributes: ["waterLevel"]) == 2)
+        #expect(try await store.series(tenant: Readings.kurume, entity: gauge).isEmpty)
+        let hourly = try await store.rollups(
+            tenant: Readings.kurume,
+            entity: gauge,
+            attribute: "waterLevel",
+            resolution: .hour,
+            range: .all
+        )
+        #expect(hourly.isEmpty)
+        // The other tenant's entity of the same id keeps its own.
+        #expect(try await store.series(tenant: Readings.omuta, entity: Readings.gauge("h", tenant: Readings.omuta)).count == 1)
+        let again = try await store.ingest(Readings.batch([Readings.level("h", 1.0, minutes: 0)]))
+        #expect(again.stored == 1)
+        let values = try await store.observations(tenant: Readings.kurume, entity: gauge, attribute: "waterLevel", range: .all, lastN: nil, limit: 10)
+        #expect(values.map(\.value) == [.number(1.0)])
+    }
+
     static func tenantsAreSeparate(_ store: some ObservationStore) async throws {
         _ = try await store.ingest(Readings.batch([Readings.level("same", 1, minutes: 0)], tenant: Readings.kurume))
         _ = try await store.ingest(Readings.batch([Readings.level("same", 9, minutes: 0, tenant: Readings.omuta)], tenant: Readings.omuta))
@@ -288,6 +312,9 @@ struct StoreConformanceTests {
     }
     @Test(arguments: ConformingStore.allCases) func deadLettersAreBounded(_ kind: ConformingStore) async throws {
         try await StoreConformance.deadLettersAreBounded(kind.make(deadLetterLimit: 5), limit: 5)
+    }
+    @Test(arguments: ConformingStore.allCases) func historyIsRemoved(_ kind: ConformingStore) async throws {
+        try await StoreConformance.historyIsRemoved(kind.make())
     }
     @Test(arguments: ConformingStore.allCases) func retention(_ kind: ConformingStore) async throws {
         try await StoreConformance.retention(kind.make())

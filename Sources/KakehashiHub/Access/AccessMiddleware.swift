@@ -28,7 +28,9 @@ struct AccessMiddleware<Context: RequestContext>: RouterMiddleware {
         switch path {
         case "/healthz", "/", "/index.html", "/dashboard/login", "/dashboard/logout", "/dashboard/outlines.geojson": return nil
         case "/metrics": return .administer
-        case "/ngsi-ld/v1/entityOperations/query", "/ngsi-ld/v1/entityOperations/query/": return .read
+        case "/ngsi-ld/v1/entityOperations/query", "/ngsi-ld/v1/entityOperations/query/", "/ngsi-ld/v1/temporal/entityOperations/query",
+            "/ngsi-ld/v1/temporal/entityOperations/query/":
+            return .read
         default: break
         }
         // A hosted context is the hub's: anyone who writes may add one, an operator deletes.

@@ -149,11 +149,25 @@ extension HubAPI {
         try url.allow(["limit", "offset", "count", "options", "format"])
         let (json, _) = try await writeBody(request)
         guard case .object(var members) = json else { throw NGSIProblem(.badRequestData, "the body must be a Query object") }
+        var values = url.values
+        for (key, value) in try Self.queryValues(of: &members) { values[key] = value }
+        guard members.isEmpty else {
+            throw NGSIProblem(
+                .badRequestData,
+                "unknown member\(members.count > 1 ? "s" : "") of the Query: \(members.keys.sorted().joined(separator: ", "))"
+            )
+        }
+        return try await queryEntities(request, query: QueryString(values: values))
+    }
+
+    /// The query parameters a Query body (`type`, `entities`, `attrs`, `q`, `geoQ`) stands for;
+    /// what it reads is taken out of `members` (what is left is unknown to it).
+    static func queryValues(of members: inout [String: JSONValue]) throws(NGSIProblem) -> [String: String] {
         members["@context"] = nil
         guard members.removeValue(forKey: "type")?.stringValue == "Query" else {
             throw NGSIProblem(.badRequestData, "the body's type must be \"Query\"")
         }
-        var values = url.values
+        var values = [String: String]()
         if let entities = members.removeValue(forKey: "entities") {
             guard case .array(let selectors) = entities, !selectors.isEmpty else {
                 throw NGSIProblem(.badRequestData, "entities must be a non-empty array of {type, id} selectors")
@@ -190,12 +204,6 @@ extension HubAPI {
             values["coordinates"] = coordinates.stringValue ?? coordinates.jsonText
             if let property = fields["geoproperty"]?.stringValue { values["geoproperty"] = property }
         }
-        guard members.isEmpty else {
-            throw NGSIProblem(
-                .badRequestData,
-                "unknown member\(members.count > 1 ? "s" : "") of the Query: \(members.keys.sorted().joined(separator: ", "))"
-            )
-        }
-        return try await queryEntities(request, query: QueryString(values: values))
+        return values
     }
 }

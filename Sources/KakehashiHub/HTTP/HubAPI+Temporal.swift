@@ -10,10 +10,11 @@ extension HubAPI {
     ]
 
     /// `GET /ngsi-ld/v1/temporal/entities` and `/temporal/entities/{id}`.
-    func queryTemporal(_ request: Request, id text: String?) async throws -> Response {
+    /// `query` stands for the URL's parameters (`POST /temporal/entityOperations/query`).
+    func queryTemporal(_ request: Request, id text: String?, query given: QueryString? = nil) async throws -> Response {
         // Whose data: the caller's tenant, or for one entity shared with it, its owner's.
         var tenant = try tenant(of: request)
-        let query = try QueryString(request.uri.query)
+        let query = try given ?? QueryString(request.uri.query)
         try query.allow(
             text == nil ? Self.temporalQueryParameters : Self.temporalQueryParameters.subtracting(["type", "id", "limit", "offset", "count"])
         )

@@ -114,6 +114,7 @@ public struct HubAPI: Sendable {
         ]
         routes += contextRoutes
         routes += subscriptionRoutes
+        routes += temporalWriteRoutes
         for operation in BatchOperation.allCases {
             routes.append(
                 NGSIRoute(path: "/ngsi-ld/v1/entityOperations/\(operation.rawValue)", method: .post) { request, _ in

@@ -58,6 +58,12 @@ public protocol ObservationStore: Sendable {
     /// them was there).
     func remove(tenant: Tenant, id: EntityID, attributes names: Set<String>?, at: Timestamp) async throws(StorageError) -> Bool
 
+    /// Deletes the time series of `id`'s attributes `names` (as stored: a multi-attribute
+    /// instance by its kept name; every attribute when nil) with their readings and rollups: the
+    /// history is gone (NGSI-LD temporal deletion). The entity's latest state is left as it is.
+    /// Returns the readings deleted, or nil when the entity has no such series.
+    func removeHistory(tenant: Tenant, id: EntityID, attributes names: Set<String>?) async throws(StorageError) -> Int?
+
     /// Keeps a rejected batch (bounded: the oldest go first).
     func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError)
 

@@ -141,12 +141,22 @@ public final class Notifier: Service, Sendable {
         }
         guard !candidates.isEmpty else { return }
         let at = now()
+        // An entity written several times in one batch is read and notified once.
+        var changes = [EntityID: (written: NGSIEntity, changed: Set<String>, subscriptions: [Subscription])]()
+        var entityOrder = [EntityID]()
+        for (written, subscriptions) in candidates {
+            if changes[written.id] == nil {
+                entityOrder.append(written.id)
+                changes[written.id] = (written, [], subscriptions)
+            }
+            changes[written.id]?.changed.formUnion(written.attributes.keys)
+        }
         var bySubscription = [String: (Subscription, [NGSIEntity])]()
         var order = [String]()
-        for (written, subscriptions) in candidates {
+        for id in entityOrder {
+            guard let (written, changed, subscriptions) = changes[id] else { continue }
             // The entity as it is now (q reads every attribute, and the notification shows them).
-            let current = (try? await store.entity(tenant: tenant, id: written.id)) ?? written
-            let changed = Set(written.attributes.keys)
+            let current = (try? await store.entity(tenant: tenant, id: id)) ?? written
             for subscription in subscriptions where subscription.notifies(current, changed: changed, at: at) {
                 if bySubscription[subscription.id] == nil { order.append(subscription.id) }
                 bySubscription[subscription.id, default: (subscription, [])].1.append(current)

@@ -202,6 +202,10 @@ public final class SQLiteStore: ObservationStore, Sendable {
         }
     }
 
+    public func removeHistory(tenant: Tenant, id: EntityID, attributes names: Set<String>?) async throws(StorageError) -> Int? {
+        try write("deleting the history of \(id) of \(tenant)") { writer in try writer.removeHistory(tenant: tenant, id: id, attributes: names) }
+    }
+
     public func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError) {
         try write("keeping a dead letter from \(letter.source)") { writer in try writer.recordDeadLetter(letter) }
     }

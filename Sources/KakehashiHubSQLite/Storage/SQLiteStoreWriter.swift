@@ -317,6 +317,30 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         return true
     }
 
+    /// See ``ObservationStore/removeHistory(tenant:id:attributes:)``.
+    func removeHistory(tenant: Tenant, id: EntityID, attributes names: Set<String>?) throws -> Int? {
+        let rows = try connection.prepare("SELECT id, attribute FROM series WHERE tenant = ? AND entity = ?")
+        try rows.bind(1, tenant.name)
+        try rows.bind(2, id.rawValue)
+        var doomed = Set<Int64>()
+        while try rows.step() {
+            if names.map({ $0.contains(rows.string(1) ?? "") }) ?? true { doomed.insert(rows.int64(0)) }
+        }
+        guard !doomed.isEmpty else { return nil }
+        var deleted = 0
+        for (table, column) in [("observations", "series"), ("rollups", "series"), ("series", "id")] {
+            let delete = try connection.prepare("DELETE FROM \(table) WHERE \(column) = ?")
+            for series in doomed {
+                try delete.bind(1, series)
+                try delete.run()
+                if table == "observations" { deleted += connection.changes }
+            }
+        }
+        // A series made again later gets a new id.
+        seriesIDs = seriesIDs.filter { !doomed.contains($0.value) }
+        return deleted
+    }
+
     // MARK: Dead letters and retention
 
     func recordDeadLetter(_ letter: HubDeadLetter) throws {

@@ -5,7 +5,7 @@ import KakehashiSQLite
 
 /// A tenant's data as a whole: exported to a SQLite file of its own (the hub's schema, only
 /// that tenant's rows: entities, series, observations, rollups, gateways, alerts and their
-/// history), or deleted from the hub with its keys, gateways and grants.
+/// history, NGSI-LD subscriptions), or deleted from the hub with its keys, gateways and grants.
 public enum TenantArchive {
     /// The tables holding a tenant's rows, with how their rows are picked (children first for
     /// deletion, parents first for copying).
@@ -51,6 +51,15 @@ public enum TenantArchive {
                     counts[name] = db.changes
                 }
             }
+            // Its NGSI-LD subscriptions, from the hub database (not the notifications waiting).
+            let hub = try SQLiteConnection(path: configuration.storagePath)
+            try hub.execute("PRAGMA busy_timeout=10000")
+            try hub.execute("ATTACH DATABASE '\(escaped)' AS export")
+            defer { try? hub.execute("DETACH DATABASE export") }
+            let copy = try hub.prepare("INSERT INTO export.subscriptions SELECT * FROM main.subscriptions WHERE tenant = ?1")
+            try copy.bind(1, tenant.name)
+            try copy.run()
+            counts["subscriptions"] = hub.changes
             return counts
         } catch {
             try? FileManager.default.removeItem(atPath: destination)

@@ -70,6 +70,10 @@ public final class TenantSeparatedStore: ObservationStore, AlertStore, Sendable 
         try await store(tenant).remove(tenant: tenant, id: id, attributes: names, at: at)
     }
 
+    public func removeHistory(tenant: Tenant, id: EntityID, attributes names: Set<String>?) async throws(StorageError) -> Int? {
+        try await store(tenant).removeHistory(tenant: tenant, id: id, attributes: names)
+    }
+
     public func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo] {
         try await store(tenant).series(tenant: tenant, entity: entity)
     }

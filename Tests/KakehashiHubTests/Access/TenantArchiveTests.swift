@@ -20,10 +20,17 @@ import Testing
             #expect(try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/entityOperations/upsert", body: more).status.code < 300)
             #expect(try await client.keyed(keys.kurumeReader, .get, "/alerts").json.arrayValue?.count == 1)
 
+            // A subscription of each city, to see kurume's go with it (and be exported).
+            let subscribe =
+                #"{"type":"Subscription","watchedAttributes":["waterLevel"],"notification":{"endpoint":{"uri":"https://hooks.example.org/n"}}}"#
+            #expect(try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/subscriptions", body: subscribe).status == .created)
+            #expect(try await client.keyed(keys.omutaOperator, .post, "/ngsi-ld/v1/subscriptions", body: subscribe).status == .created)
+
             let file = URL(fileURLWithPath: configuration.storagePath).deletingLastPathComponent().appendingPathComponent("kurume-export.sqlite").path
             let counts = try TenantArchive.export(Readings.kurume, configuration: configuration, to: file)
             // Two gauges and the alert's Alert entity.
             #expect(counts["entities"] == 3 && counts["observations"] == 3 && counts["alerts"] == 1 && counts["alert_events"] == 1, "\(counts)")
+            #expect(counts["subscriptions"] == 1, "\(counts)")
             // The export is a hub database of its own, with kurume's rows only.
             let exported = try SQLiteStore(path: file)
             #expect(
@@ -42,18 +49,12 @@ import Testing
             )
             #expect(try await exported.alerts(tenant: Readings.kurume, activeOnly: false, limit: 10).count == 1)
             let raw = try SQLiteConnection(path: file, readOnly: true)
-            for table in ["entities", "series", "alerts", "alert_events"] {
+            for table in ["entities", "series", "alerts", "alert_events", "subscriptions"] {
                 #expect(try raw.scalar("SELECT count(*) FROM \(table) WHERE tenant != 'kurume'") == 0, "\(table) holds only kurume's rows")
             }
             #expect(throws: StorageError.self, "an existing file is not overwritten") {
                 try TenantArchive.export(Readings.kurume, configuration: configuration, to: file)
             }
-
-            // A subscription of each city, to see kurume's go with it.
-            let subscribe =
-                #"{"type":"Subscription","watchedAttributes":["waterLevel"],"notification":{"endpoint":{"uri":"https://hooks.example.org/n"}}}"#
-            #expect(try await client.keyed(keys.kurumeOperator, .post, "/ngsi-ld/v1/subscriptions", body: subscribe).status == .created)
-            #expect(try await client.keyed(keys.omutaOperator, .post, "/ngsi-ld/v1/subscriptions", body: subscribe).status == .created)
 
             // Deleted: its data, keys and subscriptions are gone, omuta's stay.
             let deleted = try TenantArchive.delete(Readings.kurume, configuration: configuration)
