@@ -9,6 +9,13 @@ import Glibc
 /// handlers. (Processes started from Swift concurrency's worker threads inherit their blocked
 /// signals, so a child started with Foundation's `Process` there ignores SIGTERM.)
 public final class ChildProcess: @unchecked Sendable {
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; not in Swift's Glibc
+    /// module), looked up once.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// The child's pid.
     public let pid: pid_t
     private let exitStatus = Mutex<Int32?>(nil)
@@ -33,6 +40,9 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of this process: SwiftNIO opens its sockets without close-on-exec, so a
+        // child would hold a test server's listening socket, and its port, after the server stops.
+        if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

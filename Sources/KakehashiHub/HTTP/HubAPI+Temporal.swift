@@ -127,7 +127,10 @@ extension HubAPI {
     }
 
     static func instanceJSON(_ value: StoredValue, unit: MeasurementUnit?) -> JSONValue {
-        var members: [String: JSONValue] = ["type": "Property", "value": valueJSON(value.value), "observedAt": .string(value.observedAt.iso8601)]
+        var members: [String: JSONValue] = [
+            "type": "Property", "value": valueJSON(value.value), "observedAt": .string(value.observedAt.iso8601),
+            "instanceId": .string(instanceID(value.observedAt)),
+        ]
         if let unit, case .number = value.value { members["unitCode"] = .string(unit.code) }
         return .object(members)
     }

@@ -22,6 +22,14 @@ extension HubAPI {
             NGSIRoute(path: "/ngsi-ld/v1/temporal/entities/:id/attrs/:attr", method: .delete) { request, context in
                 try await self.deleteTemporal(request, id: id(context), attribute: attribute(context))
             },
+            NGSIRoute(path: "/ngsi-ld/v1/temporal/entities/:id/attrs/:attr/:instance", method: .patch) { request, context in
+                try await self.modifyInstance(
+                    request,
+                    id: id(context),
+                    attribute: attribute(context),
+                    instance: context.parameters.get("instance") ?? ""
+                )
+            },
             NGSIRoute(path: "/ngsi-ld/v1/temporal/entityOperations/query", method: .post) { request, _ in
                 try await self.queryTemporalByPost(request)
             },
@@ -150,6 +158,63 @@ extension HubAPI {
                 attribute.map { "entity \(id) has no attribute \($0) with history for tenant \(tenant)" }
                     ?? "entity \(id) was not found for tenant \(tenant)"
             )
+        }
+        return Response(status: .noContent)
+    }
+
+    /// The `instanceId` of the instance observed at `at`: unique within its attribute (an
+    /// attribute has one value per instant per dataset).
+    static func instanceID(_ at: Timestamp) -> String { "urn:ngsi-ld:Instance:\(at.millisecondsSinceEpoch)" }
+
+    /// `PATCH /ngsi-ld/v1/temporal/entities/{id}/attrs/{attrId}/{instanceId}`: the instance's value
+    /// replaced (its `observedAt` stays; `datasetId` in the body names a multi-attribute's
+    /// instance): 204, or 404 for an instance there is not.
+    func modifyInstance(_ request: Request, id text: String, attribute name: String, instance: String) async throws -> Response {
+        let tenant = try tenant(of: request)
+        try QueryString(request.uri.query).allow([])
+        let id = try Self.entityID(text, parameter: "id", tenant: tenant)
+        let decoded = instance.removingPercentEncoding ?? instance
+        guard decoded.hasPrefix("urn:ngsi-ld:Instance:"), let ms = Int64(decoded.dropFirst("urn:ngsi-ld:Instance:".count)) else {
+            throw NGSIProblem(.badRequestData, "instanceId \(decoded.prefix(120)) is not one of this hub's (urn:ngsi-ld:Instance:<ms>)")
+        }
+        let at = Timestamp(millisecondsSinceEpoch: ms)
+        let (json, jsonLD) = try await writeBody(request)
+        guard case .object(var members) = try Self.withoutContext(json, jsonLD: jsonLD, field: "the instance", attributes: false) else {
+            throw NGSIProblem(.badRequestData, "the instance must be a JSON object")
+        }
+        if let given = members["observedAt"], given.stringValue.flatMap({ try? Timestamp(iso8601: $0, field: "observedAt") }) != at {
+            throw NGSIProblem(
+                .badRequestData,
+                "observedAt \(given.jsonText.prefix(40)) is not the instance's (\(at.iso8601)): an instance keeps its time"
+            )
+        }
+        members["observedAt"] = .string(at.iso8601)
+        members["instanceId"] = nil
+        let dataset: String?
+        do { dataset = try NGSIEntity.datasetId(of: .object(members), field: name) } catch { throw NGSIProblem(.badRequestData, error.description) }
+        let kept = NGSIEntity.keptName(name, datasetId: dataset)
+        let attribute: NGSIAttribute
+        do {
+            let holder = try NGSIEntity(
+                json: ["id": .string(id.rawValue), "type": "Instance", kept: NGSIConcise.expand(.object(members))],
+                form: .normalized,
+                tenant: tenant
+            )
+            guard let found = holder.attributes[kept], NGSIEntity.observedValue(found) != nil else {
+                throw NGSIProblem(.badRequestData, "the instance must be a Property with a number, text or boolean value")
+            }
+            attribute = found
+        } catch let problem as NGSIProblem {
+            throw problem
+        } catch {
+            throw NGSIProblem(.badRequestData, "\(error)")
+        }
+        guard
+            try await stored({ () async throws(StorageError) in
+                try await store.replaceInstance(tenant: tenant, id: id, attribute: kept, at: at, with: attribute)
+            })
+        else {
+            throw NGSIProblem(.resourceNotFound, "entity \(id) has no instance \(decoded) of \(name) for tenant \(tenant)")
         }
         return Response(status: .noContent)
     }

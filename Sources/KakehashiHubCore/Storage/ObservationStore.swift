@@ -64,6 +64,18 @@ public protocol ObservationStore: Sendable {
     /// Returns the readings deleted, or nil when the entity has no such series.
     func removeHistory(tenant: Tenant, id: EntityID, attributes names: Set<String>?) async throws(StorageError) -> Int?
 
+    /// Replaces the value `id`'s attribute `name` (as stored) observed at `at` with that of
+    /// `attribute` (a Property observed at `at`), fixing the rollups that count it, and the
+    /// entity's current value when it is that instance (NGSI-LD temporal instance modification).
+    /// False when there is no such instance.
+    func replaceInstance(
+        tenant: Tenant,
+        id: EntityID,
+        attribute name: String,
+        at: Timestamp,
+        with attribute: NGSIAttribute
+    ) async throws(StorageError) -> Bool
+
     /// Keeps a rejected batch (bounded: the oldest go first).
     func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError)
 

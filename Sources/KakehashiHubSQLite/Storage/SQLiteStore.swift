@@ -206,6 +206,18 @@ public final class SQLiteStore: ObservationStore, Sendable {
         try write("deleting the history of \(id) of \(tenant)") { writer in try writer.removeHistory(tenant: tenant, id: id, attributes: names) }
     }
 
+    public func replaceInstance(
+        tenant: Tenant,
+        id: EntityID,
+        attribute name: String,
+        at: Timestamp,
+        with attribute: NGSIAttribute
+    ) async throws(StorageError) -> Bool {
+        try write("replacing the \(name) of \(id) of \(tenant) at \(at.iso8601)") { writer in
+            try writer.replaceInstance(tenant: tenant, id: id, attribute: name, at: at, with: attribute)
+        }
+    }
+
     public func recordDeadLetter(_ letter: HubDeadLetter) async throws(StorageError) {
         try write("keeping a dead letter from \(letter.source)") { writer in try writer.recordDeadLetter(letter) }
     }

@@ -299,6 +299,12 @@ final class SQLiteStoreWriter: @unchecked Sendable {
             state.entity.attributes[name] = nil
             state.fragments[name] = nil
         }
+        try write(state, tenant: tenant, id: id, at: at)
+        return true
+    }
+
+    /// Writes an entity's changed state (its row, the cache).
+    private func write(_ state: EntityState, tenant: Tenant, id: EntityID, at: Timestamp) throws {
         let location = try? state.entity.location()
         try updateEntity.bind(1, tenant.name)
         try updateEntity.bind(2, id.rawValue)
@@ -314,7 +320,92 @@ final class SQLiteStoreWriter: @unchecked Sendable {
         try updateEntity.run()
         latest[id] = state
         cacheChanges.append((tenant, id, state.entity))
+    }
+
+    /// See ``ObservationStore/replaceInstance(tenant:id:attribute:at:with:)``.
+    func replaceInstance(tenant: Tenant, id: EntityID, attribute name: String, at: Timestamp, with attribute: NGSIAttribute) throws -> Bool {
+        guard let (_, value, _) = NGSIEntity.observedValue(attribute) else { return false }
+        let series = try connection.prepare("SELECT id FROM series WHERE tenant = ? AND entity = ? AND attribute = ?")
+        try series.bind(1, tenant.name)
+        try series.bind(2, id.rawValue)
+        try series.bind(3, name)
+        guard try series.step() else { return false }
+        let sid = series.int64(0)
+        let old = try connection.prepare("SELECT num FROM observations WHERE series = ? AND t = ?")
+        try old.bind(1, sid)
+        try old.bind(2, at.millisecondsSinceEpoch)
+        guard try old.step() else { return false }
+        let previous: Double? = old.isNull(0) ? nil : old.double(0)
+        old.reset()
+        let number: Double?
+        let update = try connection.prepare("UPDATE observations SET num = ?, txt = ? WHERE series = ? AND t = ?")
+        switch value {
+        case .number(let n):
+            number = n
+            try update.bind(1, n)
+            try update.bind(2, nil as String?)
+        case .boolean(let flag):
+            number = flag ? 1 : 0
+            try update.bind(1, Int64(flag ? 1 : 0))
+            try update.bind(2, nil as String?)
+        case .text(let text):
+            number = nil
+            try update.bind(1, nil as String?)
+            try update.bind(2, text)
+        }
+        try update.bind(3, sid)
+        try update.bind(4, at.millisecondsSinceEpoch)
+        try update.run()
+        if let number, let previous, number != previous { try fixRollups(series: sid, at: at.millisecondsSinceEpoch, from: previous, to: number) }
+        // The entity's current value, when it is this instance.
+        if var state = try latestState(tenant: tenant, id: id) {
+            if let current = state.entity.attributes[name], NGSIEntity.observedValue(current)?.observedAt == at {
+                state.entity.attributes[name] = attribute
+                state.fragments[name] = NGSIEntity.normalizedFragment(attribute)
+                try write(state, tenant: tenant, id: id, at: at)
+            } else {
+                latest[id] = state
+            }
+        }
         return true
+    }
+
+    /// The rollups of `series` that count the reading at `t`, after its value went from `old`
+    /// to `new`: computed again from the raw rows when they are all still there, else adjusted.
+    private func fixRollups(series: Int64, at t: Int64, from old: Double, to new: Double) throws {
+        let rows = try connection.prepare("SELECT resolution, bucket, n FROM rollups WHERE series = ? AND bucket <= ? AND bucket + resolution > ?")
+        try rows.bind(1, series)
+        try rows.bind(2, t)
+        try rows.bind(3, t)
+        var buckets = [(resolution: Int64, bucket: Int64, n: Int64)]()
+        while try rows.step() { buckets.append((rows.int64(0), rows.int64(1), rows.int64(2))) }
+        let raw = try connection.prepare("SELECT count(num), min(num), max(num), sum(num) FROM observations WHERE series = ? AND t >= ? AND t < ?")
+        for (resolution, bucket, n) in buckets {
+            try raw.bind(1, series)
+            try raw.bind(2, bucket)
+            try raw.bind(3, bucket + resolution)
+            _ = try raw.step()
+            let complete = raw.int64(0) == n
+            let (mn, mx, sm) = (raw.double(1), raw.double(2), raw.double(3))
+            raw.reset()
+            let fix = try connection.prepare(
+                complete
+                    ? "UPDATE rollups SET mn = ?1, mx = ?2, sm = ?3 WHERE series = ?4 AND resolution = ?5 AND bucket = ?6"
+                    : "UPDATE rollups SET mn = min(mn, ?1), mx = max(mx, ?1), sm = sm + ?2 WHERE series = ?4 AND resolution = ?5 AND bucket = ?6"
+            )
+            if complete {
+                try fix.bind(1, mn)
+                try fix.bind(2, mx)
+                try fix.bind(3, sm)
+            } else {
+                try fix.bind(1, new)
+                try fix.bind(2, new - old)
+            }
+            try fix.bind(4, series)
+            try fix.bind(5, resolution)
+            try fix.bind(6, bucket)
+            try fix.run()
+        }
     }
 
     /// See ``ObservationStore/removeHistory(tenant:id:attributes:)``.

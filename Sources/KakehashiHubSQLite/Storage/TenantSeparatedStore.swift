@@ -74,6 +74,16 @@ public final class TenantSeparatedStore: ObservationStore, AlertStore, Sendable 
         try await store(tenant).removeHistory(tenant: tenant, id: id, attributes: names)
     }
 
+    public func replaceInstance(
+        tenant: Tenant,
+        id: EntityID,
+        attribute name: String,
+        at: Timestamp,
+        with attribute: NGSIAttribute
+    ) async throws(StorageError) -> Bool {
+        try await store(tenant).replaceInstance(tenant: tenant, id: id, attribute: name, at: at, with: attribute)
+    }
+
     public func series(tenant: Tenant, entity: EntityID) async throws(StorageError) -> [SeriesInfo] {
         try await store(tenant).series(tenant: tenant, entity: entity)
     }

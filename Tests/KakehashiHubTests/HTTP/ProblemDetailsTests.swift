@@ -708,7 +708,7 @@ struct ProblemDetailsTests {
         try await HubHarness.withHub { _, client in
             let refused = try await client.call(.delete, "/ngsi-ld/v1/temporal/entities")
             #expect(refused.status.code == 405)
-            #expect(refused.headers[.allow] == "GET")
+            #expect(refused.headers[.allow] == "GET, POST")
             let upsert = try await client.call(.get, Self.upsertPath)
             #expect(upsert.headers[.allow] == "POST")
             let slash = try await client.call(.get, "/ngsi-ld/v1/entities/?type=WaterObserved")

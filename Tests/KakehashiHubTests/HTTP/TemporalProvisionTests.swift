@@ -113,4 +113,47 @@ struct TemporalProvisionTests {
             #expect(try await Self.levels(client).count == 3)
         }
     }
+
+    @Test func anInstanceIsModifiedWithItsRollupsAndTheCurrentValue() async throws {
+        try await HubHarness.withHub { _, client in
+            #expect(try await client.call(.post, Self.path, body: Self.history).status == .created)
+            let read = try await client.call(.get, "\(Self.path)/\(Self.id)")
+            let instances = read.json["waterLevel"]?.arrayValue ?? []
+            let last = try #require(instances.first { $0["value"] == 1.5 }?["instanceId"]?.stringValue, "\(read.text)")
+            let first = try #require(instances.first { $0["value"] == 1.2 }?["instanceId"]?.stringValue)
+            #expect(last == "urn:ngsi-ld:Instance:\(Readings.t0.advanced(byMilliseconds: 20 * 60_000).millisecondsSinceEpoch)")
+
+            // An older instance: the history and the hour's sum change, the current value does not.
+            let patched = try await client.call(
+                .patch,
+                "\(Self.path)/\(Self.id)/attrs/waterLevel/\(first)",
+                body: #"{"type":"Property","value":1.0}"#
+            )
+            #expect(patched.status == .noContent, "\(patched.text)")
+            #expect(try await Self.levels(client).sorted() == [1.0, 1.35, 1.5])
+            let hourly = try await client.call(
+                .get,
+                "\(Self.path)/\(Self.id)?options=aggregatedValues&aggrMethods=sum,min&aggrPeriodDuration=PT1H&timerel=after&timeAt=2026-06-02T00:00:00Z"
+            )
+            let sum = hourly.json["waterLevel"]?["sum"]?.arrayValue?.first?.arrayValue?.first?.numberValue
+            let min = hourly.json["waterLevel"]?["min"]?.arrayValue?.first?.arrayValue?.first?.numberValue
+            #expect(sum.map { abs($0 - 3.85) < 1e-9 } == true && min == 1.0, "\(hourly.text)")
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities/\(Self.id)?options=keyValues").json["waterLevel"] == 1.5)
+
+            // The newest instance is the current value: both change.
+            #expect(try await client.call(.patch, "\(Self.path)/\(Self.id)/attrs/waterLevel/\(last)", body: #"{"value":1.55}"#).status == .noContent)
+            #expect(try await client.call(.get, "/ngsi-ld/v1/entities/\(Self.id)?options=keyValues").json["waterLevel"] == 1.55)
+
+            // An instant with no instance, a foreign id, a moved observedAt.
+            let missing = try await client.call(.patch, "\(Self.path)/\(Self.id)/attrs/waterLevel/urn:ngsi-ld:Instance:1", body: #"{"value":2}"#)
+            #expect(missing.status == .notFound, "\(missing.text)")
+            #expect(try await client.call(.patch, "\(Self.path)/\(Self.id)/attrs/waterLevel/urn:x:1", body: #"{"value":2}"#).status == .badRequest)
+            let moved = try await client.call(
+                .patch,
+                "\(Self.path)/\(Self.id)/attrs/waterLevel/\(last)",
+                body: #"{"value":2,"observedAt":"2026-06-02T05:00:00Z"}"#
+            )
+            #expect(moved.status == .badRequest && moved.text.contains("keeps its time"), "\(moved.text)")
+        }
+    }
 }

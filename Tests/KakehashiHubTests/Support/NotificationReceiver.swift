@@ -51,20 +51,44 @@ final class NotificationReceiver: Sendable {
             }
             return Response(status: answer)
         }
-        let bound = Mutex(false)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "receiver"),
-            onServerRunning: { _ in bound.withLock { $0 = true } },
-            logger: Logger(label: "receiver")
-        )
-        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver")))
-        let task = Task { try await group.run() }
-        server.withLock { $0 = (group, task) }
+        // The port may be slow to come free after a down (or a killed client's connections):
+        // tried again until it binds, the last error said if it never does.
         let deadline = ContinuousClock.now + .seconds(60)
-        while !bound.withLock({ $0 }) {
-            guard ContinuousClock.now < deadline else { throw TestSupportError("the receiver did not listen on \(port) within 60 s") }
-            try await Task.sleep(for: .milliseconds(10))
+        var lastError = "nothing"
+        while true {
+            let state = Mutex<(bound: Bool, failed: String?)>((false, nil))
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "receiver"),
+                onServerRunning: { _ in state.withLock { $0.bound = true } },
+                logger: Logger(label: "receiver")
+            )
+            let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "receiver")))
+            let task = Task {
+                do { try await group.run() } catch {
+                    state.withLock { $0.failed = "\(error)" }
+                    throw error
+                }
+                state.withLock { $0.failed = $0.failed ?? "the server ended" }
+            }
+            while true {
+                let now = state.withLock { $0 }
+                if now.bound {
+                    server.withLock { $0 = (group, task) }
+                    return
+                }
+                if let failed = now.failed {
+                    lastError = failed
+                    break
+                }
+                guard ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            guard ContinuousClock.now < deadline else {
+                await group.triggerGracefulShutdown()
+                throw TestSupportError("the receiver did not listen on \(port) within 60 s: \(lastError)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
 
