@@ -80,7 +80,7 @@ extension HubAPI {
         guard try await stored({ () throws(StorageError) in try subscriptionRecords.insert(subscription, tenant: tenant, at: now) }) else {
             throw NGSIProblem(.alreadyExists, "subscription \(subscription.id) exists for tenant \(tenant)")
         }
-        notifier?.reload(tenant: tenant)
+        notifier?.update(tenant: tenant, id: subscription.id, to: subscription)
         var headers = HTTPFields()
         headers[.location] = "/ngsi-ld/v1/subscriptions/\(Self.pathEncoded(subscription.id))"
         return Response(status: .created, headers: headers)
@@ -127,7 +127,7 @@ extension HubAPI {
         guard try await stored({ () throws(StorageError) in try subscriptionRecords.replace(subscription, tenant: tenant, at: now) }) else {
             throw NGSIProblem(.resourceNotFound, "subscription \(subscription.id) was deleted meanwhile")
         }
-        notifier?.reload(tenant: tenant)
+        notifier?.update(tenant: tenant, id: subscription.id, to: subscription)
         return Response(status: .noContent)
     }
 
@@ -138,7 +138,7 @@ extension HubAPI {
         guard try await stored({ () throws(StorageError) in try subscriptionRecords.delete(tenant: tenant, id: id) }) else {
             throw NGSIProblem(.resourceNotFound, "subscription \(id.prefix(200)) was not found for tenant \(tenant)")
         }
-        notifier?.reload(tenant: tenant)
+        notifier?.update(tenant: tenant, id: id, to: nil)
         return Response(status: .noContent)
     }
 }

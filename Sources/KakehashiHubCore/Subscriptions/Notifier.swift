@@ -100,32 +100,27 @@ public final class Notifier: Service, Sendable {
         await delivery.close()
     }
 
-    /// Reads `tenant`'s subscriptions again (one was made, changed or deleted); a deleted one's
-    /// pending notifications are forgotten.
-    public func reload(tenant: Tenant) {
-        let list = (try? records.subscriptions(tenant: tenant).map(\.subscription)) ?? []
-        let (removed, periodic) = state.withLock { state -> ([SubscriptionKey], [(SubscriptionKey, Subscription)]) in
-            let before = Set(state.index[tenant]?.subscriptions.keys.map { SubscriptionKey(tenant: tenant, id: $0) } ?? [])
+    /// One subscription of `tenant` was made or changed (`subscription`), or deleted (nil): the
+    /// index follows, its timer starts again, a deleted one's pending notifications are
+    /// forgotten and an active one delivers what waited.
+    public func update(tenant: Tenant, id: String, to subscription: Subscription?) {
+        let key = SubscriptionKey(tenant: tenant, id: id)
+        let running = state.withLock { state in
+            var list = Array(state.index[tenant]?.subscriptions.values ?? [:].values)
+            list.removeAll { $0.id == id }
+            if let subscription { list.append(subscription) }
             state.index[tenant] = list.isEmpty ? nil : SubscriptionIndex(list)
-            let kept = Set(list.map { SubscriptionKey(tenant: tenant, id: $0.id) })
-            var periodic = [(SubscriptionKey, Subscription)]()
-            for key in before.union(kept) {
-                state.periodic.removeValue(forKey: key)?.cancel()
-                state.lastQueued[key] = kept.contains(key) ? state.lastQueued[key] : nil
-            }
-            for subscription in list where subscription.timeInterval != nil && state.running {
-                periodic.append((SubscriptionKey(tenant: tenant, id: subscription.id), subscription))
-            }
-            return (Array(before.subtracting(kept)), periodic)
+            state.periodic.removeValue(forKey: key)?.cancel()
+            if subscription == nil { state.lastQueued[key] = nil }
+            return state.running
         }
-        for key in removed { try? records.clear(key) }
-        for (key, subscription) in periodic { startPeriodic(key, subscription) }
-        // A subscription made active again delivers what waited.
-        for subscription in list where subscription.isActive { wake(SubscriptionKey(tenant: tenant, id: subscription.id)) }
+        guard let subscription else {
+            try? records.clear(key)
+            return
+        }
+        if subscription.timeInterval != nil && running { startPeriodic(key, subscription) }
+        if subscription.isActive { wake(key) }
     }
-
-    /// Forgets every subscription of `tenant` (the tenant was deleted).
-    public func forget(tenant: Tenant) { reload(tenant: tenant) }
 
     // MARK: Changes
 

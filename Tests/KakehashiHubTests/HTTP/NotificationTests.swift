@@ -6,6 +6,7 @@ import KakehashiHubTestSupport
 import KakehashiMQTT
 import KakehashiModel
 import KakehashiTestSupport
+import KakehashiTraces
 import Testing
 
 @testable import KakehashiHub
@@ -331,5 +332,72 @@ struct NotificationTests {
         }
         try await waitUntil("the ten pending notifications arrive", timeout: .seconds(60)) { receiver.notifications.count >= 10 }
         #expect(receiver.entities.map { $0["waterLevel"] } == (0..<10).map { JSONValue.number(Double($0)) })
+    }
+
+    /// 1,000 subscriptions, one per gauge of the recorded storm each with its own level in `q`,
+    /// spread over four receivers; the storm replayed through the ingest path in time order. Each
+    /// subscription's receiver gets exactly the levels computed here from the trace: one
+    /// notification per batch holding its gauge whose last level is above the subscription's.
+    @Test func aThousandSubscriptionsOverTheStormNotifyTheRightReceivers() async throws {
+        let stations = try RiverGaugeStations(
+            text: RepositoryPaths.text(RepositoryPaths.trace(TemporalStormTests.stationsFile)),
+            file: TemporalStormTests.stationsFile
+        )
+        let trace = try RiverGaugeTrace(
+            text: RepositoryPaths.text(RepositoryPaths.trace(TemporalStormTests.traceFile)),
+            file: TemporalStormTests.traceFile
+        )
+        func level(_ entity: NGSIEntity) -> (Timestamp, Double)? {
+            guard case .property(let property)? = entity.attributes["waterLevel"], let at = property.observedAt,
+                case .number(let value) = property.value
+            else { return nil }
+            return (at, value)
+        }
+        let entities = RiverTraceNormalizer(tenant: Readings.kurume, stations: stations).normalize(trace, file: TemporalStormTests.traceFile)
+            .entities.map(\.ngsiEntity).filter { level($0) != nil }
+            .sorted { level($0)!.0 < level($1)!.0 }
+        let gauges = Array(Set(entities.map(\.id.rawValue))).sorted()
+        try #require(gauges.count >= 1000, "the storm has \(gauges.count) gauges")
+        // Each subscription's level: its gauge's first reading.
+        var threshold = [String: Double]()
+        for entity in entities where threshold[entity.id.rawValue] == nil { threshold[entity.id.rawValue] = level(entity)!.1 }
+        let watched = Array(gauges.prefix(1000))
+        let batches = stride(from: 0, to: entities.count, by: 500).map { Array(entities[$0..<min($0 + 500, entities.count)]) }
+        // Expected per subscription: the last level of its gauge in each batch, when above its own.
+        var expected = [String: [Double]]()
+        for batch in batches {
+            var last = [String: Double]()
+            for entity in batch { last[entity.id.rawValue] = level(entity)!.1 }
+            for gauge in watched { if let value = last[gauge], value > threshold[gauge]! { expected[gauge, default: []].append(value) } }
+        }
+        let total = expected.values.map(\.count).reduce(0, +)
+        let (levels, wanted) = (threshold, expected)
+
+        var made = [NotificationReceiver]()
+        for _ in 0..<4 { made.append(try await NotificationReceiver()) }
+        let receivers = made
+        defer { for receiver in receivers { Task { await receiver.down() } } }
+        try await HubHarness.withNotifyingHub(Self.configuration()) { hub, client in
+            for (k, gauge) in watched.enumerated() {
+                try await Self.subscribe(
+                    client,
+                    #"{"id":"urn:ngsi-ld:Subscription:s\#(k)","type":"Subscription","entities":[{"type":"WaterObserved","id":"\#(gauge)"}],"watchedAttributes":["waterLevel"],"q":"waterLevel>\#(levels[gauge]!)","notification":{"format":"keyValues","attributes":["waterLevel"],"endpoint":{"uri":"\#(receivers[k % 4].uri("/s/\(k)"))"}}}"#
+                )
+            }
+            for batch in batches {
+                let outcome = try await hub.api.ingestor.ingest(entities: batch, tenant: Readings.kurume)
+                guard case .success = outcome else { throw TestSupportError("a storm batch was refused: \(outcome)") }
+            }
+            try await waitUntil("\(total) notifications arrive", timeout: .seconds(180)) {
+                receivers.map(\.notifications.count).reduce(0, +) >= total
+            }
+            for (k, gauge) in watched.enumerated() {
+                let received = receivers[k % 4].notifications.filter { $0.path == "/s/\(k)" }
+                let values = received.compactMap { $0.body["data"]?.arrayValue?.first?["waterLevel"]?.numberValue }
+                #expect(values == wanted[gauge, default: []], "subscription s\(k) on \(gauge)")
+                #expect(received.allSatisfy { $0.body["data"]?.arrayValue?.first?["id"]?.stringValue == gauge })
+            }
+            #expect(receivers.map(\.notifications.count).reduce(0, +) == total)
+        }
     }
 }
