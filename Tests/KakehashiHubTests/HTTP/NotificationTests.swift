@@ -142,13 +142,23 @@ struct NotificationTests {
 
     @Test func aReceiverThatWasDownGetsEveryPendingNotificationOnceInOrder() async throws {
         let receiver = try await NotificationReceiver()
-        defer { Task { await receiver.down() } }
+        // Another city's receiver, up all along: its subscription is not held up by the dead one.
+        let other = try await NotificationReceiver()
+        defer {
+            Task {
+                await receiver.down(); await other.down()
+            }
+        }
         // The issue's 60 s outage in the full run; long enough for several retries otherwise.
         let outage: Duration = ProcessInfo.processInfo.environment["KAKEHASHI_RUN_SLOW_TESTS"] == "0" ? .seconds(3) : .seconds(60)
         try await HubHarness.withNotifyingHub(Self.configuration()) { hub, client in
             try await Self.subscribe(
                 client,
                 #"{"id":"urn:ngsi-ld:Subscription:r","type":"Subscription","watchedAttributes":["waterLevel"],"notification":{"format":"keyValues","endpoint":{"uri":"\#(receiver.uri())"}}}"#
+            )
+            try await Self.subscribe(
+                client,
+                #"{"id":"urn:ngsi-ld:Subscription:other","type":"Subscription","watchedAttributes":["waterLevel"],"notification":{"format":"keyValues","endpoint":{"uri":"\#(other.uri())"}}}"#
             )
             await receiver.down()
             let began = ContinuousClock.now
@@ -158,6 +168,8 @@ struct NotificationTests {
             try await waitUntil("deliveries fail and are retried", timeout: .seconds(30)) {
                 try hub.notifier.status(Self.key("urn:ngsi-ld:Subscription:r")).timesFailed >= 2
             }
+            try await waitUntil("the other receiver has all 20", timeout: .seconds(30)) { other.notifications.count == 20 }
+            #expect(try hub.notifier.status(Self.key("urn:ngsi-ld:Subscription:r")).timesSent == 0)
             try await Task.sleep(until: began + outage)
             let during = try hub.notifier.status(Self.key("urn:ngsi-ld:Subscription:r"))
             #expect(during.pending == 20 && during.timesSent == 0 && during.lastFailureReason != nil, "\(during)")
