@@ -258,4 +258,17 @@ import Testing
         case .concise: #expect(entity["waterLevel"]?["type"] == nil && entity["waterLevel"]?["value"] == 2.5)
         }
     }
+
+    /// A subscription's `lang` shows each LanguageProperty in that language, as a query does.
+    @Test(arguments: [("ja", "瀬ノ下", "ja"), ("en-GB", "Senoshita", "en"), ("fr", "Senoshita", "en")])
+    func languagePropertiesAreShownInTheSubscriptionsLanguage(_ lang: String, _ text: String, _ tag: String) throws {
+        var subscription = try Self.subscription(#""watchedAttributes":["waterLevel"]"#)
+        subscription.lang = lang
+        var gauge = Self.gauge
+        gauge.attributes["name"] = .languageProperty(["ja": "瀬ノ下", "en": "Senoshita"], observedAt: nil)
+        let entity = try #require(subscription.notification([gauge], id: "urn:ngsi-ld:Notification:1", at: Self.now)["data"]?.arrayValue?.first)
+        #expect(entity["name"]?["value"] == .string(text) && entity["name"]?["lang"] == .string(tag) && entity["name"]?["type"] == "Property")
+        subscription.format = .keyValues
+        #expect(subscription.notification([gauge], id: "n", at: Self.now)["data"]?.arrayValue?.first?["name"] == .string(text))
+    }
 }

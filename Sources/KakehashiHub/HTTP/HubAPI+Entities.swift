@@ -116,43 +116,10 @@ extension HubAPI {
         }
         var rendered = page.map { Self.render($0, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise) }
         if let lang = query["lang"] {
-            rendered = zip(rendered, page).map { Self.inLanguage($0, of: $1, lang, keyValues: keyValues, concise: concise) }
+            rendered = zip(rendered, page).map { NGSIEntity.inLanguage($0, of: $1, lang, keyValues: keyValues, concise: concise) }
         }
         if try query.options.contains("sysAttrs") { rendered = try await withSystemTimes(rendered, of: Array(page)) }
         return Self.json(.array(rendered.map { Self.project($0, projection) }), jsonLD: jsonLD, extra: headers)
-    }
-
-    /// `rendered` with each LanguageProperty of `entity` as a Property in the language `lang` asks
-    /// for (NGSI-LD 4.15: `ja`, `en,ja;q=0.5`, `*`): its text, with `lang` saying which. A tag
-    /// is matched whole, then by its primary language; else the text without a language (`@none`),
-    /// else the first by tag.
-    static func inLanguage(_ rendered: JSONValue, of entity: NGSIEntity, _ lang: String, keyValues: Bool, concise: Bool) -> JSONValue {
-        guard case .object(var members) = rendered else { return rendered }
-        let wanted = lang.split(separator: ",").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
-        for (name, attribute) in entity.attributes {
-            guard case .languageProperty(let map, let observedAt) = attribute, members[name] != nil else { continue }
-            let tags = map.keys.sorted()
-            var chosen: String?
-            for want in wanted where chosen == nil {
-                if want == "*" { chosen = tags.first { $0 != "@none" } ?? tags.first; break }
-                chosen =
-                    tags.first { $0.lowercased() == want }
-                    ?? tags.first {
-                        $0.lowercased().split(separator: "-").first.map(String.init) == want.split(separator: "-").first.map(String.init)
-                    }
-            }
-            let tag = chosen ?? (map["@none"] != nil ? "@none" : tags[0])
-            let text = JSONValue.string(map[tag] ?? "")
-            if keyValues {
-                members[name] = text
-            } else {
-                var property: [String: JSONValue] = ["value": text, "lang": .string(tag)]
-                if !concise { property["type"] = "Property" }
-                if let observedAt { property["observedAt"] = .string(observedAt.iso8601) }
-                members[name] = .object(property)
-            }
-        }
-        return .object(members)
     }
 
     /// `rendered[i]` with `createdAt` and `modifiedAt` of `entities[i]` (NGSI-LD `sysAttrs`; a
@@ -206,7 +173,7 @@ extension HubAPI {
         let attributes = query["attrs"].map { Set($0.split(separator: ",").map(String.init)) }
         let (keyValues, concise) = try Self.representation(try query.options)
         var shown = Self.render(entity, keyValues: keyValues, attributes: attributes, jsonLD: jsonLD, concise: concise)
-        if let lang = query["lang"] { shown = Self.inLanguage(shown, of: entity, lang, keyValues: keyValues, concise: concise) }
+        if let lang = query["lang"] { shown = NGSIEntity.inLanguage(shown, of: entity, lang, keyValues: keyValues, concise: concise) }
         if try query.options.contains("sysAttrs") { shown = try await withSystemTimes([shown], of: [entity])[0] }
         let rendered = Self.project(shown, projection)
         if asGeoJSON { return Self.geoJSON(Self.feature(rendered, of: entity, geometryProperty: query["geometryProperty"] ?? "location")) }

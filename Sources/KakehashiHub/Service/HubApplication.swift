@@ -53,6 +53,7 @@ public struct Hub: Sendable {
         try FederationLink.prepareMirrors(configuration, accessStore, logger: logger)
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry.factory)
+        let contexts = ContextStore(configuration: configuration.jsonld, logger: logger)
         let subscriptions = try SubscriptionStore(path: configuration.storagePath, sync: configuration.storage.sync)
         let notifier = try Notifier(
             records: subscriptions,
@@ -64,7 +65,8 @@ public struct Hub: Sendable {
             ),
             settings: configuration.notifications,
             logger: logger,
-            now: now
+            now: now,
+            contexts: { url in try? await contexts.context([.string(url)]) }
         )
         self.notifier = notifier
         let alerts = AlertService(
@@ -122,7 +124,7 @@ public struct Hub: Sendable {
             directory: directory,
             limiter: RateLimiter(rate: configuration.limits.requestsPerSecond, burst: configuration.limits.requestBurst),
             feedSlots: FeedSlots(limit: configuration.limits.feedsPerKey),
-            contexts: ContextStore(configuration: configuration.jsonld, logger: logger),
+            contexts: contexts,
             subscriptionRecords: subscriptions,
             notifier: notifier,
             federation: links

@@ -37,7 +37,8 @@ public final class NotificationDelivery: Sendable {
         let contentType = endpoint.accept == "application/json" ? "application/json" : endpoint.accept
         var headers: [(String, String)] = [("Content-Type", contentType), ("NGSILD-Tenant", tenant.name)]
         if contentType != "application/ld+json" {
-            headers.append(("Link", "<\(NGSIContext.core)>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""))
+            let context = subscription.jsonldContext ?? NGSIContext.core
+            headers.append(("Link", "<\(context)>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""))
         }
         headers += endpoint.receiverInfo.map { ($0.key, $0.value) }
         switch scheme {

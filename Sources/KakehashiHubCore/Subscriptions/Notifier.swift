@@ -37,6 +37,8 @@ public final class Notifier: Service, Sendable {
     let settings: Settings
     let logger: Logger
     let now: WallClock
+    /// A subscription's `jsonldContext` (a URL) as a context, or nil when it cannot be had.
+    let contexts: @Sendable (String) async -> JSONLDContext?
 
     private struct State {
         var index: [Tenant: SubscriptionIndex] = [:]
@@ -58,8 +60,10 @@ public final class Notifier: Service, Sendable {
         delivery: NotificationDelivery,
         settings: Settings = Settings(),
         logger: Logger,
-        now: @escaping WallClock
+        now: @escaping WallClock,
+        contexts: @escaping @Sendable (String) async -> JSONLDContext? = { _ in nil }
     ) throws(StorageError) {
+        self.contexts = contexts
         self.records = records
         self.store = store
         self.delivery = delivery
@@ -161,7 +165,7 @@ public final class Notifier: Service, Sendable {
             guard let (subscription, list) = bySubscription[id] else { return nil }
             return (subscription, subscription.notification(list, id: Self.notificationID(), at: at))
         }
-        enqueue(items, tenant: tenant, at: at)
+        enqueue(await inContext(items), tenant: tenant, at: at)
     }
 
     /// Entities of `tenant` were deleted (`attributes` nil), or some of their attributes
@@ -187,11 +191,31 @@ public final class Notifier: Service, Sendable {
                 items.append((subscription, body))
             }
         }
-        enqueue(items, tenant: tenant, at: at)
+        enqueue(await inContext(items), tenant: tenant, at: at)
     }
 
     /// How `key`'s deliveries went.
     public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus { try records.status(key) }
+
+    /// Each notification of a subscription with a `jsonldContext` with its entities' types and
+    /// attribute names compacted in that context (and it as the body's `@context` for JSON-LD).
+    /// A context that cannot be had leaves the names as stored.
+    func inContext(_ items: [(Subscription, JSONValue)]) async -> [(Subscription, JSONValue)] {
+        var shaped = [(Subscription, JSONValue)]()
+        for (subscription, body) in items {
+            guard let url = subscription.jsonldContext, case .object(var members) = body, let context = await contexts(url) else {
+                shaped.append((subscription, body))
+                continue
+            }
+            let showing = NGSITermMapping.showing(to: context)
+            if case .array(let data)? = members["data"] {
+                members["data"] = .array(data.map { showing.entity($0, keyValues: subscription.format == .keyValues) })
+            }
+            if members["@context"] != nil { members["@context"] = .string(url) }
+            shaped.append((subscription, .object(members)))
+        }
+        return shaped
+    }
 
     static func notificationID() -> String { "urn:ngsi-ld:Notification:\(UUID().uuidString.lowercased())" }
 
@@ -322,6 +346,7 @@ public final class Notifier: Service, Sendable {
         guard let entities = try? await store.entities(tenant: key.tenant, types: types, ids: nil) else { return }
         let matching = entities.filter { subscription.selects($0) && subscription.matchesFilters($0) }
         guard !matching.isEmpty else { return }
-        enqueue([(subscription, subscription.notification(matching, id: Self.notificationID(), at: at))], tenant: key.tenant, at: at)
+        let item = (subscription, subscription.notification(matching, id: Self.notificationID(), at: at))
+        enqueue(await inContext([item]), tenant: key.tenant, at: at)
     }
 }

@@ -89,11 +89,15 @@ extension Subscription {
                 let wanted = Set(attributes)
                 shown.attributes = shown.attributes.filter { wanted.contains(NGSIEntity.splitName($0.key).attribute) }
             }
+            let rendered: JSONValue
             switch format {
-            case .normalized: return shown.json(.normalized)
-            case .keyValues: return shown.json(.keyValues)
-            case .concise: return NGSIConcise.compactEntity(shown.json(.normalized))
+            case .normalized: rendered = shown.json(.normalized)
+            case .keyValues: rendered = shown.json(.keyValues)
+            case .concise: rendered = NGSIConcise.compactEntity(shown.json(.normalized))
             }
+            // LanguageProperties in the subscription's language, as a query with `lang` shows them.
+            guard let lang else { return rendered }
+            return NGSIEntity.inLanguage(rendered, of: shown, lang, keyValues: format == .keyValues, concise: format == .concise)
         }
         var members: [String: JSONValue] = [
             "id": .string(id), "type": "Notification", "subscriptionId": .string(self.id), "notifiedAt": .string(now.iso8601),

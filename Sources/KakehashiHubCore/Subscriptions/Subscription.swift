@@ -66,6 +66,8 @@ public struct Subscription: Sendable, Hashable {
     public var expiresAt: Timestamp?
     public var isActive = true
     public var lang: String?
+    /// The client's JSON-LD context (a URL): notifications name types and attributes in it.
+    public var jsonldContext: String?
     /// What kinds of change notify (`notificationTrigger`); nil: ``defaultTriggers``.
     public var triggers: [Trigger]?
 
@@ -174,6 +176,11 @@ extension Subscription {
             expiresAt = at
         }
         if let value = members["scopeQ"] { _ = try Self.text(value, "scopeQ") }
+        if let value = members["jsonldContext"] {
+            let text = try Self.text(value, "jsonldContext")
+            do { try EntityID.checkURI(text, field: "jsonldContext") } catch { throw SubscriptionError("jsonldContext", error.description) }
+            jsonldContext = text
+        }
         if let value = members["notificationTrigger"] {
             guard case .array(let items) = value, !items.isEmpty else {
                 throw SubscriptionError("notificationTrigger", "must be a non-empty array of trigger names")
@@ -370,6 +377,7 @@ extension Subscription {
             ]
         }
         if let lang { members["lang"] = .string(lang) }
+        if let jsonldContext { members["jsonldContext"] = .string(jsonldContext) }
         if let triggers { members["notificationTrigger"] = .array(triggers.map { .string($0.rawValue) }) }
         if let expiresAt { members["expiresAt"] = .string(expiresAt.iso8601) }
         var endpoint: [String: JSONValue] = ["uri": .string(self.endpoint.uri), "accept": .string(self.endpoint.accept)]

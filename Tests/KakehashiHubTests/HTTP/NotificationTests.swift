@@ -412,4 +412,47 @@ struct NotificationTests {
             #expect(receivers.map(\.notifications.count).reduce(0, +) == total)
         }
     }
+
+    /// A subscription made in a client's @context is read in it (types, watched attributes, q),
+    /// shown back in it, and its notifications name the entities in it, whatever context wrote them.
+    @Test func aSubscriptionsContextNamesItsNotifications() async throws {
+        let receiver = try await NotificationReceiver()
+        defer { Task { await receiver.down() } }
+        try await HubHarness.withNotifyingHub(Self.configuration()) { hub, client in
+            let english = try await JSONLDAPITests.hostEnglish(client)
+            let made = try await client.call(
+                .post,
+                Self.path,
+                headers: JSONLDAPITests.link(english),
+                body:
+                    #"{"id":"urn:ngsi-ld:Subscription:en","type":"Subscription","entities":[{"type":"Gauge"}],"watchedAttributes":["level"],"q":"level>2","notification":{"attributes":["level"],"format":"keyValues","endpoint":{"uri":"\#(receiver.uri())"}}}"#
+            )
+            #expect(made.status == .created, "\(made.text)")
+            let inEnglish = try await client.call(.get, "\(Self.path)/urn:ngsi-ld:Subscription:en", headers: JSONLDAPITests.link(english))
+            #expect(
+                inEnglish.json["entities"]?.arrayValue?.first?["type"] == "Gauge" && inEnglish.json["watchedAttributes"] == ["level"],
+                "\(inEnglish.text)"
+            )
+            #expect(inEnglish.json["q"] == "level>2" && inEnglish.json["jsonldContext"] == .string(english))
+            let stored = try await client.call(.get, "\(Self.path)/urn:ngsi-ld:Subscription:en")
+            #expect(stored.json["watchedAttributes"] == [.string(JSONLDAPITests.sdm + "waterLevel")], "\(stored.text)")
+
+            // Written by a Spanish-speaking client, below then above the level.
+            for level in [1.5, 2.5] {
+                let written = try await client.call(
+                    .post,
+                    "/ngsi-ld/v1/entityOperations/upsert",
+                    body: "[\(JSONLDAPITests.gauge("senoshita", level))]",
+                    contentType: "application/ld+json"
+                )
+                #expect(written.status.code < 300, "\(written.text)")
+            }
+            let status = try await Self.settled(hub, "urn:ngsi-ld:Subscription:en")
+            #expect(status.timesSent == 1, "\(status)")
+            let notification = try #require(receiver.notifications.first)
+            let entity = notification.body["data"]?.arrayValue?.first
+            #expect(entity?["type"] == "Gauge" && entity?["level"] == 2.5 && entity?["nivel"] == nil, "\(notification.body)")
+            #expect(notification.headers["link"]?.contains(english) == true)
+        }
+    }
 }

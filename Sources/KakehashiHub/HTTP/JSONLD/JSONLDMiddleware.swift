@@ -24,8 +24,7 @@ struct JSONLDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        // Subscriptions are read in the core context for now (their names are not expanded).
-        guard path.hasPrefix("/ngsi-ld/v1/"), !path.hasPrefix("/ngsi-ld/v1/jsonldContexts"), !path.hasPrefix("/ngsi-ld/v1/subscriptions") else {
+        guard path.hasPrefix("/ngsi-ld/v1/"), !path.hasPrefix("/ngsi-ld/v1/jsonldContexts") else {
             return try await next(request, context)
         }
         let mediaType = request.headers[.contentType].map { Self.mediaType($0) }
@@ -54,6 +53,13 @@ struct JSONLDMiddleware: RouterMiddleware {
         let storing = NGSITermMapping.storing(from: client)
         var context = context
         request = try await rewritten(request, body: body, perEntity: perEntity, path: path, storing: storing)
+        if path.hasPrefix("/ngsi-ld/v1/subscriptions") {
+            // A subscription keeps the client's context (a URL) for its notifications.
+            let url: String? = if let link { link } else if let given, given.count == 1, case .string(let only) = given[0] { only } else { nil }
+            request = try await Self.remembering(url, in: request, maxBodyBytes: maxBodyBytes)
+            let response = try await next(request, context)
+            return try await shown(response, path: path, query: request.uri.queryParameters, client: client, given: given ?? [], link: link)
+        }
         for name in ["attr", "type", "attribute"] {
             if let value = context.coreContext.parameters[Substring(name)] {
                 let decoded = String(value).removingPercentEncoding ?? String(value)
@@ -127,6 +133,8 @@ struct JSONLDMiddleware: RouterMiddleware {
                 }
             }
             mapped = .array(entities)
+        } else if path.hasPrefix("/ngsi-ld/v1/subscriptions") {
+            mapped = Self.subscription(body, names: storing)
         } else if path.hasSuffix("/entityOperations/query") || path.hasSuffix("/entityOperations/query/") {
             mapped = Self.rewrittenQueryBody(body, storing: storing)
         } else if path.contains("/attrs/") {
@@ -165,6 +173,54 @@ struct JSONLDMiddleware: RouterMiddleware {
         set.remove(charactersIn: "&=+;")
         return set
     }()
+
+    /// A subscription (or a list of them) with its names mapped: the types of `entities`,
+    /// `watchedAttributes`, `notification.attributes`, the names in `q`, `geoQ.geoproperty`.
+    static func subscription(_ json: JSONValue, names: NGSITermMapping) -> JSONValue {
+        if case .array(let items) = json { return .array(items.map { subscription($0, names: names) }) }
+        guard case .object(var members) = json else { return json }
+        func list(_ value: JSONValue?) -> JSONValue? {
+            guard case .array(let items)? = value else { return value }
+            return .array(items.map { $0.stringValue.map { .string(names.name($0)) } ?? $0 })
+        }
+        if case .array(let entities)? = members["entities"] {
+            members["entities"] = .array(
+                entities.map { selector in
+                    guard case .object(var fields) = selector, case .string(let type)? = fields["type"] else { return selector }
+                    fields["type"] = .string(names.list(type))
+                    return .object(fields)
+                }
+            )
+        }
+        if members["watchedAttributes"] != nil { members["watchedAttributes"] = list(members["watchedAttributes"]) }
+        if case .object(var notification)? = members["notification"], notification["attributes"] != nil {
+            notification["attributes"] = list(notification["attributes"])
+            members["notification"] = .object(notification)
+        }
+        if case .string(let q)? = members["q"] { members["q"] = .string(QExpression.renamingAttributes(in: q, names.name)) }
+        if case .object(var geo)? = members["geoQ"], case .string(let property)? = geo["geoproperty"] {
+            geo["geoproperty"] = .string(names.name(property))
+            members["geoQ"] = .object(geo)
+        }
+        return .object(members)
+    }
+
+    /// The subscription body with `jsonldContext` set to `url` unless it names one.
+    static func remembering(_ url: String?, in request: Request, maxBodyBytes: Int) async throws -> Request {
+        guard let url, request.method == .post || request.method == .patch else { return request }
+        var request = request
+        let bytes = try await request.body.collect(upTo: maxBodyBytes)
+        guard case .object(var members) = try? JSONValue(parsing: bytes.readableBytesView), members["jsonldContext"] == nil else {
+            request.body = .init(buffer: bytes)
+            return request
+        }
+        members["jsonldContext"] = .string(url)
+        members["@context"] = nil
+        var buffer = ByteBuffer()
+        buffer.writeBytes(JSONValue.object(members).serialized())
+        request.body = .init(buffer: buffer)
+        return request
+    }
 
     /// A `POST /entityOperations/query` body with its names mapped.
     static func rewrittenQueryBody(_ body: JSONValue, storing: NGSITermMapping) -> JSONValue {
@@ -209,7 +265,9 @@ struct JSONLDMiddleware: RouterMiddleware {
         if let format = query["format"] { options.insert(String(format)) }
         let keyValues = options.contains("keyValues") || options.contains("simplified")
         var mapped: JSONValue
-        if path.contains("/types") || path.contains("/attributes") {
+        if path.hasPrefix("/ngsi-ld/v1/subscriptions") {
+            mapped = response.status.code >= 300 ? json : Self.subscription(json, names: showing)
+        } else if path.contains("/types") || path.contains("/attributes") {
             mapped = Self.discovery(json, showing: showing)
         } else if type == "application/geo+json" {
             mapped = Self.features(json, showing: showing, keyValues: keyValues)
