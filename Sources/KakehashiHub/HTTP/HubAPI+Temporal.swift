@@ -97,7 +97,7 @@ extension HubAPI {
                             temporal.representation == .temporalValues
                                 ? [
                                     "type": "Property",
-                                    "values": .array(values.map { .array([Self.valueJSON($0.value), .string($0.observedAt.iso8601)]) }),
+                                    "values": .array(values.map { .array([$0.value.plainJSON, .string($0.observedAt.iso8601)]) }),
                                 ]
                                 : .array(values.map { Self.instanceJSON($0, unit: info.unitCode) })
                         )
@@ -115,20 +115,9 @@ extension HubAPI {
         return Self.json(text == nil ? .array(results) : results[0], jsonLD: jsonLD, extra: headers)
     }
 
-    static func valueJSON(_ value: PropertyValue) -> JSONValue {
-        switch value {
-        case .number(let n): .number(n)
-        case .text(let t): .string(t)
-        case .boolean(let b): .bool(b)
-        case .dateTime(let t): .string(t.iso8601)
-        case .list(let items): .array(items.map { .string($0) })
-        case .structured(let json): json
-        }
-    }
-
     static func instanceJSON(_ value: StoredValue, unit: MeasurementUnit?) -> JSONValue {
         var members: [String: JSONValue] = [
-            "type": "Property", "value": valueJSON(value.value), "observedAt": .string(value.observedAt.iso8601),
+            "type": "Property", "value": value.value.plainJSON, "observedAt": .string(value.observedAt.iso8601),
             "instanceId": .string(instanceID(value.observedAt)),
         ]
         if let unit, case .number = value.value { members["unitCode"] = .string(unit.code) }

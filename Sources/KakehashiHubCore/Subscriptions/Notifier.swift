@@ -161,9 +161,14 @@ public final class Notifier: Service, Sendable {
                 bySubscription[subscription.id, default: (subscription, [])].1.append(current)
             }
         }
-        let items = order.compactMap { id -> (Subscription, JSONValue)? in
-            guard let (subscription, list) = bySubscription[id] else { return nil }
-            return (subscription, subscription.notification(list, id: Self.notificationID(), at: at))
+        var items = [(Subscription, JSONValue)]()
+        for id in order {
+            guard let (subscription, list) = bySubscription[id] else { continue }
+            var body = subscription.notification(list, id: Self.notificationID(), at: at)
+            if subscription.sysAttrs || subscription.showChanges {
+                body = await enriched(body, for: subscription, tenant: tenant, changed: changes.mapValues(\.changed))
+            }
+            items.append((subscription, body))
         }
         enqueue(await inContext(items), tenant: tenant, at: at)
     }
@@ -196,6 +201,50 @@ public final class Notifier: Service, Sendable {
 
     /// How `key`'s deliveries went.
     public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus { try records.status(key) }
+
+    /// A notification's entities with what `sysAttrs` and `showChanges` ask: each entity's
+    /// `createdAt` and `modifiedAt`; for each changed attribute measured at a time, its
+    /// `previousValue` (the reading before, from its time series; none for a first reading, and
+    /// not in keyValues, which has no room for it).
+    func enriched(_ body: JSONValue, for subscription: Subscription, tenant: Tenant, changed: [EntityID: Set<String>]) async -> JSONValue {
+        guard case .object(var members) = body, case .array(let data)? = members["data"] else { return body }
+        var ids = [EntityID]()
+        for item in data {
+            if let text = item["id"]?.stringValue, let id = changed.keys.first(where: { $0.rawValue == text }) { ids.append(id) }
+        }
+        let times = subscription.sysAttrs ? ((try? await store.systemTimes(tenant: tenant, ids: ids)) ?? [:]) : [:]
+        var out = [JSONValue]()
+        for item in data {
+            guard case .object(var fields) = item, let id = ids.first(where: { $0.rawValue == item["id"]?.stringValue }) else {
+                out.append(item)
+                continue
+            }
+            if let time = times[id] {
+                if let created = time.createdAt { fields["createdAt"] = .string(created.iso8601) }
+                fields["modifiedAt"] = .string(time.modifiedAt.iso8601)
+            }
+            if subscription.showChanges && subscription.format != .keyValues {
+                for name in changed[id] ?? [] {
+                    guard case .object(var attribute)? = fields[name], case .string(let text)? = attribute["observedAt"],
+                        let observedAt = try? Timestamp(iso8601: text, field: "observedAt"),
+                        let before = try? await store.observations(
+                            tenant: tenant,
+                            entity: id,
+                            attribute: name,
+                            range: TimeRange(to: observedAt),
+                            lastN: 1,
+                            limit: 1
+                        ).last
+                    else { continue }
+                    attribute["previousValue"] = before.value.plainJSON
+                    fields[name] = .object(attribute)
+                }
+            }
+            out.append(.object(fields))
+        }
+        members["data"] = .array(out)
+        return .object(members)
+    }
 
     /// Each notification of a subscription with a `jsonldContext` with its entities' types and
     /// attribute names compacted in that context (and it as the body's `@context` for JSON-LD).

@@ -14,6 +14,20 @@ public enum PropertyValue: Sendable, Hashable {
     case structured(JSONValue)
 }
 
+extension PropertyValue {
+    /// The value as plain JSON (a date-time as its text), as temporal values and keyValues show it.
+    public var plainJSON: JSONValue {
+        switch self {
+        case .number(let n): .number(n)
+        case .text(let t): .string(t)
+        case .boolean(let b): .bool(b)
+        case .dateTime(let t): .string(t.iso8601)
+        case .list(let items): .array(items.map { .string($0) })
+        case .structured(let json): json
+        }
+    }
+}
+
 /// An NGSI-LD Property: a value with its unit and the time it was observed.
 public struct NGSIProperty: Sendable, Hashable {
     /// The value.

@@ -455,4 +455,36 @@ struct NotificationTests {
             #expect(notification.headers["link"]?.contains(english) == true)
         }
     }
+
+    /// geoQ selects by place, expiresAt ends a subscription, showChanges gives the reading
+    /// before and sysAttrs the entity's times.
+    @Test func geoQExpiryShowChangesAndSystemAttributes() async throws {
+        let receiver = try await NotificationReceiver()
+        defer { Task { await receiver.down() } }
+        try await HubHarness.withNotifyingHub(Self.configuration()) { hub, client in
+            try await Self.subscribe(
+                client,
+                #"{"id":"urn:ngsi-ld:Subscription:near","type":"Subscription","entities":[{"type":"WaterObserved"}],"geoQ":{"georel":"near;maxDistance==2000","geometry":"Point","coordinates":[130.5,33.3]},"notification":{"attributes":["waterLevel"],"showChanges":true,"sysAttrs":true,"endpoint":{"uri":"\#(receiver.uri("/near"))"}}}"#
+            )
+            let ends = Timestamp(millisecondsSinceEpoch: Timestamp(Date()).millisecondsSinceEpoch + 3000)
+            try await Self.subscribe(
+                client,
+                #"{"id":"urn:ngsi-ld:Subscription:brief","type":"Subscription","watchedAttributes":["waterLevel"],"expiresAt":"\#(ends.iso8601)","notification":{"format":"keyValues","endpoint":{"uri":"\#(receiver.uri("/brief"))"}}}"#
+            )
+            try await Self.write(client, [Readings.level("in", 1.0, minutes: 0)])
+            try await Self.write(client, [Readings.level("in", 1.4, minutes: 1)])
+            try await Self.write(client, [Readings.level("out", 2.0, minutes: 0, latitude: 34.5)])
+            try await waitUntil("the brief subscription expires", timeout: .seconds(30)) { Timestamp(Date()) > ends }
+            #expect(try await client.call(.get, "\(Self.path)/urn:ngsi-ld:Subscription:brief").json["status"] == "expired")
+            try await Self.write(client, [Readings.level("in", 1.6, minutes: 2)])
+            let near = try await Self.settled(hub, "urn:ngsi-ld:Subscription:near")
+            let brief = try await Self.settled(hub, "urn:ngsi-ld:Subscription:brief")
+            #expect(near.timesSent == 3 && brief.timesSent == 3, "near \(near), brief \(brief)")
+            let seen = receiver.notifications.filter { $0.path == "/near" }.compactMap { $0.body["data"]?.arrayValue?.first }
+            #expect(seen.allSatisfy { $0["id"] == .string(Readings.gauge("in").rawValue) })
+            #expect(seen.map { $0["waterLevel"]?["value"] } == [1.0, 1.4, 1.6])
+            #expect(seen.map { $0["waterLevel"]?["previousValue"] } == [nil, 1.0, 1.4])
+            #expect(seen.allSatisfy { $0["createdAt"] != nil && $0["modifiedAt"] != nil }, "\(seen)")
+        }
+    }
 }
