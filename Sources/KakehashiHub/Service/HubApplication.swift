@@ -54,7 +54,7 @@ public struct Hub: Sendable {
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry.factory)
         let contexts = ContextStore(configuration: configuration.jsonld, logger: logger)
-        let subscriptions = try SubscriptionStore(path: configuration.storagePath, sync: configuration.storage.sync)
+        let subscriptions = try SubscriptionStore(path: configuration.storagePath)
         let notifier = try Notifier(
             records: subscriptions,
             store: store,

@@ -131,7 +131,7 @@ public final class Notifier: Service, Sendable {
     /// Entities of `tenant` were created or changed (`entities` as written: the attributes
     /// given are those changed).
     public func changed(tenant: Tenant, entities: [NGSIEntity]) async {
-        let candidates = state.withLock { state -> [(NGSIEntity, [Subscription])] in
+        let candidates = state.withLock { state -> [(NGSIEntity, [SubscriptionIndex.Entry])] in
             guard let index = state.index[tenant] else { return [] }
             return entities.compactMap { entity in
                 let found = index.candidates(entity)
@@ -141,7 +141,7 @@ public final class Notifier: Service, Sendable {
         guard !candidates.isEmpty else { return }
         let at = now()
         // An entity written several times in one batch is read and notified once.
-        var changes = [EntityID: (written: NGSIEntity, changed: Set<String>, subscriptions: [Subscription])]()
+        var changes = [EntityID: (written: NGSIEntity, changed: Set<String>, subscriptions: [SubscriptionIndex.Entry])]()
         var entityOrder = [EntityID]()
         for (written, subscriptions) in candidates {
             if changes[written.id] == nil {
@@ -150,13 +150,17 @@ public final class Notifier: Service, Sendable {
             }
             changes[written.id]?.changed.formUnion(written.attributes.keys)
         }
+        // The entities as they are now (q reads every attribute, and the notification shows
+        // them), in one read.
+        let stored = (try? await store.entities(tenant: tenant, types: nil, ids: Set(entityOrder))) ?? []
+        let currents = Dictionary(stored.map { ($0.id.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
         var bySubscription = [String: (Subscription, [NGSIEntity])]()
         var order = [String]()
         for id in entityOrder {
             guard let (written, changed, subscriptions) = changes[id] else { continue }
-            // The entity as it is now (q reads every attribute, and the notification shows them).
-            let current = (try? await store.entity(tenant: tenant, id: id)) ?? written
-            for subscription in subscriptions where subscription.notifies(current, changed: changed, at: at) {
+            let current = currents[id.rawValue] ?? written
+            for entry in subscriptions where entry.subscription.notifies(current, changed: changed, at: at, filters: entry.filters) {
+                let subscription = entry.subscription
                 if bySubscription[subscription.id] == nil { order.append(subscription.id) }
                 bySubscription[subscription.id, default: (subscription, [])].1.append(current)
             }
@@ -179,7 +183,7 @@ public final class Notifier: Service, Sendable {
         let candidates = state.withLock { state -> [(NGSIEntity, [Subscription])] in
             guard let index = state.index[tenant] else { return [] }
             return entities.compactMap { entity in
-                let found = index.candidates(entity)
+                let found = index.candidates(entity).map(\.subscription)
                 return found.isEmpty ? nil : (entity, found)
             }
         }

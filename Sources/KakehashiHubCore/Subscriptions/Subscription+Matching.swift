@@ -32,11 +32,11 @@ extension Subscription {
     /// ``concerns(_:changed:at:)`` for an entity already known to be selected: a trigger for
     /// created or updated attributes asked for, a watched attribute among the `changed` ones, and
     /// `q` and `geoQ` true of the entity as it is now.
-    public func notifies(_ entity: NGSIEntity, changed: Set<String>?, at now: Timestamp) -> Bool {
+    public func notifies(_ entity: NGSIEntity, changed: Set<String>?, at now: Timestamp, filters: SubscriptionFilters? = nil) -> Bool {
         guard isInForce(at: now), timeInterval == nil else { return false }
         guard !effectiveTriggers.isDisjoint(with: [.entityCreated, .entityUpdated, .attributeCreated, .attributeUpdated]) else { return false }
         guard watches(changed) else { return false }
-        return matchesFilters(entity)
+        return (filters ?? SubscriptionFilters(self)).matches(entity)
     }
 
     /// Whether the deletion of a selected entity (`attributes` nil) or of some of its attributes
@@ -57,17 +57,7 @@ extension Subscription {
     }
 
     /// Whether `q` and `geoQ` hold for `entity` (for a periodic notification too).
-    public func matchesFilters(_ entity: NGSIEntity) -> Bool {
-        if let q {
-            guard let expression = try? QExpression(q), expression.matches(entity) else { return false }
-        }
-        if let geoQ {
-            guard let query = try? GeoQuery(georel: geoQ.georel, geometry: geoQ.geometry, coordinates: geoQ.coordinates),
-                let point = try? entity.location(geoQ.geoproperty), query.matches(point)
-            else { return false }
-        }
-        return true
-    }
+    public func matchesFilters(_ entity: NGSIEntity) -> Bool { SubscriptionFilters(self).matches(entity) }
 
     /// Whether a notification at `now` must wait for `throttling` after the last one; and until when.
     public func throttledUntil(lastNotification: Timestamp?, now: Timestamp) -> Timestamp? {
@@ -132,5 +122,40 @@ extension Subscription {
             return ["id": .string(entity.id.rawValue), "type": "Feature", "geometry": geometry, "properties": .object(properties)]
         }
         return ["type": "FeatureCollection", "features": .array(features)]
+    }
+}
+
+/// A subscription's `q` and `geoQ` parsed once (they are checked at every change it may concern).
+public struct SubscriptionFilters: Sendable {
+    let q: QExpression?
+    let geo: GeoQuery?
+    let geoproperty: String
+    /// False when a filter no longer parses: then nothing matches.
+    let valid: Bool
+
+    public init(_ subscription: Subscription) {
+        var valid = true
+        q = subscription.q.flatMap { text in
+            let parsed = try? QExpression(text)
+            if parsed == nil { valid = false }
+            return parsed
+        }
+        geo = subscription.geoQ.flatMap { selector in
+            let parsed = try? GeoQuery(georel: selector.georel, geometry: selector.geometry, coordinates: selector.coordinates)
+            if parsed == nil { valid = false }
+            return parsed
+        }
+        geoproperty = subscription.geoQ?.geoproperty ?? "location"
+        self.valid = valid
+    }
+
+    /// Whether `q` and `geoQ` hold for `entity`.
+    public func matches(_ entity: NGSIEntity) -> Bool {
+        guard valid else { return false }
+        if let q, !q.matches(entity) { return false }
+        if let geo {
+            guard let point = try? entity.location(geoproperty), geo.matches(point) else { return false }
+        }
+        return true
     }
 }

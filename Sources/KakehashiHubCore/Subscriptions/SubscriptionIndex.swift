@@ -4,10 +4,22 @@ import KakehashiModel
 /// matched against the few that may concern it rather than every one: by entity id, by type
 /// (with id patterns compiled once), and those that select any entity (`watchedAttributes` only).
 struct SubscriptionIndex {
+    /// A subscription with its filters parsed once; shared by reference (a change of a batch
+    /// meets each several times).
+    final class Entry: Sendable {
+        let subscription: Subscription
+        let filters: SubscriptionFilters
+
+        init(_ subscription: Subscription) {
+            self.subscription = subscription
+            self.filters = SubscriptionFilters(subscription)
+        }
+    }
+
     private(set) var subscriptions: [String: Subscription] = [:]
-    private var byID: [String: [String]] = [:]
-    private var byType: [String: [(subscription: String, pattern: Regex<AnyRegexOutput>?)]] = [:]
-    private var anyEntity: [String] = []
+    private var byID: [String: [Entry]] = [:]
+    private var byType: [String: [(entry: Entry, pattern: Regex<AnyRegexOutput>?)]] = [:]
+    private var anyEntity: [Entry] = []
 
     init(_ list: [Subscription]) {
         for subscription in list { add(subscription) }
@@ -15,40 +27,41 @@ struct SubscriptionIndex {
 
     private mutating func add(_ subscription: Subscription) {
         subscriptions[subscription.id] = subscription
+        let entry = Entry(subscription)
         guard !subscription.entities.isEmpty else {
-            anyEntity.append(subscription.id)
+            anyEntity.append(entry)
             return
         }
         for selector in subscription.entities {
             if let id = selector.id {
-                byID[id, default: []].append(subscription.id)
+                byID[id, default: []].append(entry)
             } else {
                 let pattern = selector.idPattern.flatMap { try? Regex($0) }
                 // A pattern that no longer compiles selects nothing (it was checked when kept).
                 if selector.idPattern != nil && pattern == nil { continue }
-                byType[selector.type, default: []].append((subscription.id, pattern))
+                byType[selector.type, default: []].append((entry, pattern))
             }
         }
     }
 
-    /// The subscriptions whose `entities` select `entity` (by id and type, id pattern, or any).
-    func candidates(_ entity: NGSIEntity) -> [Subscription] {
-        var ids = Set<String>()
-        var found = [Subscription]()
-        func take(_ id: String) {
-            guard ids.insert(id).inserted, let subscription = subscriptions[id] else { return }
-            found.append(subscription)
+    /// The subscriptions whose `entities` select `entity` (by id and type, id pattern, or any),
+    /// with their filters.
+    func candidates(_ entity: NGSIEntity) -> [Entry] {
+        var found = [Entry]()
+        func take(_ entry: Entry) {
+            guard !found.contains(where: { $0 === entry }) else { return }
+            found.append(entry)
         }
-        for id in byID[entity.id.rawValue] ?? [] {
-            if subscriptions[id]?.entities.contains(where: { $0.id == entity.id.rawValue && $0.type == entity.type }) == true { take(id) }
+        for entry in byID[entity.id.rawValue] ?? [] {
+            if entry.subscription.entities.contains(where: { $0.id == entity.id.rawValue && $0.type == entity.type }) { take(entry) }
         }
-        for entry in byType[entity.type] ?? [] {
-            if let pattern = entry.pattern {
+        for (entry, pattern) in byType[entity.type] ?? [] {
+            if let pattern {
                 guard (try? pattern.wholeMatch(in: entity.id.rawValue)) != nil else { continue }
             }
-            take(entry.subscription)
+            take(entry)
         }
-        for id in anyEntity { take(id) }
+        for entry in anyEntity { take(entry) }
         return found
     }
 

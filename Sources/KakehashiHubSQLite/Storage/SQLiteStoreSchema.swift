@@ -213,8 +213,8 @@ enum SQLiteStoreSchema {
             PRIMARY KEY (tenant, id)
         );
         """,
-        // Notifications not yet delivered, in the order they were made, and how each
-        // subscription's deliveries went (see SubscriptionStore).
+        // Notifications not yet delivered and delivery status (kept here first; now in a file of
+        // their own, see SubscriptionStore, and dropped by the next migration).
         """
         CREATE TABLE notifications(
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -236,6 +236,10 @@ enum SQLiteStoreSchema {
             failure_reason TEXT,
             PRIMARY KEY (tenant, id)
         );
+        """,
+        """
+        DROP TABLE notifications;
+        DROP TABLE subscription_status;
         """,
     ]
 

@@ -96,8 +96,7 @@ public enum TenantArchive {
             try main.transaction {
                 for (name, rows) in [
                     ("deadletters", "tenant = ?1"), ("access_keys", "tenant = ?1"), ("access_gateways", "tenant = ?1"),
-                    ("access_grants", "owner = ?1 OR grantee = ?1"), ("subscriptions", "tenant = ?1"), ("notifications", "tenant = ?1"),
-                    ("subscription_status", "tenant = ?1"), ("access_tenants", "name = ?1"),
+                    ("access_grants", "owner = ?1 OR grantee = ?1"), ("subscriptions", "tenant = ?1"), ("access_tenants", "name = ?1"),
                 ] {
                     let delete = try main.prepare("DELETE FROM \(name) WHERE \(rows)")
                     try delete.bind(1, tenant.name)
@@ -109,6 +108,7 @@ public enum TenantArchive {
         } catch {
             throw StorageError("deleting tenant \(tenant)", cause: "\(error)")
         }
+        counts["notifications"] = try SubscriptionStore.forget(tenant: tenant, path: configuration.storagePath)
         return counts
     }
 }

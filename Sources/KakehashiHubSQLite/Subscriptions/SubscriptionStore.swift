@@ -5,18 +5,51 @@ import KakehashiSQLite
 import Synchronization
 
 /// Subscriptions in the hub database (the `subscriptions` table): one row per tenant and id, the
-/// subscription as its NGSI-LD JSON.
+/// subscription as its NGSI-LD JSON. The notifications waiting and each subscription's delivery
+/// status live in a file of their own beside it (`<hub database>-notifications`, WAL, sync
+/// normal): their many small writes never wait for, nor hold up, ingest's on the hub database.
 public final class SubscriptionStore: SubscriptionRecords, Sendable {
     private let connection: Mutex<SQLiteConnection>
+    private let queue: Mutex<SQLiteConnection>
 
-    /// Opens the hub database at `path`, creating and migrating it if needed; `sync` as the
-    /// store's (`storage.sync`), so a queued notification is as safe as the reading that made it.
-    public init(path: String, sync: StorageSync = .full) throws(StorageError) {
+    /// The notifications file of the hub database at `path`.
+    public static func notificationsFile(of path: String) -> String { path + "-notifications" }
+
+    /// The notifications file's tables.
+    static let queueSchema = """
+        CREATE TABLE IF NOT EXISTS notifications(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            subscription TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS notifications_by_subscription ON notifications(tenant, subscription, seq);
+        CREATE TABLE IF NOT EXISTS subscription_status(
+            tenant TEXT NOT NULL,
+            id TEXT NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            last_notification INTEGER,
+            last_success INTEGER,
+            last_failure INTEGER,
+            failure_reason TEXT,
+            PRIMARY KEY (tenant, id)
+        );
+        """
+
+    /// Opens the hub database at `path` (created and migrated if needed) and its notifications file.
+    public init(path: String) throws(StorageError) {
         _ = try SQLiteStore.migrate(path: path)
         do {
-            let connection = try SQLiteStore.open(path: path, sync: sync)
+            let connection = try SQLiteStore.open(path: path, sync: .full)
             try connection.execute("PRAGMA busy_timeout=5000")
             self.connection = Mutex(connection)
+            let queue = try SQLiteStore.open(path: Self.notificationsFile(of: path), sync: .normal)
+            try queue.execute("PRAGMA busy_timeout=5000")
+            try queue.execute(Self.queueSchema)
+            self.queue = Mutex(queue)
         } catch {
             throw StorageError("opening the subscriptions of \(path)", cause: "\(error)")
         }
@@ -25,6 +58,34 @@ public final class SubscriptionStore: SubscriptionRecords, Sendable {
     func locked<T: Sendable>(_ operation: String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
         do { return try connection.withLock { connection in try body(connection) } } catch {
             throw StorageError(operation, cause: "\(error)")
+        }
+    }
+
+    func queued<T: Sendable>(_ operation: String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
+        do { return try queue.withLock { connection in try body(connection) } } catch {
+            throw StorageError(operation, cause: "\(error)")
+        }
+    }
+
+    /// Deletes `tenant`'s notifications and delivery status from the notifications file of the
+    /// hub database at `path`, if there is one; the rows deleted.
+    public static func forget(tenant: Tenant, path: String) throws(StorageError) -> Int {
+        let file = notificationsFile(of: path)
+        guard FileManager.default.fileExists(atPath: file) else { return 0 }
+        do {
+            let queue = try SQLiteConnection(path: file)
+            try queue.execute("PRAGMA busy_timeout=10000")
+            try queue.execute(queueSchema)
+            var deleted = 0
+            for table in ["notifications", "subscription_status"] {
+                let delete = try queue.prepare("DELETE FROM \(table) WHERE tenant = ?")
+                try delete.bind(1, tenant.name)
+                try delete.run()
+                deleted += queue.changes
+            }
+            return deleted
+        } catch {
+            throw StorageError("deleting the notifications of \(tenant)", cause: "\(error)")
         }
     }
 
@@ -113,7 +174,7 @@ extension SubscriptionStore: NotificationRecords {
 
     public func enqueue(_ items: [(key: SubscriptionKey, body: String)], at: Timestamp, limit: Int) throws(StorageError) -> [SubscriptionKey: Int] {
         guard !items.isEmpty else { return [:] }
-        return try locked("queueing \(items.count) notifications") { connection in
+        return try queued("queueing \(items.count) notifications") { connection in
             try connection.transaction {
                 let insert = try connection.prepare("INSERT INTO notifications(tenant, subscription, body, created) VALUES (?, ?, ?, ?)")
                 for item in items {
@@ -150,7 +211,7 @@ extension SubscriptionStore: NotificationRecords {
     }
 
     public func pending(_ key: SubscriptionKey, limit: Int) throws(StorageError) -> [PendingNotification] {
-        try locked("reading the notifications of \(key)") { connection in
+        try queued("reading the notifications of \(key)") { connection in
             let rows = try connection.prepare(
                 "SELECT seq, body, created FROM notifications WHERE tenant = ? AND subscription = ? ORDER BY seq LIMIT ?"
             )
@@ -173,7 +234,7 @@ extension SubscriptionStore: NotificationRecords {
     }
 
     public func pendingCounts() throws(StorageError) -> [SubscriptionKey: Int] {
-        try locked("counting the notifications") { connection in
+        try queued("counting the notifications") { connection in
             let rows = try connection.prepare("SELECT tenant, subscription, count(*) FROM notifications GROUP BY tenant, subscription")
             var counts = [SubscriptionKey: Int]()
             while try rows.step() {
@@ -185,7 +246,7 @@ extension SubscriptionStore: NotificationRecords {
     }
 
     public func delivered(_ notification: PendingNotification, at: Timestamp) throws(StorageError) {
-        try locked("recording a notification of \(notification.key) as delivered") { connection in
+        try queued("recording a notification of \(notification.key) as delivered") { connection in
             try connection.transaction {
                 let delete = try connection.prepare("DELETE FROM notifications WHERE seq = ?")
                 try delete.bind(1, notification.seq)
@@ -197,14 +258,14 @@ extension SubscriptionStore: NotificationRecords {
     }
 
     public func failed(_ key: SubscriptionKey, at: Timestamp, reason: String) throws(StorageError) {
-        try locked("recording a failed notification of \(key)") { connection in
+        try queued("recording a failed notification of \(key)") { connection in
             let ms = at.millisecondsSinceEpoch
             try Self.bump(connection, key, "failed = failed + 1, last_notification = \(ms), last_failure = \(ms), failure_reason = ?3", reason)
         }
     }
 
     public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus {
-        try locked("reading the status of \(key)") { connection in
+        try queued("reading the status of \(key)") { connection in
             var status = SubscriptionStatus()
             let rows = try connection.prepare(
                 """
@@ -235,7 +296,7 @@ extension SubscriptionStore: NotificationRecords {
     }
 
     public func clear(_ key: SubscriptionKey) throws(StorageError) {
-        try locked("forgetting the notifications of \(key)") { connection in
+        try queued("forgetting the notifications of \(key)") { connection in
             try connection.transaction {
                 for table in ["notifications WHERE tenant = ? AND subscription = ?", "subscription_status WHERE tenant = ? AND id = ?"] {
                     let delete = try connection.prepare("DELETE FROM \(table)")
