@@ -265,34 +265,38 @@ extension SubscriptionStore: NotificationRecords {
     }
 
     public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus {
-        try queued("reading the status of \(key)") { connection in
-            var status = SubscriptionStatus()
-            let rows = try connection.prepare(
-                """
-                SELECT sent, failed, dropped, last_notification, last_success, last_failure, failure_reason
-                FROM subscription_status WHERE tenant = ? AND id = ?
-                """
-            )
-            try rows.bind(1, key.tenant.name)
-            try rows.bind(2, key.id)
-            if try rows.step() {
-                func time(_ column: Int32) -> Timestamp? {
-                    rows.isNull(column) ? nil : Timestamp(millisecondsSinceEpoch: rows.int64(column))
-                }
-                status.timesSent = rows.int(0)
-                status.timesFailed = rows.int(1)
-                status.dropped = rows.int(2)
-                status.lastNotification = time(3)
-                status.lastSuccess = time(4)
-                status.lastFailure = time(5)
-                status.lastFailureReason = rows.string(6)
+        // Under the connection's lock: a delivery is recorded (deleted and counted) in one
+        // transaction, so it is counted once here, as sent or as pending.
+        try queued("reading the status of \(key)") { connection in try Self.status(key, connection) }
+    }
+
+    static func status(_ key: SubscriptionKey, _ connection: SQLiteConnection) throws -> SubscriptionStatus {
+        var status = SubscriptionStatus()
+        let rows = try connection.prepare(
+            """
+            SELECT sent, failed, dropped, last_notification, last_success, last_failure, failure_reason
+            FROM subscription_status WHERE tenant = ? AND id = ?
+            """
+        )
+        try rows.bind(1, key.tenant.name)
+        try rows.bind(2, key.id)
+        if try rows.step() {
+            func time(_ column: Int32) -> Timestamp? {
+                rows.isNull(column) ? nil : Timestamp(millisecondsSinceEpoch: rows.int64(column))
             }
-            let count = try connection.prepare("SELECT count(*) FROM notifications WHERE tenant = ? AND subscription = ?")
-            try count.bind(1, key.tenant.name)
-            try count.bind(2, key.id)
-            status.pending = try count.step() ? count.int(0) : 0
-            return status
+            status.timesSent = rows.int(0)
+            status.timesFailed = rows.int(1)
+            status.dropped = rows.int(2)
+            status.lastNotification = time(3)
+            status.lastSuccess = time(4)
+            status.lastFailure = time(5)
+            status.lastFailureReason = rows.string(6)
         }
+        let count = try connection.prepare("SELECT count(*) FROM notifications WHERE tenant = ? AND subscription = ?")
+        try count.bind(1, key.tenant.name)
+        try count.bind(2, key.id)
+        status.pending = try count.step() ? count.int(0) : 0
+        return status
     }
 
     public func clear(_ key: SubscriptionKey) throws(StorageError) {

@@ -84,11 +84,12 @@ extension HubHarness {
     /// stopped after `body`.
     static func withNotifyingHub(
         _ configuration: HubConfiguration = configuration(),
+        now: @escaping WallClock = systemWallClock,
         _ body: @Sendable (Hub, any TestClientProtocol) async throws -> Void
     ) async throws {
         var configuration = configuration
         configuration.requireKeys = false
-        let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
+        let hub = try Hub(configuration: configuration, logger: Logger(label: "test"), now: now)
         let group = ServiceGroup(configuration: .init(services: [hub.notifier], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
         defer { running.cancel() }
