@@ -259,6 +259,33 @@ import Testing
         }
     }
 
+    /// The notification written from entities already serialized (the notifier's path when a
+    /// batch notifies many subscriptions) is the same JSON as the one built as a value, whatever
+    /// the format, attributes, language and text needing escapes.
+    @Test(arguments: Subscription.Format.allCases)
+    func theNotificationWrittenAsTextIsTheNotificationBuilt(_ format: Subscription.Format) throws {
+        var subscription = try Self.subscription(#""watchedAttributes":["waterLevel"]"#)
+        subscription.id = "urn:ngsi-ld:Subscription:\"quoted\"\\"
+        subscription.format = format
+        var named = Self.gauge
+        named.attributes["name"] = .languageProperty(["ja": "瀬ノ下 \"上流\"", "en": "Senoshita"], observedAt: nil)
+        let entities = [Self.gauge, named]
+        for (attributes, lang) in [(nil, nil), (["waterLevel"], nil), (nil, "ja")] as [([String]?, String?)] {
+            subscription.attributes = attributes
+            subscription.lang = lang
+            #expect(subscription.notifiesPlainJSON)
+            let built = subscription.notification(entities, id: "urn:ngsi-ld:Notification:x-1", at: Self.now)
+            let text = subscription.notificationText(
+                entities.map { subscription.shown($0).serialized() },
+                id: "urn:ngsi-ld:Notification:x-1",
+                at: Self.now
+            )
+            #expect(try JSONValue(parsing: text) == built)
+        }
+        subscription.endpoint.accept = "application/ld+json"
+        #expect(!subscription.notifiesPlainJSON)
+    }
+
     /// A subscription's `lang` shows each LanguageProperty in that language, as a query does.
     @Test(arguments: [("ja", "瀬ノ下", "ja"), ("en-GB", "Senoshita", "en"), ("fr", "Senoshita", "en")])
     func languagePropertiesAreShownInTheSubscriptionsLanguage(_ lang: String, _ text: String, _ tag: String) throws {

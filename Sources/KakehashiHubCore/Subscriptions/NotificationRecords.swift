@@ -60,12 +60,20 @@ public protocol NotificationRecords: Sendable {
     func pending(_ key: SubscriptionKey, limit: Int) throws(StorageError) -> [PendingNotification]
     /// How many notifications wait, per subscription.
     func pendingCounts() throws(StorageError) -> [SubscriptionKey: Int]
-    /// A delivery succeeded: the notification is no longer pending; counted.
-    func delivered(_ notification: PendingNotification, at: Timestamp) throws(StorageError)
+    /// Deliveries succeeded (of one subscription, in order): the notifications are no longer
+    /// pending; counted.
+    func delivered(_ notifications: [PendingNotification], at: Timestamp) throws(StorageError)
     /// A delivery failed (the notification stays pending); counted.
     func failed(_ key: SubscriptionKey, at: Timestamp, reason: String) throws(StorageError)
     /// The delivery status of a subscription.
     func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus
     /// Forgets a subscription's pending notifications and status (it was deleted).
     func clear(_ key: SubscriptionKey) throws(StorageError)
+}
+
+extension NotificationRecords {
+    /// One delivery succeeded.
+    public func delivered(_ notification: PendingNotification, at: Timestamp) throws(StorageError) {
+        try delivered([notification], at: at)
+    }
 }

@@ -89,7 +89,7 @@ public final class Notifier: Service, Sendable {
                 index.subscriptions.values.filter { $0.timeInterval != nil }.map { (SubscriptionKey(tenant: tenant, id: $0.id), $0) }
             }
         }
-        for key in pending.keys { wake(key) }
+        wake(Set(pending.keys))
         for (key, subscription) in periodic { startPeriodic(key, subscription) }
         try? await gracefulShutdown()
         let tasks = state.withLock { state -> [Task<Void, Never>] in
@@ -123,7 +123,7 @@ public final class Notifier: Service, Sendable {
             return
         }
         if subscription.timeInterval != nil && running { startPeriodic(key, subscription) }
-        if subscription.isActive { wake(key) }
+        if subscription.isActive { wake([key]) }
     }
 
     // MARK: Changes
@@ -131,50 +131,87 @@ public final class Notifier: Service, Sendable {
     /// Entities of `tenant` were created or changed (`entities` as written: the attributes
     /// given are those changed).
     public func changed(tenant: Tenant, entities: [NGSIEntity]) async {
-        let candidates = state.withLock { state -> [(NGSIEntity, [SubscriptionIndex.Entry])] in
+        // An entity written several times in one batch is read and notified once.
+        guard state.withLock({ $0.index[tenant] != nil }) else { return }
+        // Each entity once (first as written), with the names of the attributes changed.
+        var slots = [String: Int]()
+        var written = [NGSIEntity]()
+        var changedNames = [Set<String>]()
+        for entity in entities {
+            let slot: Int
+            if let known = slots[entity.id.rawValue] {
+                slot = known
+            } else {
+                slot = written.count
+                slots[entity.id.rawValue] = slot
+                written.append(entity)
+                changedNames.append([])
+            }
+            for name in entity.attributes.keys { changedNames[slot].insert(NGSIEntity.splitName(name).attribute) }
+        }
+        let candidates = state.withLock { state -> [(slot: Int, entries: [SubscriptionIndex.Entry])] in
             guard let index = state.index[tenant] else { return [] }
-            return entities.compactMap { entity in
-                let found = index.candidates(entity)
-                return found.isEmpty ? nil : (entity, found)
+            return written.indices.compactMap { slot in
+                let found = index.candidates(written[slot])
+                return found.isEmpty ? nil : (slot, found)
             }
         }
         guard !candidates.isEmpty else { return }
         let at = now()
-        // An entity written several times in one batch is read and notified once.
-        var changes = [EntityID: (written: NGSIEntity, changed: Set<String>, subscriptions: [SubscriptionIndex.Entry])]()
-        var entityOrder = [EntityID]()
-        for (written, subscriptions) in candidates {
-            if changes[written.id] == nil {
-                entityOrder.append(written.id)
-                changes[written.id] = (written, [], subscriptions)
-            }
-            changes[written.id]?.changed.formUnion(written.attributes.keys)
-        }
         // The entities as they are now (q reads every attribute, and the notification shows
         // them), in one read.
-        let stored = (try? await store.entities(tenant: tenant, types: nil, ids: Set(entityOrder))) ?? []
+        let stored = (try? await store.entities(tenant: tenant, types: nil, ids: Set(candidates.map { written[$0.slot].id }))) ?? []
         let currents = Dictionary(stored.map { ($0.id.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
-        var bySubscription = [String: (Subscription, [NGSIEntity])]()
-        var order = [String]()
-        for id in entityOrder {
-            guard let (written, changed, subscriptions) = changes[id] else { continue }
-            let current = currents[id.rawValue] ?? written
-            for entry in subscriptions where entry.subscription.notifies(current, changed: changed, at: at, filters: entry.filters) {
-                let subscription = entry.subscription
-                if bySubscription[subscription.id] == nil { order.append(subscription.id) }
-                bySubscription[subscription.id, default: (subscription, [])].1.append(current)
+        var bySubscription = [ObjectIdentifier: (entry: SubscriptionIndex.Entry, entities: [NGSIEntity])]()
+        var order = [ObjectIdentifier]()
+        for (slot, entries) in candidates {
+            let entity = written[slot], changed = changedNames[slot]
+            let current = currents[entity.id.rawValue] ?? entity
+            for entry in entries where entry.notifies(current, changed: changed, at: at) {
+                let key = ObjectIdentifier(entry)
+                if bySubscription[key] == nil {
+                    order.append(key)
+                    bySubscription[key] = (entry, [current])
+                } else {
+                    bySubscription[key]?.entities.append(current)
+                }
             }
         }
-        var items = [(Subscription, JSONValue)]()
-        for id in order {
-            guard let (subscription, list) = bySubscription[id] else { continue }
-            var body = subscription.notification(list, id: Self.notificationID(), at: at)
+        guard !order.isEmpty else { return }
+        // An entity is rendered (and serialized) once for all subscriptions that show it alike
+        // (one gauge, many subscriptions with their own q).
+        var rendered = [Subscription.Showing: [String: (json: JSONValue, text: [UInt8]?)]]()
+        func shown(_ entity: NGSIEntity, _ subscription: Subscription, text: Bool) -> (json: JSONValue, text: [UInt8]?) {
+            let showing = subscription.showing
+            if let known = rendered[showing]?[entity.id.rawValue], known.text != nil || !text { return known }
+            let json = rendered[showing]?[entity.id.rawValue]?.json ?? subscription.shown(entity)
+            let fresh = (json: json, text: text ? json.serialized() : nil)
+            rendered[showing, default: [:]][entity.id.rawValue] = fresh
+            return fresh
+        }
+        var plain = [(Subscription, String)]()
+        var shaped = [(Subscription, JSONValue)]()
+        for key in order {
+            guard let (entry, list) = bySubscription[key] else { continue }
+            let subscription = entry.subscription
+            if subscription.notifiesPlainJSON {
+                let texts = list.map { shown($0, subscription, text: true).text ?? [] }
+                plain.append((subscription, subscription.notificationText(texts, id: Self.notificationID(), at: at)))
+                continue
+            }
+            var body = subscription.notification(
+                list,
+                id: Self.notificationID(),
+                at: at,
+                shown: list.map { shown($0, subscription, text: false).json }
+            )
             if subscription.sysAttrs || subscription.showChanges {
-                body = await enriched(body, for: subscription, tenant: tenant, changed: changes.mapValues(\.changed))
+                let changed = Dictionary(zip(written.map(\.id), changedNames), uniquingKeysWith: { first, _ in first })
+                body = await enriched(body, for: subscription, tenant: tenant, changed: changed)
             }
-            items.append((subscription, body))
+            shaped.append((subscription, body))
         }
-        enqueue(await inContext(items), tenant: tenant, at: at)
+        enqueue(plain + (await inContext(shaped)).map { ($0.0, $0.1.jsonText) }, tenant: tenant, at: at)
     }
 
     /// Entities of `tenant` were deleted (`attributes` nil), or some of their attributes
@@ -200,7 +237,7 @@ public final class Notifier: Service, Sendable {
                 items.append((subscription, body))
             }
         }
-        enqueue(await inContext(items), tenant: tenant, at: at)
+        enqueue((await inContext(items)).map { ($0.0, $0.1.jsonText) }, tenant: tenant, at: at)
     }
 
     /// How `key`'s deliveries went.
@@ -270,10 +307,17 @@ public final class Notifier: Service, Sendable {
         return shaped
     }
 
-    static func notificationID() -> String { "urn:ngsi-ld:Notification:\(UUID().uuidString.lowercased())" }
+    /// A notification's id: this process's random part and a counter (a UUID each cost more
+    /// than building the notification).
+    static func notificationID() -> String {
+        "urn:ngsi-ld:Notification:\(processPart)-\(String(notificationCounter.add(1, ordering: .relaxed).newValue, radix: 16))"
+    }
+
+    private static let processPart = UUID().uuidString.lowercased()
+    private static let notificationCounter = Atomic<Int>(0)
 
     /// Keeps the notifications not held back by throttling, then wakes their workers.
-    private func enqueue(_ items: [(Subscription, JSONValue)], tenant: Tenant, at: Timestamp) {
+    private func enqueue(_ items: [(Subscription, String)], tenant: Tenant, at: Timestamp) {
         let kept = state.withLock { state in
             items.filter { subscription, _ in
                 let key = SubscriptionKey(tenant: tenant, id: subscription.id)
@@ -283,7 +327,7 @@ public final class Notifier: Service, Sendable {
             }
         }
         guard !kept.isEmpty else { return }
-        let rows = kept.map { (key: SubscriptionKey(tenant: tenant, id: $0.0.id), body: $0.1.jsonText) }
+        let rows = kept.map { (key: SubscriptionKey(tenant: tenant, id: $0.0.id), body: $0.1) }
         do {
             let dropped = try records.enqueue(rows, at: at, limit: settings.queueLimit)
             for (key, count) in dropped {
@@ -296,19 +340,20 @@ public final class Notifier: Service, Sendable {
             logger.error("keeping notifications failed: they are lost", metadata: ["count": "\(rows.count)", "error": "\(error)"])
             return
         }
-        for key in Set(rows.map(\.key)) {
-            state.withLock { $0.generation[key, default: 0] += 1 }
-            wake(key)
-        }
+        wake(Set(rows.map(\.key)), more: true)
     }
 
     // MARK: Delivery
 
-    /// Starts the worker of `key` unless it runs (or the notifier does not yet).
-    private func wake(_ key: SubscriptionKey) {
+    /// Starts the workers of `keys` unless they run (or the notifier does not yet); with `more`,
+    /// notifications were just added (a worker that found none looks again).
+    private func wake(_ keys: Set<SubscriptionKey>, more: Bool = false) {
         state.withLock { state in
-            guard state.running, state.workers[key] == nil else { return }
-            state.workers[key] = Task { [self] in await work(key) }
+            for key in keys {
+                if more { state.generation[key, default: 0] += 1 }
+                guard state.running, state.workers[key] == nil else { continue }
+                state.workers[key] = Task { [self] in await work(key) }
+            }
         }
     }
 
@@ -336,16 +381,25 @@ public final class Notifier: Service, Sendable {
                 if done { return }
                 continue
             }
+            // Deliveries are recorded together (one commit), before anything is read again and
+            // before a wait; a hub that dies in between delivers them again (at least once).
+            var sent = [PendingNotification]()
+            func record() {
+                guard !sent.isEmpty else { return }
+                do { try records.delivered(sent, at: now()) } catch {
+                    logger.error("recording deliveries failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
+                }
+                sent = []
+            }
             for notification in batch {
                 while !Task.isCancelled {
                     do {
                         try await delivery.send(notification.body, subscription: subscription, tenant: key.tenant)
                         failures = 0
-                        do { try records.delivered(notification, at: now()) } catch {
-                            logger.error("recording a delivery failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
-                        }
+                        sent.append(notification)
                         break
                     } catch {
+                        record()
                         failures += 1
                         try? records.failed(key, at: now(), reason: error.description)
                         if failures == 1 || failures.isMultiple(of: 10) {
@@ -364,6 +418,7 @@ public final class Notifier: Service, Sendable {
                     }
                 }
             }
+            record()
         }
         state.withLock { $0.workers[key] = nil }
     }
@@ -400,6 +455,6 @@ public final class Notifier: Service, Sendable {
         let matching = entities.filter { subscription.selects($0) && subscription.matchesFilters($0) }
         guard !matching.isEmpty else { return }
         let item = (subscription, subscription.notification(matching, id: Self.notificationID(), at: at))
-        enqueue(await inContext([item]), tenant: key.tenant, at: at)
+        enqueue((await inContext([item])).map { ($0.0, $0.1.jsonText) }, tenant: key.tenant, at: at)
     }
 }

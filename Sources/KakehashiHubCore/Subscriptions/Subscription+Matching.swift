@@ -71,24 +71,9 @@ extension Subscription {
     /// `notification.attributes` (every attribute without), multi-attributes as arrays. With
     /// `accept: application/ld+json` the body carries the core `@context`; with
     /// `application/geo+json` the data is a FeatureCollection (geometry from `location`).
-    public func notification(_ entities: [NGSIEntity], id: String, at now: Timestamp) -> JSONValue {
-        let data = entities.map { entity -> JSONValue in
-            var shown = entity
-            shown.context = []
-            if let attributes {
-                let wanted = Set(attributes)
-                shown.attributes = shown.attributes.filter { wanted.contains(NGSIEntity.splitName($0.key).attribute) }
-            }
-            let rendered: JSONValue
-            switch format {
-            case .normalized: rendered = shown.json(.normalized)
-            case .keyValues: rendered = shown.json(.keyValues)
-            case .concise: rendered = NGSIConcise.compactEntity(shown.json(.normalized))
-            }
-            // LanguageProperties in the subscription's language, as a query with `lang` shows them.
-            guard let lang else { return rendered }
-            return NGSIEntity.inLanguage(rendered, of: shown, lang, keyValues: format == .keyValues, concise: format == .concise)
-        }
+    /// `shown`, when given, holds each entity as ``shown(_:)`` renders it.
+    public func notification(_ entities: [NGSIEntity], id: String, at now: Timestamp, shown: [JSONValue]? = nil) -> JSONValue {
+        let data = shown ?? entities.map(self.shown)
         var members: [String: JSONValue] = [
             "id": .string(id), "type": "Notification", "subscriptionId": .string(self.id), "notifiedAt": .string(now.iso8601),
             "data": .array(data),
@@ -99,6 +84,63 @@ extension Subscription {
         default: break
         }
         return .object(members)
+    }
+
+    /// One entity of a notification's `data`: in the subscription's format, with only its
+    /// `notification.attributes` (every attribute without) and its LanguageProperties in `lang`.
+    public func shown(_ entity: NGSIEntity) -> JSONValue {
+        var shown = entity
+        shown.context = []
+        if let attributes {
+            let wanted = Set(attributes)
+            shown.attributes = shown.attributes.filter { wanted.contains(NGSIEntity.splitName($0.key).attribute) }
+        }
+        let rendered: JSONValue
+        switch format {
+        case .normalized: rendered = shown.json(.normalized)
+        case .keyValues: rendered = shown.json(.keyValues)
+        case .concise: rendered = NGSIConcise.compactEntity(shown.json(.normalized))
+        }
+        // LanguageProperties in the subscription's language, as a query with `lang` shows them.
+        guard let lang else { return rendered }
+        return NGSIEntity.inLanguage(rendered, of: shown, lang, keyValues: format == .keyValues, concise: format == .concise)
+    }
+
+    /// Whether a notification is the plain JSON body of ``notification(_:id:at:shown:)`` with
+    /// nothing added after (no `@context`, FeatureCollection, system attributes or previous
+    /// values): then ``notificationText(_:id:at:)`` writes it from entities already serialized.
+    public var notifiesPlainJSON: Bool {
+        endpoint.accept == "application/json" && jsonldContext == nil && !sysAttrs && !showChanges
+    }
+
+    /// The text of the plain JSON notification whose `data` are `shown` (each entity's JSON text
+    /// as ``shown(_:)`` renders it).
+    public func notificationText(_ shown: [[UInt8]], id: String, at now: Timestamp) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(160 + shown.reduce(0) { $0 + $1.count + 1 })
+        out.append(contentsOf: "{\"id\":".utf8)
+        JSONValue.writeString(id, into: &out)
+        out.append(contentsOf: ",\"type\":\"Notification\",\"subscriptionId\":".utf8)
+        JSONValue.writeString(self.id, into: &out)
+        out.append(contentsOf: ",\"notifiedAt\":".utf8)
+        JSONValue.writeString(now.iso8601, into: &out)
+        out.append(contentsOf: ",\"data\":[".utf8)
+        for (index, entity) in shown.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: entity)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// What ``shown(_:)`` depends on besides the entity: subscriptions alike in it show an entity alike.
+    public var showing: Showing { Showing(format: format, attributes: attributes, lang: lang) }
+
+    /// The parts of a subscription that decide how an entity is shown in its notifications.
+    public struct Showing: Hashable, Sendable {
+        let format: Format
+        let attributes: [String]?
+        let lang: String?
     }
 
     /// The notification of entities deleted: each as its id, type and `deletedAt`.

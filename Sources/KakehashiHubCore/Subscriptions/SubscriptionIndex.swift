@@ -9,15 +9,32 @@ struct SubscriptionIndex {
     final class Entry: Sendable {
         let subscription: Subscription
         let filters: SubscriptionFilters
+        /// Whether a created or updated attribute can notify (a trigger for it asked for, and not
+        /// periodic).
+        let onChange: Bool
+        /// The `watchedAttributes`, nil for every attribute.
+        let watched: Set<String>?
 
         init(_ subscription: Subscription) {
             self.subscription = subscription
             self.filters = SubscriptionFilters(subscription)
+            onChange =
+                subscription.timeInterval == nil
+                && !subscription.effectiveTriggers.isDisjoint(with: [.entityCreated, .entityUpdated, .attributeCreated, .attributeUpdated])
+            watched = subscription.watchedAttributes.map(Set.init)
+        }
+
+        /// ``Subscription/notifies(_:changed:at:filters:)`` with what it reads of the subscription
+        /// decided once: `changed` holds the attribute names changed (no dataset ids).
+        func notifies(_ entity: NGSIEntity, changed: Set<String>, at now: Timestamp) -> Bool {
+            guard onChange, subscription.isInForce(at: now) else { return false }
+            if let watched, watched.isDisjoint(with: changed) { return false }
+            return filters.matches(entity)
         }
     }
 
     private(set) var subscriptions: [String: Subscription] = [:]
-    private var byID: [String: [Entry]] = [:]
+    private var byID: [String: [(entry: Entry, type: String)]] = [:]
     private var byType: [String: [(entry: Entry, pattern: Regex<AnyRegexOutput>?)]] = [:]
     private var anyEntity: [Entry] = []
 
@@ -34,7 +51,7 @@ struct SubscriptionIndex {
         }
         for selector in subscription.entities {
             if let id = selector.id {
-                byID[id, default: []].append(entry)
+                byID[id, default: []].append((entry, selector.type))
             } else {
                 let pattern = selector.idPattern.flatMap { try? Regex($0) }
                 // A pattern that no longer compiles selects nothing (it was checked when kept).
@@ -52,9 +69,7 @@ struct SubscriptionIndex {
             guard !found.contains(where: { $0 === entry }) else { return }
             found.append(entry)
         }
-        for entry in byID[entity.id.rawValue] ?? [] {
-            if entry.subscription.entities.contains(where: { $0.id == entity.id.rawValue && $0.type == entity.type }) { take(entry) }
-        }
+        for (entry, type) in byID[entity.id.rawValue] ?? [] where type == entity.type { take(entry) }
         for (entry, pattern) in byType[entity.type] ?? [] {
             if let pattern {
                 guard (try? pattern.wholeMatch(in: entity.id.rawValue)) != nil else { continue }

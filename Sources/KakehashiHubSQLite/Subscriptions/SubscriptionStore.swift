@@ -10,34 +10,10 @@ import Synchronization
 /// normal): their many small writes never wait for, nor hold up, ingest's on the hub database.
 public final class SubscriptionStore: SubscriptionRecords, Sendable {
     private let connection: Mutex<SQLiteConnection>
-    private let queue: Mutex<SQLiteConnection>
+    private let queue: Mutex<NotificationQueue>
 
     /// The notifications file of the hub database at `path`.
     public static func notificationsFile(of path: String) -> String { path + "-notifications" }
-
-    /// The notifications file's tables.
-    static let queueSchema = """
-        CREATE TABLE IF NOT EXISTS notifications(
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            tenant TEXT NOT NULL,
-            subscription TEXT NOT NULL,
-            body TEXT NOT NULL,
-            created INTEGER NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS notifications_by_subscription ON notifications(tenant, subscription, seq);
-        CREATE TABLE IF NOT EXISTS subscription_status(
-            tenant TEXT NOT NULL,
-            id TEXT NOT NULL,
-            sent INTEGER NOT NULL DEFAULT 0,
-            failed INTEGER NOT NULL DEFAULT 0,
-            dropped INTEGER NOT NULL DEFAULT 0,
-            last_notification INTEGER,
-            last_success INTEGER,
-            last_failure INTEGER,
-            failure_reason TEXT,
-            PRIMARY KEY (tenant, id)
-        );
-        """
 
     /// Opens the hub database at `path` (created and migrated if needed) and its notifications file.
     public init(path: String) throws(StorageError) {
@@ -46,10 +22,16 @@ public final class SubscriptionStore: SubscriptionRecords, Sendable {
             let connection = try SQLiteStore.open(path: path, sync: .full)
             try connection.execute("PRAGMA busy_timeout=5000")
             self.connection = Mutex(connection)
+            var known = Set<SubscriptionKey>()
+            let rows = try connection.prepare("SELECT tenant, id FROM subscriptions")
+            while try rows.step() {
+                if let name = rows.string(0), let tenant = try? Tenant(name), let id = rows.string(1) {
+                    known.insert(SubscriptionKey(tenant: tenant, id: id))
+                }
+            }
             let queue = try SQLiteStore.open(path: Self.notificationsFile(of: path), sync: .normal)
             try queue.execute("PRAGMA busy_timeout=5000")
-            try queue.execute(Self.queueSchema)
-            self.queue = Mutex(queue)
+            self.queue = Mutex(try NotificationQueue(queue, known: known))
         } catch {
             throw StorageError("opening the subscriptions of \(path)", cause: "\(error)")
         }
@@ -61,8 +43,8 @@ public final class SubscriptionStore: SubscriptionRecords, Sendable {
         }
     }
 
-    func queued<T: Sendable>(_ operation: String, _ body: (SQLiteConnection) throws -> T) throws(StorageError) -> T {
-        do { return try queue.withLock { connection in try body(connection) } } catch {
+    func queued<T: Sendable>(_ operation: String, _ body: (NotificationQueue) throws -> T) throws(StorageError) -> T {
+        do { return try queue.withLock { queue in try body(queue) } } catch {
             throw StorageError(operation, cause: "\(error)")
         }
     }
@@ -75,9 +57,9 @@ public final class SubscriptionStore: SubscriptionRecords, Sendable {
         do {
             let queue = try SQLiteConnection(path: file)
             try queue.execute("PRAGMA busy_timeout=10000")
-            try queue.execute(queueSchema)
+            try queue.execute(NotificationQueue.schema)
             var deleted = 0
-            for table in ["notifications", "subscription_status"] {
+            for table in ["notification_batches", "subscription_status"] {
                 let delete = try queue.prepare("DELETE FROM \(table) WHERE tenant = ?")
                 try delete.bind(1, tenant.name)
                 try delete.run()
@@ -174,154 +156,65 @@ extension SubscriptionStore: NotificationRecords {
 
     public func enqueue(_ items: [(key: SubscriptionKey, body: String)], at: Timestamp, limit: Int) throws(StorageError) -> [SubscriptionKey: Int] {
         guard !items.isEmpty else { return [:] }
-        return try queued("queueing \(items.count) notifications") { connection in
-            try connection.transaction {
-                let insert = try connection.prepare("INSERT INTO notifications(tenant, subscription, body, created) VALUES (?, ?, ?, ?)")
-                for item in items {
-                    try insert.bind(1, item.key.tenant.name)
-                    try insert.bind(2, item.key.id)
-                    try insert.bind(3, item.body)
-                    try insert.bind(4, at.millisecondsSinceEpoch)
-                    try insert.run()
-                }
-                var dropped = [SubscriptionKey: Int]()
-                let count = try connection.prepare("SELECT count(*) FROM notifications WHERE tenant = ? AND subscription = ?")
-                for key in Set(items.map(\.key)) {
-                    try count.bind(1, key.tenant.name)
-                    try count.bind(2, key.id)
-                    let pending = try count.step() ? count.int(0) : 0
-                    count.reset()
-                    guard pending > limit else { continue }
-                    let drop = try connection.prepare(
-                        """
-                        DELETE FROM notifications WHERE seq IN
-                        (SELECT seq FROM notifications WHERE tenant = ?1 AND subscription = ?2 ORDER BY seq LIMIT ?3)
-                        """
-                    )
-                    try drop.bind(1, key.tenant.name)
-                    try drop.bind(2, key.id)
-                    try drop.bind(3, pending - limit)
-                    try drop.run()
-                    dropped[key] = connection.changes
-                    try Self.bump(connection, key, "dropped = dropped + \(connection.changes)")
-                }
-                return dropped
-            }
-        }
+        return try queued("queueing \(items.count) notifications") { queue in try queue.enqueue(items, at: at, limit: limit) }
     }
 
     public func pending(_ key: SubscriptionKey, limit: Int) throws(StorageError) -> [PendingNotification] {
-        try queued("reading the notifications of \(key)") { connection in
-            let rows = try connection.prepare(
-                "SELECT seq, body, created FROM notifications WHERE tenant = ? AND subscription = ? ORDER BY seq LIMIT ?"
-            )
-            try rows.bind(1, key.tenant.name)
-            try rows.bind(2, key.id)
-            try rows.bind(3, limit)
-            var list = [PendingNotification]()
-            while try rows.step() {
-                list.append(
-                    PendingNotification(
-                        seq: rows.int64(0),
-                        key: key,
-                        body: rows.string(1) ?? "",
-                        createdAt: Timestamp(millisecondsSinceEpoch: rows.int64(2))
-                    )
-                )
-            }
-            return list
-        }
+        try queued("reading the notifications of \(key)") { queue in try queue.oldest(key, limit: limit) }
     }
 
     public func pendingCounts() throws(StorageError) -> [SubscriptionKey: Int] {
-        try queued("counting the notifications") { connection in
-            let rows = try connection.prepare("SELECT tenant, subscription, count(*) FROM notifications GROUP BY tenant, subscription")
-            var counts = [SubscriptionKey: Int]()
-            while try rows.step() {
-                guard let name = rows.string(0), let tenant = try? Tenant(name), let id = rows.string(1) else { continue }
-                counts[SubscriptionKey(tenant: tenant, id: id)] = rows.int(2)
-            }
-            return counts
-        }
+        try queued("counting the notifications") { queue in queue.counts }
     }
 
-    public func delivered(_ notification: PendingNotification, at: Timestamp) throws(StorageError) {
-        try queued("recording a notification of \(notification.key) as delivered") { connection in
-            try connection.transaction {
-                let delete = try connection.prepare("DELETE FROM notifications WHERE seq = ?")
-                try delete.bind(1, notification.seq)
-                try delete.run()
-                let ms = at.millisecondsSinceEpoch
-                try Self.bump(connection, notification.key, "sent = sent + 1, last_notification = \(ms), last_success = \(ms)")
-            }
+    public func delivered(_ notifications: [PendingNotification], at: Timestamp) throws(StorageError) {
+        guard let first = notifications.first else { return }
+        try queued("recording \(notifications.count) notifications of \(first.key) as delivered") { queue in
+            try queue.delivered(notifications, at: at)
         }
     }
 
     public func failed(_ key: SubscriptionKey, at: Timestamp, reason: String) throws(StorageError) {
-        try queued("recording a failed notification of \(key)") { connection in
-            let ms = at.millisecondsSinceEpoch
-            try Self.bump(connection, key, "failed = failed + 1, last_notification = \(ms), last_failure = \(ms), failure_reason = ?3", reason)
+        try queued("recording a failed notification of \(key)") { queue in
+            try queue.bump(
+                key,
+                "failed = failed + 1, last_notification = ?3, last_failure = ?3, failure_reason = ?4",
+                [at.millisecondsSinceEpoch, reason]
+            )
         }
     }
 
     public func status(_ key: SubscriptionKey) throws(StorageError) -> SubscriptionStatus {
-        // Under the connection's lock: a delivery is recorded (deleted and counted) in one
-        // transaction, so it is counted once here, as sent or as pending.
-        try queued("reading the status of \(key)") { connection in try Self.status(key, connection) }
-    }
-
-    static func status(_ key: SubscriptionKey, _ connection: SQLiteConnection) throws -> SubscriptionStatus {
-        var status = SubscriptionStatus()
-        let rows = try connection.prepare(
-            """
-            SELECT sent, failed, dropped, last_notification, last_success, last_failure, failure_reason
-            FROM subscription_status WHERE tenant = ? AND id = ?
-            """
-        )
-        try rows.bind(1, key.tenant.name)
-        try rows.bind(2, key.id)
-        if try rows.step() {
-            func time(_ column: Int32) -> Timestamp? {
-                rows.isNull(column) ? nil : Timestamp(millisecondsSinceEpoch: rows.int64(column))
+        // Under the queue's lock: a delivery is recorded (counted and no longer pending) at
+        // once, so it is counted once here, as sent or as pending.
+        try queued("reading the status of \(key)") { queue in
+            var status = SubscriptionStatus()
+            try queue.with(
+                """
+                SELECT sent, failed, dropped, last_notification, last_success, last_failure, failure_reason
+                FROM subscription_status WHERE tenant = ?1 AND id = ?2
+                """
+            ) { rows in
+                try rows.bind(1, key.tenant.name)
+                try rows.bind(2, key.id)
+                guard try rows.step() else { return }
+                func time(_ column: Int32) -> Timestamp? {
+                    rows.isNull(column) ? nil : Timestamp(millisecondsSinceEpoch: rows.int64(column))
+                }
+                status.timesSent = rows.int(0)
+                status.timesFailed = rows.int(1)
+                status.dropped = rows.int(2)
+                status.lastNotification = time(3)
+                status.lastSuccess = time(4)
+                status.lastFailure = time(5)
+                status.lastFailureReason = rows.string(6)
             }
-            status.timesSent = rows.int(0)
-            status.timesFailed = rows.int(1)
-            status.dropped = rows.int(2)
-            status.lastNotification = time(3)
-            status.lastSuccess = time(4)
-            status.lastFailure = time(5)
-            status.lastFailureReason = rows.string(6)
+            status.pending = queue.pending[key]?.count ?? 0
+            return status
         }
-        let count = try connection.prepare("SELECT count(*) FROM notifications WHERE tenant = ? AND subscription = ?")
-        try count.bind(1, key.tenant.name)
-        try count.bind(2, key.id)
-        status.pending = try count.step() ? count.int(0) : 0
-        return status
     }
 
     public func clear(_ key: SubscriptionKey) throws(StorageError) {
-        try queued("forgetting the notifications of \(key)") { connection in
-            try connection.transaction {
-                for table in ["notifications WHERE tenant = ? AND subscription = ?", "subscription_status WHERE tenant = ? AND id = ?"] {
-                    let delete = try connection.prepare("DELETE FROM \(table)")
-                    try delete.bind(1, key.tenant.name)
-                    try delete.bind(2, key.id)
-                    try delete.run()
-                }
-            }
-        }
-    }
-
-    /// Applies `assignments` to the status row of `key` (made if missing); `?3` is `text`.
-    static func bump(_ connection: SQLiteConnection, _ key: SubscriptionKey, _ assignments: String, _ text: String? = nil) throws {
-        let insert = try connection.prepare("INSERT INTO subscription_status(tenant, id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-        try insert.bind(1, key.tenant.name)
-        try insert.bind(2, key.id)
-        try insert.run()
-        let update = try connection.prepare("UPDATE subscription_status SET \(assignments) WHERE tenant = ?1 AND id = ?2")
-        try update.bind(1, key.tenant.name)
-        try update.bind(2, key.id)
-        if assignments.contains("?3") { try update.bind(3, text) }
-        try update.run()
+        try queued("forgetting the notifications of \(key)") { queue in try queue.clear(key) }
     }
 }

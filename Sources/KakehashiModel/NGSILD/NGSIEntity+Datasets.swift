@@ -14,8 +14,10 @@ extension NGSIEntity {
 
     /// The attribute name and datasetId of a kept name.
     public static func splitName(_ kept: String) -> (attribute: String, datasetId: String?) {
-        guard let separator = kept.firstIndex(of: datasetSeparator) else { return (kept, nil) }
-        return (String(kept[..<separator]), String(kept[kept.index(after: separator)...]))
+        // By bytes (the separator is U+001F, one byte): names are split at every change.
+        let utf8 = kept.utf8
+        guard let separator = utf8.firstIndex(of: 0x1F) else { return (kept, nil) }
+        return (String(kept[..<separator]), String(kept[utf8.index(after: separator)...]))
     }
 
     /// The kept names of every instance of `attribute`.
