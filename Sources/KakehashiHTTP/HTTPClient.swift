@@ -75,6 +75,35 @@ public final class HTTPClient: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Sends the `requests` (path, headers, body) one after the other on the kept connection, in
+    /// one turn of the client's thread (one hand-over, however many); stops at the first that
+    /// fails or is answered outside 2xx when `stopUnless2xx`. The responses (or the failure) of
+    /// those sent, in order.
+    public func postAll(
+        _ requests: [(path: String, headers: [(String, String)], body: [UInt8])],
+        stopUnless2xx: Bool = true
+    ) async -> [Result<HTTPResponse, HTTPClientError>] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[Result<HTTPResponse, HTTPClientError>], Never>) in
+            queue.async {
+                var results = [Result<HTTPResponse, HTTPClientError>]()
+                for request in requests {
+                    do {
+                        let response = try self.exchange(request.path, headers: request.headers, body: request.body)
+                        results.append(.success(response))
+                        if stopUnless2xx && !(200..<300).contains(response.status) { break }
+                    } catch let error as HTTPClientError {
+                        results.append(.failure(error))
+                        break
+                    } catch {
+                        results.append(.failure(.io("\(error)")))
+                        break
+                    }
+                }
+                continuation.resume(returning: results)
+            }
+        }
+    }
+
     /// Closes the kept connection (the next request opens another).
     public func close() {
         queue.sync {

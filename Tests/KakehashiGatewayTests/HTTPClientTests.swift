@@ -97,6 +97,24 @@ import Testing
         }
     }
 
+    /// Several requests in one turn go in order on the kept connection, and stop at the first
+    /// answered outside 2xx: those after it are not sent.
+    @Test func requestsSentTogetherGoInOrderAndStopAtTheFirstRefused() async throws {
+        let server = try await Server("length")
+        let client = try Self.client(server)
+        let ok = (0..<3).map { n in (path: "/p\(n)", headers: [("NGSILD-Tenant", "kurume")], body: [UInt8](repeating: 120, count: n + 1)) }
+        let all = await client.postAll(ok)
+        #expect(all.compactMap { try? Self.answer($0.get())["n"] } == [1, 2, 3])
+        #expect(all.compactMap { try? Self.answer($0.get())["path"] } == ["/base/p0", "/base/p1", "/base/p2"])
+
+        let stopped = await client.postAll([ok[0], (path: "/fail", headers: [], body: []), ok[1]])
+        #expect(stopped.count == 2)
+        #expect(stopped.compactMap { try? $0.get().status } == [201, 500])
+        // The third was not sent: the server's next request is its sixth.
+        let next = try await client.post("/p", headers: [], body: [])
+        #expect(Self.answer(next)["n"] == 6)
+    }
+
     /// A server that closes (saying so, or not) is reconnected to for the next request.
     @Test(arguments: ["close", "drop"])
     func closedConnectionsAreOpenedAgain(_ mode: String) async throws {

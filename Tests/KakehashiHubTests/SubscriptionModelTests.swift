@@ -278,7 +278,7 @@ import Testing
             let text = subscription.notificationText(
                 entities.map { subscription.shown($0).serialized() },
                 id: "urn:ngsi-ld:Notification:x-1",
-                at: Self.now
+                notifiedAt: Self.now.iso8601
             )
             #expect(try JSONValue(parsing: text) == built)
         }

@@ -6,7 +6,8 @@
 MODE: length (Content-Length, kept alive), chunked (a chunked body), close (Connection: close),
 drop (answers, then closes without saying so: the next request on that connection finds it
 gone), silent (reads the request, never answers). Each answer is 201 with
-{"n": <requests so far>, "length": <body bytes>, "path": <path>, "tenant": <NGSILD-Tenant>}.
+{"n": <requests so far>, "length": <body bytes>, "path": <path>, "tenant": <NGSILD-Tenant>};
+a path ending in /fail is answered 500 (same body).
 """
 import json
 import socket
@@ -68,7 +69,8 @@ def serve(connection):
                 stream.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
             else:
                 extra = b"Connection: close\r\n" if mode == "close" else b""
-                stream.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (len(payload), extra, payload))
+                status = b"500 Internal Server Error" if path.endswith("/fail") else b"201 Created"
+                stream.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (len(payload), extra, payload))
             if mode in ("close", "drop"):
                 return
     except (OSError, ssl.SSLError):

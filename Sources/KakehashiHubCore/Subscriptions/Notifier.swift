@@ -136,7 +136,7 @@ public final class Notifier: Service, Sendable {
         // Each entity once (first as written), with the names of the attributes changed.
         var slots = [String: Int]()
         var written = [NGSIEntity]()
-        var changedNames = [Set<String>]()
+        var changedNames = [[String]]()
         for entity in entities {
             let slot: Int
             if let known = slots[entity.id.rawValue] {
@@ -147,7 +147,10 @@ public final class Notifier: Service, Sendable {
                 written.append(entity)
                 changedNames.append([])
             }
-            for name in entity.attributes.keys { changedNames[slot].insert(NGSIEntity.splitName(name).attribute) }
+            for name in entity.attributes.keys {
+                let attribute = NGSIEntity.splitName(name).attribute
+                if !changedNames[slot].contains(attribute) { changedNames[slot].append(attribute) }
+            }
         }
         let candidates = state.withLock { state -> [(slot: Int, entries: [SubscriptionIndex.Entry])] in
             guard let index = state.index[tenant] else { return [] }
@@ -189,6 +192,7 @@ public final class Notifier: Service, Sendable {
             rendered[showing, default: [:]][entity.id.rawValue] = fresh
             return fresh
         }
+        let notifiedAt = at.iso8601
         var plain = [(Subscription, String)]()
         var shaped = [(Subscription, JSONValue)]()
         for key in order {
@@ -196,7 +200,7 @@ public final class Notifier: Service, Sendable {
             let subscription = entry.subscription
             if subscription.notifiesPlainJSON {
                 let texts = list.map { shown($0, subscription, text: true).text ?? [] }
-                plain.append((subscription, subscription.notificationText(texts, id: Self.notificationID(), at: at)))
+                plain.append((subscription, subscription.notificationText(texts, id: Self.notificationID(), notifiedAt: notifiedAt)))
                 continue
             }
             var body = subscription.notification(
@@ -206,7 +210,7 @@ public final class Notifier: Service, Sendable {
                 shown: list.map { shown($0, subscription, text: false).json }
             )
             if subscription.sysAttrs || subscription.showChanges {
-                let changed = Dictionary(zip(written.map(\.id), changedNames), uniquingKeysWith: { first, _ in first })
+                let changed = Dictionary(zip(written.map(\.id), changedNames.map(Set.init)), uniquingKeysWith: { first, _ in first })
                 body = await enriched(body, for: subscription, tenant: tenant, changed: changed)
             }
             shaped.append((subscription, body))
@@ -381,44 +385,36 @@ public final class Notifier: Service, Sendable {
                 if done { return }
                 continue
             }
-            // Deliveries are recorded together (one commit), before anything is read again and
-            // before a wait; a hub that dies in between delivers them again (at least once).
-            var sent = [PendingNotification]()
-            func record() {
-                guard !sent.isEmpty else { return }
-                do { try records.delivered(sent, at: now()) } catch {
-                    logger.error("recording deliveries failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
-                }
-                sent = []
-            }
-            for notification in batch {
-                while !Task.isCancelled {
-                    do {
-                        try await delivery.send(notification.body, subscription: subscription, tenant: key.tenant)
-                        failures = 0
-                        sent.append(notification)
-                        break
-                    } catch {
-                        record()
-                        failures += 1
-                        try? records.failed(key, at: now(), reason: error.description)
-                        if failures == 1 || failures.isMultiple(of: 10) {
-                            logger.warning(
-                                "notification not delivered: retrying",
-                                metadata: ["subscription": "\(key)", "attempts": "\(failures)", "error": "\(error)"]
-                            )
-                        }
-                        try? await Task.sleep(for: backoff(failures))
-                        // Deleted, paused or expired meanwhile: stop here, the rest stays pending.
-                        let current = state.withLock { $0.index[key.tenant]?.subscriptions[key.id] }
-                        guard let current, current.isInForce(at: now()) else {
-                            state.withLock { $0.workers[key] = nil }
-                            return
-                        }
+            // Sent together (one hand-over to the connection), recorded together (one commit),
+            // before anything is read again; a hub that dies in between delivers them again (at
+            // least once).
+            var remaining = batch[...]
+            while !remaining.isEmpty && !Task.isCancelled {
+                let (delivered, failure) = await delivery.sendAll(remaining.map(\.body), subscription: subscription, tenant: key.tenant)
+                if delivered > 0 {
+                    failures = 0
+                    do { try records.delivered(Array(remaining.prefix(delivered)), at: now()) } catch {
+                        logger.error("recording deliveries failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
                     }
+                    remaining = remaining.dropFirst(delivered)
+                }
+                guard let failure else { continue }
+                failures += 1
+                try? records.failed(key, at: now(), reason: failure.description)
+                if failures == 1 || failures.isMultiple(of: 10) {
+                    logger.warning(
+                        "notification not delivered: retrying",
+                        metadata: ["subscription": "\(key)", "attempts": "\(failures)", "error": "\(failure)"]
+                    )
+                }
+                try? await Task.sleep(for: backoff(failures))
+                // Deleted, paused or expired meanwhile: stop here, the rest stays pending.
+                let current = state.withLock { $0.index[key.tenant]?.subscriptions[key.id] }
+                guard let current, current.isInForce(at: now()) else {
+                    state.withLock { $0.workers[key] = nil }
+                    return
                 }
             }
-            record()
         }
         state.withLock { $0.workers[key] = nil }
     }

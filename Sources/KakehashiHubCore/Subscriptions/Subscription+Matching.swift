@@ -114,8 +114,9 @@ extension Subscription {
     }
 
     /// The text of the plain JSON notification whose `data` are `shown` (each entity's JSON text
-    /// as ``shown(_:)`` renders it).
-    public func notificationText(_ shown: [[UInt8]], id: String, at now: Timestamp) -> String {
+    /// as ``shown(_:)`` renders it); `notifiedAt` is the time in ISO 8601 (written once for all
+    /// notifications of a change).
+    public func notificationText(_ shown: [[UInt8]], id: String, notifiedAt: String) -> String {
         var out = [UInt8]()
         out.reserveCapacity(160 + shown.reduce(0) { $0 + $1.count + 1 })
         out.append(contentsOf: "{\"id\":".utf8)
@@ -123,7 +124,7 @@ extension Subscription {
         out.append(contentsOf: ",\"type\":\"Notification\",\"subscriptionId\":".utf8)
         JSONValue.writeString(self.id, into: &out)
         out.append(contentsOf: ",\"notifiedAt\":".utf8)
-        JSONValue.writeString(now.iso8601, into: &out)
+        JSONValue.writeString(notifiedAt, into: &out)
         out.append(contentsOf: ",\"data\":[".utf8)
         for (index, entity) in shown.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }

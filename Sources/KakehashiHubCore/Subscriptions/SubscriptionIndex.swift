@@ -13,7 +13,7 @@ struct SubscriptionIndex {
         /// periodic).
         let onChange: Bool
         /// The `watchedAttributes`, nil for every attribute.
-        let watched: Set<String>?
+        let watched: [String]?
 
         init(_ subscription: Subscription) {
             self.subscription = subscription
@@ -21,14 +21,15 @@ struct SubscriptionIndex {
             onChange =
                 subscription.timeInterval == nil
                 && !subscription.effectiveTriggers.isDisjoint(with: [.entityCreated, .entityUpdated, .attributeCreated, .attributeUpdated])
-            watched = subscription.watchedAttributes.map(Set.init)
+            watched = subscription.watchedAttributes
         }
 
         /// ``Subscription/notifies(_:changed:at:filters:)`` with what it reads of the subscription
-        /// decided once: `changed` holds the attribute names changed (no dataset ids).
-        func notifies(_ entity: NGSIEntity, changed: Set<String>, at now: Timestamp) -> Bool {
+        /// decided once: `changed` holds the attribute names changed (no dataset ids, each once).
+        func notifies(_ entity: NGSIEntity, changed: [String], at now: Timestamp) -> Bool {
             guard onChange, subscription.isInForce(at: now) else { return false }
-            if let watched, watched.isDisjoint(with: changed) { return false }
+            // Both lists are short: compared, not hashed.
+            if let watched, !watched.contains(where: changed.contains) { return false }
             return filters.matches(entity)
         }
     }

@@ -20,8 +20,10 @@ extension SQLiteStore {
             guard let held else { return try Self.selectEntities(db, tenant: tenant, types: types, ids: ids) }
             var chosen = [NGSIEntity]()
             if let ids {
-                chosen = ids.compactMap { held[$0.inTenant(tenant)] }
+                // Already in id order (sorting the ids moves strings, not entities).
+                chosen = ids.sorted { $0.rawValue < $1.rawValue }.compactMap { held[$0.inTenant(tenant)] }
                 if let types { chosen.removeAll { !types.contains($0.type) } }
+                return chosen
             } else if let types {
                 chosen = held.values.filter { types.contains($0.type) }
             } else {

@@ -215,9 +215,15 @@ final class NotificationQueue {
     /// subscription beyond `limit`; the number dropped per subscription. In one transaction;
     /// memory follows only once it is committed.
     func enqueue(_ items: [(key: SubscriptionKey, body: String)], at: Timestamp, limit: Int) throws -> [SubscriptionKey: Int] {
+        guard !items.isEmpty else { return [:] }
         var rows = [(seq: Int64, tenant: Tenant, items: [(id: String, body: String)])]()
         var seq = nextBatch
-        for (tenant, group) in Dictionary(grouping: items, by: \.key.tenant).sorted(by: { $0.key.name < $1.key.name }) {
+        // Mostly one tenant (a change is of one tenant's entities).
+        let tenants =
+            items.allSatisfy({ $0.key.tenant == items[0].key.tenant })
+            ? [(key: items[0].key.tenant, value: items)]
+            : Dictionary(grouping: items, by: \.key.tenant).sorted(by: { $0.key.name < $1.key.name })
+        for (tenant, group) in tenants {
             for start in stride(from: 0, to: group.count, by: Self.itemsPerBatch) {
                 let chunk = group[start..<min(group.count, start + Self.itemsPerBatch)]
                 rows.append((seq, tenant, chunk.map { ($0.key.id, $0.body) }))
