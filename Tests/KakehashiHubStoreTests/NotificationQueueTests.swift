@@ -100,6 +100,15 @@ struct NotificationQueueTests {
         #expect(try Self.bodies(store, b) == ["b1"])
         #expect(try Self.bodies(store, otherA) == ["o1"])
 
+        // Deliveries that were on their way when it was deleted leave no trace of it.
+        let inFlight = try store.pending(b, limit: 10)
+        _ = try store.delete(tenant: Self.tenant, id: "b")
+        try store.clear(b)
+        for notification in inFlight { try store.delivered(notification, at: Self.at) }
+        #expect(try store.status(b).timesSent == 0)
+        _ = try store.insert(Subscription(id: "b", endpoint: .init(uri: "http://example.org/notify")), tenant: Self.tenant, at: Self.at)
+        _ = try store.enqueue([(b, "b2")], at: Self.at, limit: 10)
+
         // A subscription deleted while the hub was stopped: its notifications are not loaded.
         _ = try store.delete(tenant: Self.tenant, id: "b")
         store = try SubscriptionStore(path: path)

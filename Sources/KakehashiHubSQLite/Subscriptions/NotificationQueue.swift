@@ -329,6 +329,9 @@ final class NotificationQueue {
     /// `notifications` (of one subscription) were delivered: counted, no longer pending.
     func delivered(_ notifications: [PendingNotification], at: Timestamp) throws {
         for (key, group) in Dictionary(grouping: notifications, by: \.key) {
+            // Forgotten while they were on their way (the subscription was deleted): nothing to
+            // count, and no status row to leave behind for a later subscription of that id.
+            if pending[key] == nil && done[key] == nil { continue }
             let pointers = group.map { Pointer(seq: $0.seq) }
             let last = max(done[key] ?? pointers[0], pointers.max()!)
             let ms = at.millisecondsSinceEpoch
