@@ -123,7 +123,11 @@ struct NotificationTests {
             let all = try await Self.settled(hub, "urn:ngsi-ld:Subscription:all")
             let slow = try await Self.settled(hub, "urn:ngsi-ld:Subscription:slow")
             #expect(all.timesSent == 3 && slow.timesSent == 1, "all \(all), slow \(slow)")
-            let toAll = receiver.notifications.filter { $0.path == "/all" }
+            // Each notification once by its id: delivery is at least once, and on a loaded machine
+            // a POST that timed out after the receiver took it is sent again (seen once in CI,
+            // the test taking 39 s); the hub counts it sent once.
+            var seen = Set<String>()
+            let toAll = receiver.notifications.filter { $0.path == "/all" && seen.insert($0.body["id"]?.stringValue ?? "").inserted }
             #expect(toAll.count == 3)
             #expect(
                 toAll.last?.body["data"]?.arrayValue?.first?["deletedAt"] != nil
