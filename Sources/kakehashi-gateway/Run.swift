@@ -21,6 +21,7 @@ struct Run: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        ExecutablePages.release()  // what loading the program needed
         let configuration: GatewayConfiguration
         do {
             configuration = try GatewayConfiguration.load(file: file)
@@ -40,6 +41,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
+        ExecutablePages.release()  // what reading the configuration and opening the outbox needed
         do {
             try await gateway.run()
         } catch {
