@@ -83,21 +83,38 @@ public final class HTTPClient: @unchecked Sendable {
         _ requests: [(path: String, headers: [(String, String)], body: [UInt8])],
         stopUnless2xx: Bool = true
     ) async -> [Result<HTTPResponse, HTTPClientError>] {
-        await withCheckedContinuation { (continuation: CheckedContinuation<[Result<HTTPResponse, HTTPClientError>], Never>) in
+        await postGroups([requests], stopUnless2xx: stopUnless2xx)[0]
+    }
+
+    /// Sends groups of requests in one turn of the client's thread: each group's requests one
+    /// after the other, a group stopping at its first answer outside 2xx (when `stopUnless2xx`)
+    /// while the next group goes on; a request that fails (no answer: the server is away or
+    /// timed out) ends the turn, and the groups after it are not sent (empty results). Per
+    /// group, the responses (or the failure) of those sent, in order.
+    public func postGroups(
+        _ groups: [[(path: String, headers: [(String, String)], body: [UInt8])]],
+        stopUnless2xx: Bool = true
+    ) async -> [[Result<HTTPResponse, HTTPClientError>]] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[[Result<HTTPResponse, HTTPClientError>]], Never>) in
             queue.async {
-                var results = [Result<HTTPResponse, HTTPClientError>]()
-                for request in requests {
-                    do {
-                        let response = try self.exchange(request.path, headers: request.headers, body: request.body)
-                        results.append(.success(response))
-                        if stopUnless2xx && !(200..<300).contains(response.status) { break }
-                    } catch let error as HTTPClientError {
-                        results.append(.failure(error))
-                        break
-                    } catch {
-                        results.append(.failure(.io("\(error)")))
-                        break
+                var results = [[Result<HTTPResponse, HTTPClientError>]]()
+                var failed = false
+                for requests in groups {
+                    var group = [Result<HTTPResponse, HTTPClientError>]()
+                    for request in requests where !failed {
+                        do {
+                            let response = try self.exchange(request.path, headers: request.headers, body: request.body)
+                            group.append(.success(response))
+                            if stopUnless2xx && !(200..<300).contains(response.status) { break }
+                        } catch let error as HTTPClientError {
+                            group.append(.failure(error))
+                            failed = true
+                        } catch {
+                            group.append(.failure(.io("\(error)")))
+                            failed = true
+                        }
                     }
+                    results.append(group)
                 }
                 continuation.resume(returning: results)
             }

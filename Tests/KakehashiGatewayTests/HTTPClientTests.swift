@@ -115,6 +115,29 @@ import Testing
         #expect(Self.answer(next)["n"] == 6)
     }
 
+    /// Groups (the notifications of several subscriptions in one turn): a refusal stops only its
+    /// group; a request with no answer stops the turn, and the groups after it are not sent.
+    @Test func groupsStopAtTheirOwnRefusalAndAllStopWhenTheServerDoesNotAnswer() async throws {
+        let server = try await Server("length")
+        let client = try Self.client(server)
+        func request(_ path: String) -> (path: String, headers: [(String, String)], body: [UInt8]) { (path, [], [UInt8](repeating: 120, count: 2)) }
+        let groups = await client.postGroups([
+            [request("/a0"), request("/fail"), request("/a1")],
+            [request("/b0"), request("/b1")],
+        ])
+        #expect(groups.map { $0.compactMap { try? $0.get().status } } == [[201, 500], [201, 201]])
+        #expect(groups[1].compactMap { try? Self.answer($0.get())["path"] } == ["/base/b0", "/base/b1"])
+        // Server requests so far: a0, fail, b0, b1.
+        let away = await client.postGroups([[request("/c0")], [request("/vanish"), request("/d1")], [request("/e0")]])
+        #expect(away[0].compactMap { try? $0.get().status } == [201])
+        #expect(away[1].count == 1)
+        #expect(throws: HTTPClientError.self) { try away[1][0].get() }
+        #expect(away[2].isEmpty)
+        // c0 (5), /vanish tried twice (6, 7: once more on a new connection); d1 and e0 never.
+        let next = try await client.post("/p", headers: [], body: [])
+        #expect(Self.answer(next)["n"] == 8)
+    }
+
     /// A server that closes (saying so, or not) is reconnected to for the next request.
     @Test(arguments: ["close", "drop"])
     func closedConnectionsAreOpenedAgain(_ mode: String) async throws {

@@ -7,7 +7,8 @@ MODE: length (Content-Length, kept alive), chunked (a chunked body), close (Conn
 drop (answers, then closes without saying so: the next request on that connection finds it
 gone), silent (reads the request, never answers). Each answer is 201 with
 {"n": <requests so far>, "length": <body bytes>, "path": <path>, "tenant": <NGSILD-Tenant>};
-a path ending in /fail is answered 500 (same body).
+a path ending in /fail is answered 500 (same body); one ending in /vanish closes the connection
+unanswered.
 """
 import json
 import socket
@@ -62,6 +63,8 @@ def serve(connection):
                 n = count
             if mode == "silent":
                 threading.Event().wait(3600)
+            if path.endswith("/vanish"):
+                return
             payload = json.dumps({"n": n, "length": len(body), "path": path, "tenant": headers.get("ngsild-tenant")}).encode()
             if mode == "chunked":
                 half = len(payload) // 2

@@ -37,42 +37,112 @@ public final class NotificationDelivery: Sendable {
     /// fails: how many were delivered, and why the next was not. Over HTTP they go in one turn
     /// of the origin's connection thread (one hand-over for all, not one each).
     public func sendAll(_ bodies: [String], subscription: Subscription, tenant: Tenant) async -> (delivered: Int, failure: DeliveryFailure?) {
-        guard !bodies.isEmpty else { return (0, nil) }
+        await sendTurn([(bodies, subscription, tenant)])[0]
+    }
+
+    /// Delivers several subscriptions' notifications, each subscription's in order and stopping
+    /// at its first failure, as ``sendAll(_:subscription:tenant:)`` does for one; those to one
+    /// HTTP origin go in one turn of its connection thread. When a request to an origin gets no
+    /// answer (the receiver is away, or timed out), the subscriptions after it in the turn are not
+    /// tried (each gets that failure) rather than each waiting for its own timeout.
+    public func sendTurn(
+        _ items: [(bodies: [String], subscription: Subscription, tenant: Tenant)]
+    ) async -> [(delivered: Int, failure: DeliveryFailure?)] {
+        var results = [(delivered: Int, failure: DeliveryFailure?)](repeating: (0, nil), count: items.count)
+        var posts = [(index: Int, target: HTTPTarget)]()
+        for (index, item) in items.enumerated() where !item.bodies.isEmpty {
+            let endpoint = item.subscription.endpoint
+            // The rule may have changed since the subscription was made.
+            if let refusal = policy.refusal(endpoint.uri) {
+                results[index] = (0, DeliveryFailure(refusal))
+                continue
+            }
+            guard let components = URLComponents(string: endpoint.uri), let scheme = components.scheme?.lowercased(), let host = components.host
+            else {
+                results[index] = (0, DeliveryFailure("\(endpoint.uri.prefix(80)) is not a URI"))
+                continue
+            }
+            let headers = Self.headers(item.subscription, tenant: item.tenant)
+            switch scheme {
+            case "http", "https":
+                switch httpTarget(scheme: scheme, host: host, components: components, headers: headers) {
+                case .success(let target): posts.append((index, target))
+                case .failure(let failure): results[index] = (0, failure)
+                }
+            case "mqtt", "mqtts":
+                for (sent, body) in item.bodies.enumerated() {
+                    do {
+                        try await publish(body, scheme: scheme, host: host, components: components, headers: headers, subscription: item.subscription)
+                    } catch {
+                        results[index] = (sent, error)
+                        break
+                    }
+                    results[index] = (sent + 1, nil)
+                }
+            default:
+                results[index] = (0, DeliveryFailure("\(scheme):// endpoints are not notified (http, https, mqtt, mqtts)"))
+            }
+        }
+        // Per origin (one, in a lane), one turn of its connection.
+        var origins = [String]()
+        var byOrigin = [String: [(index: Int, target: HTTPTarget)]]()
+        for post in posts {
+            if byOrigin[post.target.origin] == nil { origins.append(post.target.origin) }
+            byOrigin[post.target.origin, default: []].append(post)
+        }
+        for origin in origins {
+            let group = byOrigin[origin] ?? []
+            let answers = await group[0].target.client.postGroups(
+                group.map { post in items[post.index].bodies.map { (post.target.path, post.target.headers, Array($0.utf8)) } }
+            )
+            var away: DeliveryFailure?
+            for (post, answer) in zip(group, answers) {
+                let request = "POST \(origin)\(post.target.path)"
+                var delivered = 0
+                var failure: DeliveryFailure?
+                for result in answer {
+                    switch result {
+                    case .success(let response) where (200..<300).contains(response.status): delivered += 1
+                    case .success(let response): failure = DeliveryFailure("\(request) was answered \(response.status)")
+                    case .failure(let error):
+                        failure = DeliveryFailure("\(request): \(error)")
+                        away = DeliveryFailure("not sent: \(origin) did not answer the notification before it (\(error))")
+                    }
+                }
+                if answer.isEmpty, let away { failure = away }
+                results[post.index] = (delivered, failure)
+            }
+        }
+        return results
+    }
+
+    /// The headers of a notification of `subscription`: content type, tenant, the context's
+    /// `Link` (unless JSON-LD carries it in the body) and the endpoint's `receiverInfo`.
+    static func headers(_ subscription: Subscription, tenant: Tenant) -> [(String, String)] {
         let endpoint = subscription.endpoint
-        // The rule may have changed since the subscription was made.
-        if let refusal = policy.refusal(endpoint.uri) { return (0, DeliveryFailure(refusal)) }
-        guard let components = URLComponents(string: endpoint.uri), let scheme = components.scheme?.lowercased(), let host = components.host
-        else { return (0, DeliveryFailure("\(endpoint.uri.prefix(80)) is not a URI")) }
         let contentType = endpoint.accept == "application/json" ? "application/json" : endpoint.accept
         var headers: [(String, String)] = [("Content-Type", contentType), ("NGSILD-Tenant", tenant.name)]
         if contentType != "application/ld+json" {
             let context = subscription.jsonldContext ?? NGSIContext.core
             headers.append(("Link", "<\(context)>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""))
         }
-        headers += endpoint.receiverInfo.map { ($0.key, $0.value) }
-        switch scheme {
-        case "http", "https":
-            return await post(bodies, scheme: scheme, host: host, components: components, headers: headers)
-        case "mqtt", "mqtts":
-            for (index, body) in bodies.enumerated() {
-                do { try await publish(body, scheme: scheme, host: host, components: components, headers: headers, subscription: subscription) } catch
-                {
-                    return (index, error)
-                }
-            }
-            return (bodies.count, nil)
-        default:
-            return (0, DeliveryFailure("\(scheme):// endpoints are not notified (http, https, mqtt, mqtts)"))
-        }
+        return headers + endpoint.receiverInfo.map { ($0.key, $0.value) }
     }
 
-    private func post(
-        _ bodies: [String],
+    /// Where a POST goes: the origin's kept client, the path (with query) and the headers.
+    struct HTTPTarget {
+        let client: HTTPClient
+        let origin: String
+        let path: String
+        let headers: [(String, String)]
+    }
+
+    private func httpTarget(
         scheme: String,
         host: String,
         components: URLComponents,
         headers: [(String, String)]
-    ) async -> (delivered: Int, failure: DeliveryFailure?) {
+    ) -> Result<HTTPTarget, DeliveryFailure> {
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         let bracketed = host.contains(":") ? "[\(host)]" : host
         let origin = "\(scheme)://\(bracketed):\(port)"
@@ -85,19 +155,10 @@ public final class NotificationDelivery: Sendable {
                 clients[origin] = made
                 return made
             }
-        } catch { return (0, DeliveryFailure("\(error)")) }
+        } catch { return .failure(DeliveryFailure("\(error)")) }
         var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         if let query = components.percentEncodedQuery { path += "?\(query)" }
-        let results = await client.postAll(bodies.map { (path, headers, Array($0.utf8)) })
-        var delivered = 0
-        for result in results {
-            switch result {
-            case .success(let response) where (200..<300).contains(response.status): delivered += 1
-            case .success(let response): return (delivered, DeliveryFailure("POST \(origin)\(path) was answered \(response.status)"))
-            case .failure(let error): return (delivered, DeliveryFailure("POST \(origin)\(path): \(error)"))
-            }
-        }
-        return (delivered, nil)
+        return .success(HTTPTarget(client: client, origin: origin, path: path, headers: headers))
     }
 
     private func publish(

@@ -42,9 +42,16 @@ public final class Notifier: Service, Sendable {
 
     private struct State {
         var index: [Tenant: SubscriptionIndex] = [:]
-        /// Moved by every enqueue, so a worker that found nothing knows whether more came.
-        var generation: [SubscriptionKey: Int] = [:]
-        var workers: [SubscriptionKey: Task<Void, Never>] = [:]
+        /// Per place notified (``laneName(_:)``), the subscriptions waiting for their turn.
+        var lanes: [String: Lane] = [:]
+        /// The subscriptions in a lane (waiting or in a turn), with the lane's name: one lane at
+        /// a time delivers a subscription's notifications, so they go in order.
+        var inLane: [SubscriptionKey: String] = [:]
+        /// Subscriptions woken while in a lane: looked at again after their turn.
+        var wokenAgain: Set<SubscriptionKey> = []
+        /// Subscriptions waiting to retry after a failure, and their failures in a row.
+        var retries: [SubscriptionKey: Task<Void, Never>] = [:]
+        var failures: [SubscriptionKey: Int] = [:]
         var periodic: [SubscriptionKey: Task<Void, Never>] = [:]
         /// When each subscription was last given a notification (throttling).
         var lastQueued: [SubscriptionKey: Timestamp] = [:]
@@ -95,10 +102,13 @@ public final class Notifier: Service, Sendable {
         let tasks = state.withLock { state -> [Task<Void, Never>] in
             state.running = false
             defer {
-                state.workers = [:]
+                state.lanes = [:]
+                state.inLane = [:]
+                state.wokenAgain = []
+                state.retries = [:]
                 state.periodic = [:]
             }
-            return Array(state.workers.values) + Array(state.periodic.values)
+            return state.lanes.values.compactMap(\.task) + Array(state.retries.values) + Array(state.periodic.values)
         }
         for task in tasks { task.cancel() }
         await delivery.close()
@@ -123,6 +133,8 @@ public final class Notifier: Service, Sendable {
             return
         }
         if subscription.timeInterval != nil && running { startPeriodic(key, subscription) }
+        // A changed subscription (its endpoint mended, say) is tried at once.
+        state.withLock { $0.retries.removeValue(forKey: key)?.cancel() }
         if subscription.isActive { wake([key]) }
     }
 
@@ -344,79 +356,143 @@ public final class Notifier: Service, Sendable {
             logger.error("keeping notifications failed: they are lost", metadata: ["count": "\(rows.count)", "error": "\(error)"])
             return
         }
-        wake(Set(rows.map(\.key)), more: true)
+        wake(Set(rows.map(\.key)))
     }
 
     // MARK: Delivery
 
-    /// Starts the workers of `keys` unless they run (or the notifier does not yet); with `more`,
-    /// notifications were just added (a worker that found none looks again).
-    private func wake(_ keys: Set<SubscriptionKey>, more: Bool = false) {
+    /// The subscriptions notifying one place (an HTTP origin, an MQTT broker) are delivered by
+    /// one task, a few subscriptions per turn in the order they became ready, each with up to
+    /// ``notificationsPerTurn`` of its notifications; the deliveries of a turn are recorded in one
+    /// commit. One task per place rather than per subscription: a thousand subscriptions of one
+    /// receiver share its connection anyway, and a thousand tasks would crowd ingest out of the
+    /// cooperative threads. A place that is slow or away holds up only its own lane.
+    struct Lane {
+        var ready: [SubscriptionKey] = []
+        var task: Task<Void, Never>?
+    }
+
+    static let subscriptionsPerTurn = 64
+    static let notificationsPerTurn = 32
+
+    /// The place a notification goes to: the endpoint's scheme and authority.
+    static func laneName(_ uri: String) -> String {
+        guard let separator = uri.range(of: "://") else { return uri }
+        let authority = uri[separator.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return (uri[..<separator.upperBound] + authority).lowercased()
+    }
+
+    /// Puts `keys` in their lanes (starting a lane's task when it has none), unless the notifier
+    /// is not running or they wait to retry; one already in a lane is looked at again after its
+    /// turn.
+    private func wake(_ keys: some Sequence<SubscriptionKey>) {
         state.withLock { state in
-            for key in keys {
-                if more { state.generation[key, default: 0] += 1 }
-                guard state.running, state.workers[key] == nil else { continue }
-                state.workers[key] = Task { [self] in await work(key) }
+            guard state.running else { return }
+            for key in keys where state.retries[key] == nil {
+                if state.inLane[key] != nil {
+                    state.wokenAgain.insert(key)
+                    continue
+                }
+                guard let subscription = state.index[key.tenant]?.subscriptions[key.id] else { continue }
+                let name = Self.laneName(subscription.endpoint.uri)
+                var lane = state.lanes[name] ?? Lane()
+                lane.ready.append(key)
+                state.inLane[key] = name
+                if lane.task == nil { lane.task = Task { [self] in await deliver(lane: name) } }
+                state.lanes[name] = lane
             }
         }
     }
 
-    /// Delivers `key`'s pending notifications in order, each until it succeeds; ends when none
-    /// is left (or the subscription is paused, expired or gone).
-    private func work(_ key: SubscriptionKey) async {
-        var failures = 0
+    /// Delivers the lane's subscriptions' pending notifications in turns until none is ready.
+    private func deliver(lane name: String) async {
         while !Task.isCancelled {
-            let (subscription, generation) = state.withLock { state in
-                (state.index[key.tenant]?.subscriptions[key.id], state.generation[key, default: 0])
+            let turn = state.withLock { state -> [SubscriptionKey] in
+                guard var lane = state.lanes[name] else { return [] }
+                guard !lane.ready.isEmpty else {
+                    state.lanes[name] = nil
+                    return []
+                }
+                let taken = Array(lane.ready.prefix(Self.subscriptionsPerTurn))
+                lane.ready.removeFirst(taken.count)
+                state.lanes[name] = lane
+                return taken
             }
-            guard let subscription, subscription.isInForce(at: now()) else { break }
-            let batch: [PendingNotification]
-            do { batch = try records.pending(key, limit: 32) } catch {
-                logger.error("reading pending notifications failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-                continue
+            if turn.isEmpty { return }
+            var more = [SubscriptionKey]()
+            var sending = [(key: SubscriptionKey, subscription: Subscription, batch: [PendingNotification])]()
+            for key in turn {
+                let subscription = state.withLock { $0.index[key.tenant]?.subscriptions[key.id] }
+                // Deleted, paused or expired: what is pending stays (``update`` wakes it).
+                guard let subscription, subscription.isInForce(at: now()) else { continue }
+                // Its endpoint moved elsewhere: that lane's.
+                guard Self.laneName(subscription.endpoint.uri) == name else {
+                    more.append(key)
+                    continue
+                }
+                do {
+                    let batch = try records.pending(key, limit: Self.notificationsPerTurn)
+                    if !batch.isEmpty { sending.append((key, subscription, batch)) }
+                } catch {
+                    retry(key, after: DeliveryFailure("reading pending notifications failed: \(error)"))
+                }
             }
-            if batch.isEmpty {
-                let done = state.withLock { state in
-                    guard state.generation[key, default: 0] == generation else { return false }
-                    state.workers[key] = nil
-                    return true
+            // Sent together (one hand-over to the connection); a hub that dies before the turn
+            // is recorded delivers them again (at least once).
+            let outcomes = await delivery.sendTurn(sending.map { ($0.batch.map(\.body), $0.subscription, $0.key.tenant) })
+            var delivered = [PendingNotification]()
+            for (item, outcome) in zip(sending, outcomes) {
+                delivered += item.batch.prefix(outcome.delivered)
+                if let failure = outcome.failure {
+                    retry(item.key, after: failure)
+                } else {
+                    more.append(item.key)
                 }
-                if done { return }
-                continue
             }
-            // Sent together (one hand-over to the connection), recorded together (one commit),
-            // before anything is read again; a hub that dies in between delivers them again (at
-            // least once).
-            var remaining = batch[...]
-            while !remaining.isEmpty && !Task.isCancelled {
-                let (delivered, failure) = await delivery.sendAll(remaining.map(\.body), subscription: subscription, tenant: key.tenant)
-                if delivered > 0 {
-                    failures = 0
-                    do { try records.delivered(Array(remaining.prefix(delivered)), at: now()) } catch {
-                        logger.error("recording deliveries failed", metadata: ["subscription": "\(key)", "error": "\(error)"])
-                    }
-                    remaining = remaining.dropFirst(delivered)
+            if !delivered.isEmpty {
+                do { try records.delivered(delivered, at: now()) } catch {
+                    logger.error("recording deliveries failed", metadata: ["count": "\(delivered.count)", "error": "\(error)"])
                 }
-                guard let failure else { continue }
-                failures += 1
-                try? records.failed(key, at: now(), reason: failure.description)
-                if failures == 1 || failures.isMultiple(of: 10) {
-                    logger.warning(
-                        "notification not delivered: retrying",
-                        metadata: ["subscription": "\(key)", "attempts": "\(failures)", "error": "\(failure)"]
-                    )
+            }
+            // Out of the lane; those that may have more (or were woken meanwhile) go back in.
+            let again = state.withLock { state -> [SubscriptionKey] in
+                var again = more
+                for key in turn {
+                    if state.inLane[key] == name { state.inLane[key] = nil }
+                    if state.wokenAgain.remove(key) != nil && !more.contains(key) { again.append(key) }
                 }
-                try? await Task.sleep(for: backoff(failures))
-                // Deleted, paused or expired meanwhile: stop here, the rest stays pending.
-                let current = state.withLock { $0.index[key.tenant]?.subscriptions[key.id] }
-                guard let current, current.isInForce(at: now()) else {
-                    state.withLock { $0.workers[key] = nil }
-                    return
-                }
+                for key in more where state.failures[key] != nil { state.failures[key] = nil }
+                return again
+            }
+            wake(again)
+        }
+    }
+
+    /// A delivery of `key` failed: counted, logged (the first and every tenth in a row), and
+    /// tried again after ``backoff(_:)``.
+    private func retry(_ key: SubscriptionKey, after failure: DeliveryFailure) {
+        let failures = state.withLock { state in
+            state.failures[key, default: 0] += 1
+            return state.failures[key, default: 1]
+        }
+        try? records.failed(key, at: now(), reason: failure.description)
+        if failures == 1 || failures.isMultiple(of: 10) {
+            logger.warning(
+                "notification not delivered: retrying",
+                metadata: ["subscription": "\(key)", "attempts": "\(failures)", "error": "\(failure)"]
+            )
+        }
+        let delay = backoff(failures)
+        state.withLock { state in
+            guard state.running else { return }
+            state.retries[key]?.cancel()
+            state.retries[key] = Task { [self] in
+                try? await Task.sleep(for: delay)
+                if Task.isCancelled { return }
+                self.state.withLock { _ = $0.retries.removeValue(forKey: key) }
+                wake([key])
             }
         }
-        state.withLock { $0.workers[key] = nil }
     }
 
     /// 0.5 s doubled per failure, at most `maxBackoff`, with up to 20 % jitter.

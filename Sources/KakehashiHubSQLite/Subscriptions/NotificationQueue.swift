@@ -326,18 +326,20 @@ final class NotificationQueue {
         return read
     }
 
-    /// `notifications` (of one subscription) were delivered: counted, no longer pending.
+    /// `notifications` (of one subscription or several) were delivered: counted, no longer
+    /// pending. One commit for all of them.
     func delivered(_ notifications: [PendingNotification], at: Timestamp) throws {
-        for (key, group) in Dictionary(grouping: notifications, by: \.key) {
-            // Forgotten while they were on their way (the subscription was deleted): nothing to
-            // count, and no status row to leave behind for a later subscription of that id.
-            if pending[key] == nil && done[key] == nil { continue }
-            let pointers = group.map { Pointer(seq: $0.seq) }
-            let last = max(done[key] ?? pointers[0], pointers.max()!)
-            let ms = at.millisecondsSinceEpoch
-            // One commit; should it fail after memory moved on, the notifications are delivered
-            // again after a restart (at least once).
-            try connection.transaction {
+        // Forgotten while they were on their way (the subscription was deleted): nothing to
+        // count, and no status row to leave behind for a later subscription of that id.
+        let groups = Dictionary(grouping: notifications, by: \.key).filter { pending[$0.key] != nil || done[$0.key] != nil }
+        guard !groups.isEmpty else { return }
+        let ms = at.millisecondsSinceEpoch
+        // Should the commit fail after memory moved on, the notifications are delivered again
+        // after a restart (at least once).
+        try connection.transaction {
+            for (key, group) in groups {
+                let pointers = group.map { Pointer(seq: $0.seq) }
+                let last = max(done[key] ?? pointers[0], pointers.max()!)
                 try bump(
                     key,
                     "sent = sent + ?6, last_notification = ?3, last_success = ?3, done_batch = ?4, done_item = ?5",

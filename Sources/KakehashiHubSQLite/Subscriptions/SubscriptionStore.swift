@@ -43,9 +43,9 @@ public final class SubscriptionStore: SubscriptionRecords, Sendable {
         }
     }
 
-    func queued<T: Sendable>(_ operation: String, _ body: (NotificationQueue) throws -> T) throws(StorageError) -> T {
+    func queued<T: Sendable>(_ operation: @autoclosure () -> String, _ body: (NotificationQueue) throws -> T) throws(StorageError) -> T {
         do { return try queue.withLock { queue in try body(queue) } } catch {
-            throw StorageError(operation, cause: "\(error)")
+            throw StorageError(operation(), cause: "\(error)")
         }
     }
 
@@ -169,7 +169,10 @@ extension SubscriptionStore: NotificationRecords {
 
     public func delivered(_ notifications: [PendingNotification], at: Timestamp) throws(StorageError) {
         guard let first = notifications.first else { return }
-        try queued("recording \(notifications.count) notifications of \(first.key) as delivered") { queue in
+        try queued(
+            "recording \(notifications.count) notifications of "
+                + (notifications.allSatisfy({ $0.key == first.key }) ? "\(first.key)" : "several subscriptions") + " as delivered"
+        ) { queue in
             try queue.delivered(notifications, at: at)
         }
     }
