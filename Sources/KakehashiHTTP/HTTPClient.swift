@@ -11,6 +11,8 @@ import Glibc
 /// the gateway stays small on a board). Certificates are checked against the system's roots (or a
 /// CA file) and the host name. Requests are made one at a time on a thread of their own, never
 /// blocking Swift's cooperative pool; each step (connect, send, every read) has the timeout.
+/// With a `niceness` above 0 that thread is one of the client's own, at that lower priority (the
+/// hub's notifications yield the CPU to ingest).
 public final class HTTPClient: @unchecked Sendable {
     /// Where requests go.
     public struct Endpoint: Sendable, Hashable {
@@ -40,12 +42,13 @@ public final class HTTPClient: @unchecked Sendable {
     public let endpoint: Endpoint
     let timeout: Duration
     let caFile: String?
-    private let queue = DispatchQueue(label: "kakehashi.http")
+    private let queue: SerialRunner
     /// Only touched on `queue`.
     private var connection: Connection?
     private var context: OpaquePointer?
 
-    public init(endpoint: Endpoint, timeout: Duration, caFile: String? = nil) {
+    public init(endpoint: Endpoint, timeout: Duration, caFile: String? = nil, niceness: Int32 = 0) {
+        queue = SerialRunner(label: "kakehashi.http", niceness: niceness)
         self.endpoint = endpoint
         self.timeout = timeout
         self.caFile = caFile
@@ -54,6 +57,7 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     deinit {
+        queue.stop()
         connection?.close()
         if let context { SSL_CTX_free(context) }
     }
@@ -124,8 +128,8 @@ public final class HTTPClient: @unchecked Sendable {
     /// Closes the kept connection (the next request opens another).
     public func close() {
         queue.sync {
-            connection?.close()
-            connection = nil
+            self.connection?.close()
+            self.connection = nil
         }
     }
 
@@ -325,5 +329,69 @@ public enum HTTPClientError: Error, Sendable, CustomStringConvertible {
         case .closed(let before): before ? "the server closed the connection without an answer" : "the server closed the connection mid-answer"
         case .malformed(let what): "a malformed answer: \(what)"
         }
+    }
+}
+
+/// Runs blocks one at a time, in order: on a dispatch queue, or with a `niceness` above 0 on a
+/// thread of its own at that lower priority (on Linux `setpriority` applies to the calling thread
+/// only, and an unprivileged process may not raise it back, so a shared worker thread must not be
+/// lowered).
+final class SerialRunner: @unchecked Sendable {
+    private let queue: DispatchQueue?
+    private let lock = NSCondition()
+    /// Guarded by `lock`.
+    private var jobs: [@Sendable () -> Void] = []
+    private var stopped = false
+
+    init(label: String, niceness: Int32) {
+        guard niceness > 0 else {
+            queue = DispatchQueue(label: label)
+            return
+        }
+        queue = nil
+        let thread = Thread { [self] in
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+            while let job = next() { job() }
+        }
+        thread.start()
+    }
+
+    private func next() -> (@Sendable () -> Void)? {
+        lock.lock()
+        defer { lock.unlock() }
+        while jobs.isEmpty && !stopped { lock.wait() }
+        return jobs.isEmpty ? nil : jobs.removeFirst()
+    }
+
+    func async(_ job: @escaping @Sendable () -> Void) {
+        guard queue == nil else {
+            queue?.async(execute: job)
+            return
+        }
+        lock.lock()
+        jobs.append(job)
+        lock.signal()
+        lock.unlock()
+    }
+
+    func sync(_ job: @escaping @Sendable () -> Void) {
+        if let queue {
+            queue.sync(execute: job)
+            return
+        }
+        let done = DispatchSemaphore(value: 0)
+        async {
+            job()
+            done.signal()
+        }
+        done.wait()
+    }
+
+    /// Ends the thread once the blocks given so far have run.
+    func stop() {
+        lock.lock()
+        stopped = true
+        lock.signal()
+        lock.unlock()
     }
 }

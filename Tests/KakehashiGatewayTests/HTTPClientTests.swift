@@ -138,6 +138,28 @@ import Testing
         #expect(Self.answer(next)["n"] == 8)
     }
 
+    /// A client with a niceness makes its requests on a thread of its own at that priority (the
+    /// hub's notifications), and closes without waiting on it.
+    @Test func aNiceClientPostsFromItsOwnLowerPriorityThread() async throws {
+        let server = try await Server("length")
+        let client = HTTPClient(endpoint: try HTTPClient.Endpoint(url: "http://127.0.0.1:\(server.port)/base"), timeout: .seconds(5), niceness: 7)
+        let response = try await client.post("/p", headers: [], body: [])
+        #expect(response.status == 201)
+        // /proc/self/task/<tid>/stat: field 19 is the thread's nice value (nothing else in the
+        // test process runs at 7).
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        let nices = tasks.compactMap { tid -> Int? in
+            guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return Int(fields[16])
+        }
+        #expect(nices.filter { $0 == 7 }.count == 1, "the threads' nice values: \(nices)")
+        client.close()
+        #expect(try await client.post("/q", headers: [], body: []).status == 201)
+    }
+
     /// A server that closes (saying so, or not) is reconnected to for the next request.
     @Test(arguments: ["close", "drop"])
     func closedConnectionsAreOpenedAgain(_ mode: String) async throws {

@@ -20,6 +20,9 @@ public final class NotificationDelivery: Sendable {
     let logger: Logger
     private let http = Mutex<[String: HTTPClient]>([:])
     private let mqtt = Mutex<[String: MQTTClient]>([:])
+    /// Per HTTP endpoint URI, where its POSTs go or why they cannot (parsed once: the policy is
+    /// fixed for the hub's run).
+    private let targets = Mutex<[String: Result<HTTPTarget, DeliveryFailure>]>([:])
 
     public init(policy: EndpointPolicy, timeout: Duration, logger: Logger) {
         self.policy = policy
@@ -49,9 +52,17 @@ public final class NotificationDelivery: Sendable {
         _ items: [(bodies: [String], subscription: Subscription, tenant: Tenant)]
     ) async -> [(delivered: Int, failure: DeliveryFailure?)] {
         var results = [(delivered: Int, failure: DeliveryFailure?)](repeating: (0, nil), count: items.count)
-        var posts = [(index: Int, target: HTTPTarget)]()
+        var posts = [(index: Int, target: HTTPTarget, headers: [(String, String)])]()
         for (index, item) in items.enumerated() where !item.bodies.isEmpty {
             let endpoint = item.subscription.endpoint
+            let headers = Self.headers(item.subscription, tenant: item.tenant)
+            if let known = targets.withLock({ $0[endpoint.uri] }) {
+                switch known {
+                case .success(let target): posts.append((index, target, headers))
+                case .failure(let failure): results[index] = (0, failure)
+                }
+                continue
+            }
             // The rule may have changed since the subscription was made.
             if let refusal = policy.refusal(endpoint.uri) {
                 results[index] = (0, DeliveryFailure(refusal))
@@ -62,11 +73,15 @@ public final class NotificationDelivery: Sendable {
                 results[index] = (0, DeliveryFailure("\(endpoint.uri.prefix(80)) is not a URI"))
                 continue
             }
-            let headers = Self.headers(item.subscription, tenant: item.tenant)
             switch scheme {
             case "http", "https":
-                switch httpTarget(scheme: scheme, host: host, components: components, headers: headers) {
-                case .success(let target): posts.append((index, target))
+                let target = httpTarget(scheme: scheme, host: host, components: components)
+                targets.withLock { known in
+                    if known.count >= 10_000 { known.removeAll() }
+                    known[endpoint.uri] = target
+                }
+                switch target {
+                case .success(let target): posts.append((index, target, headers))
                 case .failure(let failure): results[index] = (0, failure)
                 }
             case "mqtt", "mqtts":
@@ -85,7 +100,7 @@ public final class NotificationDelivery: Sendable {
         }
         // Per origin (one, in a lane), one turn of its connection.
         var origins = [String]()
-        var byOrigin = [String: [(index: Int, target: HTTPTarget)]]()
+        var byOrigin = [String: [(index: Int, target: HTTPTarget, headers: [(String, String)])]]()
         for post in posts {
             if byOrigin[post.target.origin] == nil { origins.append(post.target.origin) }
             byOrigin[post.target.origin, default: []].append(post)
@@ -93,7 +108,7 @@ public final class NotificationDelivery: Sendable {
         for origin in origins {
             let group = byOrigin[origin] ?? []
             let answers = await group[0].target.client.postGroups(
-                group.map { post in items[post.index].bodies.map { (post.target.path, post.target.headers, Array($0.utf8)) } }
+                group.map { post in items[post.index].bodies.map { (post.target.path, post.headers, Array($0.utf8)) } }
             )
             var away: DeliveryFailure?
             for (post, answer) in zip(group, answers) {
@@ -129,19 +144,21 @@ public final class NotificationDelivery: Sendable {
         return headers + endpoint.receiverInfo.map { ($0.key, $0.value) }
     }
 
-    /// Where a POST goes: the origin's kept client, the path (with query) and the headers.
-    struct HTTPTarget {
+    /// The priority of the threads that POST notifications (nice 10): on a hub whose cores are
+    /// busy, ingest (storing readings, alerts) goes first and notifications wait in their queue.
+    static let niceness: Int32 = 10
+
+    /// Where a POST goes: the origin's kept client and the path (with query).
+    struct HTTPTarget: Sendable {
         let client: HTTPClient
         let origin: String
         let path: String
-        let headers: [(String, String)]
     }
 
     private func httpTarget(
         scheme: String,
         host: String,
-        components: URLComponents,
-        headers: [(String, String)]
+        components: URLComponents
     ) -> Result<HTTPTarget, DeliveryFailure> {
         let port = components.port ?? (scheme == "https" ? 443 : 80)
         let bracketed = host.contains(":") ? "[\(host)]" : host
@@ -151,14 +168,14 @@ public final class NotificationDelivery: Sendable {
             let endpoint = try HTTPClient.Endpoint(url: origin)
             client = http.withLock { clients in
                 if let known = clients[origin] { return known }
-                let made = HTTPClient(endpoint: endpoint, timeout: timeout)
+                let made = HTTPClient(endpoint: endpoint, timeout: timeout, niceness: Self.niceness)
                 clients[origin] = made
                 return made
             }
         } catch { return .failure(DeliveryFailure("\(error)")) }
         var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         if let query = components.percentEncodedQuery { path += "?\(query)" }
-        return .success(HTTPTarget(client: client, origin: origin, path: path, headers: headers))
+        return .success(HTTPTarget(client: client, origin: origin, path: path))
     }
 
     private func publish(
