@@ -13,9 +13,9 @@ import Synchronization
 /// service, deletions from the API. The subscriptions a change concerns are found in an index per
 /// tenant (a tenant's subscriptions see only its own entities); their notifications are kept in
 /// the hub database in one transaction per change, and delivered at least once and in order per
-/// subscription by one worker each. A failed delivery is counted and retried with backoff (up to
-/// `subscriptions.retry_max_interval`); nothing waits on an endpoint but its own subscription's
-/// worker. A subscription keeps at most `subscriptions.queue_limit` pending notifications, the
+/// subscription by one task per place notified (``Lane``). A failed delivery is counted and
+/// retried with backoff (up to `subscriptions.retry_max_interval`); nothing waits on an endpoint
+/// but its own place's lane. A subscription keeps at most `subscriptions.queue_limit` pending notifications, the
 /// oldest dropped beyond (counted in its status). Periodic subscriptions (`timeInterval`) are
 /// notified by a timer each, with the entities selected as they are then.
 public final class Notifier: Service, Sendable {
@@ -60,7 +60,7 @@ public final class Notifier: Service, Sendable {
 
     private let state = Mutex(State())
 
-    /// Reads every tenant's subscriptions (workers start with ``run()``).
+    /// Reads every tenant's subscriptions (delivery starts with ``run()``).
     public init(
         records: any NotificationRecords & SubscriptionRecords,
         store: any ObservationStore,
@@ -86,7 +86,7 @@ public final class Notifier: Service, Sendable {
 
     // MARK: Running
 
-    /// Starts the workers of subscriptions with pending notifications and the periodic timers,
+    /// Starts delivering the subscriptions with pending notifications and the periodic timers,
     /// then waits for shutdown (what is pending stays in the database).
     public func run() async throws {
         let pending = (try? records.pendingCounts()) ?? [:]
@@ -332,7 +332,7 @@ public final class Notifier: Service, Sendable {
     private static let processPart = UUID().uuidString.lowercased()
     private static let notificationCounter = Atomic<Int>(0)
 
-    /// Keeps the notifications not held back by throttling, then wakes their workers.
+    /// Keeps the notifications not held back by throttling, then wakes their subscriptions' lanes.
     private func enqueue(_ items: [(Subscription, String)], tenant: Tenant, at: Timestamp) {
         let kept = state.withLock { state in
             items.filter { subscription, _ in
