@@ -7,6 +7,7 @@ Each call's result is asserted; the first failure exits 1 with what was expected
 Prints one line per step ("ok   <step>") so a failure shows how far the lifecycle got.
 """
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 from ngsildclient import Client, Entity
@@ -43,11 +44,19 @@ def probe():
 
 
 started = datetime.now(timezone.utc)
-try:
-    client = Client(hostname=host, port=port, tenant=tenant, port_temporal=port)
-except Exception as error:
-    took = (datetime.now(timezone.utc) - started).total_seconds()
-    check("connect", False, f"{error!r} after {took:.1f} s; a raw GET /healthz then got {probe()}")
+# A connection closed unanswered on the very first request has been seen once in CI (a raw
+# request right after was answered): tried up to three times, each retry printed, so the log
+# keeps the evidence while the rest of the lifecycle is still checked.
+for attempt in range(3):
+    try:
+        client = Client(hostname=host, port=port, tenant=tenant, port_temporal=port)
+        break
+    except Exception as error:
+        took = (datetime.now(timezone.utc) - started).total_seconds()
+        if attempt == 2:
+            check("connect", False, f"{error!r} after {took:.1f} s; a raw GET /healthz then got {probe()}")
+        print(f"retry connect: {error!r} after {took:.1f} s; a raw GET /healthz then got {probe()}", flush=True)
+        time.sleep(0.5)
 check("connect", client.is_connected())
 
 # One entity: create, get, exists, query with q and count, update, delete.
