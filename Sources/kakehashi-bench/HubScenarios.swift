@@ -120,6 +120,18 @@ enum HubScenarios {
         subscriptions: Int = 0,
         endpoint: String = ""
     ) async throws -> Double {
+        try await measuredIngestRun(payloads, consumers: consumers, perBatch: perBatch, subscriptions: subscriptions, endpoint: endpoint).rate
+    }
+
+    /// ``ingestRun(_:consumers:perBatch:subscriptions:endpoint:)`` with the CPU time the bench
+    /// process (the hub, and a receiver in it) used meanwhile.
+    static func measuredIngestRun(
+        _ payloads: [[UInt8]],
+        consumers: Int = HubConfiguration.defaultIngestConsumers,
+        perBatch: Int = perBatch,
+        subscriptions: Int = 0,
+        endpoint: String = ""
+    ) async throws -> (rate: Double, cpuSeconds: Double) {
         let broker = try TestBroker()
         try broker.start()
         defer { broker.stop() }
@@ -147,6 +159,7 @@ enum HubScenarios {
             }
         }
         let registry = MetricsRegistry()
+        let cpuBefore = processCPUSeconds()
         let began = ContinuousClock.now
         let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet, registry: registry)
         let ingest = hub.ingest!
@@ -161,13 +174,21 @@ enum HubScenarios {
             try await Task.sleep(for: .milliseconds(5))
         }
         let elapsed = ContinuousClock.now - began
+        let cpu = processCPUSeconds() - cpuBefore
         running.cancel()
         maintaining.cancel()
         await notifying.triggerGracefulShutdown()
         _ = try? await notifier.value
         _ = try? await running.value
         _ = try? await maintaining.value
-        return total / seconds(elapsed)
+        return (total / seconds(elapsed), cpu)
+    }
+
+    /// CPU time (user and system, all threads) this process has used so far, in seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// The same rows inserted with prepared statements, 500 per transaction.

@@ -71,6 +71,9 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Readings per NGSI-LD upsert run (HTTP and MQTT each).")
     var ngsiReadings = 20_000
 
+    @Option(help: "Readings per run of the notification ingest scenario.")
+    var notifyReadings = 200_000
+
     @Option(help: "Active NGSI-LD subscriptions in the notification ingest scenario.")
     var notifySubscriptions = 1000
 
@@ -146,7 +149,7 @@ struct KakehashiBench: AsyncParsableCommand {
             notes += ngsi.notes
         }
         if selected(.notify, "hub ingest with NGSI-LD subscriptions against none") {
-            let notify = try await NotificationScenarios.run(repeats: mqttRepeats, readings: hubReadings, subscriptions: notifySubscriptions)
+            let notify = try await NotificationScenarios.run(repeats: mqttRepeats, readings: notifyReadings, subscriptions: notifySubscriptions)
             rows += notify.rows
             notes += notify.notes
         }
