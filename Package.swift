@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KakehashiGateway", targets: ["KakehashiGateway"]),
         .library(name: "KakehashiHubCore", targets: ["KakehashiHubCore"]),
         .library(name: "KakehashiHubSQLite", targets: ["KakehashiHubSQLite"]),
+        .library(name: "KakehashiHubPostgres", targets: ["KakehashiHubPostgres"]),
         .library(name: "KakehashiHub", targets: ["KakehashiHub"]),
         .library(name: "KakehashiAlerts", targets: ["KakehashiAlerts"]),
         .executable(name: "kakehashi-sim", targets: ["kakehashi-sim"]),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Hummingbird's own network layer, named for the hub's HTTP/1 request-head guard.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -128,6 +130,15 @@ let package = Package(
         .target(
             name: "KakehashiHubSQLite",
             dependencies: ["KakehashiHubCore", "KakehashiModel", "KakehashiAlerts", "KakehashiSQLite"]
+        ),
+        // The hub's stores over PostgreSQL (postgres-nio), for several hubs over one database.
+        .target(
+            name: "KakehashiHubPostgres",
+            dependencies: [
+                "KakehashiHubCore", "KakehashiModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The hub over HTTP: the NGSI-LD API, middleware, feeds' transports, dashboard, and the
         // `Hub` that wires core, store and server into one application.
@@ -226,8 +237,8 @@ let package = Package(
         .testTarget(
             name: "KakehashiHubStoreTests",
             dependencies: [
-                "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiSQLite", "KakehashiAlerts", "KakehashiTestSupport",
-                "KakehashiHubTestSupport",
+                "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiHubPostgres", "KakehashiModel", "KakehashiSQLite", "KakehashiAlerts",
+                "KakehashiTestSupport", "KakehashiHubTestSupport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "KakehashiSQLiteTests", dependencies: ["KakehashiSQLite"]),

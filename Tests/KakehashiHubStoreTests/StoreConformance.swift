@@ -1,8 +1,11 @@
 import Foundation
 import KakehashiHubCore
+import KakehashiHubPostgres
 import KakehashiHubTestSupport
 import KakehashiModel
 import KakehashiSQLite
+import KakehashiTestSupport
+import Logging
 import Testing
 
 @testable import KakehashiHubSQLite
@@ -274,18 +277,34 @@ enum StoreConformance {
     }
 }
 
-/// The stores every check runs on: one SQLite file, and one file per tenant
-/// (`storage.separation: per_tenant`).
+/// The stores every check runs on: one SQLite file, one file per tenant
+/// (`storage.separation: per_tenant`), and PostgreSQL (a fresh database of the shared test
+/// server each time, see ``TestPostgres``).
 enum ConformingStore: String, CaseIterable, Sendable {
-    case sqlite, perTenant
+    case sqlite, perTenant, postgres
 
-    func make(deadLetterLimit: Int = 100) throws -> any ObservationStore {
+    /// Runs `body` with `count` fresh, empty stores of this kind, closing them after.
+    func with(_ count: Int = 1, deadLetterLimit: Int = 100, _ body: ([any ObservationStore]) async throws -> Void) async throws {
         var options = SQLiteStore.Options()
         options.deadLetterLimit = deadLetterLimit
         options.sync = .normal
         switch self {
-        case .sqlite: return try SQLiteStore(path: Readings.temporaryDatabase(), options: options)
-        case .perTenant: return try TenantSeparatedStore(path: Readings.temporaryDatabase(), options: options)
+        case .sqlite:
+            try await body((0..<count).map { _ in try SQLiteStore(path: Readings.temporaryDatabase(), options: options) })
+        case .perTenant:
+            try await body((0..<count).map { _ in try TenantSeparatedStore(path: Readings.temporaryDatabase(), options: options) })
+        case .postgres:
+            let server = try TestPostgres.shared()
+            var stores = [PostgresStore]()
+            for _ in 0..<count {
+                let settings = PostgresStore.Settings(url: try server.createDatabase(prefix: "conformance"), deadLetterLimit: deadLetterLimit)
+                stores.append(try await PostgresStore.open(settings, logger: Logger(label: "test")))
+            }
+            do { try await body(stores) } catch {
+                for store in stores { await store.close() }
+                throw error
+            }
+            for store in stores { await store.close() }
         }
     }
 }
@@ -293,31 +312,31 @@ enum ConformingStore: String, CaseIterable, Sendable {
 @Suite("Store conformance")
 struct StoreConformanceTests {
     @Test(arguments: ConformingStore.allCases) func exactlyOnce(_ kind: ConformingStore) async throws {
-        try await StoreConformance.exactlyOnce(kind.make())
+        try await kind.with { try await StoreConformance.exactlyOnce($0[0]) }
     }
     @Test(arguments: ConformingStore.allCases) func concurrentBatchesMatchOneByOne(_ kind: ConformingStore) async throws {
-        try await StoreConformance.concurrentBatchesMatchOneByOne(kind.make(), kind.make())
+        try await kind.with(2) { try await StoreConformance.concurrentBatchesMatchOneByOne($0[0], $0[1]) }
     }
     @Test(arguments: ConformingStore.allCases) func latestStateMerges(_ kind: ConformingStore) async throws {
-        try await StoreConformance.latestStateMerges(kind.make())
+        try await kind.with { try await StoreConformance.latestStateMerges($0[0]) }
     }
     @Test(arguments: ConformingStore.allCases) func tenantsAreSeparate(_ kind: ConformingStore) async throws {
-        try await StoreConformance.tenantsAreSeparate(kind.make())
+        try await kind.with { try await StoreConformance.tenantsAreSeparate($0[0]) }
     }
     @Test(arguments: ConformingStore.allCases) func rangesAndLastN(_ kind: ConformingStore) async throws {
-        try await StoreConformance.rangesAndLastN(kind.make())
+        try await kind.with { try await StoreConformance.rangesAndLastN($0[0]) }
     }
     @Test(arguments: ConformingStore.allCases) func textAndBooleanSeries(_ kind: ConformingStore) async throws {
-        try await StoreConformance.textAndBooleanSeries(kind.make())
+        try await kind.with { try await StoreConformance.textAndBooleanSeries($0[0]) }
     }
     @Test(arguments: ConformingStore.allCases) func deadLettersAreBounded(_ kind: ConformingStore) async throws {
-        try await StoreConformance.deadLettersAreBounded(kind.make(deadLetterLimit: 5), limit: 5)
+        try await kind.with(deadLetterLimit: 5) { try await StoreConformance.deadLettersAreBounded($0[0], limit: 5) }
     }
     @Test(arguments: ConformingStore.allCases) func historyIsRemoved(_ kind: ConformingStore) async throws {
-        try await StoreConformance.historyIsRemoved(kind.make())
+        try await kind.with { try await StoreConformance.historyIsRemoved($0[0]) }
     }
     @Test(arguments: ConformingStore.allCases) func retention(_ kind: ConformingStore) async throws {
-        try await StoreConformance.retention(kind.make())
+        try await kind.with { try await StoreConformance.retention($0[0]) }
     }
 }
 

@@ -1,0 +1,118 @@
+/// The hub's tables in PostgreSQL; `kakehashi_schema` counts the migrations applied. Times are
+/// milliseconds since 1970 (`bigint`), as in the SQLite store, so both stores share their
+/// bucketing and ranges exactly.
+///
+/// - `entities`: each entity's latest state (its merged NGSI-LD fragment, as text) with its
+///   location; `created` and `modified`.
+/// - `series`: one row per (tenant, entity, attribute); readings and rollups refer to it by
+///   number, so the exactly-once key (tenant, entity, attribute, observedAt) is the primary key
+///   (series, t) of `observations`.
+/// - `observations`: partitioned by month of `t` (declarative range partitioning), so retention
+///   drops whole months; partitions are made as readings of a new month arrive.
+/// - `rollups`: count, min, max and sum per series, resolution and bucket (hours at ingest, from
+///   the rows actually inserted).
+/// - `gateways`, `deadletters`: as in SQLite.
+enum PostgresSchema {
+    static let migrations = [
+        """
+        CREATE TABLE entities(
+            tenant text NOT NULL,
+            id text NOT NULL,
+            type text NOT NULL,
+            body text NOT NULL,
+            latitude double precision,
+            longitude double precision,
+            created bigint,
+            modified bigint NOT NULL,
+            PRIMARY KEY(tenant, id)
+        );
+        CREATE INDEX entities_type ON entities(tenant, type, id);
+        CREATE TABLE series(
+            id bigserial PRIMARY KEY,
+            tenant text NOT NULL,
+            entity text NOT NULL,
+            type text NOT NULL,
+            attribute text NOT NULL,
+            kind smallint NOT NULL,
+            unit text,
+            UNIQUE(tenant, entity, attribute)
+        );
+        CREATE INDEX series_type ON series(tenant, type);
+        CREATE TABLE observations(
+            series bigint NOT NULL,
+            t bigint NOT NULL,
+            num double precision,
+            txt text,
+            received bigint NOT NULL,
+            PRIMARY KEY(series, t)
+        ) PARTITION BY RANGE (t);
+        CREATE TABLE rollups(
+            series bigint NOT NULL,
+            resolution bigint NOT NULL,
+            bucket bigint NOT NULL,
+            n bigint NOT NULL,
+            mn double precision NOT NULL,
+            mx double precision NOT NULL,
+            sm double precision NOT NULL,
+            PRIMARY KEY(series, resolution, bucket)
+        );
+        CREATE TABLE gateways(
+            tenant text NOT NULL,
+            gateway text NOT NULL,
+            last_sequence bigint NOT NULL,
+            batches bigint NOT NULL,
+            last_seen bigint NOT NULL,
+            PRIMARY KEY(tenant, gateway)
+        );
+        CREATE TABLE deadletters(
+            id bigserial PRIMARY KEY,
+            received bigint NOT NULL,
+            source text NOT NULL,
+            tenant text,
+            reason text NOT NULL,
+            detail text NOT NULL,
+            payload bytea NOT NULL,
+            size bigint NOT NULL
+        );
+        """
+    ]
+
+    /// The value kinds of a series (as in SQLite).
+    enum Kind: Int16 {
+        case number = 0, text = 1, boolean = 2
+    }
+
+    /// The month partition holding `t` (ms): its name and bounds [from, to).
+    static func partition(of t: Int64) -> (name: String, from: Int64, to: Int64) {
+        let days = floorDivide(t, 86_400_000)
+        let (year, month) = civil(fromDays: days)
+        let from = daysFromCivil(year: year, month: month, day: 1) * 86_400_000
+        let next = month == 12 ? (year + 1, 1) : (year, month + 1)
+        let to = daysFromCivil(year: next.0, month: next.1, day: 1) * 86_400_000
+        let name = year < 0 ? "observations_m\(-year)_\(month)" : "observations_\(year)_\(month < 10 ? "0" : "")\(month)"
+        return (name, from, to)
+    }
+
+    static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+    /// Year and month of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+    static func civil(fromDays z0: Int64) -> (year: Int64, month: Int64) {
+        let z = z0 + 719_468
+        let era = floorDivide(z, 146_097)
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month)
+    }
+
+    static func daysFromCivil(year y0: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? y0 - 1 : y0
+        let era = floorDivide(y, 400)
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
