@@ -61,8 +61,11 @@ public final class PostgresStore: ObservationStore, Sendable {
     /// (under an advisory lock, so hubs starting together migrate once).
     public static func open(_ settings: Settings, logger: Logger) async throws(StorageError) -> PostgresStore {
         let configuration: PostgresClient.Configuration
-        do { configuration = try Self.configuration(settings) } catch {
-            throw StorageError("opening \(Self.redacted(settings.url))", cause: "\(error)")
+        do {
+            configuration = try Self.configuration(settings)
+            try await Self.probe(settings, logger: logger)
+        } catch {
+            throw StorageError("opening \(Self.redacted(settings.url))", cause: Self.describe(error))
         }
         let store = PostgresStore(client: PostgresClient(configuration: configuration), settings: settings, logger: logger)
         do {
@@ -80,25 +83,64 @@ public final class PostgresStore: ObservationStore, Sendable {
         _ = await running.value
     }
 
-    /// The client configuration of `settings` (the URL parsed).
-    static func configuration(_ settings: Settings) throws -> PostgresClient.Configuration {
+    /// What the URL of `settings` names.
+    struct Target {
+        let host: String
+        let port: Int
+        let user: String
+        let password: String?
+        let database: String?
+        let tls: Bool
+    }
+
+    static func target(_ settings: Settings) throws -> Target {
         guard let components = URLComponents(string: settings.url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host, !host.isEmpty
         else {
             throw PostgresURLError(url: redacted(settings.url))
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(
+        return Target(
             host: host,
             port: components.port ?? 5432,
-            username: components.user ?? "postgres",
+            user: components.user ?? "postgres",
             password: settings.password ?? components.password,
             database: database.isEmpty ? nil : database,
-            tls: settings.tls ? .require(.makeClientConfiguration()) : .disable
+            tls: settings.tls
+        )
+    }
+
+    /// The client configuration of `settings` (the URL parsed).
+    static func configuration(_ settings: Settings) throws -> PostgresClient.Configuration {
+        let target = try target(settings)
+        var configuration = PostgresClient.Configuration(
+            host: target.host,
+            port: target.port,
+            username: target.user,
+            password: target.password,
+            database: target.database,
+            tls: target.tls ? .require(.makeClientConfiguration()) : .disable
         )
         configuration.options.maximumConnections = max(1, settings.poolSize)
         configuration.options.connectTimeout = .seconds(10)
         return configuration
+    }
+
+    /// Connects once, outside the pool (which would retry a refused connection for a minute), so
+    /// that a wrong address, password or database is said at once.
+    static func probe(_ settings: Settings, logger: Logger) async throws {
+        let target = try target(settings)
+        var configuration = PostgresConnection.Configuration(
+            host: target.host,
+            port: target.port,
+            username: target.user,
+            password: target.password,
+            database: target.database,
+            tls: target.tls ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
+        )
+        configuration.options.connectTimeout = .seconds(10)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        try await connection.close()
     }
 
     /// `url` without its password.
@@ -210,6 +252,22 @@ public final class PostgresStore: ObservationStore, Sendable {
                 try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
             }
             partitions.withLock { _ = $0.insert(name) }
+        }
+    }
+
+    /// The month partitions of `observations`, by name.
+    func partitionNames() async throws(StorageError) -> [String] {
+        try await reading("listing partitions") { connection in
+            let rows = try await connection.query(
+                """
+                SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'observations'::regclass ORDER BY 1
+                """,
+                logger: logger
+            )
+            var names = [String]()
+            for try await (name, ) in rows.decode((String,).self) { names.append(name) }
+            return names
         }
     }
 

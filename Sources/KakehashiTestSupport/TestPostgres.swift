@@ -44,7 +44,12 @@ public final class TestPostgres: @unchecked Sendable {
                 made = try TestPostgres(existing: url)
             } else {
                 made = try TestPostgres()
-                atexit { TestPostgres.sharedServer.withLock { $0?.stop(signal: SIGINT) } }
+                atexit {
+                    TestPostgres.sharedServer.withLock { server in
+                        server?.stop(signal: SIGINT)
+                        if let directory = server?.directory { try? FileManager.default.removeItem(at: directory) }
+                    }
+                }
             }
             server = made
             return made

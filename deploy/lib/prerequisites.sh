@@ -108,3 +108,55 @@ check_no_warnings() {
 stop_stray_test_brokers() {
     pkill -f "kakehashi-broker-[0-9A-F-]*/mosquitto.conf" 2>/dev/null || true
 }
+
+# PostgreSQL's server (Debian's postgresql: 15 on bookworm), for the PostgreSQL store's tests and
+# `deploy/demo --hubs N`. Exports KAKEHASHI_PG_BIN (the server binaries' folder).
+ensure_postgres() {
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bin" ] || [ ! -x "$bin/postgres" ]; then
+        ensure_apt_packages postgresql
+        bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    fi
+    [ -x "$bin/postgres" ] || die "PostgreSQL's server is not in /usr/lib/postgresql/*/bin after installing postgresql"
+    export KAKEHASHI_PG_BIN="$bin"
+}
+
+# A throwaway PostgreSQL cluster: initdb in a new folder under $1 (a folder the server's user may
+# enter), the server on a free loopback
+# port with its socket in that folder, trust authentication for the superuser `kakehashi`. Sets
+# KAKEHASHI_PG_URL (postgres://kakehashi@127.0.0.1:PORT/postgres) and KAKEHASHI_PG_PID; stop it
+# with stop_throwaway_postgres (by that pid). PostgreSQL will not run as root: under root the
+# folder belongs to, and the server runs as, the `postgres` user.
+start_throwaway_postgres() {
+    local parent=$1 dir port as=() tries=0
+    ensure_postgres
+    dir=$(mktemp -d "$parent/postgres.XXXXXX")
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres:postgres "$dir"
+        as=(setpriv --reuid=postgres --regid=postgres --clear-groups --)
+    fi
+    "${as[@]}" "$KAKEHASHI_PG_BIN/initdb" -D "$dir/data" -U kakehashi --auth=trust -E UTF8 --locale=C.UTF-8 \
+        --no-sync --no-instructions >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${as[@]}" "$KAKEHASHI_PG_BIN/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
+        -c fsync=off -c full_page_writes=off -c max_connections=300 >"$dir/postgres.log" 2>&1 &
+    KAKEHASHI_PG_PID=$!
+    until "$KAKEHASHI_PG_BIN/pg_isready" -h 127.0.0.1 -p "$port" -q; do
+        kill -0 "$KAKEHASHI_PG_PID" 2>/dev/null || { cat "$dir/postgres.log" >&2; die "postgres exited on start"; }
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] || { cat "$dir/postgres.log" >&2; die "postgres did not accept connections within 30 s"; }
+        sleep 0.1
+    done
+    export KAKEHASHI_PG_URL="postgres://kakehashi@127.0.0.1:$port/postgres" KAKEHASHI_PG_PID
+    log "PostgreSQL $("$KAKEHASHI_PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (pid $KAKEHASHI_PG_PID)"
+}
+
+stop_throwaway_postgres() {
+    [ -n "${KAKEHASHI_PG_PID:-}" ] || return 0
+    kill -INT "$KAKEHASHI_PG_PID" 2>/dev/null || true
+    local tries=0
+    while kill -0 "$KAKEHASHI_PG_PID" 2>/dev/null && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+    kill -KILL "$KAKEHASHI_PG_PID" 2>/dev/null || true
+    KAKEHASHI_PG_PID=
+}
