@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "KakehashiHubPostgres",
             dependencies: [
-                "KakehashiHubCore", "KakehashiModel",
+                "KakehashiHubCore", "KakehashiModel", "KakehashiAlerts",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

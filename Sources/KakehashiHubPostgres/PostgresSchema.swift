@@ -12,6 +12,12 @@
 /// - `rollups`: count, min, max and sum per series, resolution and bucket (hours at ingest, from
 ///   the rows actually inserted).
 /// - `gateways`, `deadletters`: as in SQLite.
+/// - `alerts`, `alert_events`: alerts and their history, as in SQLite; the database itself
+///   forbids a second open alert for one rule and entity (a partial unique index). Event ids
+///   come from `alert_event_counters`, one row per tenant moved in the transaction that writes
+///   the events: not a sequence (a sequence hands out ids that commit out of order, and a feed
+///   reader would skip one), and the row lock makes every other hub writing that tenant's events
+///   wait until this one commits, so ids become visible in order.
 enum PostgresSchema {
     static let migrations = [
         """
@@ -74,7 +80,58 @@ enum PostgresSchema {
             payload bytea NOT NULL,
             size bigint NOT NULL
         );
+        """,
         """
+        CREATE TABLE alert_event_counters(
+            tenant text PRIMARY KEY,
+            last bigint NOT NULL
+        );
+        CREATE TABLE alert_events(
+            tenant text NOT NULL,
+            id bigint NOT NULL,
+            alert bigint NOT NULL,
+            kind text NOT NULL,
+            rule text NOT NULL,
+            entity text NOT NULL,
+            entity_type text,
+            stage integer NOT NULL,
+            stage_name text,
+            severity text,
+            value double precision,
+            level double precision,
+            at bigint NOT NULL,
+            latitude double precision,
+            longitude double precision,
+            actor text,
+            late boolean NOT NULL DEFAULT false,
+            last_reading bigint,
+            PRIMARY KEY(tenant, id)
+        );
+        CREATE INDEX alert_events_alert ON alert_events(tenant, alert, id);
+        CREATE TABLE alerts(
+            tenant text NOT NULL,
+            id bigint NOT NULL,
+            rule text NOT NULL,
+            entity text NOT NULL,
+            entity_type text,
+            stage integer NOT NULL,
+            stage_name text,
+            severity text,
+            value double precision,
+            level double precision,
+            raised bigint NOT NULL,
+            updated bigint NOT NULL,
+            cleared bigint,
+            latitude double precision,
+            longitude double precision,
+            acknowledged_by text,
+            acknowledged bigint,
+            last_change bigint NOT NULL,
+            last_kind text NOT NULL,
+            PRIMARY KEY(tenant, id)
+        );
+        CREATE UNIQUE INDEX alerts_open ON alerts(tenant, rule, entity) WHERE cleared IS NULL;
+        """,
     ]
 
     /// The value kinds of a series (as in SQLite).
