@@ -145,7 +145,7 @@ let package = Package(
         .target(
             name: "KakehashiHub",
             dependencies: [
-                "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiModel", "KakehashiAlerts",
+                "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiHubPostgres", "KakehashiModel", "KakehashiAlerts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -33,10 +33,17 @@ struct CheckConfig: ParsableCommand {
         do {
             let configuration = try HubConfiguration.load(file: file, secrets: .deferred) { warnings = $0 }
             let tenants = configuration.tenants.keys.sorted().map { "\($0) (\(configuration.tenants[$0]!.gateways.count) gateway(s))" }
+            let storage: String
+            switch configuration.storageKind {
+            case .sqlite: storage = "storage \(configuration.storagePath) (sync \(configuration.storage.sync.rawValue))"
+            case .postgres(let postgres):
+                storage =
+                    "storage PostgreSQL \(postgres.url) (pool \(postgres.poolSize)\(postgres.tls ? ", TLS" : "")), "
+                    + "keys and subscriptions in \(configuration.storagePath)"
+            }
             print(
                 """
-                \(file): OK — HTTP on \(configuration.http.host):\(configuration.http.port), storage \(configuration.storagePath) \
-                (sync \(configuration.storage.sync.rawValue)), broker \(configuration.broker?.brokerAddress ?? "none (HTTP only)"), \
+                \(file): OK — HTTP on \(configuration.http.host):\(configuration.http.port), \(storage), broker \(configuration.broker?.brokerAddress ?? "none (HTTP only)"), \
                 tenants: \(tenants.joined(separator: ", "))
                 """
             )

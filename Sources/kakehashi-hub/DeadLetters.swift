@@ -4,6 +4,7 @@ import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
 import KakehashiModel
+import Logging
 
 /// `kakehashi-hub deadletters [list|retry] --config FILE`
 struct DeadLetters: AsyncParsableCommand {
@@ -20,10 +21,8 @@ struct DeadLetters: AsyncParsableCommand {
         }
     }
 
-    static func openStore(_ configuration: HubConfiguration) throws -> any ObservationStore {
-        configuration.storageSeparation == .perTenant
-            ? try TenantSeparatedStore(path: configuration.storagePath, options: configuration.storage)
-            : try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
+    static func openStore(_ configuration: HubConfiguration) async throws -> any ObservationStore {
+        try await Hub.openStore(configuration, logger: Logger(label: "kakehashi.hub"))
     }
 
     struct List: AsyncParsableCommand {
@@ -40,7 +39,7 @@ struct DeadLetters: AsyncParsableCommand {
         func run() async throws {
             let configuration = try DeadLetters.load(options.config)
             do {
-                let store = try DeadLetters.openStore(configuration)
+                let store = try await DeadLetters.openStore(configuration)
                 let letters = try await store.deadLetters(limit: limit)
                 if letters.isEmpty && !json { print("0 dead letters") }
                 for letter in letters {
@@ -104,7 +103,7 @@ struct DeadLetters: AsyncParsableCommand {
             let configuration = try DeadLetters.load(options.config)
             var refusedAgain = 0
             do {
-                let store = try DeadLetters.openStore(configuration)
+                let store = try await DeadLetters.openStore(configuration)
                 let access = try AccessStore(path: configuration.storagePath)
                 let retry = DeadLetterRetry(configuration: configuration, store: store, access: access, now: systemWallClock)
                 let letters = try await store.deadLetters(limit: Int.max).reversed().filter { letter in

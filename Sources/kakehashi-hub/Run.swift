@@ -37,7 +37,7 @@ struct Run: AsyncParsableCommand {
         MetricsSystem.bootstrap(registry.factory)
         let logger = Logger(label: "kakehashi.hub")
         let hub: Hub
-        do { hub = try Hub(configuration: configuration, logger: logger, registry: registry) } catch {
+        do { hub = try await Hub.open(configuration: configuration, logger: logger, registry: registry) } catch {
             throw CommandFailure("\(error)")
         }
         let http = configuration.http

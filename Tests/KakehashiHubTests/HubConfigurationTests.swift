@@ -54,6 +54,69 @@ struct HubConfigurationTests {
         }
     }
 
+    @Test func postgresStorageAndInstanceAreRead() throws {
+        let yaml = """
+            instance: hub-b
+            storage:
+              kind: postgres
+              url: postgres://kakehashi@db.example.lg.jp:5433/kakehashi
+              password_env: KAKEHASHI_DB_PASSWORD
+              pool_size: 20
+              tls: true
+              path: hub.sqlite
+            tenants: { kurume: }
+            """
+        let configuration = try HubConfiguration.parse(
+            yaml: yaml,
+            file: "hub.yaml",
+            baseDirectory: "/tmp",
+            environment: ["KAKEHASHI_DB_PASSWORD": "s3cret"]
+        )
+        #expect(configuration.instance == "hub-b")
+        #expect(
+            configuration.storageKind
+                == .postgres(.init(url: "postgres://kakehashi@db.example.lg.jp:5433/kakehashi", password: "s3cret", poolSize: 20, tls: true))
+        )
+        // An instance's sessions share the subscription with every other hub of the client id.
+        let broker = MQTTConfiguration(host: "127.0.0.1", port: 1883, clientID: "hub")
+        let session = HubConfiguration.ingestSession(broker, index: 0, of: 1, instance: "hub-b")
+        #expect(session.settings.clientID == "hub-hub-b-1" && session.filter == "$share/hub/\(WireTopic.allObservations)")
+        #expect(HubConfiguration.ingestSession(broker, index: 2, of: 4, instance: "hub-b").settings.clientID == "hub-hub-b-3")
+
+        let broken = """
+            instance: "hub b"
+            storage:
+              kind: postgres
+              url: mysql://db/kakehashi
+              password_env: NOT_SET_ANYWHERE
+              pool_size: 0
+              path: hub.sqlite
+              separation: per_tenant
+            tenants: { kurume: }
+            """
+        do {
+            _ = try HubConfiguration.parse(yaml: broken, file: "hub.yaml", baseDirectory: "/tmp")
+            Issue.record("a broken configuration was accepted")
+        } catch {
+            for expected in [
+                "instance: instance is a name", "storage.url: url is postgres://user@host:port/database",
+                "storage.password_env: the environment variable NOT_SET_ANYWHERE is not set", "storage.pool_size:",
+                "storage.separation: separation per_tenant is for kind: sqlite",
+            ] {
+                #expect(error.description.contains(expected), "missing \(expected) in:\n\(error.description)")
+            }
+        }
+        let misplaced = "storage: { path: hub.sqlite, url: \"postgres://db/k\" }\ntenants: { kurume: }\n"
+        #expect(throws: ConfigurationError.self) { try HubConfiguration.parse(yaml: misplaced, file: "hub.yaml", baseDirectory: "/tmp") }
+        let inline = "storage: { kind: postgres, path: hub.sqlite, url: \"postgres://hub:pw@db/k\" }\ntenants: { kurume: }\n"
+        do {
+            _ = try HubConfiguration.parse(yaml: inline, file: "hub.yaml", baseDirectory: "/tmp")
+            Issue.record("a password in the URL was accepted")
+        } catch {
+            #expect(error.description.contains("url holds a password"))
+        }
+    }
+
     @Test func everyProblemIsReportedWithItsLine() throws {
         let yaml = """
             http:

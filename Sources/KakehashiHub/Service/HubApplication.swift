@@ -103,7 +103,13 @@ public struct Hub: Sendable {
         )
         var ingest: MQTTIngest?
         if let broker = configuration.broker {
-            ingest = try MQTTIngest(broker: broker, consumers: configuration.ingestConsumers, ingestor: ingestor, logger: logger)
+            ingest = try MQTTIngest(
+                broker: broker,
+                consumers: configuration.ingestConsumers,
+                instance: configuration.instance,
+                ingestor: ingestor,
+                logger: logger
+            )
         }
         self.store = store
         self.alerts = alerts

@@ -40,7 +40,7 @@ struct HubConfigurationLoader {
         guard
             let m = root.mapping(allowed: [
                 "http", "storage", "broker", "tenants", "default_tenant", "retention", "limits", "ingest", "alerts", "dashboard", "access",
-                "federation", "jsonld", "subscriptions",
+                "federation", "jsonld", "subscriptions", "instance",
             ])
         else { return nil }
         var http = HubConfiguration.HTTP()
@@ -58,9 +58,37 @@ struct HubConfigurationLoader {
         var path: String?
         var options = StorageOptions()
         var separation = HubConfiguration.StorageSeparation.shared
+        var kind = HubConfiguration.StorageKind.sqlite
         if let node = root.required(m, "storage"),
-            let members = node.mapping(allowed: ["path", "sync", "deadletter_limit", "readers", "cache", "separation"])
+            let members = node.mapping(allowed: [
+                "path", "sync", "deadletter_limit", "readers", "cache", "separation", "kind", "url", "password_env", "pool_size", "tls",
+            ])
         {
+            let postgresKeys = ["url", "password_env", "pool_size", "tls"]
+            switch members["kind"]?.string ?? "sqlite" {
+            case "sqlite":
+                for key in postgresKeys where members[key] != nil { members[key]?.fail("\(key) is for kind: postgres") }
+            case "postgres":
+                if let url = node.required(members, "url")?.string {
+                    if !(url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")) || URLComponents(string: url)?.host?.isEmpty ?? true {
+                        members["url"]?.fail("url is postgres://user@host:port/database")
+                    } else if URLComponents(string: url)?.password != nil {
+                        members["url"]?.fail("url holds a password: put it in the environment variable password_env names")
+                    }
+                    var postgres = HubConfiguration.PostgresStorage(url: url)
+                    if members["password_env"] != nil {
+                        postgres.password = ConfigNode.secret(members, "password", reader: node.reader, path: node.path)
+                    }
+                    if let size = members["pool_size"]?.int(in: 1...200) { postgres.poolSize = size }
+                    if let tls = members["tls"]?.bool { postgres.tls = tls }
+                    kind = .postgres(postgres)
+                }
+                if members["separation"]?.string == "per_tenant" {
+                    members["separation"]?.fail("separation per_tenant is for kind: sqlite (a schema per tenant on PostgreSQL is not built yet)")
+                }
+            default:
+                members["kind"]?.fail("kind is sqlite (the default) or postgres")
+            }
             path = node.required(members, "path")?.string.map { ConfigDocument.resolve($0, against: baseDirectory) }
             if let path { members["path"]?.checkWritableFile(path, what: "the database") }
             if let sync = members["sync"] {
@@ -106,6 +134,18 @@ struct HubConfigurationLoader {
             }
         }
         var defaultTenant: Tenant?
+        var instance: String?
+        if let node = m["instance"] {
+            if let name = node.string, !name.isEmpty, name.count <= 40,
+                name.unicodeScalars.allSatisfy({
+                    ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil)) || $0 == "-" || $0 == "_"
+                })
+            {
+                instance = name
+            } else {
+                node.fail("instance is a name of up to 40 letters, digits, - and _ (each hub sharing a database and broker has its own)")
+            }
+        }
         if let node = m["default_tenant"], let tenant = node.model({ (text) throws(ModelError) in try Tenant(text) }) {
             if tenants[tenant] == nil && !tenants.isEmpty { node.fail("\(tenant) is not one of the tenants") } else { defaultTenant = tenant }
         }
@@ -194,7 +234,9 @@ struct HubConfigurationLoader {
         configuration.http = http
         configuration.storage = options
         configuration.storageSeparation = separation
+        configuration.storageKind = kind
         configuration.defaultTenant = defaultTenant
+        configuration.instance = instance
         configuration.retention = retention
         configuration.retentionInterval = interval
         configuration.limits = limits

@@ -72,8 +72,42 @@ public struct HubConfiguration: Sendable {
         case perTenant = "per_tenant"
     }
 
-    /// The SQLite file.
+    /// Where readings, entities and alerts are kept (`storage.kind`).
+    public enum StorageKind: Sendable, Hashable {
+        /// The SQLite file at ``storagePath`` (the default).
+        case sqlite
+        /// A PostgreSQL database, which several hubs may share.
+        case postgres(PostgresStorage)
+    }
+
+    /// `storage.kind: postgres`: the database and how to reach it.
+    public struct PostgresStorage: Sendable, Hashable {
+        /// `postgres://user@host:port/database` (`storage.url`).
+        public var url: String
+        /// The password, from the environment variable `storage.password_env` names.
+        public var password: String?
+        /// Connections kept at most (`storage.pool_size`, default 10).
+        public var poolSize: Int
+        /// TLS to the server, verifying its certificate (`storage.tls`, default false).
+        public var tls: Bool
+
+        public init(url: String, password: String? = nil, poolSize: Int = 10, tls: Bool = false) {
+            self.url = url
+            self.password = password
+            self.poolSize = poolSize
+            self.tls = tls
+        }
+    }
+
+    /// `storage.kind`.
+    public var storageKind = StorageKind.sqlite
+    /// The SQLite file (with `storage.kind: postgres`, it still keeps the access tables,
+    /// subscriptions and notifications).
     public var storagePath: String
+    /// This hub's name among several sharing one database and one broker (`instance`; nil for
+    /// a hub on its own): its ingest sessions are `<client_id>-<instance>-<n>` in the shared
+    /// subscription `$share/<client_id>/…`, so the broker hands each batch to one session of one hub.
+    public var instance: String?
     /// `storage.separation`.
     public var storageSeparation = StorageSeparation.shared
     /// Store settings.
@@ -136,11 +170,16 @@ public struct HubConfiguration: Sendable {
     }
 
     /// The sessions and the topic filter of ingest consumer `index` (0-based) of `count`.
-    public static func ingestSession(_ broker: MQTTConfiguration, index: Int, of count: Int) -> (settings: MQTTConfiguration, filter: String) {
+    public static func ingestSession(
+        _ broker: MQTTConfiguration,
+        index: Int,
+        of count: Int,
+        instance: String? = nil
+    ) -> (settings: MQTTConfiguration, filter: String) {
         var settings = ingestSettings(broker)
-        guard count > 1 else { return (settings, WireTopic.allObservations) }
+        guard count > 1 || instance != nil else { return (settings, WireTopic.allObservations) }
         let group = broker.clientID.map { $0 == "/" || $0 == "+" || $0 == "#" ? "-" : $0 }
-        settings.clientID = "\(broker.clientID)-\(index + 1)"
+        settings.clientID = "\(broker.clientID)-\(instance.map { "\($0)-" } ?? "")\(index + 1)"
         return (settings, "$share/\(String(group))/\(WireTopic.allObservations)")
     }
 }

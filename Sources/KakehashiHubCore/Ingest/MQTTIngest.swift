@@ -23,10 +23,16 @@ public final class MQTTIngest: Service, Sendable {
     let logger: Logger
 
     /// Creates the ingest clients (not connected until `run`).
-    public init(broker: MQTTConfiguration, consumers count: Int = 1, ingestor: Ingestor, logger: Logger) throws(MQTTError) {
+    public init(
+        broker: MQTTConfiguration,
+        consumers count: Int = 1,
+        instance: String? = nil,
+        ingestor: Ingestor,
+        logger: Logger
+    ) throws(MQTTError) {
         var consumers = [(client: MQTTClient, filter: String)]()
         for index in 0..<max(1, count) {
-            let (settings, filter) = HubConfiguration.ingestSession(broker, index: index, of: max(1, count))
+            let (settings, filter) = HubConfiguration.ingestSession(broker, index: index, of: max(1, count), instance: instance)
             consumers.append((try MQTTClient(configuration: settings, logger: logger), filter))
         }
         self.consumers = consumers
@@ -87,9 +93,14 @@ public final class MQTTIngest: Service, Sendable {
 
     /// Creates the hub's persistent, subscribed sessions on the broker and leaves, so batches
     /// published before the hub first runs wait for it.
-    public static func prepareSessions(broker: MQTTConfiguration, consumers count: Int, logger: Logger) async throws(MQTTError) {
+    public static func prepareSessions(
+        broker: MQTTConfiguration,
+        consumers count: Int,
+        instance: String? = nil,
+        logger: Logger
+    ) async throws(MQTTError) {
         for index in 0..<max(1, count) {
-            let (settings, filter) = HubConfiguration.ingestSession(broker, index: index, of: max(1, count))
+            let (settings, filter) = HubConfiguration.ingestSession(broker, index: index, of: max(1, count), instance: instance)
             var plain = settings
             plain.acknowledgement = .onReceipt
             let client = try MQTTClient(configuration: plain, logger: logger)

@@ -1,0 +1,54 @@
+import Foundation
+import KakehashiHubCore
+import KakehashiHubPostgres
+import KakehashiHubSQLite
+import Logging
+
+extension Hub {
+    /// Opens the store `configuration` names: the SQLite file (one, or one per tenant), or the
+    /// PostgreSQL database of `storage.kind: postgres`.
+    public static func openStore(_ configuration: HubConfiguration, logger: Logger) async throws -> any ObservationStore & AlertStore {
+        switch configuration.storageKind {
+        case .sqlite:
+            return configuration.storageSeparation == .perTenant
+                ? try TenantSeparatedStore(path: configuration.storagePath, options: configuration.storage)
+                : try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
+        case .postgres(let postgres):
+            return try await PostgresStore.open(
+                PostgresStore.Settings(
+                    url: postgres.url,
+                    password: postgres.password,
+                    poolSize: postgres.poolSize,
+                    tls: postgres.tls,
+                    deadLetterLimit: configuration.storage.deadLetterLimit
+                ),
+                logger: logger
+            )
+        }
+    }
+
+    /// Opens storage (connecting to PostgreSQL with `storage.kind: postgres`) and creates the
+    /// services; nothing runs yet.
+    public static func open(
+        configuration: HubConfiguration,
+        logger: Logger,
+        registry: MetricsRegistry = MetricsRegistry(),
+        now: @escaping WallClock = systemWallClock
+    ) async throws -> Hub {
+        guard case .postgres = configuration.storageKind else {
+            return try Hub(configuration: configuration, logger: logger, registry: registry, now: now)
+        }
+        let store = try await openStore(configuration, logger: logger)
+        do {
+            return try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store)
+        } catch {
+            await (store as? PostgresStore)?.close()
+            throw error
+        }
+    }
+
+    /// Closes the store's connections (PostgreSQL's; SQLite files close with the process).
+    public func close() async {
+        await (store as? PostgresStore)?.close()
+    }
+}
