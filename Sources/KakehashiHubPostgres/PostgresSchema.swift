@@ -12,6 +12,8 @@
 /// - `rollups`: count, min, max and sum per series, resolution and bucket (hours at ingest, from
 ///   the rows actually inserted).
 /// - `gateways`, `deadletters`: as in SQLite.
+/// - `access_tenants`, `access_gateways`, `access_keys`, `access_grants`, `access_version`: as
+///   in SQLite (see ``PostgresAccessStore``).
 /// - `alerts`, `alert_events`: alerts and their history, as in SQLite; the database itself
 ///   forbids a second open alert for one rule and entity (a partial unique index). Event ids
 ///   come from `alert_event_counters`, one row per tenant moved in the transaction that writes
@@ -131,6 +133,47 @@ enum PostgresSchema {
             PRIMARY KEY(tenant, id)
         );
         CREATE UNIQUE INDEX alerts_open ON alerts(tenant, rule, entity) WHERE cleared IS NULL;
+        """,
+        """
+        CREATE TABLE access_tenants(
+            name text PRIMARY KEY,
+            display text,
+            created bigint NOT NULL
+        );
+        CREATE TABLE access_gateways(
+            tenant text NOT NULL REFERENCES access_tenants(name) ON DELETE CASCADE,
+            gateway text NOT NULL UNIQUE,
+            created bigint NOT NULL,
+            PRIMARY KEY(tenant, gateway)
+        );
+        CREATE TABLE access_keys(
+            id text PRIMARY KEY,
+            tenant text NOT NULL,
+            role text NOT NULL,
+            label text,
+            salt bytea NOT NULL,
+            hash bytea NOT NULL,
+            created bigint NOT NULL,
+            expires bigint,
+            revoked bigint
+        );
+        CREATE INDEX access_keys_tenant ON access_keys(tenant);
+        CREATE TABLE access_version(
+            singleton integer PRIMARY KEY CHECK (singleton = 1),
+            version bigint NOT NULL
+        );
+        INSERT INTO access_version VALUES (1, 1);
+        CREATE TABLE access_grants(
+            id bigserial PRIMARY KEY,
+            owner text NOT NULL,
+            grantee text NOT NULL,
+            type text NOT NULL,
+            area text,
+            precision text NOT NULL,
+            created bigint NOT NULL,
+            revoked bigint
+        );
+        CREATE INDEX access_grants_grantee ON access_grants(grantee) WHERE revoked IS NULL;
         """,
     ]
 

@@ -213,18 +213,23 @@ public final class PostgresStore: ObservationStore, Sendable {
     // MARK: Schema
 
     private func migrate() async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withConnection { connection in try await Self.migrate(connection, logger: logger) }
+    }
+
+    /// Applies the migrations not yet applied, in one transaction under an advisory lock (hubs
+    /// and commands starting together migrate once).
+    static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(7408163)", logger: logger)
             try await connection.query("CREATE TABLE IF NOT EXISTS kakehashi_schema(version integer NOT NULL)", logger: logger)
-            var applied = 0
+            var applied: Int?
             for try await (version, ) in try await connection.query("SELECT version FROM kakehashi_schema", logger: logger).decode((Int,).self) {
                 applied = version
             }
-            if applied == 0 && applied < PostgresSchema.migrations.count {
-                try await connection.query("INSERT INTO kakehashi_schema VALUES (0)", logger: logger)
-            }
-            guard applied < PostgresSchema.migrations.count else { return }
-            for migration in PostgresSchema.migrations[applied...] {
+            if applied == nil { try await connection.query("INSERT INTO kakehashi_schema VALUES (0)", logger: logger) }
+            let from = applied ?? 0
+            guard from < PostgresSchema.migrations.count else { return }
+            for migration in PostgresSchema.migrations[from...] {
                 for statement in migration.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

@@ -4,6 +4,7 @@ import KakehashiHub
 import KakehashiHubCore
 import KakehashiHubSQLite
 import KakehashiModel
+import Logging
 
 /// Loads the configuration named by `--config`, or fails with its problems.
 func loadConfiguration(_ file: String) throws -> HubConfiguration {
@@ -13,9 +14,21 @@ func loadConfiguration(_ file: String) throws -> HubConfiguration {
 }
 
 /// The configuration named by `--config` and the access tables of its database.
-func openAccess(_ options: ConfigOption) throws -> (HubConfiguration, AccessStore) {
+func openAccess(_ options: ConfigOption) throws -> (HubConfiguration, any AccessRecords) {
     let configuration = try loadConfiguration(options.config)
-    return (configuration, try accessCall { try AccessStore(path: configuration.storagePath) })
+    return (configuration, try openAccess(configuration))
+}
+
+/// The access tables of `configuration`'s database (the SQLite file, or PostgreSQL).
+func openAccess(_ configuration: HubConfiguration) throws -> any AccessRecords {
+    try accessCall { try Hub.openAccess(configuration, logger: Logger(label: "kakehashi.hub")) }
+}
+
+/// Fails for a command not built for `storage.kind: postgres` yet.
+func refuseOnPostgres(_ configuration: HubConfiguration, _ command: String) throws {
+    if case .postgres = configuration.storageKind {
+        throw CommandFailure("\(command) works on SQLite storage only so far; this hub keeps its data in PostgreSQL (storage.kind: postgres)")
+    }
 }
 
 /// A tenant named on the command line.
@@ -54,6 +67,7 @@ struct TenantCommand: ParsableCommand {
         func run() throws {
             let configuration = try loadConfiguration(options.config)
             let tenant = try parseTenant(name, "NAME")
+            try refuseOnPostgres(configuration, "tenant export")
             let counts = try accessCall { try TenantArchive.export(tenant, configuration: configuration, to: to) }
             print("\(tenant) exported to \(to): " + counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
@@ -77,7 +91,8 @@ struct TenantCommand: ParsableCommand {
             let configuration = try loadConfiguration(options.config)
             let tenant = try parseTenant(name, "NAME")
             guard yes else { throw ValidationError("deleting \(tenant) removes all its data: add --yes to confirm (export it first to keep a copy)") }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            try refuseOnPostgres(configuration, "tenant delete")
+            let store = try openAccess(configuration)
             let accounts = GatewayAccounts(configuration: configuration, records: store)
             let theirs = try accessCall { try store.gateways() }.filter { $0.tenant == tenant }.map(\.gateway)
             let counts = try accessCall { try TenantArchive.delete(tenant, configuration: configuration) }
@@ -168,7 +183,7 @@ struct GatewayCommand: ParsableCommand {
                 tenantName = try Tenant(tenant, field: "--tenant")
                 gateway = try GatewayID(id, field: "ID")
             } catch { throw ValidationError(error.description) }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let store = try openAccess(configuration)
             let accounts = GatewayAccounts(configuration: configuration, records: store)
             _ = try accessCall { try accounts.brokerFiles() }
             var password = BrokerAccessFiles.generatePassword()
@@ -253,7 +268,7 @@ struct KeyCommand: ParsableCommand {
                 throw ValidationError("--role is one of \(AccessRole.allCases.map(\.rawValue).joined(separator: ", ")), not '\(role)'")
             }
             let expiry = try expires.map(Self.parseExpiry)
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let store = try openAccess(configuration)
             let (secret, record) = try accessCall {
                 try store.createKey(
                     tenant: tenantName,
@@ -365,7 +380,7 @@ struct ShareCommand: ParsableCommand {
                 let text = FileManager.default.fileExists(atPath: area) ? ((try? String(contentsOfFile: area, encoding: .utf8)) ?? "") : area
                 do { polygon = try ShareGrant.area(parsing: text) } catch { throw ValidationError("--area: \(error)") }
             }
-            let store = try accessCall { try AccessStore(path: configuration.storagePath) }
+            let store = try openAccess(configuration)
             let grant = try accessCall {
                 try store.grant(
                     owner: owner,

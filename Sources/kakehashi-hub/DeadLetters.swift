@@ -104,7 +104,7 @@ struct DeadLetters: AsyncParsableCommand {
             var refusedAgain = 0
             do {
                 let store = try await DeadLetters.openStore(configuration)
-                let access = try AccessStore(path: configuration.storagePath)
+                let access = try Hub.openAccess(configuration, logger: Logger(label: "kakehashi.hub"))
                 let retry = DeadLetterRetry(configuration: configuration, store: store, access: access, now: systemWallClock)
                 let letters = try await store.deadLetters(limit: Int.max).reversed().filter { letter in
                     // The spelling of older versions (unknown-gateway) is accepted.

@@ -31,6 +31,8 @@ public struct Hub: Sendable {
     public let alertPublisher: AlertMQTTPublisher?
     /// Sends the NGSI-LD subscriptions' notifications.
     public let notifier: Notifier
+    /// Tenants, gateways, keys and grants.
+    public let access: any AccessRecords
 
     /// Opens storage and creates the services (nothing runs yet).
     public init(
@@ -38,7 +40,8 @@ public struct Hub: Sendable {
         logger: Logger,
         registry: MetricsRegistry = MetricsRegistry(),
         now: @escaping WallClock = systemWallClock,
-        store: (any ObservationStore & AlertStore)? = nil
+        store: (any ObservationStore & AlertStore)? = nil,
+        access: (any AccessRecords)? = nil
     ) throws {
         let given = store
         let store: any ObservationStore & AlertStore
@@ -49,7 +52,8 @@ public struct Hub: Sendable {
         } else {
             store = try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
         }
-        let accessStore = try AccessStore(path: configuration.storagePath)
+        let accessStore = try access ?? AccessStore(path: configuration.storagePath)
+        self.access = accessStore
         try FederationLink.prepareMirrors(configuration, accessStore, logger: logger)
         let directory = AccessDirectory(store: accessStore, configured: configuration.tenants)
         let metrics = HubMetrics(factory: registry.factory)

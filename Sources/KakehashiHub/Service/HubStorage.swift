@@ -14,17 +14,25 @@ extension Hub {
                 ? try TenantSeparatedStore(path: configuration.storagePath, options: configuration.storage)
                 : try SQLiteStore(path: configuration.storagePath, options: configuration.storage)
         case .postgres(let postgres):
-            return try await PostgresStore.open(
-                PostgresStore.Settings(
-                    url: postgres.url,
-                    password: postgres.password,
-                    poolSize: postgres.poolSize,
-                    tls: postgres.tls,
-                    deadLetterLimit: configuration.storage.deadLetterLimit
-                ),
-                logger: logger
-            )
+            return try await PostgresStore.open(settings(postgres, configuration), logger: logger)
         }
+    }
+
+    /// The access records `configuration` names: the SQLite file's tables, or PostgreSQL's with
+    /// `storage.kind: postgres` (migrated first if no hub has yet).
+    public static func openAccess(_ configuration: HubConfiguration, logger: Logger) throws -> any AccessRecords {
+        guard case .postgres(let postgres) = configuration.storageKind else { return try AccessStore(path: configuration.storagePath) }
+        return try PostgresAccessStore(settings(postgres, configuration), logger: logger)
+    }
+
+    static func settings(_ postgres: HubConfiguration.PostgresStorage, _ configuration: HubConfiguration) -> PostgresStore.Settings {
+        PostgresStore.Settings(
+            url: postgres.url,
+            password: postgres.password,
+            poolSize: postgres.poolSize,
+            tls: postgres.tls,
+            deadLetterLimit: configuration.storage.deadLetterLimit
+        )
     }
 
     /// Opens storage (connecting to PostgreSQL with `storage.kind: postgres`) and creates the
@@ -40,7 +48,13 @@ extension Hub {
         }
         let store = try await openStore(configuration, logger: logger)
         do {
-            return try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store)
+            let access = try openAccess(configuration, logger: logger)
+            do {
+                return try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store, access: access)
+            } catch {
+                (access as? PostgresAccessStore)?.close()
+                throw error
+            }
         } catch {
             await (store as? PostgresStore)?.close()
             throw error
@@ -49,6 +63,7 @@ extension Hub {
 
     /// Closes the store's connections (PostgreSQL's; SQLite files close with the process).
     public func close() async {
+        (access as? PostgresAccessStore)?.close()
         await (store as? PostgresStore)?.close()
     }
 }
