@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "KakehashiHubPostgres",
             dependencies: [
-                "KakehashiHubCore", "KakehashiModel", "KakehashiAlerts",
+                "KakehashiHubCore", "KakehashiModel", "KakehashiAlerts", "KakehashiSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -161,7 +161,8 @@ let package = Package(
         .executableTarget(
             name: "kakehashi-hub",
             dependencies: [
-                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiConfig", "KakehashiModel", "KakehashiAlerts", "KakehashiTraces",
+                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiHubPostgres", "KakehashiSimulation", "KakehashiConfig",
+                "KakehashiModel", "KakehashiAlerts", "KakehashiTraces",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -14,7 +14,7 @@ struct KakehashiHubCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Run.self, CheckConfig.self, Migrate.self, TenantCommand.self, GatewayCommand.self, KeyCommand.self, ShareCommand.self, DeadLetters.self,
-            Rules.self,
+            Rules.self, Copy.self,
         ]
     )
 }

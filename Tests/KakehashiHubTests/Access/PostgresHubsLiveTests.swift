@@ -61,7 +61,7 @@ struct PostgresHubsLiveTests {
             (try? String(contentsOfFile: directory.appendingPathComponent("hub-\(index).log").path, encoding: .utf8)) ?? ""
         }
         for (index, port) in ports.enumerated() {
-            try await waitUntil("hub \(index) listens", timeout: .seconds(60)) {
+            try await waitUntil("hub \(index) listens", timeout: .seconds(120)) {
                 guard hubs[index].isRunning else { throw TestSupportError("hub \(index) exited: \(log(index))") }
                 return TestBroker.accepts(port: port)
             }
@@ -85,7 +85,7 @@ struct PostgresHubsLiveTests {
         #expect(revoked.status == 0, "\(revoked.output)")
         for port in ports {
             var status = 0
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline {
                 status = try await get(port, path, key: key).status
                 if status == 401 { break }
@@ -100,7 +100,7 @@ struct PostgresHubsLiveTests {
         let second = try await cli(["key", "create", "--config", files[1], "--tenant", "kurume", "--role", "reader"])
         let readerKey = try #require(second.output.split(whereSeparator: \.isWhitespace).map(String.init).first { $0.hasPrefix("kk_") })
         var after = (status: 0, body: "")
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             after = try await get(ports[1], path, key: readerKey)
             if after.status == 200 { break }

@@ -52,7 +52,7 @@ struct SharedHubsTests {
         }
         await publisher.disconnect()
         func total(_ name: String) -> Double { hubs.reduce(0) { $0 + ($1.registry.value(name) ?? 0) } }
-        try await waitUntil("every batch is stored by one hub or the other", timeout: .seconds(60)) {
+        try await waitUntil("every batch is stored by one hub or the other", timeout: .seconds(120)) {
             total("kakehashi_hub_batches_stored_total") == 50
         }
         #expect(total("kakehashi_hub_readings_stored_total") == 400)
