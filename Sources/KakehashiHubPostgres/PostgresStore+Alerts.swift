@@ -95,8 +95,54 @@ extension PostgresStore: AlertStore {
                 try await insertEvent(connection, id: id, alert: alert, event: event, actor: nil)
                 records.append(AlertEventRecord(id: id, alert: alert, event: event))
             }
+            for tenant in Set(records.map(\.event.tenant)) {
+                let ids = records.filter { $0.event.tenant == tenant }.map(\.id)
+                try await notify(connection, tenant: tenant, first: ids.min()!, last: ids.max()!)
+            }
             return records
         }
+    }
+
+    /// The channel on which every hub hears of events stored: `tenant:first:last` (delivered
+    /// when the transaction commits).
+    public static let eventChannel = "kakehashi_alert_events"
+
+    private func notify(_ connection: PostgresConnection, tenant: Tenant, first: Int64, last: Int64) async throws {
+        try await connection.query("SELECT pg_notify(\(Self.eventChannel), \("\(tenant.name):\(first):\(last)"))", logger: logger)
+    }
+
+    /// What `payload` of ``eventChannel`` says: a tenant and the ids of its events stored.
+    public static func parseEventNotice(_ payload: String) -> (tenant: Tenant, first: Int64, last: Int64)? {
+        let parts = payload.split(separator: ":")
+        guard parts.count == 3, let tenant = try? Tenant(String(parts[0])), let first = Int64(parts[1]), let last = Int64(parts[2]) else {
+            return nil
+        }
+        return (tenant, first, last)
+    }
+
+    /// Listens on ``eventChannel`` on a connection of its own and hands each payload to
+    /// `received` until cancelled or the connection fails (the error is thrown).
+    public func listenForEvents(_ received: @Sendable (String) async -> Void) async throws {
+        let target = try Self.target(settings)
+        var configuration = PostgresConnection.Configuration(
+            host: target.host,
+            port: target.port,
+            username: target.user,
+            password: target.password,
+            database: target.database,
+            tls: target.tls ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
+        )
+        configuration.options.connectTimeout = .seconds(10)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 2, logger: logger)
+        do {
+            try await connection.listen(on: Self.eventChannel) { notifications in
+                for try await notification in notifications { await received(notification.payload) }
+            }
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
     }
 
     private func insertEvent(_ connection: PostgresConnection, id: Int64, alert: Int64, event: AlertEvent, actor: String?) async throws {
@@ -136,6 +182,7 @@ extension PostgresStore: AlertStore {
                 logger: logger
             )
             try await insertEvent(connection, id: eventID, alert: id, event: event, actor: actor)
+            try await notify(connection, tenant: tenant, first: eventID, last: eventID)
             return AlertEventRecord(id: eventID, alert: id, event: event, actor: actor)
         }
     }

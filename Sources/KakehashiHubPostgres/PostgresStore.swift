@@ -151,7 +151,7 @@ public final class PostgresStore: ObservationStore, Sendable {
     }
 
     /// A PostgreSQL error as the server said it (postgres-nio hides it from `description`).
-    static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error) -> String {
         if let error = error as? PostgresTransactionError {
             if let inner = error.closureError ?? error.beginError ?? error.commitError { return describe(inner) }
             return error.rollbackError.map { "rolling back: " + describe($0) } ?? "\(error)"

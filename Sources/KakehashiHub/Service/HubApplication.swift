@@ -33,6 +33,8 @@ public struct Hub: Sendable {
     public let notifier: Notifier
     /// Tenants, gateways, keys and grants.
     public let access: any AccessRecords
+    /// Services that come with the storage (over PostgreSQL: relaying other hubs' alert events).
+    var storageServices: [any Service] = []
 
     /// Opens storage and creates the services (nothing runs yet).
     public init(
@@ -168,6 +170,7 @@ public struct Hub: Sendable {
         services += federation.map { AfterAlertsStart(alerts: alerts, service: $0) } as [any Service]
         services.append(AlertClockService(alerts: alerts, interval: configuration.alerts.clockInterval, now: now))
         services.append(notifier)
+        services += storageServices
         if let alertPublisher { services.append(alertPublisher) }
         services.append(
             RetentionService(

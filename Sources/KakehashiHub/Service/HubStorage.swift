@@ -50,7 +50,11 @@ extension Hub {
         do {
             let access = try openAccess(configuration, logger: logger)
             do {
-                return try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store, access: access)
+                var hub = try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store, access: access)
+                if let postgres = store as? PostgresStore {
+                    hub.storageServices.append(AlertRelay(store: postgres, feed: hub.alerts.feed, logger: logger))
+                }
+                return hub
             } catch {
                 (access as? PostgresAccessStore)?.close()
                 throw error

@@ -41,6 +41,10 @@ public final class AlertFeed: Sendable {
         /// Followers of every tenant (the MQTT publisher).
         var everyone: [Int: Stream.Continuation] = [:]
         var finished = false
+        /// The id of the last event handed out, per tenant.
+        var last: [Tenant: Int64] = [:]
+        /// The id of the last event relayed from the shared database, per tenant.
+        var relayed: [Tenant: Int64] = [:]
     }
 
     private let subscribers = Mutex(Subscribers())
@@ -105,18 +109,42 @@ public final class AlertFeed: Sendable {
     public var clientCount: Int { subscribers.withLock { $0.byTenant.values.reduce(0) { $0 + $1.count } } }
 
     /// Hands `records` (in id order) to the clients of their tenants, each serialized once.
-    func publish(_ records: [AlertEventRecord]) {
+    /// Over a shared database, events are also relayed from it (``relay(_:)``), this hub's own
+    /// among them: a relayed event already handed out is skipped, and so is one of this hub's
+    /// own that the relay handed out first, so each reaches a client once, in id order. Yielding
+    /// never waits, so it happens under the lock: two publishers cannot interleave.
+    func publish(_ records: [AlertEventRecord], relayed: Bool = false) {
         guard !records.isEmpty else { return }
-        let targets = subscribers.withLock { state in
-            records.map { Array(state.byTenant[$0.event.tenant]?.values ?? [:].values) + Array(state.everyone.values) }
-        }
-        for (record, clients) in zip(records, targets) where !clients.isEmpty {
-            let event = Event(record)
-            for client in clients {
-                if case .dropped = client.yield(event) { client.finish() }
+        // Those that fell too far behind are ended after the lock (ending one removes it from
+        // the lists, under the same lock).
+        let behind = subscribers.withLock { state -> [Stream.Continuation] in
+            var behind = [Stream.Continuation]()
+            for record in records {
+                let tenant = record.event.tenant
+                if relayed {
+                    if let last = state.last[tenant], record.id <= last { continue }
+                    state.relayed[tenant] = record.id
+                } else if let relayedUpTo = state.relayed[tenant], record.id <= relayedUpTo {
+                    continue
+                }
+                state.last[tenant] = max(state.last[tenant] ?? record.id, record.id)
+                let clients = Array(state.byTenant[tenant]?.values ?? [:].values) + Array(state.everyone.values)
+                guard !clients.isEmpty else { continue }
+                let event = Event(record)
+                for client in clients {
+                    if case .dropped = client.yield(event) { behind.append(client) }
+                }
             }
+            return behind
         }
+        for client in behind { client.finish() }
     }
+
+    /// Events another hub stored (read from the shared database), handed out like this hub's own.
+    public func relay(_ records: [AlertEventRecord]) { publish(records, relayed: true) }
+
+    /// The id of the last event of `tenant` handed out, if any.
+    public func lastPublished(_ tenant: Tenant) -> Int64? { subscribers.withLock { $0.last[tenant] } }
 
     /// Ends every stream (shutdown): clients see the end of the response and reconnect elsewhere or later.
     public func finishAll() {

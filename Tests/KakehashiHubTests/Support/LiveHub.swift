@@ -32,7 +32,7 @@ final class LiveHub: Sendable {
         var configuration = configuration
         configuration.http.port = port
         if !access { configuration.requireKeys = false }
-        let hub = try Hub(configuration: configuration, logger: Logger(label: "test"))
+        let hub = try await Hub.open(configuration: configuration, logger: Logger(label: "test"))
         let bound = Mutex<Int?>(nil)
         let app = hub.application { port in bound.withLock { $0 = port } }
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test")))
@@ -77,6 +77,7 @@ final class LiveHub: Sendable {
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await running.value
+        await hub.close()
     }
 
     struct LiveHubError: Error, CustomStringConvertible {
