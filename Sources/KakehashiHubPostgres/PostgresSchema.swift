@@ -14,6 +14,8 @@
 /// - `gateways`, `deadletters`: as in SQLite.
 /// - `access_tenants`, `access_gateways`, `access_keys`, `access_grants`, `access_version`: as
 ///   in SQLite (see ``PostgresAccessStore``).
+/// - `leases`, `hub_instances`: which hub holds which of the 64 fixed partitions of entities
+///   (work that must happen once: see ``PartitionLeases``), and when each hub was last seen.
 /// - `alerts`, `alert_events`: alerts and their history, as in SQLite; the database itself
 ///   forbids a second open alert for one rule and entity (a partial unique index). Event ids
 ///   come from `alert_event_counters`, one row per tenant moved in the transaction that writes
@@ -174,6 +176,19 @@ enum PostgresSchema {
             revoked bigint
         );
         CREATE INDEX access_grants_grantee ON access_grants(grantee) WHERE revoked IS NULL;
+        """,
+        """
+        CREATE TABLE hub_instances(
+            instance text PRIMARY KEY,
+            seen bigint NOT NULL
+        );
+        CREATE TABLE leases(
+            partition integer PRIMARY KEY,
+            owner text,
+            epoch bigint NOT NULL DEFAULT 0,
+            expires bigint NOT NULL DEFAULT 0
+        );
+        INSERT INTO leases(partition) SELECT generate_series(0, 63);
         """,
     ]
 

@@ -1,0 +1,71 @@
+import Foundation
+import KakehashiHubPostgres
+import KakehashiHubTestSupport
+import KakehashiModel
+import KakehashiTestSupport
+import Logging
+import Testing
+
+/// The 64 partitions of entities shared by hubs through lease rows, against a real PostgreSQL:
+/// split fairly, taken over when a hub stops, a former owner fenced out.
+@Suite("Partition leases")
+struct PartitionLeasesTests {
+    @Test func partitionsAreStableAndEven() throws {
+        // The same entity is in the same partition on every hub and in every version.
+        #expect(
+            PartitionLeases.partition(tenant: Readings.kurume, entity: "urn:ngsi-ld:WaterObserved:kurume:g1")
+                == PartitionLeases.partition(tenant: Readings.kurume, entity: "urn:ngsi-ld:WaterObserved:kurume:g1")
+        )
+        #expect(
+            PartitionLeases.partition(tenant: Readings.kurume, entity: "urn:ngsi-ld:WaterObserved:kurume:g1")
+                != PartitionLeases.partition(tenant: Readings.omuta, entity: "urn:ngsi-ld:WaterObserved:kurume:g1")
+                || PartitionLeases.partition(tenant: Readings.kurume, entity: "urn:ngsi-ld:WaterObserved:kurume:g2")
+                    != PartitionLeases.partition(tenant: Readings.kurume, entity: "urn:ngsi-ld:WaterObserved:kurume:g1")
+        )
+        var counts = [Int](repeating: 0, count: PartitionLeases.count)
+        for i in 0..<12_800 { counts[PartitionLeases.partition(tenant: Readings.kurume, entity: "urn:ngsi-ld:WaterObserved:kurume:\(i)")] += 1 }
+        // 200 each on average.
+        #expect(counts.min()! > 130 && counts.max()! < 270, "\(counts)")
+    }
+
+    @Test func hubsSplitThePartitionsAndTakeOverAStoppedOne() async throws {
+        let url = try TestPostgres.shared().createDatabase(prefix: "leases")
+        let store = try await PostgresStore.open(.init(url: url), logger: Logger(label: "test"))
+        let a = PartitionLeases(store: store, instance: "a", ttl: .seconds(2))
+        let b = PartitionLeases(store: store, instance: "b", ttl: .seconds(2))
+        // Alone, a takes everything; when b comes, a gives half back and b takes it.
+        #expect(try await a.round().count == 64)
+        #expect(try await b.round().isEmpty)
+        let aHalf = try await a.round()
+        let bHalf = try await b.round()
+        #expect(aHalf.count == 32 && bHalf.count == 32)
+        #expect(Set(aHalf.keys).isDisjoint(with: bHalf.keys))
+        // Rounds at once never take one partition twice.
+        let c = PartitionLeases(store: store, instance: "c", ttl: .seconds(2))
+        for _ in 0..<3 {
+            async let x = a.round()
+            async let y = b.round()
+            async let z = c.round()
+            let (hx, hy, hz) = try await (x, y, z)
+            #expect(Set(hx.keys).isDisjoint(with: hy.keys) && Set(hx.keys).isDisjoint(with: hz.keys) && Set(hy.keys).isDisjoint(with: hz.keys))
+        }
+        try await c.releaseAll()
+
+        // b stops (dies): once its leases expire, a takes them with a new epoch, and b's old
+        // epoch no longer holds (fenced out).
+        let beforeB = try await b.round()
+        let victim = try #require(beforeB.keys.min())
+        #expect(try await b.stillHolds(victim, epoch: beforeB[victim]!))
+        var held = try await a.round()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while held.count < 64 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            held = try await a.round()
+        }
+        #expect(held.count == 64)
+        #expect(held[victim]! > beforeB[victim]!)
+        #expect(try await b.stillHolds(victim, epoch: beforeB[victim]!) == false)
+        #expect(try await a.stillHolds(victim, epoch: held[victim]!))
+        await store.close()
+    }
+}
