@@ -63,6 +63,7 @@ public final class TestPostgres: @unchecked Sendable {
             throw TestSupportError("KAKEHASHI_TEST_POSTGRES is not postgres://user@host:port/database: \(url)")
         }
         given = (host, port, components.user ?? "postgres")
+        durable = false
         self.port = port
         binaries = (try? Self.binDirectory()) ?? URL(fileURLWithPath: "/usr/bin")
         runAs = []
@@ -72,8 +73,13 @@ public final class TestPostgres: @unchecked Sendable {
     /// Whether PostgreSQL's server binaries are installed here (`deploy/test` installs them).
     public static var isInstalled: Bool { (try? binDirectory()) != nil }
 
-    /// Makes the cluster and starts it.
-    public init(timeout: Duration = .seconds(30)) throws {
+    /// Whether the server syncs its writes (a benchmark's; tests run without).
+    private let durable: Bool
+
+    /// Makes the cluster and starts it; `durable` keeps PostgreSQL's own syncing (`fsync`,
+    /// full page writes) for measurements, which tests turn off.
+    public init(timeout: Duration = .seconds(30), durable: Bool = false) throws {
+        self.durable = durable
         given = nil
         binaries = try Self.binDirectory()
         port = try TestBroker.freePort()
@@ -112,10 +118,11 @@ public final class TestPostgres: @unchecked Sendable {
     public func start(timeout: Duration = .seconds(30)) throws {
         guard process == nil else { return }
         let server = binaries.appendingPathComponent("postgres").path
-        let arguments = [
-            "-D", dataDirectory, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=\(host)",
-            "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB",
-        ]
+        let arguments =
+            [
+                "-D", dataDirectory, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=\(host)",
+                "-c", "max_connections=200", "-c", "shared_buffers=64MB",
+            ] + (durable ? [] : ["-c", "fsync=off", "-c", "full_page_writes=off"])
         let process = try ChildProcess(
             executable: runAs.first ?? server,
             arguments: runAs.isEmpty ? arguments : Array(runAs.dropFirst()) + [server] + arguments,

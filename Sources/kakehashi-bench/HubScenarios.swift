@@ -130,7 +130,8 @@ enum HubScenarios {
         consumers: Int = HubConfiguration.defaultIngestConsumers,
         perBatch: Int = perBatch,
         subscriptions: Int = 0,
-        endpoint: String = ""
+        endpoint: String = "",
+        postgres: String? = nil
     ) async throws -> (rate: Double, cpuSeconds: Double) {
         let broker = try TestBroker()
         try broker.start()
@@ -151,6 +152,7 @@ enum HubScenarios {
         configuration.storage.sync = .full
         configuration.ingestConsumers = consumers
         configuration.allowedEndpoints = ["127.0.0.1"]
+        if let postgres { configuration.storageKind = .postgres(.init(url: postgres, poolSize: 10)) }
         if subscriptions > 0 {
             let records = try SubscriptionStore(path: path)
             let at = Timestamp(Date())
@@ -161,7 +163,7 @@ enum HubScenarios {
         let registry = MetricsRegistry()
         let cpuBefore = processCPUSeconds()
         let began = ContinuousClock.now
-        let hub = try Hub(configuration: configuration, logger: GatewayScenarios.quiet, registry: registry)
+        let hub = try await Hub.open(configuration: configuration, logger: GatewayScenarios.quiet, registry: registry)
         let ingest = hub.ingest!
         let maintenance = MaintenanceService(store: hub.store, logger: GatewayScenarios.quiet)
         let maintaining = Task { try await maintenance.run() }
@@ -181,6 +183,7 @@ enum HubScenarios {
         _ = try? await notifier.value
         _ = try? await running.value
         _ = try? await maintaining.value
+        await hub.close()
         return (total / seconds(elapsed), cpu)
     }
 

@@ -80,9 +80,11 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Entities in the NGSI-LD query scenario.")
     var ngsiEntities = 5_000
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts, postgres
+    }
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts.")
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts, postgres.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -142,6 +144,11 @@ struct KakehashiBench: AsyncParsableCommand {
             let hub = try await HubScenarios.run(repeats: mqttRepeats, readings: hubReadings, rows: hubRows)
             rows += hub.rows
             notes += hub.notes
+        }
+        if selected(.postgres, "hub ingest into PostgreSQL against SQLite") {
+            let postgres = try await PostgresScenarios.run(repeats: mqttRepeats, readings: hubReadings)
+            rows += postgres.rows
+            notes += postgres.notes
         }
         if selected(.ngsi, "NGSI-LD upsert over HTTP against MQTT ingest, and entity queries") {
             let ngsi = try await NGSIScenarios.run(repeats: mqttRepeats, readings: ngsiReadings, entities: ngsiEntities)
