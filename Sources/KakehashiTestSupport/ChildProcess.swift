@@ -23,13 +23,15 @@ public final class ChildProcess: @unchecked Sendable {
     /// Whether the child leads its own process group (see ``signalGroup(_:)``).
     public let leadsGroup: Bool
 
-    /// Starts `executable` with `arguments`; standard output and error go to `logFile`. With
+    /// Starts `executable` with `arguments`; standard output and error go to `logFile` (standard
+    /// error to `errorFile` when given). With
     /// `ownGroup` the child leads a new process group, so a shell pipeline can be stopped whole.
     /// `environment` replaces the inherited environment when given.
     public init(
         executable: String,
         arguments: [String],
         logFile: String,
+        errorFile: String? = nil,
         ownGroup: Bool = false,
         environment: [String: String]? = nil
     ) throws {
@@ -39,7 +41,11 @@ public final class ChildProcess: @unchecked Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let errorFile {
+            posix_spawn_file_actions_addopen(&actions, 2, errorFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         // Nothing else of this process: SwiftNIO opens its sockets without close-on-exec, so a
         // child would hold a test server's listening socket, and its port, after the server stops.
         if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, 3) }

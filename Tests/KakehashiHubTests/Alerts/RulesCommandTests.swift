@@ -110,17 +110,19 @@ struct RulesCommandTests {
         #expect(try String(contentsOf: errors, encoding: .utf8).contains("has no rule 'nope'"))
     }
 
-    /// Runs the hub executable; waits without holding a thread of the shared pool (other tests run meanwhile).
+    /// Runs the hub executable (posix_spawn, as the other tests' processes: Foundation's
+    /// `Process.run` was seen to crash in a full run); waits on a thread of its own.
     static func run(_ arguments: [String], output: URL, errors: URL) async throws -> Int32 {
-        let process = Process()
-        process.executableURL = RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-hub")
-        process.arguments = arguments
         try Data().write(to: output)
         try Data().write(to: errors)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return process.terminationStatus
+        let child = try ChildProcess(
+            executable: RepositoryPaths.root.appendingPathComponent(".build/debug/kakehashi-hub").path,
+            arguments: arguments,
+            logFile: output.path,
+            errorFile: errors.path
+        )
+        let status = await child.exit()
+        // The exit code of a normal exit (the raw wait status otherwise).
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : status
     }
 }
