@@ -80,17 +80,11 @@ public final class PostgresAccessStore: AccessRecords, Sendable {
                 if let open = holder.value.withLock({ $0 }), !open.isClosed {
                     connection = open
                 } else {
-                    let target = try PostgresStore.target(settings)
-                    var configuration = PostgresConnection.Configuration(
-                        host: target.host,
-                        port: target.port,
-                        username: target.user,
-                        password: target.password,
-                        database: target.database,
-                        tls: target.tls ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
+                    connection = try await PostgresConnection.connect(
+                        configuration: try PostgresStore.connectionConfiguration(settings),
+                        id: 1,
+                        logger: logger
                     )
-                    configuration.options.connectTimeout = .seconds(10)
-                    connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
                     holder.value.withLock { $0 = connection }
                 }
                 do {

@@ -123,17 +123,7 @@ extension PostgresStore: AlertStore {
     /// Listens on ``eventChannel`` on a connection of its own and hands each payload to
     /// `received` until cancelled or the connection fails (the error is thrown).
     public func listenForEvents(_ received: @Sendable (String) async -> Void) async throws {
-        let target = try Self.target(settings)
-        var configuration = PostgresConnection.Configuration(
-            host: target.host,
-            port: target.port,
-            username: target.user,
-            password: target.password,
-            database: target.database,
-            tls: target.tls ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
-        )
-        configuration.options.connectTimeout = .seconds(10)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 2, logger: logger)
+        let connection = try await PostgresConnection.connect(configuration: try Self.connectionConfiguration(settings), id: 2, logger: logger)
         do {
             try await connection.listen(on: Self.eventChannel) { notifications in
                 for try await notification in notifications { await received(notification.payload) }

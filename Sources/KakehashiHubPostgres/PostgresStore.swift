@@ -126,9 +126,8 @@ public final class PostgresStore: ObservationStore, Sendable {
         return configuration
     }
 
-    /// Connects once, outside the pool (which would retry a refused connection for a minute), so
-    /// that a wrong address, password or database is said at once.
-    static func probe(_ settings: Settings, logger: Logger) async throws {
+    /// The configuration of a connection of its own (outside the pool) to what `settings` names.
+    static func connectionConfiguration(_ settings: Settings) throws -> PostgresConnection.Configuration {
         let target = try target(settings)
         var configuration = PostgresConnection.Configuration(
             host: target.host,
@@ -139,7 +138,13 @@ public final class PostgresStore: ObservationStore, Sendable {
             tls: target.tls ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
         )
         configuration.options.connectTimeout = .seconds(10)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        return configuration
+    }
+
+    /// Connects once, outside the pool (which would retry a refused connection for a minute), so
+    /// that a wrong address, password or database is said at once.
+    static func probe(_ settings: Settings, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(configuration: try connectionConfiguration(settings), id: 0, logger: logger)
         try await connection.close()
     }
 
