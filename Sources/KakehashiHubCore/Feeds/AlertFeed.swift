@@ -111,14 +111,12 @@ public final class AlertFeed: Sendable {
     /// Hands `records` (in id order) to the clients of their tenants, each serialized once.
     /// Over a shared database, events are also relayed from it (``relay(_:)``), this hub's own
     /// among them: a relayed event already handed out is skipped, and so is one of this hub's
-    /// own that the relay handed out first, so each reaches a client once, in id order. Yielding
-    /// never waits, so it happens under the lock: two publishers cannot interleave.
+    /// own that the relay handed out first, so each reaches a client once. Which records go to
+    /// whom is decided under the lock; the clients are handed them after it, as before.
     func publish(_ records: [AlertEventRecord], relayed: Bool = false) {
         guard !records.isEmpty else { return }
-        // Those that fell too far behind are ended after the lock (ending one removes it from
-        // the lists, under the same lock).
-        let behind = subscribers.withLock { state -> [Stream.Continuation] in
-            var behind = [Stream.Continuation]()
+        let targets = subscribers.withLock { state -> [(AlertEventRecord, [Stream.Continuation])] in
+            var out = [(AlertEventRecord, [Stream.Continuation])]()
             for record in records {
                 let tenant = record.event.tenant
                 if relayed {
@@ -128,16 +126,16 @@ public final class AlertFeed: Sendable {
                     continue
                 }
                 state.last[tenant] = max(state.last[tenant] ?? record.id, record.id)
-                let clients = Array(state.byTenant[tenant]?.values ?? [:].values) + Array(state.everyone.values)
-                guard !clients.isEmpty else { continue }
-                let event = Event(record)
-                for client in clients {
-                    if case .dropped = client.yield(event) { behind.append(client) }
-                }
+                out.append((record, Array(state.byTenant[tenant]?.values ?? [:].values) + Array(state.everyone.values)))
             }
-            return behind
+            return out
         }
-        for client in behind { client.finish() }
+        for (record, clients) in targets where !clients.isEmpty {
+            let event = Event(record)
+            for client in clients {
+                if case .dropped = client.yield(event) { client.finish() }
+            }
+        }
     }
 
     /// Events another hub stored (read from the shared database), handed out like this hub's own.
