@@ -142,12 +142,7 @@ extension PostgresStore {
                 // Rolled-up minutes (raw rows gone) and minutes computed from the raw rows left;
                 // a bucket starts in the range when its first millisecond is at or after the
                 // aligned-up `from` and before the aligned-up `to`.
-                func alignUp(_ t: Int64) -> Int64 {
-                    guard t > Int64.min + r, t < Int64.max - r else { return t }
-                    let down = resolution.bucket(of: Timestamp(millisecondsSinceEpoch: t))
-                    return down == t ? t : down + r
-                }
-                let (rawFrom, rawTo) = (alignUp(from), alignUp(to))
+                let (rawFrom, rawTo) = (resolution.alignUp(from), resolution.alignUp(to))
                 rows = try await connection.query(
                     """
                     SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = \(series) AND resolution = \(r) AND bucket >= \(from) AND bucket < \(to)

@@ -155,6 +155,15 @@ public enum RollupResolution: Int64, Sendable, Hashable, CaseIterable {
         let ms = t.millisecondsSinceEpoch
         return ms >= 0 ? ms / rawValue * rawValue : ((ms + 1) / rawValue - 1) * rawValue
     }
+
+    /// The start of the first bucket at or after `t` (ms): a bucket starts in a range when its
+    /// first millisecond is at or after the aligned-up start and before the aligned-up end.
+    /// Open ends (near `Int64.min`/`max`) stay as they are.
+    public func alignUp(_ t: Int64) -> Int64 {
+        guard t > Int64.min + rawValue, t < Int64.max - rawValue else { return t }
+        let down = bucket(of: Timestamp(millisecondsSinceEpoch: t))
+        return down == t ? t : down + rawValue
+    }
 }
 
 /// Count, min, max and sum of the numeric values of one bucket (a rollup row, or a period).

@@ -170,12 +170,6 @@ extension SQLiteStore {
                 // Rolled-up minutes (raw rows gone) and minutes computed from the raw rows left.
                 // A bucket starts in the range when its first millisecond is at or after the
                 // aligned-up `from` and before the aligned-up `to`.
-                let r = resolution.milliseconds
-                func alignUp(_ t: Int64) -> Int64 {
-                    guard t > Int64.min + r, t < Int64.max - r else { return t }
-                    let down = resolution.bucket(of: Timestamp(millisecondsSinceEpoch: t))
-                    return down == t ? t : down + r
-                }
                 statement = try db.prepare(
                     """
                     SELECT bucket, n, mn, mx, sm FROM rollups WHERE series = ?1 AND resolution = ?2 AND bucket >= ?3 AND bucket < ?4
@@ -189,8 +183,8 @@ extension SQLiteStore {
                 try statement.bind(2, resolution.milliseconds)
                 try statement.bind(3, from)
                 try statement.bind(4, to)
-                try statement.bind(5, alignUp(from))
-                try statement.bind(6, alignUp(to))
+                try statement.bind(5, resolution.alignUp(from))
+                try statement.bind(6, resolution.alignUp(to))
             }
             var buckets = [RollupBucket]()
             while try statement.step() {
