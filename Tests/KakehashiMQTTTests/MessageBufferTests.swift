@@ -156,9 +156,10 @@ final class NSLockLike: @unchecked Sendable {
     }
 }
 
-/// Waits until `condition` holds, polling, failing after `timeout`.
-func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
+/// Waits until `condition` holds, polling, failing after `timeout` (never sooner than 120 s: the
+/// deadline bounds a failure on a loaded machine, it does not measure speed).
+func waitUntil(timeout: Duration = .seconds(120), _ condition: @Sendable () -> Bool) async throws {
+    let deadline = ContinuousClock.now + max(timeout, .seconds(120))
     while !condition() {
         guard ContinuousClock.now < deadline else { throw WaitTimeout() }
         try await Task.sleep(for: .milliseconds(5))
