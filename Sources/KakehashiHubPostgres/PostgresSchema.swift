@@ -16,6 +16,14 @@
 ///   in SQLite (see ``PostgresAccessStore``).
 /// - `leases`, `hub_instances`: which hub holds which of the 64 fixed partitions of entities
 ///   (work that must happen once: see ``PartitionLeases``), and when each hub was last seen.
+/// - `alert_inbox`: stored readings of watched entities waiting for the hub that holds their
+///   partition to evaluate the rules on them; written in the transaction that stores the batch,
+///   deleted by the owner once their events are stored (so a hub dying in between leaves them
+///   to the next owner). `alert_sequences`: the sequence numbers of every gateway batch stored
+///   (an hour of them) and the partitions it has rows for, so that an owner evaluates a gateway's batches in their order and
+///   knows a gap is only batches with nothing for its partitions. `alert_cursors`: per
+///   partition and gateway, the sequence number below which everything was evaluated (a new
+///   owner goes on from there).
 /// - `alerts`, `alert_events`: alerts and their history, as in SQLite; the database itself
 ///   forbids a second open alert for one rule and entity (a partial unique index). Event ids
 ///   come from `alert_event_counters`, one row per tenant moved in the transaction that writes
@@ -189,6 +197,37 @@ enum PostgresSchema {
             expires bigint NOT NULL DEFAULT 0
         );
         INSERT INTO leases(partition) SELECT generate_series(0, 63);
+        """,
+        """
+        CREATE TABLE alert_inbox(
+            id bigserial PRIMARY KEY,
+            partition integer NOT NULL,
+            tenant text NOT NULL,
+            gateway text,
+            lowest bigint,
+            highest bigint,
+            arrived bigint NOT NULL,
+            stored bigint NOT NULL DEFAULT (extract(epoch from clock_timestamp()) * 1000)::int8,
+            entities text NOT NULL
+        );
+        CREATE INDEX alert_inbox_partition ON alert_inbox(partition, tenant, gateway, lowest);
+        CREATE TABLE alert_sequences(
+            tenant text NOT NULL,
+            gateway text NOT NULL,
+            lowest bigint NOT NULL,
+            highest bigint NOT NULL,
+            partitions integer[] NOT NULL,
+            stored bigint NOT NULL DEFAULT (extract(epoch from clock_timestamp()) * 1000)::int8,
+            PRIMARY KEY (tenant, gateway, lowest, highest)
+        );
+        CREATE INDEX alert_sequences_stored ON alert_sequences(stored);
+        CREATE TABLE alert_cursors(
+            partition integer NOT NULL,
+            tenant text NOT NULL,
+            gateway text NOT NULL,
+            next bigint NOT NULL,
+            PRIMARY KEY (partition, tenant, gateway)
+        );
         """,
     ]
 

@@ -19,8 +19,27 @@ extension PostgresStore: AlertStore {
     }
 
     public func recordAlertEvents(_ events: [AlertEvent]) async throws(StorageError) -> [AlertEventRecord] {
+        try await recordAlertEvents(events, fence: nil) ?? []
+    }
+
+    /// Records events only while `fence` holds (checked in the same transaction, the lease row
+    /// shared-locked until commit so it cannot change hands meanwhile); nil when it no longer
+    /// does: another hub took the partition, and these events are its to raise.
+    public func recordAlertEvents(_ events: [AlertEvent], fence: LeaseFence?) async throws(StorageError) -> [AlertEventRecord]? {
         guard !events.isEmpty else { return [] }
-        return try await transaction("recording \(events.count) alert events") { connection in
+        return try await transaction("recording \(events.count) alert events") { connection -> [AlertEventRecord]? in
+            if let fence {
+                let held = try await connection.query(
+                    """
+                    SELECT 1 FROM leases WHERE partition = \(Int64(fence.partition)) AND owner = \(fence.instance) AND epoch = \(fence.epoch)
+                      AND expires > (extract(epoch from clock_timestamp()) * 1000)::int8 FOR SHARE
+                    """,
+                    logger: logger
+                )
+                var holds = false
+                for try await _ in held { holds = true }
+                guard holds else { return nil }
+            }
             // Each tenant's ids in one step, tenants in name order (every hub locks counters alike).
             var next = [Tenant: Int64]()
             for tenant in Set(events.map(\.tenant)).sorted(by: { $0.name < $1.name }) {

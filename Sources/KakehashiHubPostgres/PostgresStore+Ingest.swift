@@ -23,6 +23,8 @@ extension PostgresStore {
     private func ingest(_ batch: IngestBatch, plan: IngestPlan, on connection: PostgresConnection) async throws -> IngestResult {
         var result = IngestResult()
         result.expired = plan.expired
+        // Entities with a reading stored for the first time (the rules see only those again).
+        var renewed = Set<EntityID>()
         let tenant = batch.tenant.name
         let received = batch.receivedAt.millisecondsSinceEpoch
         let seriesIDs = try await seriesIDs(plan.series, tenant: tenant, on: connection)
@@ -68,6 +70,7 @@ extension PostgresStore {
                 // The first of equal readings in the batch is the one inserted.
                 let isNew = new.remove(Pair(series[index], times[index])) != nil
                 inserted.append(isNew)
+                if isNew { renewed.insert(plan.series[plan.readings[index].series].key.entity) }
                 if isNew { result.stored += 1 } else { result.duplicates += 1 }
             }
             try await addRollups(plan.rollups(inserted: inserted, resolutions: [.hour]), seriesIDs: seriesIDs, on: connection)
@@ -132,6 +135,8 @@ extension PostgresStore {
                 logger: logger
             )
         }
+
+        try await putInInbox(batch, renewed: renewed, on: connection)
 
         if let gateway = batch.gateway {
             let sequence = Int64(batch.highestSequence ?? 0)

@@ -30,13 +30,24 @@ public final class PostgresStore: ObservationStore, Sendable {
         public var tls: Bool
         /// Dead letters kept at most.
         public var deadLetterLimit: Int
+        /// Per tenant, the entity types the alert rules watch: a stored batch's entities of
+        /// these types are put in `alert_inbox` for the hub that holds their partition.
+        public var watchedTypes: [Tenant: Set<String>]
 
-        public init(url: String, password: String? = nil, poolSize: Int = 10, tls: Bool = false, deadLetterLimit: Int = 1000) {
+        public init(
+            url: String,
+            password: String? = nil,
+            poolSize: Int = 10,
+            tls: Bool = false,
+            deadLetterLimit: Int = 1000,
+            watchedTypes: [Tenant: Set<String>] = [:]
+        ) {
             self.url = url
             self.password = password
             self.poolSize = poolSize
             self.tls = tls
             self.deadLetterLimit = deadLetterLimit
+            self.watchedTypes = watchedTypes
         }
     }
 
@@ -49,6 +60,7 @@ public final class PostgresStore: ObservationStore, Sendable {
     private let running: Task<Void, Never>
     /// Month partitions known to exist (made by this process or found).
     let partitions = Mutex<Set<String>>([])
+    let lastMaintenance = Mutex<ContinuousClock.Instant?>(nil)
 
     private init(client: PostgresClient, settings: Settings, logger: Logger) {
         self.client = client
@@ -311,7 +323,22 @@ public final class PostgresStore: ObservationStore, Sendable {
     }
 
     /// Nothing to do between writes (PostgreSQL checkpoints and vacuums by itself).
-    public func maintain() async throws(StorageError) {}
+    /// Forgets the sequence numbers of gateway batches stored over an hour ago (at most once a minute).
+    public func maintain() async throws(StorageError) {
+        let due = lastMaintenance.withLock { last in
+            guard last.map({ ContinuousClock.now - $0 > .seconds(60) }) ?? true else { return false }
+            last = .now
+            return true
+        }
+        guard due else { return }
+        _ = try await transaction("forgetting old batch sequence numbers") { connection in
+            try await connection.query(
+                "DELETE FROM alert_sequences WHERE stored < (extract(epoch from clock_timestamp()) * 1000)::int8 - 3600000",
+                logger: logger
+            )
+            return true
+        }
+    }
 }
 
 /// A storage URL that is not `postgres://host…`.

@@ -160,6 +160,19 @@ public final class TestPostgres: @unchecked Sendable {
         try runChecked("psql", ["-d", url(database: database), "-v", "ON_ERROR_STOP=1", "-q", "-c", statement], asServer: false)
     }
 
+    /// The first column of the first row `query` gives in `url`'s database (`psql -At`).
+    public func value(_ query: String, url: String) throws -> String {
+        var path = binaries.appendingPathComponent("psql").path
+        if !FileManager.default.isExecutableFile(atPath: path) { path = try TestBroker.which("psql").path }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("kk-psql-\(UUID().uuidString.prefix(8)).out").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let child = try ChildProcess(executable: path, arguments: ["-d", url, "-At", "-v", "ON_ERROR_STOP=1", "-c", query], logFile: output)
+        let status = child.wait()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw TestSupportError("psql \(query) failed (wait status \(status)): \(text)") }
+        return String(text.split(separator: "\n").first ?? "")
+    }
+
     /// Whether the server answers (`pg_isready`).
     private func ready() -> Bool {
         let child = try? ChildProcess(

@@ -15,3 +15,13 @@ public func waitUntil(_ what: String, timeout: Duration, _ condition: () throws 
 
 /// The shortest time a test waits for a condition before calling it failed.
 public let minimumFailureBound: Duration = .seconds(120)
+
+/// ``waitUntil(_:timeout:_:)`` for a condition that must await (an HTTP request, a query).
+public func waitFor(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
+    let bound = max(timeout, minimumFailureBound)
+    let deadline = ContinuousClock.now + bound
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TestSupportError("timed out after \(bound) waiting until \(what)") }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+}

@@ -31,8 +31,10 @@ struct PartitionLeasesTests {
     @Test func hubsSplitThePartitionsAndTakeOverAStoppedOne() async throws {
         let url = try TestPostgres.shared().createDatabase(prefix: "leases")
         let store = try await PostgresStore.open(.init(url: url), logger: Logger(label: "test"))
-        let a = PartitionLeases(store: store, instance: "a", ttl: .seconds(2))
-        let b = PartitionLeases(store: store, instance: "b", ttl: .seconds(2))
+        // Leases long enough that no round, however slow on a loaded machine, outlives them:
+        // then no two hubs ever hold one partition.
+        let a = PartitionLeases(store: store, instance: "a", ttl: .seconds(60))
+        let b = PartitionLeases(store: store, instance: "b", ttl: .seconds(60))
         // Alone, a takes everything; when b comes, a gives half back and b takes it.
         #expect(try await a.round().count == 64)
         #expect(try await b.round().isEmpty)
@@ -41,7 +43,7 @@ struct PartitionLeasesTests {
         #expect(aHalf.count == 32 && bHalf.count == 32)
         #expect(Set(aHalf.keys).isDisjoint(with: bHalf.keys))
         // Rounds at once never take one partition twice.
-        let c = PartitionLeases(store: store, instance: "c", ttl: .seconds(2))
+        let c = PartitionLeases(store: store, instance: "c", ttl: .seconds(60))
         for _ in 0..<3 {
             async let x = a.round()
             async let y = b.round()
@@ -52,20 +54,22 @@ struct PartitionLeasesTests {
         try await c.releaseAll()
 
         // b stops (dies): once its leases expire, a takes them with a new epoch, and b's old
-        // epoch no longer holds (fenced out).
-        let beforeB = try await b.round()
+        // epoch no longer holds (fenced out). Short leases from here on.
+        let shortA = PartitionLeases(store: store, instance: "a", ttl: .seconds(5))
+        let shortB = PartitionLeases(store: store, instance: "b", ttl: .seconds(5))
+        let beforeB = try await shortB.round()
         let victim = try #require(beforeB.keys.min())
-        #expect(try await b.stillHolds(victim, epoch: beforeB[victim]!))
-        var held = try await a.round()
+        #expect(try await shortB.stillHolds(victim, epoch: beforeB[victim]!))
+        var held = try await shortA.round()
         let deadline = ContinuousClock.now + .seconds(60)
         while held.count < 64 && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
-            held = try await a.round()
+            held = try await shortA.round()
         }
         #expect(held.count == 64)
         #expect(held[victim]! > beforeB[victim]!)
-        #expect(try await b.stillHolds(victim, epoch: beforeB[victim]!) == false)
-        #expect(try await a.stillHolds(victim, epoch: held[victim]!))
+        #expect(try await shortB.stillHolds(victim, epoch: beforeB[victim]!) == false)
+        #expect(try await shortA.stillHolds(victim, epoch: held[victim]!))
         await store.close()
     }
 }

@@ -43,7 +43,8 @@ public struct Hub: Sendable {
         registry: MetricsRegistry = MetricsRegistry(),
         now: @escaping WallClock = systemWallClock,
         store: (any ObservationStore & AlertStore)? = nil,
-        access: (any AccessRecords)? = nil
+        access: (any AccessRecords)? = nil,
+        alertPartitioning: AlertPartitioning? = nil
     ) throws {
         let given = store
         let store: any ObservationStore & AlertStore
@@ -81,10 +82,11 @@ public struct Hub: Sendable {
             metrics: metrics,
             logger: logger,
             now: now,
-            entitiesStored: { tenant, entities in await notifier.changed(tenant: tenant, entities: entities) }
+            entitiesStored: { tenant, entities in await notifier.changed(tenant: tenant, entities: entities) },
+            partitioning: alertPartitioning
         )
         if let broker = configuration.broker, configuration.alerts.publishMQTT, alerts.hasRules {
-            alertPublisher = try AlertMQTTPublisher(broker: broker, feed: alerts.feed, logger: logger)
+            alertPublisher = try AlertMQTTPublisher(broker: broker, feed: alerts.feed, instance: configuration.instance, logger: logger)
         } else {
             alertPublisher = nil
         }

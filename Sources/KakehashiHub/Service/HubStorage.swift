@@ -31,7 +31,8 @@ extension Hub {
             password: postgres.password,
             poolSize: postgres.poolSize,
             tls: postgres.tls,
-            deadLetterLimit: configuration.storage.deadLetterLimit
+            deadLetterLimit: configuration.storage.deadLetterLimit,
+            watchedTypes: Dictionary(grouping: configuration.alerts.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
         )
     }
 
@@ -50,10 +51,58 @@ extension Hub {
         do {
             let access = try openAccess(configuration, logger: logger)
             do {
-                var hub = try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store, access: access)
-                if let postgres = store as? PostgresStore {
-                    hub.storageServices.append(AlertRelay(store: postgres, feed: hub.alerts.feed, logger: logger))
+                guard let postgres = store as? PostgresStore else {
+                    return try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store, access: access)
                 }
+                let instance = configuration.instance ?? defaultInstance
+                let watched = Dictionary(grouping: configuration.alerts.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
+                let leases = PartitionLeases(store: postgres, instance: instance, ttl: configuration.alerts.leaseTTL)
+                let partitioning = AlertPartitioning(
+                    partition: { entity in PartitionLeases.partition(tenant: entity.tenant, entity: entity.rawValue) },
+                    record: { events, partition, epoch in
+                        try await postgres.recordAlertEvents(events, fence: LeaseFence(instance: instance, partition: partition, epoch: epoch))
+                    },
+                    pending: { partitions, limit, from in
+                        let read = try await postgres.inbox(partitions: partitions, limit: limit, from: from)
+                        return AlertPartitioning.PendingRead(
+                            items: read.items.map { item in
+                                AlertPartitioning.Pending(
+                                    id: item.id,
+                                    partition: item.partition,
+                                    entities: item.entities,
+                                    arrived: item.arrived,
+                                    gateway: item.gateway.map { AlertPartitioning.GatewayKey(tenant: item.tenant.name, gateway: $0) },
+                                    sequences: item.lowest.flatMap { lowest in item.highest.map { lowest...max(lowest, $0) } },
+                                    age: .milliseconds(item.age)
+                                )
+                            },
+                            stored: read.stored
+                        )
+                    },
+                    evaluated: { ids, cursors in try await postgres.removeFromInbox(ids, cursors: cursors) },
+                    cursors: { partitions in try await postgres.cursors(partitions: partitions) },
+                    history: { partitions, window in try await postgres.ruleHistory(partitions: partitions, watched: watched, window: window) }
+                )
+                var hub = try Hub(
+                    configuration: configuration,
+                    logger: logger,
+                    registry: registry,
+                    now: now,
+                    store: store,
+                    access: access,
+                    alertPartitioning: partitioning
+                )
+                hub.storageServices.append(AlertRelay(store: postgres, feed: hub.alerts.feed, logger: logger))
+                // A hub without rules takes no share of them.
+                guard hub.alerts.hasRules else { return hub }
+                hub.storageServices.append(
+                    AlertPartitionService(
+                        leases: leases,
+                        alerts: hub.alerts,
+                        metrics: PartitionMetrics(factory: registry.factory),
+                        logger: logger
+                    )
+                )
                 return hub
             } catch {
                 (access as? PostgresAccessStore)?.close()
@@ -63,6 +112,12 @@ extension Hub {
             await (store as? PostgresStore)?.close()
             throw error
         }
+    }
+
+    /// The name of a hub over PostgreSQL without `instance`: its host and process.
+    static var defaultInstance: String {
+        let host = ProcessInfo.processInfo.hostName.prefix(24).map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        return "\(String(host))-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// Closes the store's connections (PostgreSQL's; SQLite files close with the process).

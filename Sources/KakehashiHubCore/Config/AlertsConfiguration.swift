@@ -24,6 +24,10 @@ public struct AlertsConfiguration: Sendable {
     /// How long the rules wait for a gateway's missing batch (a gap in its sequence numbers, or
     /// the first batch since the hub started) before evaluating the batches after it (default 5 s).
     public var reorderWait: Duration = .seconds(5)
+    /// Over PostgreSQL, how long a hub's lease on a partition of the rules lasts without
+    /// renewal (renewed every third of it): a hub that dies has its partitions taken by the
+    /// others within this and a third (default 9 s, so within 12 s).
+    public var leaseTTL: Duration = .seconds(9)
 
     /// No rules.
     public init() {}
@@ -36,7 +40,9 @@ public struct AlertsConfiguration: Sendable {
 }
 
 extension HubConfigurationLoader {
-    static let alertKeys = ["rules", "senders", "zone_offset", "clock_interval", "publish_mqtt", "clock_grace", "late_window", "reorder_wait"]
+    static let alertKeys = [
+        "rules", "senders", "zone_offset", "clock_interval", "publish_mqtt", "clock_grace", "late_window", "reorder_wait", "lease_ttl",
+    ]
 
     func alerts(_ node: ConfigNode, tenants: [Tenant: HubConfiguration.TenantSettings]) -> AlertsConfiguration? {
         guard let m = node.mapping(allowed: Self.alertKeys) else { return nil }
@@ -60,6 +66,9 @@ extension HubConfigurationLoader {
         }
         if let node = m["reorder_wait"], let wait = node.duration {
             if wait < .zero || wait > .seconds(60) { node.fail("reorder_wait is between 0s and 60s") } else { alerts.reorderWait = wait }
+        }
+        if let node = m["lease_ttl"], let ttl = node.duration {
+            if ttl < .seconds(3) || ttl > .seconds(300) { node.fail("lease_ttl is between 3s and 5m") } else { alerts.leaseTTL = ttl }
         }
         if let node = m["senders"], let table = node.table() {
             for (name, value) in table {

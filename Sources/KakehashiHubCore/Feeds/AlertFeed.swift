@@ -85,7 +85,8 @@ public final class AlertFeed: Sendable {
         public func end() { continuation.finish() }
     }
 
-    /// A stream of every tenant's events from now on, holding up to `capacity` of them; it ends
+    /// A stream of every tenant's events this hub stores from now on (not those relayed from
+    /// other hubs), holding up to `capacity` of them; it ends
     /// when the hub shuts down, ``Subscription/end()`` is called or the task reading it is cancelled.
     public func subscribeAll(capacity: Int) -> Subscription {
         let (stream, continuation) = Stream.makeStream(bufferingPolicy: .bufferingOldest(capacity))
@@ -119,14 +120,18 @@ public final class AlertFeed: Sendable {
             var out = [(AlertEventRecord, [Stream.Continuation])]()
             for record in records {
                 let tenant = record.event.tenant
+                // Followers of every tenant (the MQTT publisher) get this hub's own events only:
+                // over a shared database each event goes out once, from the hub that stored it.
+                let everyone = relayed ? [] : Array(state.everyone.values)
                 if relayed {
                     if let last = state.last[tenant], record.id <= last { continue }
                     state.relayed[tenant] = record.id
                 } else if let relayedUpTo = state.relayed[tenant], record.id <= relayedUpTo {
+                    if !everyone.isEmpty { out.append((record, everyone)) }
                     continue
                 }
                 state.last[tenant] = max(state.last[tenant] ?? record.id, record.id)
-                out.append((record, Array(state.byTenant[tenant]?.values ?? [:].values) + Array(state.everyone.values)))
+                out.append((record, Array(state.byTenant[tenant]?.values ?? [:].values) + everyone))
             }
             return out
         }

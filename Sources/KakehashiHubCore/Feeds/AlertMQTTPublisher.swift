@@ -14,11 +14,12 @@ public struct AlertMQTTPublisher: Service {
     /// The events a slow broker connection may hold back before the oldest are dropped (logged).
     public static let capacity = 100_000
 
-    /// Creates the publisher on its own session (`<client id>-alerts`, clean), following `feed`
-    /// from now on.
-    public init(broker: MQTTConfiguration, feed: AlertFeed, logger: Logger) throws(MQTTError) {
+    /// Creates the publisher on its own session (`<client id>-alerts`, or
+    /// `<client id>-<instance>-alerts` for one of several hubs; clean), following the events
+    /// `feed`'s hub stores from now on.
+    public init(broker: MQTTConfiguration, feed: AlertFeed, instance: String? = nil, logger: Logger) throws(MQTTError) {
         var settings = broker
-        settings.clientID = "\(broker.clientID)-alerts"
+        settings.clientID = "\(broker.clientID)-\(instance.map { "\($0)-" } ?? "")alerts"
         settings.session = .clean
         client = try MQTTClient(configuration: settings, logger: logger)
         subscription = feed.subscribeAll(capacity: Self.capacity)

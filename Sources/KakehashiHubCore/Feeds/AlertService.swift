@@ -15,6 +15,12 @@ import ServiceLifecycle
 /// batch after a gap waits up to `alerts.reorder_wait` for the missing one. At the first step the
 /// engine takes back the active alerts from storage and looks at the latest state of every watched
 /// entity, so a restart neither raises an active alert again nor misses one.
+///
+/// Over a database several hubs share, the rules are split (``AlertPartitioning``): this hub
+/// keeps one engine per partition of entities it holds a lease on (``hold(_:)``), each taken
+/// back from storage when the partition is taken, and evaluates what the storing hubs left for
+/// those partitions (``evaluatePending(limit:)``); its events are recorded only while it still
+/// holds the partition (fenced by the lease's epoch).
 public actor AlertService {
     let configuration: AlertsConfiguration
     let store: any ObservationStore & AlertStore
@@ -27,7 +33,11 @@ public actor AlertService {
     let now: WallClock
     /// Told of every Alert entity stored (NGSI-LD subscriptions).
     let entitiesStored: @Sendable (Tenant, [NGSIEntity]) async -> Void
-    private var engine: AlertEngine
+    /// One engine per partition held (partition 0 only, on a hub of its own).
+    private var engines: [Int: AlertEngine]
+    /// The epoch each partition was taken with (partitioned only).
+    private var epochs: [Int: Int64] = [:]
+    let partitioning: AlertPartitioning?
     private var started = false
     /// Per gateway: the next sequence number expected, and batches waiting for a missing one.
     private var nextSequence: [Source: UInt64] = [:]
@@ -45,9 +55,11 @@ public actor AlertService {
         metrics: HubMetrics,
         logger: Logger,
         now: @escaping WallClock,
-        entitiesStored: @escaping @Sendable (Tenant, [NGSIEntity]) async -> Void = { _, _ in }
+        entitiesStored: @escaping @Sendable (Tenant, [NGSIEntity]) async -> Void = { _, _ in },
+        partitioning: AlertPartitioning? = nil
     ) {
         self.configuration = configuration
+        self.partitioning = partitioning
         self.store = store
         self.entitiesStored = entitiesStored
         self.feed = AlertFeed()
@@ -55,7 +67,7 @@ public actor AlertService {
         self.metrics = metrics
         self.logger = logger
         self.now = now
-        self.engine = AlertEngine(rules: configuration.rules, lateWindow: configuration.lateWindow.milliseconds)
+        self.engines = partitioning == nil ? [0: AlertEngine(rules: configuration.rules, lateWindow: configuration.lateWindow.milliseconds)] : [:]
     }
 
     /// Whether any rule is configured.
@@ -72,7 +84,8 @@ public actor AlertService {
     /// for a gateway's batch that follows a gap in its sequence numbers, once it waits for the
     /// missing one (it is evaluated when that one comes or after `alerts.reorder_wait`).
     public func observe(_ batch: IngestBatch) async {
-        guard hasRules, !batch.entities.isEmpty else { return }
+        // Partitioned: the batch reaches the rules through the inbox of its partitions' owners.
+        guard hasRules, partitioning == nil, !batch.entities.isEmpty else { return }
         let arrived = now()
         guard let gateway = batch.gateway, let lowest = batch.lowestSequence, let highest = batch.highestSequence else {
             return await evaluate([(batch.entities, arrived)])
@@ -124,10 +137,218 @@ public actor AlertService {
     private func evaluate(_ batches: [([NGSIEntity], Timestamp)]) async {
         guard !batches.isEmpty else { return }
         await serially {
-            await self.evaluate { engine in
+            _ = await self.evaluate(partition: 0) { engine in
                 batches.flatMap { entities, arrived in entities.flatMap { engine.observe($0, arrivedAt: arrived) } }
             }
         }
+    }
+
+    // MARK: Partitions
+
+    /// Partitioned: from now on evaluates the partitions in `holding` (partition → the epoch its
+    /// lease was taken with). A partition newly held gets an engine taken back from storage
+    /// (its open alerts and the latest state of its watched entities); one no longer held is
+    /// dropped.
+    public func hold(_ holding: [Int: Int64]) async {
+        guard let partitioning, hasRules else { return }
+        await serially {
+            await self.take(holding, partitioning)
+        }
+    }
+
+    private func take(_ holding: [Int: Int64], _ partitioning: AlertPartitioning) async {
+        for partition in engines.keys where holding[partition] == nil {
+            engines[partition] = nil
+            epochs[partition] = nil
+        }
+        cursors = cursors.filter { holding[$0.key.partition] != nil }
+        let new = holding.filter { epochs[$0.key] != $0.value }
+        guard !new.isEmpty else { return }
+        do {
+            // The former owner's state: the readings it evaluated, replayed without a word (their
+            // events are stored), then the open alerts whose raise is older than that history.
+            let history = try await partitioning.history(Set(new.keys), configuration.lateWindow.milliseconds)
+            let taken = try await partitioning.cursors(Set(new.keys))
+            let active = try await store.activeAlerts()
+            var fresh = [Int: AlertEngine]()
+            for partition in new.keys {
+                fresh[partition] = AlertEngine(rules: configuration.rules, lateWindow: configuration.lateWindow.milliseconds)
+            }
+            let arrived = now()
+            for fragment in history {
+                let partition = partitioning.partition(fragment.id)
+                guard fresh[partition] != nil else { continue }
+                _ = fresh[partition]!.observe(fragment, arrivedAt: arrived)
+            }
+            var restored = [Int: [AlertEvent]]()
+            for alert in active {
+                let partition = partitioning.partition(alert.entity)
+                guard let engine = fresh[partition] else { continue }
+                let event = Self.event(alert)
+                guard engine.active[alert.rule + "\u{0}" + alert.entity.rawValue] == nil else { continue }
+                restored[partition, default: []].append(event)
+            }
+            for (partition, events) in restored { fresh[partition]!.restore(events) }
+            for (partition, engine) in fresh {
+                engines[partition] = engine
+                epochs[partition] = new[partition]
+            }
+            cursors = cursors.filter { new[$0.key.partition] == nil }
+            for cursor in taken { cursors[CursorKey(partition: cursor.partition, gateway: cursor.gateway)] = cursor.next }
+            logger.info(
+                "alert partitions taken",
+                metadata: [
+                    "partitions": "\(new.keys.sorted())", "held": "\(engines.count)", "replayed": "\(history.count)",
+                    "restored": "\(restored.values.map(\.count).reduce(0, +))",
+                ]
+            )
+        } catch {
+            // Not taken: the next round of the leases tries again.
+            for partition in new.keys {
+                engines[partition] = nil
+                epochs[partition] = nil
+            }
+            logger.error("alert state of partitions could not be read back", metadata: ["error": "\(error)", "partitions": "\(new.keys.sorted())"])
+        }
+    }
+
+    private func drop(_ partition: Int) {
+        engines[partition] = nil
+        epochs[partition] = nil
+        cursors = cursors.filter { $0.key.partition != partition }
+        logger.warning("alert partition lost to another hub", metadata: ["partition": "\(partition)"])
+    }
+
+    /// Partitioned: evaluates up to `limit` of the oldest stored entities waiting for the
+    /// partitions held here, in the order they were stored (each partition's as one step), and
+    /// forgets those whose events were stored; those of a partition lost meanwhile are left to
+    /// its new owner. Returns how many were read.
+    public func evaluatePending(limit: Int) async throws -> Int {
+        guard let partitioning else { return 0 }
+        return try await serially { () async throws -> Int in
+            let held = await self.epochs.keys.sorted()
+            guard !held.isEmpty else { return 0 }
+            return try await self.evaluatePending(held, limit: limit, partitioning)
+        }
+    }
+
+    private func evaluatePending(_ partitions: [Int], limit: Int, _ partitioning: AlertPartitioning) async throws -> Int {
+        // Ranges wanted from the lowest cursor of each gateway.
+        var from = [AlertPartitioning.GatewayKey: Int64]()
+        for (key, next) in cursors { from[key.gateway] = min(from[key.gateway] ?? next, next) }
+        let read = try await partitioning.pending(partitions, limit, from)
+        guard !read.items.isEmpty else { return 0 }
+        let (ready, moved) = inSequence(read)
+        var done = Set<Int>()
+        if hasRules {
+            for (partition, batches) in Dictionary(grouping: ready, by: \.partition).sorted(by: { $0.key < $1.key }) {
+                let evaluated = await evaluate(partition: partition) { engine in
+                    batches.flatMap { batch in batch.entities.flatMap { engine.observe($0, arrivedAt: batch.arrived) } }
+                }
+                if evaluated { done.insert(partition) }
+            }
+        } else {
+            done = Set(ready.map(\.partition))
+        }
+        var kept = [AlertPartitioning.Cursor]()
+        for (key, next) in moved {
+            // A partition lost meanwhile: its new owner goes on from its own cursor.
+            guard done.contains(key.partition), epochs[key.partition] != nil else {
+                cursors[key] = nil
+                continue
+            }
+            cursors[key] = next
+            kept.append(AlertPartitioning.Cursor(partition: key.partition, gateway: key.gateway, next: next))
+        }
+        try await partitioning.evaluated(ready.filter { done.contains($0.partition) }.map(\.id), kept)
+        metrics.alertPendingEvaluated.increment(by: Int64(ready.count))
+        // Rows left waiting for a gap count as not read: the caller waits a moment.
+        return ready.count
+    }
+
+    private struct CursorKey: Hashable {
+        let partition: Int
+        let gateway: AlertPartitioning.GatewayKey
+    }
+
+    /// Per partition held and gateway, the next sequence number expected.
+    private var cursors: [CursorKey: Int64] = [:]
+
+    /// The rows of `read` that may be evaluated now, in order, and the cursors they move on:
+    /// for each partition, each gateway's rows in the order of their sequence numbers up to a
+    /// gap, as on a hub of its own (see ``observe(_:)``). Batches stored with nothing for the
+    /// partition fill a gap; a row after a real gap (a batch not stored yet, or the first row of
+    /// a gateway the partition has no cursor for) waits up to `alerts.reorder_wait` since stored.
+    private func inSequence(_ read: AlertPartitioning.PendingRead) -> ([AlertPartitioning.Pending], [CursorKey: Int64]) {
+        var ready = [AlertPartitioning.Pending]()
+        var groups = [CursorKey: [AlertPartitioning.Pending]]()
+        var order = [CursorKey]()
+        for item in read.items {
+            guard let gateway = item.gateway, item.sequences != nil else {
+                ready.append(item)
+                continue
+            }
+            let key = CursorKey(partition: item.partition, gateway: gateway)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(item)
+        }
+        var moved = [CursorKey: Int64]()
+        for key in order {
+            let rows = groups[key]!.sorted { ($0.sequences!.lowerBound, $0.id) < ($1.sequences!.lowerBound, $1.id) }
+            let stored = (read.stored[key.gateway] ?? []).sorted { $0.sequences.lowerBound < $1.sequences.lowerBound }
+            // Without a cursor (the partition never evaluated this gateway), as a hub of its own
+            // does with a gateway's first batch: once the oldest row has waited reorder_wait (for
+            // batches still being stored elsewhere), from the lowest batch stored since.
+            if cursors[key] == nil, rows.map(\.age).max()! < configuration.reorderWait { continue }
+            var next = cursors[key] ?? min(stored.first?.sequences.lowerBound ?? .max, rows[0].sequences!.lowerBound)
+            var index = 0
+            var storedIndex = 0
+            while true {
+                // Rows at or behind the expected number are next (behind: sent again, or given up on).
+                if index < rows.count, rows[index].sequences!.lowerBound <= next {
+                    ready.append(rows[index])
+                    next = max(next, rows[index].sequences!.upperBound + 1)
+                    index += 1
+                    continue
+                }
+                // A batch stored with nothing for this partition is passed over; one with a row
+                // for it not read yet is waited for.
+                while storedIndex < stored.count, stored[storedIndex].sequences.upperBound < next { storedIndex += 1 }
+                if storedIndex < stored.count, stored[storedIndex].sequences.lowerBound <= next {
+                    guard !stored[storedIndex].partitions.contains(key.partition) else { break }
+                    next = stored[storedIndex].sequences.upperBound + 1
+                    continue
+                }
+                // A gap: batches not stored (yet). The next row waits for them up to reorder_wait.
+                guard index < rows.count, rows[index].age >= configuration.reorderWait else { break }
+                metrics.alertSequenceGaps.increment()
+                next = rows[index].sequences!.lowerBound
+            }
+            if next != cursors[key] { moved[key] = next }
+        }
+        return (ready, moved)
+    }
+
+    /// The partitions this hub evaluates now.
+    public var heldPartitions: [Int: Int64] { epochs }
+
+    private var watchedTypes: [Tenant: Set<String>] {
+        Dictionary(grouping: configuration.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
+    }
+
+    private static func event(_ alert: AlertRecord) -> AlertEvent {
+        AlertEvent(
+            kind: alert.lastChangeKind,
+            rule: alert.rule,
+            entity: alert.entity,
+            stage: alert.stage,
+            stageName: alert.stageName,
+            severity: alert.severity,
+            value: alert.value,
+            level: alert.level,
+            at: alert.updatedAt,
+            location: alert.location
+        )
     }
 
     /// Moves the rules' clock on with the wall clock at `time`: each entity that has been silent
@@ -136,7 +357,11 @@ public actor AlertService {
     public func tick(_ time: Timestamp) async {
         guard hasRules else { return }
         let grace = configuration.clockGrace.milliseconds
-        await serially { await self.evaluate { engine in engine.advance(wall: time, grace: grace) } }
+        await serially {
+            for partition in await self.engines.keys.sorted() {
+                _ = await self.evaluate(partition: partition) { engine in engine.advance(wall: time, grace: grace) }
+            }
+        }
     }
 
     /// Records an operator's acknowledgement; nil when the tenant has no alert `id`.
@@ -154,7 +379,9 @@ public actor AlertService {
     }
 
     /// The engine's active alerts (rule, entity) → latest event.
-    public var active: [String: AlertEvent] { engine.active }
+    public var active: [String: AlertEvent] {
+        engines.values.reduce(into: [:]) { all, engine in all.merge(engine.active) { first, _ in first } }
+    }
 
     // MARK: Steps
 
@@ -169,38 +396,31 @@ public actor AlertService {
         return await task.value
     }
 
+    private func serially<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let result: Result<T, any Error> = await serially {
+            do { return .success(try await work()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
     private func startIfNeeded() async {
         guard !started else { return }
         started = true
+        // Partitioned: each partition's engine is taken back when the partition is taken.
+        guard partitioning == nil else { return }
         do {
             let active = try await store.activeAlerts()
-            engine.restore(
-                active.map { alert in
-                    AlertEvent(
-                        kind: alert.lastChangeKind,
-                        rule: alert.rule,
-                        entity: alert.entity,
-                        stage: alert.stage,
-                        stageName: alert.stageName,
-                        severity: alert.severity,
-                        value: alert.value,
-                        level: alert.level,
-                        at: alert.updatedAt,
-                        location: alert.location
-                    )
-                }
-            )
+            engines[0]!.restore(active.map(Self.event))
             var primed = 0
-            let watched = Dictionary(grouping: configuration.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
             var events = [AlertEvent]()
-            for (tenant, types) in watched.sorted(by: { $0.key.name < $1.key.name }) {
+            for (tenant, types) in watchedTypes.sorted(by: { $0.key.name < $1.key.name }) {
                 let arrived = now()
                 for entity in try await store.entities(tenant: tenant, types: types, ids: nil) {
-                    events += engine.observe(entity, arrivedAt: arrived)
+                    events += engines[0]!.observe(entity, arrivedAt: arrived)
                     primed += 1
                 }
             }
-            await record(events)
+            _ = await record(events, partition: 0)
             logger.info(
                 "alert rules ready",
                 metadata: [
@@ -212,34 +432,52 @@ public actor AlertService {
         }
     }
 
-    private func evaluate(_ body: (inout AlertEngine) -> [AlertEvent]) async {
+    /// Runs `body` on the engine of `partition` and records its events; false when the
+    /// partition is not (or no longer) held here.
+    private func evaluate(partition: Int, _ body: (inout AlertEngine) -> [AlertEvent]) async -> Bool {
+        guard var engine = engines[partition] else { return false }
         let events = body(&engine)
-        if engine.lateReadings != countedLate {
-            metrics.alertLateReadings.increment(by: Int64(engine.lateReadings - countedLate))
-            countedLate = engine.lateReadings
+        engines[partition] = engine
+        let late = engines.values.reduce(0) { $0 + $1.lateReadings }
+        let tooLate = engines.values.reduce(0) { $0 + $1.tooLate }
+        if late > countedLate {
+            metrics.alertLateReadings.increment(by: Int64(late - countedLate))
         }
-        if engine.tooLate != countedTooLate {
-            metrics.alertTooLateReadings.increment(by: Int64(engine.tooLate - countedTooLate))
+        countedLate = late
+        if tooLate > countedTooLate {
+            metrics.alertTooLateReadings.increment(by: Int64(tooLate - countedTooLate))
             logger.warning(
                 "readings older than the alert history kept were stored but not evaluated",
                 metadata: [
-                    "readings": "\(engine.tooLate - countedTooLate)", "late_window": "\(configuration.lateWindow)",
+                    "readings": "\(tooLate - countedTooLate)", "late_window": "\(configuration.lateWindow)",
                 ]
             )
-            countedTooLate = engine.tooLate
         }
-        await record(events)
+        countedTooLate = tooLate
+        guard await record(events, partition: partition) else {
+            drop(partition)
+            return false
+        }
+        return true
     }
 
-    /// Stores events (retrying), then publishes them.
-    private func record(_ events: [AlertEvent]) async {
-        guard !events.isEmpty else { return }
+    /// Stores events (retrying), then publishes them; false when the partition's lease was lost
+    /// (nothing stored: the new owner raises them).
+    private func record(_ events: [AlertEvent], partition: Int) async -> Bool {
+        guard !events.isEmpty else { return true }
         var attempt = 0
         while true {
             do {
-                let records = try await store.recordAlertEvents(events)
+                let records: [AlertEventRecord]
+                if let partitioning {
+                    guard let epoch = epochs[partition] else { return false }
+                    guard let stored = try await partitioning.record(events, partition, epoch) else { return false }
+                    records = stored
+                } else {
+                    records = try await store.recordAlertEvents(events)
+                }
                 await publish(records)
-                return
+                return true
             } catch {
                 attempt += 1
                 metrics.storageFailures.increment()
@@ -253,7 +491,7 @@ public actor AlertService {
                             ]
                         )
                     }
-                    return
+                    return true
                 }
                 try? await Task.sleep(for: .milliseconds(100 << attempt))
             }

@@ -28,11 +28,14 @@ public struct HubMetrics: Sendable {
     let alertTooLateReadings: Counter
     /// Batches of a gateway whose sequence left a gap the rules waited for (`alerts.reorder_wait`).
     let alertSequenceGaps: Counter
+    /// Stored entities evaluated by the owner of their partition (several hubs over PostgreSQL).
+    let alertPendingEvaluated: Counter
 
     /// Creates the metrics in `factory`.
     public init(factory: any MetricsFactory) {
         self.factory = factory
         batchesStored = Counter(label: "kakehashi_hub_batches_stored_total", factory: factory)
+        alertPendingEvaluated = Counter(label: "kakehashi_hub_alert_pending_evaluated_total", factory: factory)
         readingsStored = Counter(label: "kakehashi_hub_readings_stored_total", factory: factory)
         readingsDuplicate = Counter(label: "kakehashi_hub_readings_duplicate_total", factory: factory)
         readingsExpired = Counter(label: "kakehashi_hub_readings_expired_total", factory: factory)
