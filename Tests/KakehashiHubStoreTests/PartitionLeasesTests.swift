@@ -1,4 +1,5 @@
 import Foundation
+import KakehashiAlerts
 import KakehashiHubPostgres
 import KakehashiHubTestSupport
 import KakehashiModel
@@ -70,6 +71,16 @@ struct PartitionLeasesTests {
         #expect(held[victim]! > beforeB[victim]!)
         #expect(try await shortB.stillHolds(victim, epoch: beforeB[victim]!) == false)
         #expect(try await shortA.stillHolds(victim, epoch: held[victim]!))
+
+        // Two hubs that both believe they evaluate the victim partition (b paused past its
+        // lease): only the holder's events are stored; b's are refused, not stored twice.
+        let raise = AlertStoreConformanceTests.event(.raised, "fenced", stage: 1, minutes: 0)
+        let stale = try await store.recordAlertEvents([raise], fence: LeaseFence(instance: "b", partition: victim, epoch: beforeB[victim]!))
+        #expect(stale == nil)
+        let current = try await store.recordAlertEvents([raise], fence: LeaseFence(instance: "a", partition: victim, epoch: held[victim]!))
+        #expect(current?.count == 1)
+        #expect(try await store.activeAlerts().count == 1)
+        #expect(try await store.alertEvents(tenant: Readings.kurume, after: 0, limit: 10).map(\.id) == [1])
         await store.close()
     }
 }
