@@ -201,8 +201,9 @@ let package = Package(
             name: "kakehashi-bench",
             dependencies: [
                 "KakehashiModel", "KakehashiMQTT", "KakehashiBLE", "KakehashiGateway", "KakehashiTestSupport", "CMosquittoBaseline",
-                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiSQLite",
+                "KakehashiHub", "KakehashiHubCore", "KakehashiHubSQLite", "KakehashiSQLite", "KakehashiHubPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -123,7 +123,7 @@ public final class PostgresStore: ObservationStore, Sendable {
     }
 
     /// The client configuration of `settings` (the URL parsed).
-    static func configuration(_ settings: Settings) throws -> PostgresClient.Configuration {
+    public static func configuration(_ settings: Settings) throws -> PostgresClient.Configuration {
         let target = try target(settings)
         var configuration = PostgresClient.Configuration(
             host: target.host,

@@ -80,11 +80,17 @@ struct KakehashiBench: AsyncParsableCommand {
     @Option(help: "Entities in the NGSI-LD query scenario.")
     var ngsiEntities = 5_000
 
+    @Option(help: "Hubs killed in the failover scenario (p50 and p99 of the time to the next alert).")
+    var failoverKills = 10
+
+    @Option(help: ArgumentHelp("The hub binary for the failover scenario (default: kakehashi-hub beside this program).", valueName: "path"))
+    var hub: String?
+
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts, postgres
+        case all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts, postgres, failover
     }
 
-    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts, postgres.")
+    @Option(help: "Which scenarios: all, model, ble, mqtt, gateway, thingsboard, memory, hub, ngsi, notify, alerts, postgres, failover.")
     var only: Scenario = .all
 
     func validate() throws {
@@ -145,10 +151,17 @@ struct KakehashiBench: AsyncParsableCommand {
             rows += hub.rows
             notes += hub.notes
         }
-        if selected(.postgres, "hub ingest into PostgreSQL against SQLite") {
+        if selected(.postgres, "hub ingest into PostgreSQL against raw INSERTs and SQLite") {
             let postgres = try await PostgresScenarios.run(repeats: mqttRepeats, readings: hubReadings)
             rows += postgres.rows
             notes += postgres.notes
+        }
+        if selected(.failover, "three hubs over PostgreSQL, one killed at a time: time to the next alert") {
+            let binary =
+                hub ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kakehashi-hub").path
+            let failover = try await FailoverScenarios.run(kills: failoverKills, hubBinary: binary)
+            rows += failover.rows
+            notes += failover.notes
         }
         if selected(.ngsi, "NGSI-LD upsert over HTTP against MQTT ingest, and entity queries") {
             let ngsi = try await NGSIScenarios.run(repeats: mqttRepeats, readings: ngsiReadings, entities: ngsiEntities)
