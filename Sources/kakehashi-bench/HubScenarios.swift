@@ -131,13 +131,18 @@ enum HubScenarios {
         perBatch: Int = perBatch,
         subscriptions: Int = 0,
         endpoint: String = "",
-        postgres: String? = nil
+        postgres: String? = nil,
+        hubs: Int = 1
     ) async throws -> (rate: Double, cpuSeconds: Double) {
         let broker = try TestBroker()
         try broker.start()
         defer { broker.stop() }
         let session = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-hub")
-        try await MQTTIngest.prepareSessions(broker: session, consumers: consumers, logger: GatewayScenarios.quiet)
+        // Several hubs (over PostgreSQL): each with its instance name, sharing one subscription.
+        let instances: [String?] = hubs > 1 ? (1...hubs).map { "h\($0)" } : [nil]
+        for instance in instances {
+            try await MQTTIngest.prepareSessions(broker: session, consumers: consumers, instance: instance, logger: GatewayScenarios.quiet)
+        }
         var publisherSettings = MQTTConfiguration(host: broker.host, port: broker.port, clientID: "bench-gateway")
         publisherSettings.inflightWindow = 64
         let publisher = try MQTTClient(configuration: publisherSettings, logger: GatewayScenarios.quiet)
@@ -153,6 +158,7 @@ enum HubScenarios {
         configuration.ingestConsumers = consumers
         configuration.allowedEndpoints = ["127.0.0.1"]
         if let postgres { configuration.storageKind = .postgres(.init(url: postgres, poolSize: 10)) }
+        configuration.instance = instances[0]
         if subscriptions > 0 {
             let records = try SubscriptionStore(path: path)
             let at = Timestamp(Date())
@@ -168,15 +174,35 @@ enum HubScenarios {
         let maintenance = MaintenanceService(store: hub.store, logger: GatewayScenarios.quiet)
         let maintaining = Task { try await maintenance.run() }
         let running = Task { try await ingest.run() }
+        // The other hubs, each with its own registry (their counts are added).
+        var others = [(hub: Hub, registry: MetricsRegistry, running: Task<Void, any Error>)]()
+        for instance in instances.dropFirst() {
+            var other = configuration
+            other.instance = instance
+            let otherRegistry = MetricsRegistry()
+            let otherHub = try await Hub.open(configuration: other, logger: GatewayScenarios.quiet, registry: otherRegistry)
+            let otherIngest = otherHub.ingest!
+            others.append((otherHub, otherRegistry, Task { try await otherIngest.run() }))
+        }
+        func stored() -> Double {
+            others.reduce(registry.value("kakehashi_hub_readings_stored_total") ?? 0) {
+                $0 + ($1.registry.value("kakehashi_hub_readings_stored_total") ?? 0)
+            }
+        }
         let notifying = ServiceGroup(configuration: .init(services: subscriptions > 0 ? [hub.notifier] : [], logger: GatewayScenarios.quiet))
         let notifier = Task { try await notifying.run() }
         defer { notifier.cancel() }
         let total = Double(payloads.count * perBatch)
-        while (registry.value("kakehashi_hub_readings_stored_total") ?? 0) < total {
+        while stored() < total {
             try await Task.sleep(for: .milliseconds(5))
         }
         let elapsed = ContinuousClock.now - began
         let cpu = processCPUSeconds() - cpuBefore
+        for other in others {
+            other.running.cancel()
+            _ = try? await other.running.value
+            await other.hub.close()
+        }
         running.cancel()
         maintaining.cancel()
         await notifying.triggerGracefulShutdown()

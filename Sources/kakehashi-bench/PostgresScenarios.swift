@@ -15,10 +15,11 @@ enum PostgresScenarios {
         let payloads = (0..<(readings / HubScenarios.perBatch)).map { HubScenarios.batchPayload($0) }
         let server = try TestPostgres(durable: true)
         defer { server.stop() }
-        var sqlite = [Double](), postgres = [Double](), raw = [Double]()
+        var sqlite = [Double](), postgres = [Double](), raw = [Double](), twoHubs = [Double]()
         for round in 0..<repeats {
             AlertScenarios.progress("PostgreSQL: run \(round + 1) of \(repeats), \(payloads.count * HubScenarios.perBatch) readings each")
             let url = try server.createDatabase(prefix: "bench")
+            twoHubs.append(try await HubScenarios.measuredIngestRun(payloads, postgres: try server.createDatabase(prefix: "bench2"), hubs: 2).rate)
             if round % 2 == 0 {
                 sqlite.append(try await HubScenarios.ingestRun(payloads))
                 postgres.append(try await HubScenarios.measuredIngestRun(payloads, postgres: url).rate)
@@ -36,6 +37,14 @@ enum PostgresScenarios {
                     kakehashi: postgres,
                     baselineName: "raw batched INSERTs of the same readings into the same table (8 connections, a batch per commit)",
                     baseline: raw,
+                    unit: "readings/s",
+                    higherIsBetter: true
+                ),
+                BenchRow(
+                    scenario: "Two hubs (instance h1, h2, one process) ingesting through one shared subscription into one PostgreSQL database",
+                    kakehashi: twoHubs,
+                    baselineName: "one hub (the first row)",
+                    baseline: postgres,
                     unit: "readings/s",
                     higherIsBetter: true
                 ),

@@ -68,8 +68,10 @@ struct AlertPartitionService: Service {
             let holding = state.value.withLock { $0.validUntil > .now ? $0.holding : [:] }
             if holding != applied {
                 await alerts.hold(holding)
-                applied = holding
-                metrics.held.record(holding.count)
+                // What was taken: a partition whose state could not be read back is tried again.
+                applied = await alerts.heldPartitions
+                metrics.held.record(applied.count)
+                if applied != holding { try? await Task.sleep(for: .seconds(1)) }
             }
             var evaluated = 0
             if !holding.isEmpty {

@@ -55,6 +55,11 @@ extension Hub {
                     return try Hub(configuration: configuration, logger: logger, registry: registry, now: now, store: store, access: access)
                 }
                 let instance = configuration.instance ?? defaultInstance
+                if configuration.instance == nil, !configuration.alerts.rules.isEmpty {
+                    logger.warning(
+                        "storage.kind postgres without instance: this hub is named \(instance) until it stops; set instance so that a restarted hub takes its share of the rules back at once instead of after alerts.lease_ttl"
+                    )
+                }
                 let watched = Dictionary(grouping: configuration.alerts.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
                 let leases = PartitionLeases(store: postgres, instance: instance, ttl: configuration.alerts.leaseTTL)
                 let partitioning = AlertPartitioning(
