@@ -251,9 +251,12 @@ public actor AlertService {
             done = Set(ready.map(\.partition))
         }
         var kept = [AlertPartitioning.Cursor]()
+        let attempted = Set(ready.map(\.partition))
         for (key, next) in moved {
-            // A partition lost meanwhile: its new owner goes on from its own cursor.
-            guard done.contains(key.partition), epochs[key.partition] != nil else {
+            // A partition lost meanwhile (or whose events could not be stored): its owner goes on
+            // from its own cursor. One with nothing ready moved on over batches stored without
+            // anything for it: that holds.
+            guard epochs[key.partition] != nil, done.contains(key.partition) || !attempted.contains(key.partition) else {
                 cursors[key] = nil
                 continue
             }
@@ -314,12 +317,14 @@ public actor AlertService {
                 // A batch stored with nothing for this partition is passed over; one with a row
                 // for it not read yet is waited for.
                 while storedIndex < stored.count, stored[storedIndex].sequences.upperBound < next { storedIndex += 1 }
-                if storedIndex < stored.count, stored[storedIndex].sequences.lowerBound <= next {
-                    guard !stored[storedIndex].partitions.contains(key.partition) else { break }
+                if storedIndex < stored.count, stored[storedIndex].sequences.lowerBound <= next,
+                    !stored[storedIndex].partitions.contains(key.partition)
+                {
                     next = stored[storedIndex].sequences.upperBound + 1
                     continue
                 }
-                // A gap: batches not stored (yet). The next row waits for them up to reorder_wait.
+                // A gap: batches not stored (yet), or one with a row for this partition that is
+                // not among those read. The next row waits for it up to reorder_wait.
                 guard index < rows.count, rows[index].age >= configuration.reorderWait else { break }
                 metrics.alertSequenceGaps.increment()
                 next = rows[index].sequences!.lowerBound
