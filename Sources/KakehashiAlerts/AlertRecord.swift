@@ -159,3 +159,22 @@ extension AlertEvent {
         return members
     }
 }
+
+extension AlertRecord {
+    /// An event of this alert as it stands: its latest change (the default), or one of `kind`
+    /// at `at` (an acknowledgement).
+    public func event(_ kind: AlertEvent.Kind? = nil, at: Timestamp? = nil) -> AlertEvent {
+        AlertEvent(
+            kind: kind ?? lastChangeKind,
+            rule: rule,
+            entity: entity,
+            stage: stage,
+            stageName: stageName,
+            severity: severity,
+            value: value,
+            level: level,
+            at: at ?? updatedAt,
+            location: location
+        )
+    }
+}

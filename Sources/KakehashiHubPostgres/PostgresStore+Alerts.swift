@@ -174,18 +174,7 @@ extension PostgresStore: AlertStore {
                 return nil
             }
             let eventID = try await takeEventIDs(connection, tenant: tenant, count: 1)
-            let event = AlertEvent(
-                kind: .acknowledged,
-                rule: alert.rule,
-                entity: alert.entity,
-                stage: alert.stage,
-                stageName: alert.stageName,
-                severity: alert.severity,
-                value: alert.value,
-                level: alert.level,
-                at: at,
-                location: alert.location
-            )
+            let event = alert.event(.acknowledged, at: at)
             try await connection.query(
                 "UPDATE alerts SET acknowledged_by = \(actor), acknowledged = \(at.millisecondsSinceEpoch) WHERE tenant = \(tenant.name) AND id = \(id)",
                 logger: logger

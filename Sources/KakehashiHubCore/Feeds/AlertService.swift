@@ -184,7 +184,7 @@ public actor AlertService {
             for alert in active {
                 let partition = partitioning.partition(alert.entity)
                 guard let engine = fresh[partition] else { continue }
-                let event = Self.event(alert)
+                let event = alert.event()
                 guard engine.active[alert.rule + "\u{0}" + alert.entity.rawValue] == nil else { continue }
                 restored[partition, default: []].append(event)
             }
@@ -341,21 +341,6 @@ public actor AlertService {
         Dictionary(grouping: configuration.rules, by: \.tenant).mapValues { Set($0.map(\.entityType)) }
     }
 
-    private static func event(_ alert: AlertRecord) -> AlertEvent {
-        AlertEvent(
-            kind: alert.lastChangeKind,
-            rule: alert.rule,
-            entity: alert.entity,
-            stage: alert.stage,
-            stageName: alert.stageName,
-            severity: alert.severity,
-            value: alert.value,
-            level: alert.level,
-            at: alert.updatedAt,
-            location: alert.location
-        )
-    }
-
     /// Moves the rules' clock on with the wall clock at `time`: each entity that has been silent
     /// since its last reading arrived, by that time less `alerts.clock_grace` (stale sensors,
     /// absent tags, minimum durations, clears).
@@ -415,7 +400,7 @@ public actor AlertService {
         guard partitioning == nil else { return }
         do {
             let active = try await store.activeAlerts()
-            engines[0]!.restore(active.map(Self.event))
+            engines[0]!.restore(active.map { $0.event() })
             var primed = 0
             var events = [AlertEvent]()
             for (tenant, types) in watchedTypes.sorted(by: { $0.key.name < $1.key.name }) {

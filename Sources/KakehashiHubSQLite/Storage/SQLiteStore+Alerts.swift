@@ -90,18 +90,7 @@ extension SQLiteStore: AlertStore {
             let db = writer.connection
             guard let alert = try Self.alert(db, tenant: tenant, id: id) else { return nil }
             let eventID = try Self.lastEventID(db, tenant: tenant) + 1
-            let event = AlertEvent(
-                kind: .acknowledged,
-                rule: alert.rule,
-                entity: alert.entity,
-                stage: alert.stage,
-                stageName: alert.stageName,
-                severity: alert.severity,
-                value: alert.value,
-                level: alert.level,
-                at: at,
-                location: alert.location
-            )
+            let event = alert.event(.acknowledged, at: at)
             try Self.run(
                 db,
                 "UPDATE alerts SET acknowledged_by = ?3, acknowledged = ?4 WHERE tenant = ?1 AND id = ?2",
